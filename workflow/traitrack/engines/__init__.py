@@ -1,0 +1,29 @@
+"""Engines behind one protocol (:mod:`traitrack.engines.base`); built by name from the config."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .base import Engine, Frame, Prediction
+
+ENGINE_NAMES = ("registration", "sam2")
+
+
+def make_engine(name: str, options: Mapping[str, Any] | None = None, seed: int = 0) -> Engine:
+    """Build the engine ``name`` from its config section.
+
+    Imports lazily so that the registration engine never needs torch.
+    """
+    options = dict(options or {})
+    if name == "registration":
+        from .registration import RegistrationEngine
+
+        return RegistrationEngine.from_options(options, seed=seed)
+    if name == "sam2":
+        from .sam2_engine import Sam2Engine
+
+        return Sam2Engine.from_options(options, seed=seed)
+    raise ValueError(f"unknown engine {name!r}; choose one of {ENGINE_NAMES}")
+
+
+__all__ = ["Engine", "Frame", "Prediction", "make_engine", "ENGINE_NAMES"]

@@ -1,0 +1,111 @@
+"""The engine protocol: one pseudo-video chunk in, one label map per target out.
+
+Every engine (``registration``, ``sam2``) implements :class:`Engine`.  The workflow never
+looks inside an engine: ``propagate`` builds chunks from ``pseudovideo.json`` and calls
+``Engine.propagate``; ``qc`` builds the reversed chunk (target with its predicted masks as the
+only template, its template(s) as targets) and calls the same method on a fresh call, so no
+state of the forward pass can leak into the round trip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from ..structures import StructureTable
+
+
+@dataclass
+class Frame:
+    """One image of a chunk.
+
+    ``labels`` is the template's label map (0 = background, 1..N structures) for a template
+    frame and None for a target.  ``templates`` names, for a target, the templates selected
+    for it (a subset of the chunk's templates); engines that fuse per target (registration)
+    use it, engines that track the whole chunk (SAM 2) may ignore it.
+    """
+
+    specimen: str
+    image: np.ndarray
+    labels: np.ndarray | None = None
+    templates: tuple[str, ...] = ()
+
+    @property
+    def is_template(self) -> bool:
+        return self.labels is not None
+
+
+@dataclass
+class Prediction:
+    """An engine's answer for one target frame.
+
+    labels : label map at the frame's own size, uint8 (0 background, 1..N structures).
+    confidence : per structure name, the mean foreground probability inside the predicted
+        mask (0..1); NaN where the structure was not predicted.
+    object_score : per structure name, an engine-specific presence score (SAM 2: the object
+        score logit; registration: template agreement); NaN where not applicable.
+    templates : the template specimens the prediction was derived from.
+    """
+
+    specimen: str
+    labels: np.ndarray
+    confidence: dict[str, float] = field(default_factory=dict)
+    object_score: dict[str, float] = field(default_factory=dict)
+    templates: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """Turns a chunk (templates first, then targets in order) into predictions for the targets."""
+
+    name: str
+
+    def propagate(
+        self, frames: Sequence[Frame], structures: StructureTable
+    ) -> list[Prediction]:
+        """Return one :class:`Prediction` per target frame, in the order the targets appear."""
+        ...
+
+
+def split_chunk(frames: Sequence[Frame]) -> tuple[list[Frame], list[Frame]]:
+    """Templates and targets of a chunk; raises if a chunk has no template."""
+    templates = [f for f in frames if f.is_template]
+    targets = [f for f in frames if not f.is_template]
+    if not templates:
+        raise ValueError(
+            "a chunk needs at least one template frame (a frame with labels); "
+            f"got only targets {[f.specimen for f in targets]}"
+        )
+    return templates, targets
+
+
+def templates_for(target: Frame, templates: Sequence[Frame]) -> list[Frame]:
+    """The templates a target was matched to, or all chunk templates if none were named."""
+    if not target.templates:
+        return list(templates)
+    wanted = set(target.templates)
+    chosen = [t for t in templates if t.specimen in wanted]
+    if not chosen:
+        raise ValueError(
+            f"target {target.specimen!r} names templates {target.templates} "
+            f"that are not in the chunk ({[t.specimen for t in templates]})"
+        )
+    return chosen
+
+
+def probability_summary(
+    labels: np.ndarray, probabilities: np.ndarray, structures: StructureTable
+) -> dict[str, float]:
+    """Mean probability of each structure inside its own predicted mask.
+
+    ``probabilities`` has shape (N, H, W), one map per structure in label order.
+    """
+    summary = {}
+    for structure in structures:
+        inside = labels == structure.label
+        summary[structure.name] = (
+            float(probabilities[structure.label - 1][inside].mean()) if inside.any() else float("nan")
+        )
+    return summary
