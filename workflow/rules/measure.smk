@@ -1,0 +1,20 @@
+rule measure:
+    input:
+        labels="results/{species}/labels",
+        predictions="results/{species}/predictions.tsv",
+        images=member_images,
+    output:
+        per_specimen=directory("results/traits/{species}"),
+        table="results/traits/{species}.csv",
+    log:
+        "logs/measure/{species}.log",
+    benchmark:
+        "benchmarks/measure/{species}.tsv"
+    threads: 1
+    resources:
+        mem_mb=scaled("measure", "mem_mb", 2000),
+        runtime=scaled("measure", "runtime", 60),
+    conda:
+        "../../envs/traitrack.yaml"
+    script:
+        "../scripts/measure.py"

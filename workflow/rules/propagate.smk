@@ -1,0 +1,23 @@
+rule propagate:
+    input:
+        pseudovideo="results/{species}/pseudovideo.json",
+        images=member_images,
+        masks=member_masks,
+    output:
+        labels=directory("results/{species}/labels"),
+        predictions="results/{species}/predictions.tsv",
+        qc="results/{species}/qc.tsv",
+        coco="results/{species}/masks.coco.json",
+    log:
+        "logs/propagate/{species}.log",
+    benchmark:
+        "benchmarks/propagate/{species}.tsv"
+    threads: resource("propagate", "threads", 2)
+    resources:
+        mem_mb=scaled("propagate", "mem_mb", 8000),
+        runtime=scaled("propagate", "runtime", 120),
+        gpu=1 if ENGINE == "sam2" else 0,
+    conda:
+        "../../envs/sam2.yaml" if ENGINE == "sam2" else "../../envs/traitrack.yaml"
+    script:
+        "../scripts/propagate.py"

@@ -1,0 +1,17 @@
+"""Rule evaluate: IoU against gt_mask for the targets of a species."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")
+from traitrack.logs import log_to  # noqa: E402
+
+log_to(snakemake.log[0])
+from traitrack.stages.report import run_evaluate  # noqa: E402
+
+run_evaluate(
+    snakemake.config["samples"],
+    snakemake.wildcards.species,
+    snakemake.input.labels,
+    snakemake.config,
+    snakemake.output[0],
+)

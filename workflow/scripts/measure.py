@@ -1,0 +1,19 @@
+"""Rule measure: trait tables of a species."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")
+from traitrack.logs import log_to  # noqa: E402
+
+log_to(snakemake.log[0])
+from traitrack.stages.report import run_measure  # noqa: E402
+
+run_measure(
+    snakemake.config["samples"],
+    snakemake.wildcards.species,
+    snakemake.input.labels,
+    snakemake.input.predictions,
+    snakemake.config,
+    per_specimen_dir=snakemake.output.per_specimen,
+    species_table=snakemake.output.table,
+)

@@ -1,0 +1,222 @@
+"""The weights-free ``registration`` engine: label transfer by silhouette registration.
+
+For each target and each of its templates: foreground silhouettes (:mod:`traitrack.foreground`)
+-> global alignment (multi-start similarity, then affine) -> deformation (demons) -> the
+template's per-structure maps warped onto the target -> fusion over templates weighted by
+registration quality.  Nothing assumes that a template's labels are hand-made: the QC round
+trip calls the same :meth:`RegistrationEngine.propagate` with a predicted target as template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import cv2
+import numpy as np
+import SimpleITK as sitk
+
+from ..structures import StructureTable
+from .base import Frame, Prediction, probability_summary, split_chunk, templates_for
+from .registration_align import Alignment, Silhouette, prepare_silhouette, register, warp_maps
+from .registration_fusion import (
+    fuse_probabilities,
+    labels_from_probabilities,
+    one_hot,
+    template_agreement,
+    template_weights,
+)
+
+DEFAULT_OPTIONS: dict[str, Any] = {
+    # working size (px, longest side) at which silhouettes are found and registered
+    "working_size": 224,
+    # SimpleITK / OpenCV threads per engine (1 keeps results reproducible across machines)
+    "threads": 1,
+    # GrabCut iterations for the foreground silhouettes
+    "grabcut_iterations": 5,
+    # Gaussian blur (working px) of the silhouettes before mean-squares alignment and demons
+    "silhouette_sigma": 2.0,
+    # number of equally spaced initial rotations of the similarity alignment (4: every 90 deg)
+    "start_angles": 4,
+    # also try each template mirrored left-right and keep whichever registers better
+    "try_mirror": False,
+    # gradient-descent iterations of the similarity and the affine stage (per pyramid level)
+    "similarity_iterations": 100,
+    "affine_iterations": 100,
+    # demons iterations (0 disables the deformable step) and field smoothing (working px)
+    "demons_iterations": 60,
+    "demons_smoothing": 2.0,
+    # fusion weight of a template = (silhouette Dice after registration) ** weight_power
+    "weight_power": 4.0,
+    # force background where the target's own silhouette is absent
+    "restrict_to_foreground": True,
+}
+
+
+class OptionsError(ValueError):
+    """The registration engine's options are not usable; the message names the bad keys."""
+
+
+@dataclass
+class _Template:
+    """A template frame prepared once per chunk: silhouette(s) and full-resolution maps."""
+
+    specimen: str
+    views: list[tuple[Silhouette, np.ndarray]]  # (silhouette, (N, H, W) maps) per mirror state
+
+
+class RegistrationEngine:
+    """Label transfer by registration of foreground silhouettes; see the module docstring."""
+
+    name = "registration"
+
+    def __init__(self, options: Mapping[str, Any] | None = None, seed: int = 0) -> None:
+        self.options = {**DEFAULT_OPTIONS, **dict(options or {})}
+        self.seed = int(seed)
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], seed: int) -> "RegistrationEngine":
+        """Build from the config's engine section; unknown keys and bad values raise."""
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(DEFAULT_OPTIONS))
+        if unknown:
+            raise OptionsError(
+                f"unknown registration engine option(s) {unknown}; "
+                f"known options are {sorted(DEFAULT_OPTIONS)}"
+            )
+        merged = {**DEFAULT_OPTIONS, **options}
+        _check_options(merged)
+        return cls(merged, seed=seed)
+
+    def propagate(self, frames: Sequence[Frame], structures: StructureTable) -> list[Prediction]:
+        """One fused :class:`Prediction` per target, in chunk order."""
+        templates, targets = split_chunk(frames)
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(int(self.options["threads"]))
+        cv2.setNumThreads(int(self.options["threads"]))
+        prepared: dict[str, _Template] = {}
+        predictions = []
+        for target in targets:
+            chosen = templates_for(target, templates)
+            for template in chosen:
+                if template.specimen not in prepared:
+                    prepared[template.specimen] = self._prepare_template(template, structures)
+            predictions.append(
+                self._predict(target, [prepared[t.specimen] for t in chosen], structures)
+            )
+        return predictions
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _silhouette(self, image: np.ndarray) -> Silhouette:
+        return prepare_silhouette(
+            _rgb(image),
+            working_size=int(self.options["working_size"]),
+            sigma=float(self.options["silhouette_sigma"]),
+            grabcut_iterations=int(self.options["grabcut_iterations"]),
+            seed=self.seed,
+        )
+
+    def _prepare_template(self, frame: Frame, structures: StructureTable) -> _Template:
+        labels = np.asarray(frame.labels)
+        if labels.shape != frame.image.shape[:2]:
+            raise ValueError(
+                f"template {frame.specimen!r}: label map shape {labels.shape} differs from the "
+                f"image's {frame.image.shape[:2]}; masks must have the image's height and width"
+            )
+        silhouette = self._silhouette(frame.image)
+        maps = one_hot(labels, structures)
+        views = [(silhouette, maps)]
+        if self.options["try_mirror"]:
+            views.append((mirrored(silhouette), np.ascontiguousarray(maps[:, :, ::-1])))
+        return _Template(frame.specimen, views)
+
+    def _align(self, target: Silhouette, template: _Template) -> tuple[Alignment, np.ndarray, Silhouette]:
+        """Register every view (plain, mirrored) of a template; keep the best-fitting one."""
+        best = None
+        for silhouette, maps in template.views:
+            alignment = register(
+                target, silhouette,
+                start_angles=int(self.options["start_angles"]),
+                similarity_iterations=int(self.options["similarity_iterations"]),
+                affine_iterations=int(self.options["affine_iterations"]),
+                demons_iterations=int(self.options["demons_iterations"]),
+                demons_smoothing=float(self.options["demons_smoothing"]),
+            )
+            if best is None or alignment.dice > best[0].dice:
+                best = (alignment, maps, silhouette)
+        return best
+
+    def _predict(
+        self, target: Frame, templates: list[_Template], structures: StructureTable
+    ) -> Prediction:
+        silhouette = self._silhouette(target.image)
+        warped, qualities = [], []
+        for template in templates:
+            alignment, maps, template_silhouette = self._align(silhouette, template)
+            warped.append(warp_maps(maps, template_silhouette, silhouette, alignment.transform))
+            qualities.append(alignment.dice)
+        weights = template_weights(qualities, float(self.options["weight_power"]))
+        probabilities = fuse_probabilities(warped, weights)
+        foreground = (
+            full_resolution_mask(silhouette) if self.options["restrict_to_foreground"] else None
+        )
+        labels = labels_from_probabilities(probabilities, foreground)
+        return Prediction(
+            specimen=target.specimen,
+            labels=labels,
+            confidence=probability_summary(labels, probabilities, structures),
+            object_score=template_agreement(warped, labels, structures),
+            templates=tuple(t.specimen for t in templates),
+        )
+
+
+def mirrored(silhouette: Silhouette) -> Silhouette:
+    """The silhouette flipped left-right; the geometry is symmetric, so only pixels move."""
+    smooth = sitk.GetImageFromArray(sitk.GetArrayViewFromImage(silhouette.smooth)[:, ::-1].copy())
+    return Silhouette(
+        silhouette.mask[:, ::-1].copy(), smooth, silhouette.full_shape,
+        silhouette.spacing, silhouette.origin,
+    )
+
+
+def full_resolution_mask(silhouette: Silhouette) -> np.ndarray:
+    """The working-size silhouette scaled up to the image's own size (linear, then >= 0.5)."""
+    height, width = silhouette.full_shape
+    scaled = cv2.resize(
+        silhouette.mask.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR
+    )
+    return scaled >= 0.5
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise ValueError(f"registration engine needs uint8 images, got dtype {image.dtype}")
+    if image.ndim == 2:
+        return np.repeat(image[..., None], 3, axis=2)
+    return np.ascontiguousarray(image[..., :3])
+
+
+def _check_options(options: Mapping[str, Any]) -> None:
+    positive_ints = ("working_size", "threads", "start_angles")
+    non_negative_ints = (
+        "grabcut_iterations", "similarity_iterations", "affine_iterations", "demons_iterations"
+    )
+    bad = [k for k in positive_ints if not _is_int(options[k]) or options[k] < 1]
+    bad += [k for k in non_negative_ints if not _is_int(options[k]) or options[k] < 0]
+    bad += [
+        k for k in ("silhouette_sigma", "demons_smoothing", "weight_power")
+        if not isinstance(options[k], (int, float)) or isinstance(options[k], bool) or options[k] < 0
+    ]
+    bad += [k for k in ("try_mirror", "restrict_to_foreground") if not isinstance(options[k], bool)]
+    if options["working_size"] < 16 if _is_int(options["working_size"]) else False:
+        bad.append("working_size")
+    if bad:
+        raise OptionsError(
+            f"registration engine option(s) {sorted(set(bad))} have unusable values "
+            f"({ {k: options[k] for k in sorted(set(bad))} }); see DEFAULT_OPTIONS for the types"
+        )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

@@ -1,0 +1,231 @@
+"""Build, load and verify the SAM 2.1 model; choose its device and dtype.
+
+Everything that touches a checkpoint file lives here, so that the rules "a real run needs a
+real checkpoint", "weights are loaded with ``weights_only=True``" and "a broken file is a clear
+error and is not left behind" are enforced in one place.  The model is built from the SAM 2.1
+configs shipped inside the ``sam2`` package, with the image size (and the memory attention's
+RoPE feature size, which follows from it) overridden, so one code path serves the 256 px random
+test model and the 1024 px production model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+MODEL_CONFIGS = {
+    "tiny": "configs/sam2.1/sam2.1_hiera_t.yaml",
+    "small": "configs/sam2.1/sam2.1_hiera_s.yaml",
+    "base_plus": "configs/sam2.1/sam2.1_hiera_b+.yaml",
+    "large": "configs/sam2.1/sam2.1_hiera_l.yaml",
+}
+CHECKPOINT_URL = "https://dl.fbaipublicfiles.com/segment_anything_2/092824/sam2.1_hiera_{size}.pt"
+BACKBONE_STRIDE = 16
+IMAGE_SIZE_MULTIPLE = 32  # Hiera pools the stride-4 grid three times: the grid must divide
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable, truncated or belongs to another model."""
+
+
+class RandomWeightsRefused(ValueError):
+    """A real run asked for a model without a checkpoint."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What defines the network and its weights (the options of the ``sam2`` engine)."""
+
+    model_size: str = "tiny"
+    checkpoint: str | None = None
+    image_size: int = 1024
+    device: str = "auto"
+    dtype: str = "auto"
+    allow_random_weights: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.model_size not in MODEL_CONFIGS:
+            raise ValueError(
+                f"sam2 model_size must be one of {sorted(MODEL_CONFIGS)}, got {self.model_size!r}"
+            )
+        if self.image_size < 64 or self.image_size % IMAGE_SIZE_MULTIPLE:
+            raise ValueError(
+                f"sam2 image_size must be a multiple of {IMAGE_SIZE_MULTIPLE} and >= 64 "
+                f"(Hiera's pooled grid must divide evenly), got {self.image_size}"
+            )
+        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
+            raise ValueError(f"sam2 dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}")
+
+    @property
+    def random_weights(self) -> bool:
+        return not self.checkpoint
+
+
+def checkpoint_url(model_size: str) -> str:
+    """The official SAM 2.1 checkpoint URL for a model size (``base_plus`` keeps its name)."""
+    if model_size not in MODEL_CONFIGS:
+        raise ValueError(f"unknown SAM 2.1 model size {model_size!r}; choose one of {sorted(MODEL_CONFIGS)}")
+    return CHECKPOINT_URL.format(size=model_size)
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when a GPU is visible, else the CPU; anything else is taken literally."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"sam2 device {device!r} was asked for but no CUDA device is visible; use 'auto' or 'cpu'")
+    return resolved
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """``auto`` is bfloat16 autocast on CUDA (SAM 2's own setting) and float32 on the CPU."""
+    if dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return getattr(torch, dtype)
+
+
+def autocast(device: torch.device, dtype: torch.dtype):
+    """An autocast context for reduced precision, or a no-op for float32."""
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def hydra_overrides(image_size: int) -> list[str]:
+    """Config overrides that make a SAM 2.1 config work at ``image_size``.
+
+    The RoPE tables of the memory attention are sized for the stride-16 grid; sam2 would
+    rebuild them on the first call anyway, but sizing them here keeps the model honest about
+    its resolution.  The remaining overrides are those ``build_sam2_video_predictor`` applies
+    (dynamic multimask fallback, binarised memory for prompted frames); hole filling is left
+    out because it needs sam2's CUDA extension.
+    """
+    grid = image_size // BACKBONE_STRIDE
+    return [
+        "++model._target_=sam2.sam2_video_predictor.SAM2VideoPredictor",
+        f"++model.image_size={image_size}",
+        f"++model.memory_attention.layer.self_attention.feat_sizes=[{grid},{grid}]",
+        f"++model.memory_attention.layer.cross_attention.feat_sizes=[{grid},{grid}]",
+        "++model.sam_mask_decoder_extra_args.dynamic_multimask_via_stability=true",
+        "++model.sam_mask_decoder_extra_args.dynamic_multimask_stability_delta=0.05",
+        "++model.sam_mask_decoder_extra_args.dynamic_multimask_stability_thresh=0.98",
+        "++model.binarize_mask_from_pts_for_mem_enc=true",
+    ]
+
+
+def instantiate_model(model_size: str, image_size: int, seed: int = 0) -> torch.nn.Module:
+    """A SAM 2.1 video predictor network with random weights drawn under ``seed``."""
+    import sam2  # noqa: F401  (initialises hydra's config module)
+    from hydra import compose
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    cfg = compose(config_name=MODEL_CONFIGS[model_size], overrides=hydra_overrides(image_size))
+    OmegaConf.resolve(cfg)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = instantiate(cfg.model, _recursive_=True)
+    return model.eval()
+
+
+def load_checkpoint_strict(model: torch.nn.Module, path: str | os.PathLike) -> None:
+    """Load a SAM 2 checkpoint into ``model``; every key must match, else :class:`CheckpointError`.
+
+    ``weights_only=True`` keeps a downloaded file from running code on unpickling.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(
+            f"SAM 2 checkpoint {path} does not exist; run the download_checkpoint rule "
+            "(snakemake resources/checkpoints/sam2.1_hiera_<size>.pt) or set engine options checkpoint"
+        )
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises RuntimeError, UnpicklingError, EOFError ...
+        raise CheckpointError(
+            f"SAM 2 checkpoint {path} cannot be read ({type(error).__name__}: {error}); "
+            "it is truncated or not a checkpoint: delete it and download it again"
+        ) from error
+    state = loaded.get("model") if isinstance(loaded, dict) else None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"SAM 2 checkpoint {path} has no 'model' state dict; is it a SAM 2 checkpoint?")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise CheckpointError(
+            f"SAM 2 checkpoint {path} does not fit this model ({error}); "
+            "check that engine option model_size matches the checkpoint"
+        ) from error
+
+
+def build_model(spec: ModelSpec) -> tuple[torch.nn.Module, torch.device, torch.dtype]:
+    """The model on its device, with the autocast dtype to run it in.
+
+    Raises :class:`RandomWeightsRefused` when no checkpoint is given and the config does not
+    say ``allow_random_weights: true``: a real run must never silently segment with noise.
+    """
+    if spec.random_weights and not spec.allow_random_weights:
+        raise RandomWeightsRefused(
+            "the sam2 engine needs a checkpoint: set engine option checkpoint to a SAM 2.1 file "
+            f"(the download_checkpoint rule fetches {checkpoint_url(spec.model_size)} into "
+            "resources/checkpoints/); only tests may set allow_random_weights: true"
+        )
+    device = resolve_device(spec.device)
+    dtype = resolve_dtype(spec.dtype, device)
+    model = instantiate_model(spec.model_size, spec.image_size, seed=spec.seed)
+    if not spec.random_weights:
+        load_checkpoint_strict(model, spec.checkpoint)
+    model = model.to(device).eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    return model, device, dtype
+
+
+def verify_checkpoint(path: str | os.PathLike, model_size: str) -> None:
+    """Raise :class:`CheckpointError` unless ``path`` loads strictly into a ``model_size`` model."""
+    model = instantiate_model(model_size, image_size=1024)
+    load_checkpoint_strict(model, path)
+
+
+def download_and_verify(url: str, dest: str | os.PathLike, model_size: str) -> Path:
+    """Download ``url`` to ``dest`` through a temporary name, verify it, then rename it.
+
+    A failed download or a file that does not load strictly into the model is deleted, so
+    nothing that looks like a finished checkpoint is ever left at ``dest``.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+    os.close(handle)
+    temporary = Path(temporary)
+    try:
+        with urllib.request.urlopen(url) as response, open(temporary, "wb") as out:
+            expected = response.headers.get("Content-Length")
+            written = _copy_with_progress(response, out, int(expected) if expected else None)
+        if expected is not None and written != int(expected):
+            raise CheckpointError(f"download of {url} stopped after {written} of {expected} bytes; try again")
+        verify_checkpoint(temporary, model_size)
+        os.replace(temporary, dest)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return dest
+
+
+def _copy_with_progress(source, target, total: int | None, block: int = 1 << 20) -> int:
+    from tqdm import tqdm
+
+    written = 0
+    with tqdm(total=total, unit="B", unit_scale=True, desc="download checkpoint") as progress:
+        while chunk := source.read(block):
+            target.write(chunk)
+            written += len(chunk)
+            progress.update(len(chunk))
+    return written

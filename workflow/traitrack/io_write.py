@@ -1,0 +1,131 @@
+"""Writing the workflow's outputs: label-map PNGs, COCO JSON with RLE, and tables.
+
+Every writer goes through :func:`atomic_output`, so a failed job leaves no half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from pycocotools import mask as coco_mask
+
+from .io_common import InputError, atomic_output, require_file
+from .structures import StructureTable
+
+TABLE_SEPARATORS = {".csv": ",", ".tsv": "\t"}
+
+
+def write_label_png(path: str | os.PathLike, labels: np.ndarray) -> None:
+    """Write internal labels as a single-channel 8-bit PNG (values are the labels, 0 background)."""
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise ValueError(f"labels must be a 2-D label map, got shape {labels.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() > 255):
+        raise ValueError("labels must lie in 0..255 to be written as an 8-bit PNG")
+    with atomic_output(path) as temporary:
+        Image.fromarray(labels.astype(np.uint8), mode="L").save(temporary, format="PNG")
+
+
+def read_label_png(path: str | os.PathLike) -> np.ndarray:
+    """Read a label PNG written by :func:`write_label_png` as (H, W) uint8."""
+    path = require_file(path, "label map")
+    with Image.open(path) as image:
+        if image.mode not in ("L", "P"):
+            raise InputError(
+                f"label map {str(path)!r} has mode {image.mode}, not single-channel 8-bit; "
+                "user masks are read with `read_mask`, label maps come from `write_label_png`"
+            )
+        return np.array(image, dtype=np.uint8)
+
+
+def write_coco(
+    path: str | os.PathLike,
+    records: Iterable[tuple[str, np.ndarray, dict]],
+    structures: StructureTable,
+    info: dict | None = None,
+) -> None:
+    """Write label maps as one COCO file with one compressed-RLE annotation per present part.
+
+    Parameters
+    ----------
+    records : ``(file_name, labels, extra)`` per image; ``extra`` (e.g. specimen, engine,
+        per-part confidence) is merged into the image entry so downstream tools keep it.
+        Non-finite floats in it become ``null`` so the file stays strict JSON.
+    structures : gives the categories (``id`` = internal label, ``name`` = category).
+    info : the COCO ``info`` block.
+
+    Annotations of one image are disjoint, so :func:`traitrack.io.read_mask` gives back the
+    label map exactly.
+    """
+    images, annotations = [], []
+    for image_id, (file_name, labels, extra) in enumerate(records, start=1):
+        labels = np.asarray(labels)
+        height, width = labels.shape
+        images.append({
+            "id": image_id, "file_name": str(file_name), "height": int(height),
+            "width": int(width), **(extra or {}),
+        })
+        for structure in structures:
+            annotation = _rle_annotation(labels == structure.label)
+            if annotation is None:
+                continue
+            annotation.update(
+                id=len(annotations) + 1, image_id=image_id, category_id=structure.label
+            )
+            annotations.append(annotation)
+    document = {
+        "info": info or {},
+        "images": images,
+        "annotations": annotations,
+        "categories": [
+            {"id": s.label, "name": s.category, "supercategory": "part"} for s in structures
+        ],
+    }
+    with atomic_output(path) as temporary:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(_plain_json(document), handle, allow_nan=False)
+
+
+def _rle_annotation(mask: np.ndarray) -> dict | None:
+    if not mask.any():
+        return None
+    rle = coco_mask.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {
+        "segmentation": {"size": [int(s) for s in rle["size"]],
+                         "counts": rle["counts"].decode("ascii")},
+        "area": float(coco_mask.area(rle)),
+        "bbox": [float(v) for v in coco_mask.toBbox(rle)],
+        "iscrowd": 0,
+    }
+
+
+def _plain_json(value: Any) -> Any:
+    """Numpy scalars/arrays to Python, non-finite floats to None (strict JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {str(k): _plain_json(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_plain_json(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def write_table(path: str | os.PathLike, frame: pd.DataFrame) -> None:
+    """Write a table atomically as CSV (``.csv``) or tab-separated (``.tsv``), without index."""
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    if suffix not in TABLE_SEPARATORS:
+        raise ValueError(f"table path {os.fspath(path)!r} must end in .csv or .tsv")
+    with atomic_output(path) as temporary:
+        frame.to_csv(temporary, sep=TABLE_SEPARATORS[suffix], index=False)

@@ -1,0 +1,129 @@
+"""The sample sheet: one row per specimen, templates are the rows with a ``mask``.
+
+Columns: ``specimen`` (unique slug), ``species`` (slug), ``image``, optional ``mask`` (makes the
+row a template), optional ``px_per_mm``, optional ``gt_mask`` (evaluation only, never shown to
+an engine), optional ``genus`` (for a genus-wide template pool; defaults to the species slug up
+to its first ``_``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .io import InputError
+
+REQUIRED_COLUMNS = ("specimen", "species", "image")
+OPTIONAL_COLUMNS = ("mask", "px_per_mm", "gt_mask", "genus")
+SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Specimen:
+    """One row of the sample sheet."""
+
+    specimen: str
+    species: str
+    image: str
+    mask: str | None = None
+    px_per_mm: float | None = None
+    gt_mask: str | None = None
+    genus: str = ""
+
+    @property
+    def is_template(self) -> bool:
+        return self.mask is not None
+
+
+def read_sample_sheet(path: str | Path) -> pd.DataFrame:
+    """Read and check a sample sheet; returns it indexed by specimen.
+
+    Raises :class:`InputError` naming the file and the offending rows.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: sample sheet not found; set `samples:` in the config to its path")
+    sheet = pd.read_csv(path, sep="\t", dtype=str, comment="#", keep_default_na=False)
+    sheet.columns = [c.strip() for c in sheet.columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in sheet.columns]
+    if missing:
+        raise InputError(
+            f"{path}: missing column(s) {missing}; a sample sheet is tab-separated with columns "
+            f"{list(REQUIRED_COLUMNS)} and optionally {list(OPTIONAL_COLUMNS)}"
+        )
+    for column in OPTIONAL_COLUMNS:
+        if column not in sheet.columns:
+            sheet[column] = ""
+    sheet = sheet.apply(lambda col: col.str.strip())
+    _check_slugs(path, sheet, "specimen")
+    _check_slugs(path, sheet, "species")
+    duplicated = sheet.loc[sheet["specimen"].duplicated(), "specimen"].tolist()
+    if duplicated:
+        raise InputError(f"{path}: specimen slugs must be unique; repeated: {duplicated[:10]}")
+    no_image = sheet.loc[sheet["image"] == "", "specimen"].tolist()
+    if no_image:
+        raise InputError(f"{path}: rows without an `image`: {no_image[:10]}")
+    bad_px = [
+        s for s, v in zip(sheet["specimen"], sheet["px_per_mm"]) if v and not _positive_float(v)
+    ]
+    if bad_px:
+        raise InputError(f"{path}: `px_per_mm` must be a positive number; bad rows: {bad_px[:10]}")
+    sheet["genus"] = [g or s.split("_")[0] for g, s in zip(sheet["genus"], sheet["species"])]
+    return sheet.set_index("specimen", drop=False)
+
+
+def _positive_float(value: str) -> bool:
+    try:
+        return float(value) > 0
+    except ValueError:
+        return False
+
+
+def _check_slugs(path: Path, sheet: pd.DataFrame, column: str) -> None:
+    bad = sorted({v for v in sheet[column] if not SLUG.match(v)})
+    if bad:
+        raise InputError(
+            f"{path}: `{column}` values must be slugs (letters, digits, '_', '-', '.'; no spaces "
+            f"or '/'): {bad[:10]}"
+        )
+
+
+def specimens(sheet: pd.DataFrame, species: str | None = None) -> list[Specimen]:
+    """Rows as :class:`Specimen` objects, optionally of one species, in sheet order."""
+    rows = sheet if species is None else sheet[sheet["species"] == species]
+    return [
+        Specimen(
+            specimen=r.specimen,
+            species=r.species,
+            image=r.image,
+            mask=r.mask or None,
+            px_per_mm=float(r.px_per_mm) if r.px_per_mm else None,
+            gt_mask=r.gt_mask or None,
+            genus=r.genus,
+        )
+        for r in rows.itertuples(index=False)
+    ]
+
+
+def template_pool(sheet: pd.DataFrame, species: str, pool: str = "species") -> list[Specimen]:
+    """Templates a species may borrow from: its own, its genus' or all templates."""
+    members = specimens(sheet, species)
+    if not members:
+        raise InputError(f"no specimen of species {species!r} in the sample sheet")
+    if pool == "species":
+        candidates = members
+    elif pool == "genus":
+        genus = members[0].genus
+        candidates = [s for s in specimens(sheet) if s.genus == genus]
+    elif pool == "all":
+        candidates = specimens(sheet)
+    else:
+        raise ValueError(f"template pool must be species, genus or all, got {pool!r}")
+    return [s for s in candidates if s.is_template]
+
+
+def species_list(sheet: pd.DataFrame) -> list[str]:
+    return sorted(sheet["species"].unique())

@@ -1,0 +1,131 @@
+"""Stage propagate: run the engine over every chunk, then the QC round trip, in one job.
+
+Forward pass and QC share one engine object so that an engine with an image-feature cache
+(SAM 2) encodes every image once per job; every ``propagate`` call still starts from an empty
+memory, so the round trip learns nothing from the forward pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from ..engines import make_engine
+from ..engines.base import Frame
+from ..io import read_image, read_label_png, read_mask, write_coco, write_label_png, write_table
+from ..order import read_pseudovideo
+from ..qc import round_trip, summarise_round_trips
+from ..samples import Specimen, read_sample_sheet, specimens
+from ..structures import StructureTable
+
+log = logging.getLogger(__name__)
+
+
+class SpecimenStore:
+    """Reads images and template masks on demand, keeping templates (reused by many chunks)."""
+
+    def __init__(self, members: list[Specimen], structures: StructureTable):
+        self.by_name = {m.specimen: m for m in members}
+        self.structures = structures
+        self._template_cache: dict[str, Frame] = {}
+
+    def image(self, name: str) -> np.ndarray:
+        return read_image(self.by_name[name].image)
+
+    def template(self, name: str) -> Frame:
+        if name not in self._template_cache:
+            specimen = self.by_name[name]
+            image = read_image(specimen.image)
+            labels = read_mask(specimen.mask, self.structures, specimen.image, image.shape[:2])
+            self._template_cache[name] = Frame(name, image, labels)
+        return self._template_cache[name]
+
+
+def engine_from_config(config: Mapping[str, Any]):
+    name = config["engine"]
+    return make_engine(name, config.get(name), seed=config["seed"])
+
+
+def run_propagate(
+    samples: str | Path,
+    species: str,
+    pseudovideo: str | Path,
+    config: Mapping[str, Any],
+    labels_dir: str | Path,
+    predictions_out: str | Path,
+    qc_out: str | Path,
+    coco_out: str | Path,
+) -> None:
+    """Segment every target of a species, score it by the round trip, export masks."""
+    sheet = read_sample_sheet(samples)
+    structures = StructureTable.from_config(config)
+    engine = engine_from_config(config)
+    _, chunks = read_pseudovideo(pseudovideo)
+    store = SpecimenStore(specimens(sheet), structures)
+    labels_dir = Path(labels_dir)
+    labels_dir.mkdir(parents=True, exist_ok=True)
+    random_weights = bool(getattr(engine, "random_weights", False))
+
+    rows, qc_rows = [], []
+    for chunk in tqdm(chunks, desc=f"propagate {species}", unit="chunk"):
+        templates = [store.template(t) for t in chunk.templates]
+        targets = [
+            Frame(t, store.image(t), templates=tuple(chunk.target_templates.get(t, ())))
+            for t in chunk.targets
+        ]
+        predictions = engine.propagate(templates + targets, structures)
+        for target, prediction in zip(targets, predictions):
+            write_label_png(labels_dir / f"{target.specimen}.png", prediction.labels)
+            rows.append(_prediction_row(prediction, engine.name, random_weights, structures))
+            qc_templates = [store.template(t) for t in prediction.templates][: config["qc"]["max_templates"]]
+            qc_rows += round_trip(engine, target, prediction.labels, qc_templates, structures)
+
+    for specimen in specimens(sheet, species):
+        if specimen.is_template:
+            frame = store.template(specimen.specimen)
+            write_label_png(labels_dir / f"{specimen.specimen}.png", frame.labels)
+            rows.append(_template_row(specimen.specimen, structures))
+
+    write_table(predictions_out, pd.DataFrame(rows))
+    qc_table = pd.DataFrame(summarise_round_trips(qc_rows, config["qc"]["threshold"]))
+    if qc_table.empty:
+        qc_table = pd.DataFrame(columns=["specimen", "templates", "qc_score", "flagged"])
+    qc_table.insert(1, "engine", engine.name)
+    write_table(qc_out, qc_table)
+    write_coco(
+        coco_out,
+        (
+            (Path(store.by_name[r["specimen"]].image).name, read_label_png(labels_dir / f"{r['specimen']}.png"), r)
+            for r in rows
+        ),
+        structures,
+        info={"species": species, "engine": engine.name, "random_weights": random_weights},
+    )
+    log.info("propagated %d targets of %s with %s", len(qc_table), species, engine.name)
+
+
+def _prediction_row(prediction, engine: str, random_weights: bool, structures: StructureTable) -> dict:
+    row = {
+        "specimen": prediction.specimen,
+        "source": "prediction",
+        "engine": engine,
+        "random_weights": random_weights,
+        "templates": ";".join(prediction.templates),
+    }
+    for structure in structures:
+        row[f"confidence_{structure.name}"] = prediction.confidence.get(structure.name, np.nan)
+        row[f"object_score_{structure.name}"] = prediction.object_score.get(structure.name, np.nan)
+    return row
+
+
+def _template_row(specimen: str, structures: StructureTable) -> dict:
+    row = {"specimen": specimen, "source": "template", "engine": "manual", "random_weights": False, "templates": specimen}
+    for structure in structures:
+        row[f"confidence_{structure.name}"] = 1.0
+        row[f"object_score_{structure.name}"] = np.nan
+    return row
