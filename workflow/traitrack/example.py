@@ -77,7 +77,7 @@ class BodyPlan:
 
 
 BODY_PLANS = (
-    BodyPlan("carabus_synth", "png", (1.35, 2.3), 0.18, (1.05, 0.7), 0.22, (0.72, 0.62), 2.7,
+    BodyPlan("carabus_synth", "png", (1.3, 2.15), 0.18, (1.0, 0.66), 0.22, (0.7, 0.6), 2.4,
              (1.25, 1.3, 1.1), (58, 78, 44), (30, 30, 28)),
     BodyPlan("pterostichus_synth", "jpg", (1.55, 1.85), 0.05, (1.3, 0.62), -0.06, (0.55, 0.48), 2.1,
              (1.0, 1.1, 0.9), (96, 54, 32), (112, 58, 34)),
@@ -217,7 +217,7 @@ def place(extent_points_mm: np.ndarray, rng: np.random.Generator) -> Placement:
     probe = Placement(angle, mirrored, scale, 1.0, (0.0, 0.0), (0, 0)).to_pixels(extent_points_mm)
     low, high = probe.min(axis=0), probe.max(axis=0)  # mm at the posed orientation
     margins = rng.uniform(6, 30, size=(2, 2))  # (x, y) x (before, after)
-    room = MAX_SIDE - margins.sum(axis=1)
+    room = rng.uniform(0.85, 1.0) * MAX_SIDE - margins.sum(axis=1)
     px_per_mm = float(np.floor(min(rng.uniform(20, 30), *(room / (high - low))) * 10) / 10)
     size = (high - low) * px_per_mm + margins.sum(axis=1)
     extra = np.maximum(MIN_SIDE - size, 0) + rng.uniform(0, 12, size=2)
@@ -274,17 +274,17 @@ def _label_card(canvas: np.ndarray, rng, anchor) -> None:
     paper = tuple(float(c) for c in np.array([244, 242, 234]) + rng.normal(0, 3, 3))
     cv2.fillPoly(canvas, [quad(0, 0, card_w, card_h)], paper, lineType=cv2.LINE_AA, shift=_SUBPIXEL)
     cv2.polylines(canvas, [quad(0, 0, card_w, card_h)], True, (170, 168, 160), 1, cv2.LINE_AA, _SUBPIXEL)
-    ink = tuple(float(c) for c in rng.uniform(25, 60) + rng.normal(0, 5, 3))
-    row_y, row_h = 5.0, float(rng.integers(3, 5))
+    ink = tuple(float(c) for c in rng.uniform(60, 110) + rng.normal(0, 5, 3))
+    row_y, row_h = 5.0, float(rng.uniform(1.5, 2.5))
     while row_y + row_h < card_h - 4:
         x = 5.0 + rng.uniform(0, 6)
         end = card_w - 5 - rng.uniform(0, 0.4) * card_w
         while x < end:
-            word = rng.uniform(4, 18)
+            word = rng.uniform(3, 14)
             cv2.fillPoly(canvas, [quad(x, row_y, min(x + word, end), row_y + row_h)], ink,
                          lineType=cv2.LINE_AA, shift=_SUBPIXEL)
-            x += word + rng.uniform(3, 5)
-        row_y += row_h + rng.uniform(3, 5)
+            x += word + rng.uniform(2.5, 4)
+        row_y += row_h + rng.uniform(3, 4.5)
 
 
 def _shading(labels, u, v, plan: BodyPlan, placement: Placement) -> np.ndarray:

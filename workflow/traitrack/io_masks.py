@@ -60,7 +60,8 @@ def read_mask(
     if image_shape is not None and tuple(labels.shape[:2]) != tuple(image_shape[:2]):
         raise InputError(
             f"mask file {str(path)!r} is {labels.shape[0]}x{labels.shape[1]} (height x width) "
-            f"but its image {image_name or ''!s} is {image_shape[0]}x{image_shape[1]}; "
+            f"but its image{f' {image_name!r}' if image_name else ''} is "
+            f"{image_shape[0]}x{image_shape[1]}; "
             "masks must have exactly the size of their image: re-export the mask at the "
             "image's size or fix the `mask` column of the sample sheet"
         )

@@ -75,22 +75,23 @@ def rank_annotation_candidates(
     weight = 2.0 - qc
     if len(annotated_descriptors):
         nearest = pairwise_distances(candidate_descriptors, annotated_descriptors).min(axis=1)
+        first = None
     else:
         # Nothing annotated yet: start from the medoid (the most typical specimen), which the
         # prototype found a better first template than an outlier.
         within = pairwise_distances(candidate_descriptors, candidate_descriptors)
         nearest = np.full(n, np.inf)
-        nearest[int(np.argmin(within.sum(axis=1)))] = np.finfo(float).max
+        first = int(np.argmin(within.sum(axis=1)))
     remaining = np.ones(n, dtype=bool)
     rows = []
     for rank in range(1, n + 1):
         priority = np.where(remaining, nearest * weight, -np.inf)
-        pick = int(np.argmax(priority))
-        coverage = float(nearest[pick]) if np.isfinite(nearest[pick]) and nearest[pick] < 1e300 else np.nan
-        rows.append((rank, candidate_names[pick], coverage, float(qc[pick]), float(priority[pick]) if np.isfinite(coverage) else np.nan))
+        pick = first if rank == 1 and first is not None else int(np.argmax(priority))
+        coverage = float(nearest[pick]) if np.isfinite(nearest[pick]) else np.nan
+        rows.append((rank, candidate_names[pick], coverage, float(qc[pick]), coverage * weight[pick]))
         remaining[pick] = False
-        picked_distances = pairwise_distances(candidate_descriptors, candidate_descriptors[pick : pick + 1])[:, 0]
-        nearest = np.minimum(nearest, picked_distances)
+        from_pick = pairwise_distances(candidate_descriptors, candidate_descriptors[pick : pick + 1])[:, 0]
+        nearest = np.minimum(nearest, from_pick)
     return pd.DataFrame(rows, columns=["rank", "specimen", "coverage_distance", "qc_score", "priority"])
 
 

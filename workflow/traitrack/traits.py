@@ -157,11 +157,11 @@ def _measure_structure(
     props = measure.regionprops(mask.astype(np.uint8))[0]
     lengths_px = {
         "perimeter": props.perimeter,
-        **dict(zip(("length", "width"), _principal_extents(mask, props.orientation))),
+        **dict(zip(("length", "width"), _principal_extents(props.image, props.orientation))),
         "feret_max": props.feret_diameter_max,
         "major_axis": props.axis_major_length,
         "minor_axis": props.axis_minor_length,
-        **_centreline(mask, structure.kind),
+        **_centreline(props.image, structure.kind),  # cropped to the bbox: cheaper
     }
     row["n_components"] = int(measure.label(mask, connectivity=2).max())
     row["area_px"] = int(props.area)

@@ -1,0 +1,37 @@
+# The two set-up commands of a fresh machine (README):
+#   make example   creates .venv if missing, then runs the workflow on the bundled example
+#   make test      creates .venv if missing, then runs the test suite
+VENV ?= .venv
+CORES ?= 2
+BIN := $(VENV)/bin
+PYTHON ?= python3
+
+.PHONY: example test lint format dag clean
+
+$(BIN)/.installed: envs/requirements.txt envs/requirements-dev.txt envs/requirements-sam2.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==26.0.1 setuptools==80.9.0 wheel==0.45.1
+	$(BIN)/pip install --quiet -r envs/requirements-dev.txt -r envs/requirements-sam2.txt
+	# sam2's metadata asks for torchvision, which its video predictor never imports: see envs/requirements-sam2.txt
+	SAM2_BUILD_CUDA=0 $(BIN)/pip install --quiet --no-build-isolation --no-deps sam2==1.1.0
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+example: $(BIN)/.installed
+	$(BIN)/snakemake --cores $(CORES)
+
+test: $(BIN)/.installed
+	$(BIN)/pytest -q
+
+lint: $(BIN)/.installed
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+
+format: $(BIN)/.installed
+	$(BIN)/snakefmt Snakefile workflow/rules
+
+dag: $(BIN)/.installed
+	$(BIN)/snakemake --rulegraph | dot -Tsvg > docs/rulegraph.svg
+
+clean:
+	rm -rf results logs benchmarks/describe benchmarks/propagate benchmarks/measure .snakemake

@@ -1,0 +1,150 @@
+"""Image features computed once per image and job: a bounded in-memory cache spilling to disk.
+
+The image encoder is by far the most expensive step of SAM 2, and the same image is seen many
+times in a job: templates in every chunk, every target again in its QC round trip.  Features
+are therefore computed once and kept, but memory must not grow with the size of a species: only
+the most recently used ``in_memory`` images stay in RAM (templates, used by every chunk, stay
+hot); the others are written to a spill directory (a temporary one, deleted on ``close``, or a
+persistent ``cache_dir`` that later jobs can reuse) and read back on demand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+
+@dataclass
+class ImageFeatures:
+    """The three backbone feature levels of one letterboxed image, as SAM 2's ``backbone_fpn``.
+
+    Levels 0 and 1 are already projected by the mask decoder's ``conv_s0``/``conv_s1`` (what
+    ``SAM2Base.forward_image`` returns); level 2 is the stride-16 ``vision_features``.  The
+    positional encodings are the same for every image and live in the tracker, not here.
+    """
+
+    levels: tuple[torch.Tensor, ...]
+
+    def nbytes(self) -> int:
+        return sum(level.numel() * level.element_size() for level in self.levels)
+
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> "ImageFeatures":
+        return ImageFeatures(tuple(level.to(device=device, dtype=dtype) for level in self.levels))
+
+
+def image_key(name: str, image: np.ndarray) -> str:
+    """A cache key naming the specimen and fingerprinting its pixels (a changed file misses)."""
+    digest = hashlib.sha1(np.ascontiguousarray(image).data).hexdigest()[:16]
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]
+    return f"{safe}-{image.shape[0]}x{image.shape[1]}-{digest}"
+
+
+@dataclass
+class CacheStats:
+    """How features were obtained; tests use it to prove 'encoded once per job'."""
+
+    encoded: int = 0
+    memory_hits: int = 0
+    disk_hits: int = 0
+    spilled: int = 0
+
+
+class FeatureCache:
+    """Features by key: RAM (least recently used evicted) -> spill directory -> encoder.
+
+    Parameters
+    ----------
+    encode : computes features of one image (called on a miss only).
+    in_memory : how many images' features stay in RAM; bounds the job's memory.
+    storage_device, storage_dtype : where and how cached features are kept (CPU, and
+        bfloat16 to halve the footprint if wanted).
+    cache_dir : persistent spill directory (shared across jobs); None = a temporary one.
+    model_tag : names the model in spilled file names, so a persistent directory never hands
+        features of one model to another.
+    """
+
+    def __init__(
+        self,
+        encode: Callable[[np.ndarray], ImageFeatures],
+        in_memory: int = 16,
+        storage_device: torch.device | str = "cpu",
+        storage_dtype: torch.dtype = torch.float32,
+        cache_dir: str | Path | None = None,
+        model_tag: str = "sam2",
+    ):
+        if in_memory < 1:
+            raise ValueError(f"sam2 features_in_memory must be >= 1, got {in_memory}")
+        self.encode = encode
+        self.in_memory = in_memory
+        self.storage_device = torch.device(storage_device)
+        self.storage_dtype = storage_dtype
+        self.model_tag = model_tag
+        self.stats = CacheStats()
+        self._memory: OrderedDict[str, ImageFeatures] = OrderedDict()
+        self._on_disk: set[str] = set()
+        self._temporary: str | None = None
+        if cache_dir:
+            self.spill_dir = Path(cache_dir)
+            self.spill_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            self._temporary = tempfile.mkdtemp(prefix="traitrack-sam2-features-")
+            self.spill_dir = Path(self._temporary)
+            self._finalizer = weakref.finalize(self, shutil.rmtree, self._temporary, True)
+
+    def get(self, key: str, image: np.ndarray) -> ImageFeatures:
+        """Features of ``image``, computing them only if neither RAM nor disk has them."""
+        if key in self._memory:
+            self._memory.move_to_end(key)
+            self.stats.memory_hits += 1
+            return self._memory[key]
+        path = self._path(key)
+        if path.is_file():
+            features = ImageFeatures(tuple(torch.load(path, map_location=self.storage_device, weights_only=True)))
+            self._on_disk.add(key)
+            self.stats.disk_hits += 1
+        else:
+            features = self.encode(image).to(self.storage_device, self.storage_dtype)
+            self.stats.encoded += 1
+            if self._temporary is None:  # persistent directory: later jobs reuse it at once
+                self._spill(key, features)
+        self._remember(key, features)
+        return features
+
+    def __len__(self) -> int:
+        return len(self._memory)
+
+    def memory_bytes(self) -> int:
+        return sum(features.nbytes() for features in self._memory.values())
+
+    def close(self) -> None:
+        """Drop the RAM cache and delete a temporary spill directory."""
+        self._memory.clear()
+        if self._temporary is not None:
+            self._finalizer()
+
+    def _path(self, key: str) -> Path:
+        return self.spill_dir / f"{self.model_tag}-{key}.pt"
+
+    def _remember(self, key: str, features: ImageFeatures) -> None:
+        self._memory[key] = features
+        while len(self._memory) > self.in_memory:
+            old_key, old = self._memory.popitem(last=False)
+            if old_key not in self._on_disk:
+                self._spill(old_key, old)
+
+    def _spill(self, key: str, features: ImageFeatures) -> None:
+        path = self._path(key)
+        temporary = path.with_suffix(".part")
+        torch.save([level.cpu() for level in features.levels], temporary)
+        temporary.replace(path)
+        self._on_disk.add(key)
+        self.stats.spilled += 1
