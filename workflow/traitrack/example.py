@@ -239,11 +239,27 @@ def _extent_points(plan: BodyPlan, legs, antennae) -> np.ndarray:
 # ---------------------------------------------------------------- rasterising and painting
 
 
-def _draw_path(canvas: np.ndarray, path_px: np.ndarray, value, widths) -> None:
+def _draw_path(canvas: np.ndarray, path_px: np.ndarray, value, thickness: int) -> None:
+    """Paint a polyline into the photograph (cv2, sub-pixel coordinates)."""
     fixed = np.round(path_px * (1 << _SUBPIXEL)).astype(np.int32)
-    for i, width in enumerate(widths):
-        cv2.line(canvas, tuple(map(int, fixed[i])), tuple(map(int, fixed[i + 1])), value,
-                 thickness=int(width), lineType=cv2.LINE_8, shift=_SUBPIXEL)
+    cv2.polylines(canvas, [fixed], False, value, thickness, cv2.LINE_AA, _SUBPIXEL)
+
+
+def path_mask(shape: tuple[int, int], path_px: np.ndarray, widths) -> np.ndarray:
+    """Pixels whose centre lies within ``width / 2`` of each segment of a polyline (x, y).
+
+    An exact stroke width matters here: the thin structures must be 2-3 px wide, and cv2's
+    integer thicknesses draw 3 or 5 px.
+    """
+    mask = np.zeros(shape, bool)
+    for (ax, ay), (bx, by), width in zip(path_px[:-1], path_px[1:], widths):
+        x0, y0 = (max(int(np.floor(min(ax, bx) - width)), 0), max(int(np.floor(min(ay, by) - width)), 0))
+        x1, y1 = int(np.ceil(max(ax, bx) + width)) + 1, int(np.ceil(max(ay, by) + width)) + 1
+        y, x = np.mgrid[y0 : min(y1, shape[0]), x0 : min(x1, shape[1])].astype(float)
+        dx, dy = bx - ax, by - ay
+        along = np.clip(((x - ax) * dx + (y - ay) * dy) / max(dx * dx + dy * dy, 1e-12), 0, 1)
+        mask[y0:y1, x0:x1] |= np.hypot(x - ax - along * dx, y - ay - along * dy) <= width / 2
+    return mask
 
 
 def _paper(shape, rng) -> np.ndarray:
@@ -326,9 +342,9 @@ def render_specimen(plan: BodyPlan, rng: np.random.Generator) -> Specimen:
     u, v = placement.body_grid()
     thin = np.zeros(placement.shape, np.uint8)
     for path in legs:
-        _draw_path(thin, placement.to_pixels(path), LEGS, (3, 2, 2))
+        thin[path_mask(placement.shape, placement.to_pixels(path), (2.9, 2.5, 2.1))] = LEGS
     for path in antennae:
-        _draw_path(thin, placement.to_pixels(path), ANTENNAE, (2,) * (len(path) - 1))
+        thin[path_mask(placement.shape, placement.to_pixels(path), np.full(len(path) - 1, 2.1))] = ANTENNAE
     blobs = blob_labels(u, v, plan)
     labels = np.where(blobs > 0, blobs, thin).astype(np.uint8)
 
@@ -343,8 +359,8 @@ def render_specimen(plan: BodyPlan, rng: np.random.Generator) -> Specimen:
         _label_card(image, rng, placement.centre)
     shaft_angle = np.radians(rng.uniform(35, 145))
     shaft_end = pin_xy + rng.uniform(0.35, 0.7) * placement.shape[0] * np.array([np.cos(shaft_angle), np.sin(shaft_angle)])
-    _draw_path(image, np.array([pin_xy, shaft_end]), (120, 118, 112), (3,))
-    _draw_path(image, np.array([pin_xy, shaft_end]) + [-0.6, -0.6], (205, 205, 200), (1,))
+    _draw_path(image, np.array([pin_xy, shaft_end]), (120, 118, 112), 2)
+    _draw_path(image, np.array([pin_xy, shaft_end]) + [-0.5, -0.5], (205, 205, 200), 1)
     for _ in range(rng.integers(3, 9)):  # dust
         cv2.circle(image, tuple(int(p) for p in rng.uniform(0, 1, 2) * placement.shape[::-1]),
                    int(rng.integers(0, 2)), tuple(float(a) for a in rng.uniform(40, 90, 3)), -1)

@@ -10,7 +10,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..io import read_image, read_label_png, read_mask, read_pixel_size, write_table
-from ..metrics import evaluate_pair, evaluation_summary
+from ..metrics import evaluate_pair, evaluation_table, summarise_evaluation
 from ..overlay import write_overlay
 from ..samples import read_sample_sheet, specimens
 from ..structures import StructureTable
@@ -70,9 +70,15 @@ def run_evaluate(
             continue
         predicted = read_label_png(Path(labels_dir) / f"{specimen.specimen}.png")
         truth = read_mask(specimen.gt_mask, structures, specimen.image, predicted.shape)
-        rows.append({"specimen": specimen.specimen, "species": species, **evaluate_pair(predicted, truth, structures)})
-    columns = ["specimen", "species", "miou", *[f"iou_{n}" for n in structures.names], "share_iou_gt_0.7"]
-    write_table(out, pd.DataFrame(rows, columns=columns))
+        rows.append(
+            {
+                "specimen": specimen.specimen,
+                "species": species,
+                "engine": config["engine"],
+                **evaluate_pair(predicted, truth, structures),
+            }
+        )
+    write_table(out, evaluation_table(rows))
 
 
 def run_overlays(
@@ -105,4 +111,5 @@ def run_tables(
     frames = [pd.read_csv(p, sep="\t") for p in evaluation_tables]
     evaluation = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     write_table(evaluation_out, evaluation)
-    write_table(summary_out, evaluation_summary(evaluation))
+    summary = summarise_evaluation(evaluation, by=("engine", "species")) if len(evaluation) else evaluation
+    write_table(summary_out, summary)

@@ -1,0 +1,207 @@
+"""A lean SAM 2 video loop: all structures as one batch of objects, a bounded memory bank.
+
+sam2 1.1.0's ``SAM2VideoPredictor`` keeps one state per object and runs the network once per
+object and frame, reads frames from a video folder, and keeps every frame's outputs for the
+whole video.  This loop calls the model's own steps (``track_step``, ``_encode_new_memory``)
+directly instead:
+
+* the N structures are the batch dimension of one call (image features expanded to N), so a
+  frame costs one pass whatever N is;
+* image features come from a :class:`~traitrack.engines.sam2_features.FeatureCache`, so an
+  image is encoded once per job;
+* the memory bank holds the conditioning frames and only the non-conditioning frames the
+  model can still attend to (its last ``memory_frames`` spatial memories and object pointers
+  up to ``max_obj_ptrs_in_encoder`` back); older entries are dropped as tracking moves on.
+
+Conditioning frames follow the predictor's ``add_new_mask`` path exactly: with
+``use_mask_input_as_output_without_sam`` the output is the input mask, and the memory is
+encoded from the binarised low-resolution mask, as ``propagate_in_video_preflight`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import torch
+import torch.nn.functional as F
+
+from .sam2_features import ImageFeatures
+from .sam2_model import autocast
+
+
+@dataclass
+class TrackedFrame:
+    """Model-resolution output of one frame.
+
+    logits : (N, S, S) float32 mask logits, one per structure (object).
+    object_scores : (N,) object score logits (> 0: the structure is present).
+    conditioning : True for a template frame (its logits are its input masks).
+    """
+
+    index: int
+    logits: torch.Tensor
+    object_scores: torch.Tensor
+    conditioning: bool
+
+
+class Sam2Tracker:
+    """Runs one chunk (conditioning frames, then targets) through a SAM 2 model.
+
+    Parameters
+    ----------
+    model : a ``SAM2Base`` (built by :func:`~traitrack.engines.sam2_model.build_model`).
+    device, dtype : where to compute and the autocast dtype.
+    memory_frames : previous target frames kept as spatial memory (SAM 2's default is
+        ``num_maskmem - 1`` = 6); fewer is faster and keeps the templates more dominant.
+    """
+
+    def __init__(self, model, device: torch.device, dtype: torch.dtype, memory_frames: int | None = None):
+        self.model = model
+        self.device = device
+        self.dtype = dtype
+        default = model.num_maskmem - 1
+        self.memory_frames = default if memory_frames is None else int(memory_frames)
+        if not 0 <= self.memory_frames <= default:
+            raise ValueError(f"sam2 memory_frames must be between 0 and {default}, got {memory_frames}")
+        self._pos_enc: list[torch.Tensor] | None = None
+        self._maskmem_pos_enc: list[torch.Tensor] | None = None
+        self.peak_memory_entries = 0
+
+    # -- image features -------------------------------------------------------------------
+    @torch.inference_mode()
+    def encode(self, image: torch.Tensor) -> ImageFeatures:
+        """Backbone features of one normalised (1, 3, S, S) image; stores the shared pos. enc."""
+        with autocast(self.device, self.dtype):
+            out = self.model.forward_image(image.to(self.device))
+        if self._pos_enc is None:
+            self._pos_enc = [p[:1].float() for p in out["vision_pos_enc"]]
+        return ImageFeatures(tuple(level.float() for level in out["backbone_fpn"]))
+
+    def _vision_inputs(self, features: ImageFeatures, batch: int):
+        """Features expanded to ``batch`` objects and flattened (HW, B, C) as track_step wants."""
+        if self._pos_enc is None:
+            raise RuntimeError("positional encodings are unknown: encode at least one image first")
+        levels = [f.to(self.device, torch.float32, non_blocking=True) for f in features.levels]
+        levels = levels[-self.model.num_feature_levels :]
+        pos = self._pos_enc[-self.model.num_feature_levels :]
+        feat_sizes = [(x.shape[-2], x.shape[-1]) for x in pos]
+        feats = [x.expand(batch, -1, -1, -1).flatten(2).permute(2, 0, 1) for x in levels]
+        pos_embeds = [x.expand(batch, -1, -1, -1).flatten(2).permute(2, 0, 1) for x in pos]
+        return feats, pos_embeds, feat_sizes
+
+    # -- tracking -----------------------------------------------------------------------------
+    @torch.inference_mode()
+    def track(
+        self,
+        conditioning: list[tuple[ImageFeatures, torch.Tensor]],
+        targets: Iterable[ImageFeatures],
+        num_frames: int,
+    ) -> Iterator[TrackedFrame]:
+        """Yield every frame's output: the conditioning frames first, then each target in order.
+
+        Parameters
+        ----------
+        conditioning : (features, masks) per template; masks is (N, S, S) bool, one per structure.
+        targets : features of the targets, consumed lazily (one at a time in memory).
+        num_frames : the chunk length (SAM 2 scales object-pointer positions by it).
+
+        Every call starts from an empty memory bank: nothing leaks between chunks.
+        """
+        if not conditioning:
+            raise ValueError("a SAM 2 chunk needs at least one conditioning frame")
+        output_dict: dict[str, dict[int, dict]] = {"cond_frame_outputs": {}, "non_cond_frame_outputs": {}}
+        batch = conditioning[0][1].shape[0]
+        for index, (features, masks) in enumerate(conditioning):
+            yield self._condition(index, features, masks, output_dict, num_frames)
+        for index, features in enumerate(targets, start=len(conditioning)):
+            frame = self._propagate(index, features, batch, output_dict, num_frames)
+            self._forget(output_dict, index, num_frames)
+            yield frame
+
+    def _condition(self, index, features, masks, output_dict, num_frames) -> TrackedFrame:
+        model = self.model
+        feats, pos_embeds, feat_sizes = self._vision_inputs(features, masks.shape[0])
+        mask_inputs = masks[:, None].to(self.device, torch.float32)
+        with autocast(self.device, self.dtype):
+            out = model.track_step(
+                frame_idx=index,
+                is_init_cond_frame=True,
+                current_vision_feats=feats,
+                current_vision_pos_embeds=pos_embeds,
+                feat_sizes=feat_sizes,
+                point_inputs=None,
+                mask_inputs=mask_inputs,
+                output_dict=output_dict,
+                num_frames=num_frames,
+                run_mem_encoder=False,
+            )
+            # as propagate_in_video_preflight: memory from the (binarised) low-res mask
+            high_res = F.interpolate(
+                out["pred_masks"].float(), size=(model.image_size, model.image_size), mode="bilinear", align_corners=False
+            )
+            maskmem, maskmem_pos = model._encode_new_memory(
+                current_vision_feats=feats,
+                feat_sizes=feat_sizes,
+                pred_masks_high_res=high_res,
+                object_score_logits=out["object_score_logits"],
+                is_mask_from_pts=True,
+            )
+        output_dict["cond_frame_outputs"][index] = self._compact(out, maskmem, maskmem_pos)
+        return TrackedFrame(index, out["pred_masks_high_res"][:, 0].float(), out["object_score_logits"][:, 0].float(), True)
+
+    def _propagate(self, index, features, batch, output_dict, num_frames) -> TrackedFrame:
+        feats, pos_embeds, feat_sizes = self._vision_inputs(features, batch)
+        with autocast(self.device, self.dtype):
+            out = self.model.track_step(
+                frame_idx=index,
+                is_init_cond_frame=False,
+                current_vision_feats=feats,
+                current_vision_pos_embeds=pos_embeds,
+                feat_sizes=feat_sizes,
+                point_inputs=None,
+                mask_inputs=None,
+                output_dict=output_dict,
+                num_frames=num_frames,
+                run_mem_encoder=True,
+            )
+        if self.memory_frames > 0:
+            output_dict["non_cond_frame_outputs"][index] = self._compact(
+                out, out["maskmem_features"], out["maskmem_pos_enc"]
+            )
+        return TrackedFrame(index, out["pred_masks_high_res"][:, 0].float(), out["object_score_logits"][:, 0].float(), False)
+
+    def _compact(self, out, maskmem, maskmem_pos) -> dict:
+        """What later frames read from a frame: its memory (bfloat16, as sam2) and pointer."""
+        if self._maskmem_pos_enc is None:
+            self._maskmem_pos_enc = [x[:1].clone() for x in maskmem_pos]
+        batch = maskmem.shape[0]
+        return {
+            "maskmem_features": maskmem.to(torch.bfloat16),
+            "maskmem_pos_enc": [x.expand(batch, -1, -1, -1) for x in self._maskmem_pos_enc],
+            "obj_ptr": out["obj_ptr"],
+            "object_score_logits": out["object_score_logits"],
+        }
+
+    def _forget(self, output_dict, index: int, num_frames: int) -> None:
+        """Drop what no later frame can attend to.
+
+        The next frame reads spatial memories of its last ``num_maskmem - 1`` frames and
+        object pointers up to ``max_obj_ptrs - 1`` frames back.  With ``memory_frames``
+        below SAM 2's default the whole entry goes after ``memory_frames`` frames (an entry
+        without spatial memory inside the model's window would be read); otherwise only the
+        spatial memory goes, and the small pointer stays while it can still be attended to.
+        """
+        entries = output_dict["non_cond_frame_outputs"]
+        next_index = index + 1
+        default = self.model.num_maskmem - 1
+        pointer_window = min(num_frames, self.model.max_obj_ptrs_in_encoder) - 1
+        if self.memory_frames < default:
+            pointer_window = self.memory_frames
+        for t in list(entries):
+            age = next_index - t
+            if age > pointer_window:
+                del entries[t]
+            elif age > self.memory_frames:
+                entries[t]["maskmem_features"] = None
+        self.peak_memory_entries = max(self.peak_memory_entries, len(entries))
