@@ -254,7 +254,8 @@ def path_mask(shape: tuple[int, int], path_px: np.ndarray, widths) -> np.ndarray
     mask = np.zeros(shape, bool)
     for (ax, ay), (bx, by), width in zip(path_px[:-1], path_px[1:], widths):
         x0, y0 = (max(int(np.floor(min(ax, bx) - width)), 0), max(int(np.floor(min(ay, by) - width)), 0))
-        x1, y1 = int(np.ceil(max(ax, bx) + width)) + 1, int(np.ceil(max(ay, by) + width)) + 1
+        x1 = max(int(np.ceil(max(ax, bx) + width)) + 1, 0)
+        y1 = max(int(np.ceil(max(ay, by) + width)) + 1, 0)
         y, x = np.mgrid[y0 : min(y1, shape[0]), x0 : min(x1, shape[1])].astype(float)
         dx, dy = bx - ax, by - ay
         along = np.clip(((x - ax) * dx + (y - ay) * dy) / max(dx * dx + dy * dy, 1e-12), 0, 1)
@@ -303,31 +304,52 @@ def _label_card(canvas: np.ndarray, rng, anchor) -> None:
         row_y += row_h + rng.uniform(3, 4.5)
 
 
-def _shading(labels, u, v, plan: BodyPlan, placement: Placement) -> np.ndarray:
-    """Brightness of the body: domed blobs with dark rims, elytral striae and a suture, and
-    one glossy highlight per elytron, pronotum and head (light from the upper left)."""
+def _body_colours(labels, u, v, plan: BodyPlan, placement: Placement, rng) -> np.ndarray:
+    """Paint the specimen: domed blobs with dark rims, elytral striae and suture, glossy
+    highlights (light from the upper left), and legs and antennae in their own colour."""
     shade = np.ones(labels.shape)
     rim = 0.45 * placement.px_per_mm * placement.scale
     for label in (HEAD, PRONOTUM, ELYTRA):
         depth = ndimage.distance_transform_edt(labels == label)
-        dome = 1 - (1 - np.clip(depth / rim, 0, 1)) ** 2
-        shade = np.where(labels == label, 0.5 + 0.6 * dome, shade)
-    ew, _ = plan.elytra_half
+        shade = np.where(labels == label, 0.5 + 0.6 * (1 - (1 - np.clip(depth / rim, 0, 1)) ** 2), shade)
+    (ew, el), c = plan.elytra_half, _centres(plan)
     striae = 1 - 0.12 * (0.5 + 0.5 * np.cos(2 * np.pi * u / (ew / 4.5)))
-    suture = np.where(np.abs(u) < 0.05, 0.6, 1.0)
-    shade = np.where(labels == ELYTRA, shade * striae * suture, shade)
-    return shade
-
-
-def _gloss(labels, u, v, plan: BodyPlan) -> np.ndarray:
-    c = _centres(plan)
-    spots = [((side * 0.45 * plan.elytra_half[0], c["elytra"] - 0.3 * plan.elytra_half[1]),
-              (0.22, 0.9)) for side in (-1, 1)]
+    shade = np.where(labels == ELYTRA, shade * striae * np.where(np.abs(u) < 0.05, 0.6, 1.0), shade)
+    spots = [((side * 0.45 * ew, c["elytra"] - 0.3 * el), (0.22, 0.9)) for side in (-1, 1)]
     spots += [((-0.3 * plan.pronotum_half[0], c["pronotum"] - 0.2 * plan.pronotum_half[1]), (0.3, 0.2)),
               ((-0.25 * plan.head_half[0], c["head"]), (0.18, 0.18))]
     gloss = sum(np.exp(-((u - cu) ** 2 / (2 * su**2) + (v - cv) ** 2 / (2 * sv**2)))
                 for (cu, cv), (su, sv) in spots)
-    return np.where((labels > 0) & (labels <= ELYTRA), gloss, 0.0)
+    body = np.array(plan.body_rgb) * rng.uniform(0.85, 1.15) * rng.uniform(0.93, 1.07, 3)
+    painted = body * shade[..., None] + 70 * gloss[..., None]
+    limb = np.array(plan.leg_rgb) * rng.uniform(0.85, 1.15)
+    limb_shade = 0.85 + 0.3 * ndimage.gaussian_filter(rng.random(labels.shape), 1.5)
+    return np.where((labels >= LEGS)[..., None], limb * limb_shade[..., None], painted)
+
+
+def _background(labels, pin_xy, rng, placement: Placement) -> np.ndarray:
+    """Paper, label card, the pin shaft below the body, dust, and the specimen's soft shadow."""
+    image = _paper(placement.shape, rng)
+    if rng.random() < 0.85:
+        _label_card(image, rng, placement.centre)
+    angle = np.radians(rng.uniform(35, 145))
+    shaft = np.array([pin_xy, pin_xy + rng.uniform(0.35, 0.7) * placement.shape[0] * np.array([np.cos(angle), np.sin(angle)])])
+    _draw_path(image, shaft, (120, 118, 112), 2)
+    _draw_path(image, shaft - 0.5, (205, 205, 200), 1)
+    for _ in range(rng.integers(3, 9)):
+        cv2.circle(image, tuple(int(p) for p in rng.uniform(0, 1, 2) * placement.shape[::-1]),
+                   int(rng.integers(0, 2)), tuple(float(a) for a in rng.uniform(40, 90, 3)), -1)
+    shadow = ndimage.shift(ndimage.gaussian_filter((labels > 0).astype(float), 3.5), (4, 3), order=1)
+    return image * (1 - 0.4 * shadow)[..., None]
+
+
+def _pin_head(shape, centre, radius, rng) -> tuple[np.ndarray, np.ndarray]:
+    """The round pin head (pearl or black, with a specular spot): its pixels and its paint."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    distance = np.hypot(xx - centre[0], yy - centre[1]) / radius
+    colour = np.array([214, 204, 178] if rng.random() < 0.6 else [32, 32, 36]) * rng.uniform(0.92, 1.05)
+    light = np.exp(-(np.hypot(xx - centre[0] + 0.35 * radius, yy - centre[1] + 0.35 * radius) / (0.35 * radius)) ** 2)
+    return distance <= 1.0, colour * (1.05 - 0.35 * distance**2)[..., None] + 90 * light[..., None]
 
 
 def render_specimen(plan: BodyPlan, rng: np.random.Generator) -> Specimen:
@@ -340,50 +362,22 @@ def render_specimen(plan: BodyPlan, rng: np.random.Generator) -> Specimen:
     legs, antennae = appendage_paths(plan, rng)
     placement = place(_extent_points(plan, legs, antennae), rng)
     u, v = placement.body_grid()
-    thin = np.zeros(placement.shape, np.uint8)
+    labels = np.zeros(placement.shape, np.uint8)
     for path in legs:
-        thin[path_mask(placement.shape, placement.to_pixels(path), (2.9, 2.5, 2.1))] = LEGS
+        labels[path_mask(placement.shape, placement.to_pixels(path), (2.9, 2.5, 2.1))] = LEGS
     for path in antennae:
-        thin[path_mask(placement.shape, placement.to_pixels(path), np.full(len(path) - 1, 2.1))] = ANTENNAE
+        labels[path_mask(placement.shape, placement.to_pixels(path), np.full(len(path) - 1, 2.1))] = ANTENNAE
     blobs = blob_labels(u, v, plan)
-    labels = np.where(blobs > 0, blobs, thin).astype(np.uint8)
+    labels = np.where(blobs > 0, blobs, labels).astype(np.uint8)
 
-    c = _centres(plan)
-    ew, el = plan.elytra_half
-    pin_mm = np.array([[rng.uniform(0.3, 0.6) * ew, c["elytra"] - el + rng.uniform(0.25, 0.45) * 2 * el]])
-    pin_xy = placement.to_pixels(pin_mm)[0]
+    (ew, el), c = plan.elytra_half, _centres(plan)
+    pin_mm = [rng.uniform(0.3, 0.6) * ew, c["elytra"] - el + rng.uniform(0.25, 0.45) * 2 * el]
+    pin_xy = placement.to_pixels(np.array(pin_mm))
     pin_radius = rng.uniform(0.25, 0.38) * ew * placement.px_per_mm * placement.scale
 
-    image = _paper(placement.shape, rng)
-    if rng.random() < 0.85:
-        _label_card(image, rng, placement.centre)
-    shaft_angle = np.radians(rng.uniform(35, 145))
-    shaft_end = pin_xy + rng.uniform(0.35, 0.7) * placement.shape[0] * np.array([np.cos(shaft_angle), np.sin(shaft_angle)])
-    _draw_path(image, np.array([pin_xy, shaft_end]), (120, 118, 112), 2)
-    _draw_path(image, np.array([pin_xy, shaft_end]) + [-0.5, -0.5], (205, 205, 200), 1)
-    for _ in range(rng.integers(3, 9)):  # dust
-        cv2.circle(image, tuple(int(p) for p in rng.uniform(0, 1, 2) * placement.shape[::-1]),
-                   int(rng.integers(0, 2)), tuple(float(a) for a in rng.uniform(40, 90, 3)), -1)
-    shadow = ndimage.shift(ndimage.gaussian_filter((labels > 0).astype(float), 3.5), (4, 3), order=1)
-    image *= (1 - 0.4 * shadow)[..., None]
-
-    body = np.array(plan.body_rgb) * rng.uniform(0.85, 1.15) * rng.uniform(0.93, 1.07, 3)
-    limb = np.array(plan.leg_rgb) * rng.uniform(0.85, 1.15)
-    shade = _shading(labels, u, v, plan, placement)
-    gloss = _gloss(labels, u, v, plan)
-    painted = body[None, None, :] * shade[..., None] + 70 * gloss[..., None]
-    limb_shade = 0.85 + 0.3 * ndimage.gaussian_filter(rng.random(placement.shape), 1.5)
-    painted = np.where((labels >= LEGS)[..., None], limb[None, None, :] * limb_shade[..., None], painted)
-    image = np.where((labels > 0)[..., None], painted, image)
-
-    yy, xx = np.mgrid[: placement.shape[0], : placement.shape[1]]
-    pin_dist = np.hypot(xx - pin_xy[0], yy - pin_xy[1]) / pin_radius
-    on_pin = pin_dist <= 1.0
-    pearl = rng.random() < 0.6
-    pin_rgb = np.array([214, 204, 178] if pearl else [32, 32, 36]) * rng.uniform(0.92, 1.05)
-    pin_light = np.exp(-(np.hypot(xx - pin_xy[0] + 0.35 * pin_radius, yy - pin_xy[1] + 0.35 * pin_radius)
-                         / (0.35 * pin_radius)) ** 2)
-    pin_paint = pin_rgb[None, None, :] * (1.05 - 0.35 * pin_dist**2)[..., None] + 90 * pin_light[..., None]
+    image = _background(labels, pin_xy, rng, placement)
+    image = np.where((labels > 0)[..., None], _body_colours(labels, u, v, plan, placement, rng), image)
+    on_pin, pin_paint = _pin_head(placement.shape, pin_xy, pin_radius, rng)
     image = np.where(on_pin[..., None], pin_paint, image)
     labels[on_pin] = 0
 

@@ -34,6 +34,8 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "threads": 1,
     # GrabCut iterations for the foreground silhouettes
     "grabcut_iterations": 5,
+    # radius (working px) of the opening that strips legs and antennae off the registered body
+    "body_radius": 3,
     # Gaussian blur (working px) of the silhouettes before mean-squares alignment and demons
     "silhouette_sigma": 2.0,
     # number of equally spaced initial rotations of the similarity alignment (4: every 90 deg)
@@ -112,6 +114,7 @@ class RegistrationEngine:
             _rgb(image),
             working_size=int(self.options["working_size"]),
             sigma=float(self.options["silhouette_sigma"]),
+            body_radius=int(self.options["body_radius"]),
             grabcut_iterations=int(self.options["grabcut_iterations"]),
             seed=self.seed,
         )
@@ -174,7 +177,8 @@ def mirrored(silhouette: Silhouette) -> Silhouette:
     """The silhouette flipped left-right; the geometry is symmetric, so only pixels move."""
     smooth = sitk.GetImageFromArray(sitk.GetArrayViewFromImage(silhouette.smooth)[:, ::-1].copy())
     return Silhouette(
-        silhouette.mask[:, ::-1].copy(), smooth, silhouette.full_shape,
+        silhouette.mask[:, ::-1].copy(), silhouette.body[:, ::-1].copy(), smooth,
+        silhouette.full_shape,
         silhouette.spacing, silhouette.origin,
     )
 
@@ -200,7 +204,7 @@ def _rgb(image: np.ndarray) -> np.ndarray:
 def _check_options(options: Mapping[str, Any]) -> None:
     positive_ints = ("working_size", "threads", "start_angles")
     non_negative_ints = (
-        "grabcut_iterations", "similarity_iterations", "affine_iterations", "demons_iterations"
+        "body_radius", "grabcut_iterations", "similarity_iterations", "affine_iterations", "demons_iterations"
     )
     bad = [k for k in positive_ints if not _is_int(options[k]) or options[k] < 1]
     bad += [k for k in non_negative_ints if not _is_int(options[k]) or options[k] < 0]
