@@ -19,7 +19,7 @@ pytestmark = pytest.mark.workflow
 
 
 def copy_project(destination: Path) -> Path:
-    for name in ("Snakefile", "workflow", "config"):
+    for name in ("Snakefile", "workflow", "config", "envs"):
         source = ROOT / name
         copy = shutil.copytree if source.is_dir() else shutil.copy
         copy(source, destination / name)

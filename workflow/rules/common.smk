@@ -7,7 +7,6 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 from traitrack.samples import read_sample_sheet, species_list  # noqa: E402
 from traitrack.stages.prepare import species_members  # noqa: E402
 
-
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 
 SAMPLES = read_sample_sheet(config["samples"])
@@ -35,7 +34,11 @@ def member_masks(wildcards):
 
 
 def member_gt_masks(wildcards):
-    return [m.gt_mask for m in members(wildcards.species) if m.gt_mask and m.species == wildcards.species]
+    return [
+        m.gt_mask
+        for m in members(wildcards.species)
+        if m.gt_mask and m.species == wildcards.species
+    ]
 
 
 def has_ground_truth(species):

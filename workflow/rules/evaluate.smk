@@ -6,11 +6,11 @@ rule evaluate:
         "results/{species}/evaluation.tsv",
     log:
         "logs/evaluate/{species}.log",
+    conda:
+        "../../envs/traitrack.yaml"
     threads: 1
     resources:
         mem_mb=scaled("evaluate", "mem_mb", 2000),
         runtime=scaled("evaluate", "runtime", 30),
-    conda:
-        "../../envs/traitrack.yaml"
     script:
         "../scripts/evaluate.py"

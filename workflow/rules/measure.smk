@@ -10,11 +10,11 @@ rule measure:
         "logs/measure/{species}.log",
     benchmark:
         "benchmarks/measure/{species}.tsv"
+    conda:
+        "../../envs/traitrack.yaml"
     threads: 1
     resources:
         mem_mb=scaled("measure", "mem_mb", 2000),
         runtime=scaled("measure", "runtime", 60),
-    conda:
-        "../../envs/traitrack.yaml"
     script:
         "../scripts/measure.py"

@@ -7,12 +7,12 @@ rule describe:
         "logs/describe/{species}.log",
     benchmark:
         "benchmarks/describe/{species}.tsv"
+    conda:
+        "../../envs/traitrack.yaml"
     threads: 1
     resources:
         mem_mb=scaled("describe", "mem_mb", 2000),
         runtime=scaled("describe", "runtime", 30),
-    conda:
-        "../../envs/traitrack.yaml"
     script:
         "../scripts/describe.py"
 

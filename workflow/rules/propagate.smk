@@ -12,12 +12,12 @@ rule propagate:
         "logs/propagate/{species}.log",
     benchmark:
         "benchmarks/propagate/{species}.tsv"
+    conda:
+        "../../envs/sam2.yaml" if ENGINE == "sam2" else "../../envs/traitrack.yaml"
     threads: resource("propagate", "threads", 2)
     resources:
         mem_mb=scaled("propagate", "mem_mb", 8000),
         runtime=scaled("propagate", "runtime", 120),
         gpu=1 if ENGINE == "sam2" else 0,
-    conda:
-        "../../envs/sam2.yaml" if ENGINE == "sam2" else "../../envs/traitrack.yaml"
     script:
         "../scripts/propagate.py"

@@ -6,12 +6,12 @@ rule overlays:
         directory("results/{species}/overlays"),
     log:
         "logs/overlays/{species}.log",
+    conda:
+        "../../envs/traitrack.yaml"
     threads: 1
     resources:
         mem_mb=scaled("overlays", "mem_mb", 2000),
         runtime=scaled("overlays", "runtime", 60),
-    conda:
-        "../../envs/traitrack.yaml"
     script:
         "../scripts/overlays.py"
 

@@ -6,13 +6,14 @@ built as each other's inverse:
 
 * into the square (:func:`letterbox_mask`): every model pixel takes the frame pixel whose
   centre is nearest (pixel-centre convention);
-* out of the square (:func:`unletterbox_logits`): the valid region is cropped and resampled
-  bilinearly (``align_corners=False``) onto the frame's own pixel centres.
+* out of the square (:func:`unletterbox_logits`): the valid region is cropped and every frame
+  pixel reads the model pixel nearest its centre; a frame larger than the square (which the
+  model sees shrunk) is resampled bilinearly instead.
 
-For a frame no larger than the square (scale >= 1 on both axes) a mask sent in and read back
-is reproduced exactly: each frame pixel's centre falls inside the block of model pixels that
-copied it, so the nearest model pixel carries its value and dominates the bilinear blend.  A
-frame larger than the square loses detail finer than ``1 / scale`` pixels on the way in.
+For a frame no larger than the square (scale >= 1) a mask sent in and read back is reproduced
+exactly: the model pixel nearest a frame pixel's centre always lies in the block of model
+pixels that copied that frame pixel.  A frame larger than the square loses detail finer than
+``1 / scale`` pixels on the way in.
 """
 
 from __future__ import annotations
@@ -129,8 +130,12 @@ def unletterbox_logits(logits: torch.Tensor, box: Letterbox) -> torch.Tensor:
     inner = logits[:, box.rows, box.cols]
     if inner.shape[-2:] == (box.height, box.width):
         return inner.contiguous()
+    # The model has at least as many pixels as the frame: read the nearest model pixel, the
+    # exact inverse of letterbox_mask.  (Bilinear blending would let three neighbours from
+    # other blocks outvote the right one in 2-D.)  Otherwise the frame is finer: bilinear.
+    mode = "nearest-exact" if box.inner_height >= box.height else "bilinear"
     return torch.nn.functional.interpolate(
-        inner[:, None], size=(box.height, box.width), mode="bilinear", align_corners=False
+        inner[:, None], size=(box.height, box.width), mode=mode, **({"align_corners": False} if mode == "bilinear" else {})
     )[:, 0]
 
 

@@ -115,7 +115,10 @@ class Sam2Tracker:
         for index, (features, masks) in enumerate(conditioning):
             yield self._condition(index, features, masks, output_dict, num_frames)
         for index, features in enumerate(targets, start=len(conditioning)):
-            frame = self._propagate(index, features, batch, output_dict, num_frames)
+            # a memory nobody will read is not encoded: the chunk's last frame, or every
+            # target when only the templates are remembered
+            remember = self.memory_frames > 0 and index < num_frames - 1
+            frame = self._propagate(index, features, batch, output_dict, num_frames, remember)
             self._forget(output_dict, index, num_frames)
             yield frame
 
@@ -150,7 +153,7 @@ class Sam2Tracker:
         output_dict["cond_frame_outputs"][index] = self._compact(out, maskmem, maskmem_pos)
         return TrackedFrame(index, out["pred_masks_high_res"][:, 0].float(), out["object_score_logits"][:, 0].float(), True)
 
-    def _propagate(self, index, features, batch, output_dict, num_frames) -> TrackedFrame:
+    def _propagate(self, index, features, batch, output_dict, num_frames, remember) -> TrackedFrame:
         feats, pos_embeds, feat_sizes = self._vision_inputs(features, batch)
         with autocast(self.device, self.dtype):
             out = self.model.track_step(
@@ -163,9 +166,9 @@ class Sam2Tracker:
                 mask_inputs=None,
                 output_dict=output_dict,
                 num_frames=num_frames,
-                run_mem_encoder=True,
+                run_mem_encoder=remember,
             )
-        if self.memory_frames > 0:
+        if remember:
             output_dict["non_cond_frame_outputs"][index] = self._compact(
                 out, out["maskmem_features"], out["maskmem_pos_enc"]
             )
