@@ -34,6 +34,8 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "threads": 1,
     # GrabCut iterations for the foreground silhouettes
     "grabcut_iterations": 5,
+    # a template's silhouette is its labelled area (True) or GrabCut on its image (False)
+    "template_silhouette_from_labels": True,
     # radius (working px) of the opening that strips legs and antennae off the registered body
     "body_radius": 3,
     # Gaussian blur (working px) of the silhouettes before mean-squares alignment and demons
@@ -109,9 +111,10 @@ class RegistrationEngine:
 
     # -- steps ------------------------------------------------------------------------------
 
-    def _silhouette(self, image: np.ndarray) -> Silhouette:
+    def _silhouette(self, image: np.ndarray, known_foreground: np.ndarray | None = None) -> Silhouette:
         return prepare_silhouette(
             _rgb(image),
+            known_foreground=known_foreground,
             working_size=int(self.options["working_size"]),
             sigma=float(self.options["silhouette_sigma"]),
             body_radius=int(self.options["body_radius"]),
@@ -126,7 +129,8 @@ class RegistrationEngine:
                 f"template {frame.specimen!r}: label map shape {labels.shape} differs from the "
                 f"image's {frame.image.shape[:2]}; masks must have the image's height and width"
             )
-        silhouette = self._silhouette(frame.image)
+        from_labels = self.options["template_silhouette_from_labels"]
+        silhouette = self._silhouette(frame.image, labels > 0 if from_labels else None)
         maps = one_hot(labels, structures)
         views = [(silhouette, maps)]
         if self.options["try_mirror"]:
@@ -212,7 +216,8 @@ def _check_options(options: Mapping[str, Any]) -> None:
         k for k in ("silhouette_sigma", "demons_smoothing", "weight_power")
         if not isinstance(options[k], (int, float)) or isinstance(options[k], bool) or options[k] < 0
     ]
-    bad += [k for k in ("try_mirror", "restrict_to_foreground") if not isinstance(options[k], bool)]
+    flags = ("try_mirror", "restrict_to_foreground", "template_silhouette_from_labels")
+    bad += [k for k in flags if not isinstance(options[k], bool)]
     if options["working_size"] < 16 if _is_int(options["working_size"]) else False:
         bad.append("working_size")
     if bad:

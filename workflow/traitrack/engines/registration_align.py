@@ -70,12 +70,23 @@ def prepare_silhouette(
     body_radius: int,
     grabcut_iterations: int,
     seed: int,
+    known_foreground: np.ndarray | None = None,
 ) -> Silhouette:
-    """Downscale ``image``, find its foreground, strip thin appendages and blur the body."""
+    """Downscale ``image``, find its foreground, strip thin appendages and blur the body.
+
+    ``known_foreground`` (full resolution, bool) replaces the GrabCut silhouette: a template's
+    label map already says where the specimen is, and is more trustworthy than GrabCut on a
+    pale specimen on a white mount.
+    """
     full_shape = image.shape[:2]
     height, width = working_shape(full_shape, working_size)
-    small = cv2.resize(np.ascontiguousarray(image), (width, height), interpolation=cv2.INTER_AREA)
-    mask = foreground_mask(small, iterations=grabcut_iterations, seed=seed)
+    if known_foreground is not None and np.any(known_foreground):
+        mask = cv2.resize(
+            np.asarray(known_foreground, np.float32), (width, height), interpolation=cv2.INTER_AREA
+        ) >= 0.5
+    else:
+        small = cv2.resize(np.ascontiguousarray(image), (width, height), interpolation=cv2.INTER_AREA)
+        mask = foreground_mask(small, iterations=grabcut_iterations, seed=seed)
     body = body_of(mask, body_radius)
     smooth = sitk.GetImageFromArray(body.astype(np.float32))
     if sigma > 0:

@@ -1,0 +1,255 @@
+"""Speed and memory of the sam2 engine on real beetle specimens (a script, not a test).
+
+Prints, in one run (so the ratios share the machine's state):
+
+* ``encoder``: the floor, seconds of one image-encoder pass (``forward_image``) per image;
+* ``ours``: seconds per target of the engine's propagation (templates already encoded, as
+  in a species with many chunks) and of the QC round trip, and their ratio to the floor;
+* ``sst``: the same targets with sam2's own ``SAM2VideoPredictor`` API, one 2-frame video
+  [template, target] per target (the template encoded again for every target, objects one by
+  one), and our propagation / SST;
+* ``structures``: our propagation per target with the 9 parts of beetles-9part against 1 part;
+* ``rss`` (``--rss-frames 20 200``): peak resident memory of a whole species run (propagation
+  + QC, chunks of ``--chunk-size`` targets) for each number of frames, in fresh processes.
+
+No checkpoint can be downloaded here, so the model has random weights: compute does not
+depend on the weights.  Data: beetle images from NEON "Beetles as Sentinel Taxa"
+(East et al. 2026, doi 10.57967/hf/8716, CC BY 4.0) with BeetleFlow part masks.
+
+    .venv/bin/python benchmarks/sam2_speed.py --image-size 512 --targets 6 --rss-frames 20 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # sam2's propagate_in_video prints a bar per video
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from traitrack.engines import make_engine  # noqa: E402
+from traitrack.engines.base import Frame  # noqa: E402
+from traitrack.engines.letterbox import IMAGE_MEAN, IMAGE_STD, fit_letterbox, letterbox_image, normalise_image  # noqa: E402
+from traitrack.structures import Structure, StructureTable  # noqa: E402
+
+PARTS = {
+    "beetles-5part": {
+        "head": (200, 0, 0), "pronotum": (0, 200, 0), "elytra": (0, 0, 200),
+        "legs": (200, 200, 0), "antennae": (200, 0, 200),
+    },
+    "beetles-9part": {
+        "head": (100, 0, 0), "eyes": (0, 100, 0), "mouthparts": (0, 0, 100), "pronotum": (100, 100, 0),
+        "elytra": (100, 0, 100), "tail": (0, 100, 100), "legs": (200, 0, 0), "antennae": (0, 200, 0),
+        "pin": (0, 0, 200),
+    },
+}
+
+
+def structures_of(dataset: str, names: list[str] | None = None) -> StructureTable:
+    parts = PARTS[dataset]
+    names = names or list(parts)
+    return StructureTable(tuple(Structure(n, i + 1, parts[n], rgb=parts[n]) for i, n in enumerate(names)))
+
+
+def read_frame(data: Path, dataset: str, name: str, structures: StructureTable | None) -> Frame:
+    image = np.asarray(Image.open(data / dataset / "images" / name).convert("RGB"))
+    labels = None
+    if structures is not None:
+        rgb = np.asarray(Image.open(data / dataset / "masks" / name).convert("RGB"))
+        labels = np.zeros(rgb.shape[:2], np.uint8)
+        for s in structures:
+            labels[(rgb == s.rgb).all(axis=2)] = s.label
+    return Frame(name.removesuffix(".png"), image, labels)
+
+
+def image_names(data: Path, dataset: str) -> list[str]:
+    return sorted(p.name for p in (data / dataset / "images").glob("*.png"))
+
+
+def new_engine(args) -> object:
+    options = {
+        "model_size": args.model_size, "image_size": args.image_size, "allow_random_weights": True,
+        "device": "cpu", "memory_frames": args.memory_frames,
+    }
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return make_engine("sam2", options, seed=0)
+
+
+def seconds(call) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def encoder_floor(engine, frames: list[Frame]) -> float:
+    """Median seconds of one forward_image pass on a letterboxed frame."""
+    times = []
+    for frame in frames:
+        box = fit_letterbox(*frame.image.shape[:2], engine.image_size)
+        tensor = normalise_image(letterbox_image(frame.image, box))
+        with torch.inference_mode():
+            times.append(seconds(lambda: engine.model.forward_image(tensor)))
+    return statistics.median(times)
+
+
+def ours(engine, template: Frame, targets: list[Frame], structures) -> tuple[float, float]:
+    """Seconds per target: propagation (template features warm), then the QC round trips."""
+    engine.image_features(template.specimen, template.image)
+    predictions = []
+    forward = seconds(lambda: predictions.extend(engine.propagate([template, *targets], structures)))
+    encoded = engine.features.stats.encoded
+    backward = 0.0
+    for target, prediction in zip(targets, predictions):
+        chunk = [Frame(target.specimen, target.image, prediction.labels), Frame(template.specimen, template.image)]
+        backward += seconds(lambda: engine.propagate(chunk, structures))
+    assert engine.features.stats.encoded == encoded, "the QC pass must not encode images"
+    return forward / len(targets), backward / len(targets)
+
+
+def sst(model, template: Frame, targets: list[Frame], structures) -> float:
+    """Seconds per target with sam2's own predictor: a 2-frame video per target."""
+    import sam2.sam2_video_predictor as predictor_module
+
+    size = model.image_size
+
+    def square(image):  # what sam2's load_video_frames does: resize to S x S, normalise
+        scaled = np.asarray(Image.fromarray(image).resize((size, size))).astype(np.float32) / 255.0
+        return torch.from_numpy(((scaled - IMAGE_MEAN) / IMAGE_STD).transpose(2, 0, 1).copy())
+
+    def preloaded(video_path, **_):  # frames in memory instead of a JPEG folder
+        return video_path["images"], video_path["height"], video_path["width"]
+
+    predictor_module.load_video_frames = preloaded
+    template_square = square(template.image)
+    total = 0.0
+    for target in targets:
+        video = {
+            "images": torch.stack([template_square, square(target.image)]),
+            "height": template.image.shape[0],
+            "width": template.image.shape[1],
+        }
+
+        def run():
+            state = model.init_state(video_path=video)
+            for s in structures:
+                model.add_new_mask(state, frame_idx=0, obj_id=s.label, mask=template.labels == s.label)
+            for _ in model.propagate_in_video(state):
+                pass
+
+        total += seconds(run)
+    return total / len(targets)
+
+
+def speed(args) -> None:
+    data = Path(args.data)
+    structures = structures_of("beetles-5part")
+    names = image_names(data, "beetles-5part")
+    template = read_frame(data, "beetles-5part", names[0], structures)
+    targets = [read_frame(data, "beetles-5part", n, None) for n in names[1 : 1 + args.targets]]
+    engine = new_engine(args)
+    print(f"# sam2.1 {args.model_size} random weights, image size {args.image_size}, "
+          f"{torch.get_num_threads()} threads, memory_frames {args.memory_frames}, {len(targets)} targets")
+    floor = encoder_floor(engine, [template, *targets])
+    print(f"encoder   {floor:.3f} s per image (forward_image, median)")
+    forward, qc = ours(engine, template, targets, structures)
+    print(f"ours      propagation {forward:.3f} s/target, QC {qc:.3f} s/target, "
+          f"together {forward + qc:.3f} s/target = {(forward + qc) / floor:.2f}x encoder (goal <= 1.3x); "
+          f"propagation alone {forward / floor:.2f}x encoder")
+    baseline = sst(engine.model, template, targets, structures)
+    print(f"sst       {baseline:.3f} s/target (2-frame video per target, sam2 predictor API); "
+          f"ours/sst = {forward / baseline:.2f} (goal <= 0.55)")
+
+    nine = structures_of("beetles-9part")
+    names9 = image_names(data, "beetles-9part")
+    template9 = read_frame(data, "beetles-9part", names9[0], nine)
+    targets9 = [read_frame(data, "beetles-9part", n, None) for n in names9[1 : 1 + args.targets]]
+    one = nine.subset(["elytra"])
+    template1 = Frame(template9.specimen, template9.image, (template9.labels == nine.by_name("elytra").label).astype(np.uint8))
+    per_target = {}
+    for label, table, tmpl in (("9", nine, template9), ("1", one, template1)):
+        fresh = new_engine(args)  # cold target features in both runs: encoding included
+        fresh.image_features(tmpl.specimen, tmpl.image)
+        per_target[label] = seconds(lambda: fresh.propagate([tmpl, *targets9], table)) / len(targets9)
+        fresh.close()
+    print(f"structs   9 parts {per_target['9']:.3f} s/target, 1 part {per_target['1']:.3f} s/target, "
+          f"ratio {per_target['9'] / per_target['1']:.2f} (goal <= 1.5)")
+    engine.close()
+
+
+def rss_child(args) -> None:
+    """One species of ``frames`` frames: chunks of targets after the template, QC per target."""
+    data = Path(args.data)
+    structures = structures_of("beetles-5part", args.rss_structures)
+    names = image_names(data, "beetles-5part")[: args.rss_child]
+    template = read_frame(data, "beetles-5part", names[0], structures)
+    engine = new_engine(args)
+    start = time.perf_counter()
+    for first in range(1, len(names), args.chunk_size):
+        targets = [read_frame(data, "beetles-5part", n, None) for n in names[first : first + args.chunk_size]]
+        for target, prediction in zip(targets, engine.propagate([template, *targets], structures)):
+            engine.propagate([Frame(target.specimen, target.image, prediction.labels), template], structures)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{len(names)} {peak_mb:.1f} {time.perf_counter() - start:.1f} {engine.features.stats}")
+
+
+def rss(args) -> None:
+    peaks = {}
+    for frames in args.rss_frames:
+        command = [sys.executable, __file__, "--rss-child", str(frames), *forwarded(args)]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout.split()
+        peaks[frames] = float(out[1])
+        print(f"rss       {frames} frames: peak {peaks[frames]:.1f} MB in {out[2]} s ({' '.join(out[3:])})")
+    low, high = peaks[min(peaks)], peaks[max(peaks)]
+    print(f"rss       {min(peaks)} -> {max(peaks)} frames: {100 * (high - low) / low:+.1f}% (goal <= +10%)")
+
+
+def forwarded(args) -> list[str]:
+    return [
+        "--data", args.data, "--image-size", str(args.image_size), "--model-size", args.model_size,
+        "--memory-frames", str(args.memory_frames), "--chunk-size", str(args.chunk_size),
+        "--threads", str(args.threads), "--rss-structures", *args.rss_structures,
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
+    parser.add_argument("--image-size", type=int, default=512)
+    parser.add_argument("--model-size", default="tiny")
+    parser.add_argument("--targets", type=int, default=6)
+    parser.add_argument("--memory-frames", type=int, default=6)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--chunk-size", type=int, default=10)
+    parser.add_argument("--rss-frames", type=int, nargs="*", default=[])
+    parser.add_argument("--rss-structures", nargs="+", default=["elytra"])
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--rss-child", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if not (Path(args.data) / "beetles-5part").is_dir():
+        sys.exit(f"no beetle data under {args.data}; pass --data ../shared/data")
+    if args.rss_child:
+        rss_child(args)
+        return
+    if not args.skip_speed:
+        speed(args)
+    if args.rss_frames:
+        rss(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The workflow on a few real specimens from ../shared/data (skipped when the folder is absent).
+
+Beetles (RGB colour-coded masks) and ants (label masks whose background is 6), each as one
+"species" with two templates and three targets, through Snakemake with a config of their own,
+as a user with their own images would run it.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / ".." / "shared" / "data"
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+pytestmark = [pytest.mark.realdata, pytest.mark.workflow]
+
+SETS = {
+    "beetles-5part": {
+        "names": ["0000", "0001", "0002", "0003", "0004"],
+        "structures": [
+            {"name": "head", "rgb": [200, 0, 0]},
+            {"name": "pronotum", "rgb": [0, 200, 0]},
+            {"name": "elytra", "rgb": [0, 0, 200]},
+            {"name": "legs", "kind": "thin", "rgb": [200, 200, 0]},
+            {"name": "antennae", "kind": "thin", "rgb": [200, 0, 200]},
+        ],
+        "background": {"rgb": [0, 0, 0]},
+        "floor": 0.3,
+    },
+    "ants-4part": {
+        "names": None,  # the first five images by name
+        "structures": [
+            {"name": "head", "value": 0},
+            {"name": "mesosoma", "value": 3},
+            {"name": "gaster", "value": 4},
+            {"name": "eye", "value": 5},
+        ],
+        "background": {"value": 6},
+        # Five ants of different genera: two templates cannot carry a third genus (issue 6
+        # raises this engine's quality); here the run must work and read background 6 right.
+        "floor": None,
+    },
+}
+
+
+@pytest.mark.parametrize("dataset", sorted(SETS))
+def test_real_specimens_end_to_end(tmp_path, dataset):
+    folder = DATA / dataset
+    if not folder.is_dir():
+        pytest.skip(f"{folder} not present")
+    spec = SETS[dataset]
+    names = spec["names"] or sorted(p.stem for p in (folder / "images").glob("*.png"))[:5]
+    rows = []
+    for position, name in enumerate(names):
+        image, mask = folder / "images" / f"{name}.png", folder / "masks" / f"{name}.png"
+        rows.append(
+            {
+                "specimen": f"s{name}".replace("-", "_"),
+                "species": "real",
+                "image": str(image.resolve()),
+                "mask": str(mask.resolve()) if position < 2 else "",
+                "gt_mask": str(mask.resolve()),
+            }
+        )
+    pd.DataFrame(rows).to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+    config = {
+        "samples": str(tmp_path / "samples.tsv"),
+        "structures": spec["structures"],
+        "background": spec["background"],
+        "select": {"k": 2},
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [str(SNAKEMAKE), "--cores", "2", "--snakefile", str(ROOT / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml")],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    evaluation = pd.read_csv(tmp_path / "results" / "evaluation.tsv", sep="\t")
+    assert len(evaluation) == 3
+    if spec["floor"] is not None:
+        assert evaluation["miou"].mean() > spec["floor"]
+    traits = pd.read_csv(tmp_path / "results" / "traits.csv")
+    assert "area_px" in traits.columns and "area_mm2" not in traits.columns  # no pixel size given
+    assert set(traits["structure"]) == {s["name"] for s in spec["structures"]}
+    templates = traits[traits["source"] == "template"]
+    assert templates["present"].all()  # every part of both templates read from its mask
+    assert (templates["area_px"] > 0).all()
