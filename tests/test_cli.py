@@ -1,0 +1,77 @@
+"""The traitrack command and the stages' errors on bad input."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from traitrack.cli import STAGES, build_parser, main
+from traitrack.select import NoTemplatesError
+from traitrack.stages.prepare import run_describe, run_select
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_help_lists_every_stage(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    out = capsys.readouterr().out
+    for stage in STAGES:
+        assert stage in out
+
+
+def test_module_runs_without_installation():
+    result = subprocess.run(
+        [sys.executable, "-m", "traitrack", "propagate", "--help"],
+        cwd=ROOT / "workflow", capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0 and "--species" in result.stdout
+
+
+def _tiny_species(tmp_path, with_template):
+    rows = ["specimen\tspecies\timage\tmask"]
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        image = tmp_path / f"i{i}.png"
+        Image.fromarray(rng.integers(0, 255, (32, 40, 3), dtype=np.uint8)).save(image)
+        mask = ""
+        if with_template and i == 0:
+            mask = tmp_path / "m0.png"
+            Image.fromarray(np.zeros((32, 40), np.uint8)).save(mask)
+        rows.append(f"sp{i}\tgenus_species\t{image}\t{mask}")
+    sheet = tmp_path / "samples.tsv"
+    sheet.write_text("\n".join(rows) + "\n")
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(f"samples: {sheet}\nstructures: [{{name: head, value: 1}}]\n")
+    return sheet, config_path
+
+
+def test_species_without_templates_names_specimens_to_annotate(tmp_path):
+    sheet, config_path = _tiny_species(tmp_path, with_template=False)
+    from traitrack.config import load_config
+
+    config = load_config(config_path)
+    run_describe(sheet, "genus_species", tmp_path / "d.npz", config)
+    with pytest.raises(NoTemplatesError, match="Annotate these specimens first") as error:
+        run_select(sheet, "genus_species", tmp_path / "d.npz", tmp_path / "s.tsv", config)
+    assert "sp" in str(error.value) and "template_pool" in str(error.value)
+    assert not (tmp_path / "s.tsv").exists()
+
+
+def test_cli_stages_write_the_workflow_files(tmp_path):
+    _, config_path = _tiny_species(tmp_path, with_template=True)
+    results = tmp_path / "results"
+    for stage in ("describe", "select", "order"):
+        code = main([stage, "--species", "genus_species", "--config", str(config_path), "--results", str(results)])
+        assert code == 0
+    assert (results / "genus_species" / "pseudovideo.json").exists()
+
+
+def test_cli_reports_bad_config_with_exit_code_2(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("structures: []\n")
+    assert main(["describe", "--species", "x", "--config", str(bad)]) == 2
+    assert str(bad) in capsys.readouterr().err
