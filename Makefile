@@ -34,4 +34,4 @@ dag: $(BIN)/.installed
 	$(BIN)/snakemake --rulegraph | dot -Tsvg > docs/rulegraph.svg
 
 clean:
-	rm -rf results logs benchmarks/describe benchmarks/propagate benchmarks/measure .snakemake
+	rm -rf results logs .snakemake

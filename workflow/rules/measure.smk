@@ -9,7 +9,7 @@ rule measure:
     log:
         "logs/measure/{species}.log",
     benchmark:
-        "benchmarks/measure/{species}.tsv"
+        "results/benchmarks/measure/{species}.tsv"
     conda:
         "../../envs/traitrack.yaml"
     threads: 1

@@ -6,7 +6,7 @@ rule describe:
     log:
         "logs/describe/{species}.log",
     benchmark:
-        "benchmarks/describe/{species}.tsv"
+        "results/benchmarks/describe/{species}.tsv"
     conda:
         "../../envs/traitrack.yaml"
     threads: 1

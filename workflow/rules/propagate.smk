@@ -11,7 +11,7 @@ rule propagate:
     log:
         "logs/propagate/{species}.log",
     benchmark:
-        "benchmarks/propagate/{species}.tsv"
+        "results/benchmarks/propagate/{species}.tsv"
     conda:
         "../../envs/sam2.yaml" if ENGINE == "sam2" else "../../envs/traitrack.yaml"
     threads: resource("propagate", "threads", 2)
