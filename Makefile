@@ -6,7 +6,7 @@ CORES ?= 2
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: example test lint format dag clean
+.PHONY: example test lint format dag report pins clean
 
 $(BIN)/.installed: envs/requirements.txt envs/requirements-dev.txt envs/requirements-sam2.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,19 @@ lint: $(BIN)/.installed
 
 format: $(BIN)/.installed
 	$(BIN)/snakefmt Snakefile workflow/rules
+
+# after `make example`: the HTML report (rule graph, overlays, QC, evaluation, trait plots)
+report: $(BIN)/.installed
+	$(BIN)/snakemake --report report.html
+
+# Snakemake's pin files for `--sdm conda` (explicit format, read instead of the .yaml when
+# present). Needs conda-lock and the conda-forge channel, which this project's CI cannot reach:
+# run it where they are (docs/cluster.md, "Pinned environments") and commit envs/*.pin.txt.
+pins:
+	for env in traitrack sam2; do \
+		conda-lock lock --file envs/$$env.yaml --platform linux-64 --kind explicit \
+			--filename-template "envs/$$env.{platform}.pin.txt"; \
+	done
 
 dag: $(BIN)/.installed
 	$(BIN)/snakemake --rulegraph | dot -Tsvg > docs/rulegraph.svg

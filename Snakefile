@@ -8,8 +8,12 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/prepare.smk"
+include: "workflow/rules/checkpoint.smk"
 include: "workflow/rules/propagate.smk"
 include: "workflow/rules/measure.smk"
 include: "workflow/rules/evaluate.smk"

@@ -8,21 +8,23 @@
 #   .ci/slurm-cluster.sh stop     cancel the cluster's jobs and stop its daemons by PID
 #   .ci/slurm-cluster.sh status   exit 0 when the cluster answers and its node is usable
 #
-# Client commands need `export SLURM_CONF=$TRAITRACK_SLURM_DIR/slurm.conf` (written to
-# $TRAITRACK_SLURM_DIR/env); tests/test_slurm.py finds the default directory by itself.
+# Client commands read $TRAITRACK_SLURM_DIR/slurm.conf through SLURM_CONF (see
+# $TRAITRACK_SLURM_DIR/env) or through the symlink /etc/slurm/slurm.conf that `start` makes
+# when the machine has no slurm.conf of its own (and `stop` removes).
 #
 # The node has two fake GPUs: slurmd 22.05 drops GPU GRES that only give a count, so each GPU
 # gets a `File=` that is a symlink to /dev/null. Partitions: `cpu` (default) and `gpu`.
 # There is no accounting database, so `sacct` does not work: the workflow's SLURM test uses
 # `--slurm-status-command squeue` (MinJobAge keeps finished jobs visible to squeue/scontrol for
-# an hour) and jobcomp/filetxt keeps the scheduler's record of every finished job in
-# $TRAITRACK_SLURM_DIR/log/jobcomp.txt.
+# an hour, so `scontrol show job` still reports each job's request, e.g. TresPerJob=gres:gpu:1)
+# and jobcomp/filetxt keeps a record of every finished job in $TRAITRACK_SLURM_DIR/log/jobcomp.txt.
 set -euo pipefail
 
 DIR=${TRAITRACK_SLURM_DIR:-/tmp/traitrack-slurm}
 CTLD_PORT=${TRAITRACK_SLURMCTLD_PORT:-6817}
 SLURMD_PORT=${TRAITRACK_SLURMD_PORT:-6818}
 PACKAGES=(slurmctld slurmd slurm-client munge)
+SYSTEM_CONF=/etc/slurm/slurm.conf
 export SLURM_CONF="$DIR/slurm.conf"
 
 say() { echo "slurm-cluster: $*" >&2; }
@@ -46,7 +48,7 @@ pid_alive() { # pid_alive FILE: the process named in FILE runs
 
 node_ready() {
     local state
-    state=$(timeout 10 sinfo -h -N -o %T 2>/dev/null | head -1) || return 1
+    state=$(timeout 5 sinfo -h -N -o %T 2>/dev/null | head -1) || return 1
     case "$state" in idle | mixed | allocated | completing) return 0 ;; *) return 1 ;; esac
 }
 
@@ -82,7 +84,6 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 GresTypes=gpu
 AccountingStorageType=accounting_storage/none
-AccountingStorageTRES=gres/gpu
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/filetxt
 JobCompLoc=$DIR/log/jobcomp.txt
@@ -100,6 +101,15 @@ NodeName=$host Name=gpu File=$DIR/gpu0
 NodeName=$host Name=gpu File=$DIR/gpu1
 EOF
     echo "export SLURM_CONF=$DIR/slurm.conf" >"$DIR/env"
+    # The `srun` that Snakemake's jobstep runs inside each job drops SLURM_CONF from its
+    # environment and reads the default /etc/slurm/slurm.conf: link ours there, unless the
+    # machine has a slurm.conf of its own.
+    if [ -L "$SYSTEM_CONF" ] || [ ! -e "$SYSTEM_CONF" ]; then
+        mkdir -p "$(dirname "$SYSTEM_CONF")"
+        ln -sfn "$DIR/slurm.conf" "$SYSTEM_CONF"
+    else
+        say "warning: $SYSTEM_CONF exists and is not ours: jobs' srun will read it"
+    fi
 }
 
 start() {
@@ -120,11 +130,12 @@ start() {
     # --force: /tmp is world-writable, which munged otherwise refuses for its parent directories
     munged --force --key-file="$DIR/munge/munge.key" --socket="$DIR/munge/munge.socket" \
         --pid-file="$DIR/munged.pid" --log-file="$DIR/log/munged.log" \
-        --seed-file="$DIR/munge/munged.seed"
-    slurmctld -f "$DIR/slurm.conf" -i
-    slurmd -f "$DIR/slurm.conf"
-    for _ in $(seq 60); do
+        --seed-file="$DIR/munge/munged.seed" </dev/null >/dev/null 2>&1
+    slurmctld -f "$DIR/slurm.conf" -c </dev/null >/dev/null 2>&1
+    slurmd -f "$DIR/slurm.conf" </dev/null >/dev/null 2>&1
+    for _ in $(seq 30); do
         node_ready && break
+        pid_alive "$DIR/slurmctld.pid" && pid_alive "$DIR/slurmd.pid" || break
         sleep 1
     done
     if ! node_ready; then
@@ -132,7 +143,7 @@ start() {
         tail -5 "$DIR/log/slurmctld.log" "$DIR/log/slurmd.log" >&2 || true
         exit 1
     fi
-    say "up: $(sinfo -h -N -o '%N %T cpus=%c mem=%m gres=%G')"
+    say "up: $(sinfo -h -N -o '%N %T cpus=%c mem=%m gres=%G' | head -1)"
     say "for client commands: source $DIR/env"
 }
 
@@ -158,6 +169,9 @@ stop_daemons() {
     stop_daemon slurmd
     stop_daemon slurmctld
     stop_daemon munged
+    if [ "$(readlink "$SYSTEM_CONF" 2>/dev/null)" = "$DIR/slurm.conf" ]; then
+        rm -f "$SYSTEM_CONF"
+    fi
 }
 
 case "${1:-}" in

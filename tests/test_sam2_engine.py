@@ -113,6 +113,17 @@ def test_letterbox_round_trip_is_exact_for_frames_up_to_the_model_size(shape):
     np.testing.assert_array_equal(back, labels)
 
 
+def test_letterbox_round_trip_is_exact_for_random_shapes_and_noise_labels():
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        height, width = (int(v) for v in rng.integers(1, SIZE + 1, 2))
+        labels = rng.integers(0, 4, (height, width)).astype(np.uint8)  # every pixel a boundary
+        box = fit_letterbox(height, width, SIZE)
+        square = letterbox_mask(labels, box)
+        logits = torch.stack([torch.from_numpy((square == k) * 20.0 - 10.0) for k in (1, 2, 3)]).float()
+        np.testing.assert_array_equal(labels_from_logits(unletterbox_logits(logits, box)), labels)
+
+
 def test_letterbox_keeps_aspect_and_centres():
     box = fit_letterbox(100, 50, SIZE)
     assert (box.inner_height, box.inner_width, box.top, box.left) == (256, 128, 0, 64)

@@ -1,4 +1,6 @@
+import hashlib
 import sys
+from functools import cache
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -20,9 +22,31 @@ wildcard_constraints:
     species="|".join(SPECIES),
 
 
+@cache
 def members(species):
-    """The species' specimens plus the templates it may borrow (config select.template_pool)."""
-    return species_members(SAMPLES, species, config["select"]["template_pool"])
+    """The species' specimens plus the templates it may borrow (config select.template_pool).
+
+    Cached: every input function of every job of the species asks for it, and computing it
+    scans the whole sample sheet (planning 10,000 specimens would otherwise take minutes).
+    """
+    return tuple(species_members(SAMPLES, species, config["select"]["template_pool"]))
+
+
+@cache
+def sheet_digest(species, fields):
+    """Fingerprint of the sample-sheet columns `fields` of the rows a species' jobs read.
+
+    A `params:` entry instead of the sheet as an input file: editing the rows of one species
+    reruns that species only, and only the rules that read the edited columns (a new
+    `px_per_mm` reruns `measure`, not the GPU rule `propagate`).
+    """
+    rows = [tuple(getattr(m, field) for field in fields) for m in members(species)]
+    return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+
+
+def sheet_columns(*fields):
+    """Input function for `params: sheet=`: the digest of a species' rows in these columns."""
+    return lambda wildcards: sheet_digest(wildcards.species, fields)
 
 
 def member_images(wildcards):
@@ -58,8 +82,23 @@ def scaled(rule_name, key, default):
     return lambda wildcards, attempt: base * attempt
 
 
+def gpus(rule_name, needs_gpu):
+    """GPUs of a rule: `resources.<rule>.gpu` from the config, else 1 when it runs SAM 2.
+
+    The executor turns `gpu` into its own request (`--gpus` for SLURM); partitions and
+    the `gres` spelling belong to the profile, never to the workflow.
+    """
+    return resource(rule_name, "gpu", 1 if needs_gpu else 0)
+
+
 def final_outputs():
-    outputs = ["results/traits.csv", "results/evaluation_summary.tsv"]
+    outputs = [
+        "results/traits.csv",
+        "results/evaluation_summary.tsv",
+        "results/report/traits",
+        "results/report/qc.html",
+        "results/report/evaluation.html",
+    ]
     for species in SPECIES:
         outputs += [
             f"results/{species}/annotate_next.tsv",

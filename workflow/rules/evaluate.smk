@@ -6,11 +6,15 @@ rule evaluate:
         "results/{species}/evaluation.tsv",
     log:
         "logs/evaluate/{species}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{species}.tsv"
     conda:
         "../../envs/traitrack.yaml"
-    threads: 1
+    threads: resource("evaluate", "threads", 1)
     resources:
         mem_mb=scaled("evaluate", "mem_mb", 2000),
         runtime=scaled("evaluate", "runtime", 30),
+    params:
+        sheet=sheet_columns("specimen", "mask", "gt_mask"),
     script:
         "../scripts/evaluate.py"

@@ -12,9 +12,11 @@ rule measure:
         "results/benchmarks/measure/{species}.tsv"
     conda:
         "../../envs/traitrack.yaml"
-    threads: 1
+    threads: resource("measure", "threads", 1)
     resources:
         mem_mb=scaled("measure", "mem_mb", 2000),
         runtime=scaled("measure", "runtime", 60),
+    params:
+        sheet=sheet_columns("specimen", "image", "mask", "px_per_mm"),
     script:
         "../scripts/measure.py"

@@ -1,3 +1,6 @@
+DESCRIBE_SAM2 = config["describe"]["method"] == "sam2"
+
+
 rule describe:
     input:
         images=member_images,
@@ -8,11 +11,14 @@ rule describe:
     benchmark:
         "results/benchmarks/describe/{species}.tsv"
     conda:
-        "../../envs/traitrack.yaml"
-    threads: 1
+        "../../envs/sam2.yaml" if DESCRIBE_SAM2 else "../../envs/traitrack.yaml"
+    threads: resource("describe", "threads", 2 if DESCRIBE_SAM2 else 1)
     resources:
-        mem_mb=scaled("describe", "mem_mb", 2000),
+        mem_mb=scaled("describe", "mem_mb", 8000 if DESCRIBE_SAM2 else 2000),
         runtime=scaled("describe", "runtime", 30),
+        gpu=gpus("describe", DESCRIBE_SAM2),
+    params:
+        sheet=sheet_columns("specimen", "image"),
     script:
         "../scripts/describe.py"
 
@@ -20,7 +26,7 @@ rule describe:
 rule select:
     input:
         descriptors="results/{species}/descriptors.npz",
-        samples=config["samples"],
+        samples=ancient(config["samples"]),
     output:
         "results/{species}/selection.tsv",
     log:
@@ -28,6 +34,8 @@ rule select:
     localrule: True
     conda:
         "../../envs/traitrack.yaml"
+    params:
+        sheet=sheet_columns("specimen", "species", "image", "mask", "genus"),
     script:
         "../scripts/select.py"
 
@@ -51,7 +59,7 @@ rule annotate_next:
     input:
         descriptors="results/{species}/descriptors.npz",
         qc="results/{species}/qc.tsv",
-        samples=config["samples"],
+        samples=ancient(config["samples"]),
     output:
         "results/{species}/annotate_next.tsv",
     log:
@@ -59,5 +67,7 @@ rule annotate_next:
     localrule: True
     conda:
         "../../envs/traitrack.yaml"
+    params:
+        sheet=sheet_columns("specimen", "mask"),
     script:
         "../scripts/annotate_next.py"

@@ -18,6 +18,8 @@ rule propagate:
     resources:
         mem_mb=scaled("propagate", "mem_mb", 8000),
         runtime=scaled("propagate", "runtime", 120),
-        gpu=1 if ENGINE == "sam2" else 0,
+        gpu=gpus("propagate", ENGINE == "sam2"),
+    params:
+        sheet=sheet_columns("specimen", "species", "image", "mask", "genus"),
     script:
         "../scripts/propagate.py"

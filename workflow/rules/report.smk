@@ -3,15 +3,26 @@ rule overlays:
         labels="results/{species}/labels",
         images=member_images,
     output:
-        directory("results/{species}/overlays"),
+        report(
+            directory("results/{species}/overlays"),
+            patterns=["{specimen}.png"],
+            caption="../report/overlays.rst",
+            category="Overlays",
+            subcategory="{species}",
+            labels={"species": "{species}", "specimen": "{specimen}"},
+        ),
     log:
         "logs/overlays/{species}.log",
+    benchmark:
+        "results/benchmarks/overlays/{species}.tsv"
     conda:
         "../../envs/traitrack.yaml"
-    threads: 1
+    threads: resource("overlays", "threads", 1)
     resources:
         mem_mb=scaled("overlays", "mem_mb", 2000),
         runtime=scaled("overlays", "runtime", 60),
+    params:
+        sheet=sheet_columns("specimen", "image", "mask"),
     script:
         "../scripts/overlays.py"
 
@@ -35,3 +46,49 @@ rule tables:
         "../../envs/traitrack.yaml"
     script:
         "../scripts/tables.py"
+
+
+rule plots:
+    input:
+        "results/traits.csv",
+    output:
+        report(
+            directory("results/report/traits"),
+            patterns=["{structure}.png"],
+            caption="../report/traits.rst",
+            category="Trait distributions",
+            labels={"structure": "{structure}"},
+        ),
+    log:
+        "logs/plots/all.log",
+    localrule: True
+    conda:
+        "../../envs/traitrack.yaml"
+    script:
+        "../scripts/plots.py"
+
+
+rule report_tables:
+    input:
+        qc=expand("results/{species}/qc.tsv", species=SPECIES),
+        evaluation="results/evaluation_summary.tsv",
+    output:
+        qc=report(
+            "results/report/qc.html",
+            caption="../report/qc.rst",
+            category="Quality control",
+            labels={"table": "QC round trip, every target"},
+        ),
+        evaluation=report(
+            "results/report/evaluation.html",
+            caption="../report/evaluation.rst",
+            category="Evaluation",
+            labels={"table": "IoU against ground truth"},
+        ),
+    log:
+        "logs/report_tables/all.log",
+    localrule: True
+    conda:
+        "../../envs/traitrack.yaml"
+    script:
+        "../scripts/report_tables.py"

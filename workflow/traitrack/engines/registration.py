@@ -18,7 +18,16 @@ import SimpleITK as sitk
 
 from ..structures import StructureTable
 from .base import Frame, Prediction, probability_summary, split_chunk, templates_for
-from .registration_align import Alignment, Silhouette, prepare_silhouette, register, warp_maps
+from ..foreground import foreground_from_prior
+from .registration_align import (
+    Alignment,
+    Silhouette,
+    prepare_silhouette,
+    register,
+    silhouette_from_mask,
+    warp_maps,
+    warp_working_mask,
+)
 from .registration_fusion import (
     fuse_probabilities,
     labels_from_probabilities,
@@ -36,12 +45,21 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "grabcut_iterations": 5,
     # a template's silhouette is its labelled area (True) or GrabCut on its image (False)
     "template_silhouette_from_labels": True,
+    # second foreground pass on the target: GrabCut initialised from the templates warped onto
+    # it, then affine + demons again on that silhouette
+    "refine_foreground": True,
+    # in that pass, pixels farther than this fraction of the working size from the warped
+    # templates are certain background
+    "prior_margin": 0.1,
     # radius (working px) of the opening that strips legs and antennae off the registered body
     "body_radius": 3,
     # Gaussian blur (working px) of the silhouettes before mean-squares alignment and demons
     "silhouette_sigma": 2.0,
     # number of equally spaced initial rotations of the similarity alignment (4: every 90 deg)
     "start_angles": 4,
+    # a turned start must reach this fraction of the unturned start's metric to win (1: plain
+    # metric decides; small: trust the templates' pose, as HOG-selected templates share it)
+    "turn_penalty": 0.5,
     # also try each template mirrored left-right and keep whichever registers better
     "try_mirror": False,
     # gradient-descent iterations of the similarity and the affine stage (per pyramid level)
@@ -137,31 +155,65 @@ class RegistrationEngine:
             views.append((mirrored(silhouette), np.ascontiguousarray(maps[:, :, ::-1])))
         return _Template(frame.specimen, views)
 
+    def _register(self, target: Silhouette, template: Silhouette, initial=None) -> Alignment:
+        return register(
+            target, template,
+            start_angles=int(self.options["start_angles"]),
+            turn_penalty=float(self.options["turn_penalty"]),
+            similarity_iterations=int(self.options["similarity_iterations"]),
+            affine_iterations=int(self.options["affine_iterations"]),
+            demons_iterations=int(self.options["demons_iterations"]),
+            demons_smoothing=float(self.options["demons_smoothing"]),
+            initial=initial,
+        )
+
     def _align(self, target: Silhouette, template: _Template) -> tuple[Alignment, np.ndarray, Silhouette]:
         """Register every view (plain, mirrored) of a template; keep the best-fitting one."""
         best = None
         for silhouette, maps in template.views:
-            alignment = register(
-                target, silhouette,
-                start_angles=int(self.options["start_angles"]),
-                similarity_iterations=int(self.options["similarity_iterations"]),
-                affine_iterations=int(self.options["affine_iterations"]),
-                demons_iterations=int(self.options["demons_iterations"]),
-                demons_smoothing=float(self.options["demons_smoothing"]),
-            )
+            alignment = self._register(target, silhouette)
             if best is None or alignment.dice > best[0].dice:
                 best = (alignment, maps, silhouette)
         return best
+
+    def _refine(
+        self, target: Silhouette, aligned: list[tuple[Alignment, np.ndarray, Silhouette]]
+    ) -> tuple[Silhouette, list[tuple[Alignment, np.ndarray, Silhouette]]]:
+        """Second pass: target foreground guided by the warped templates, then re-registration."""
+        weights = template_weights([a.dice for a, _, _ in aligned], float(self.options["weight_power"]))
+        prior = sum(
+            weight * warp_working_mask(silhouette.mask, silhouette, target, alignment.transform)
+            for weight, (alignment, _, silhouette) in zip(weights, aligned)
+        )
+        mask = foreground_from_prior(
+            target.image, prior,
+            iterations=int(self.options["grabcut_iterations"]),
+            margin_fraction=float(self.options["prior_margin"]),
+            seed=self.seed,
+        )
+        refined = silhouette_from_mask(
+            mask, target.image, target.full_shape,
+            sigma=float(self.options["silhouette_sigma"]),
+            body_radius=int(self.options["body_radius"]),
+        )
+        realigned = [
+            (self._register(refined, silhouette, initial=alignment.global_transform), maps, silhouette)
+            for alignment, maps, silhouette in aligned
+        ]
+        return refined, realigned
 
     def _predict(
         self, target: Frame, templates: list[_Template], structures: StructureTable
     ) -> Prediction:
         silhouette = self._silhouette(target.image)
-        warped, qualities = [], []
-        for template in templates:
-            alignment, maps, template_silhouette = self._align(silhouette, template)
-            warped.append(warp_maps(maps, template_silhouette, silhouette, alignment.transform))
-            qualities.append(alignment.dice)
+        aligned = [self._align(silhouette, template) for template in templates]
+        if self.options["refine_foreground"]:
+            silhouette, aligned = self._refine(silhouette, aligned)
+        warped = [
+            warp_maps(maps, template_silhouette, silhouette, alignment.transform)
+            for alignment, maps, template_silhouette in aligned
+        ]
+        qualities = [alignment.dice for alignment, _, _ in aligned]
         weights = template_weights(qualities, float(self.options["weight_power"]))
         probabilities = fuse_probabilities(warped, weights)
         foreground = (
@@ -213,10 +265,15 @@ def _check_options(options: Mapping[str, Any]) -> None:
     bad = [k for k in positive_ints if not _is_int(options[k]) or options[k] < 1]
     bad += [k for k in non_negative_ints if not _is_int(options[k]) or options[k] < 0]
     bad += [
-        k for k in ("silhouette_sigma", "demons_smoothing", "weight_power")
+        k for k in (
+            "silhouette_sigma", "demons_smoothing", "weight_power", "turn_penalty", "prior_margin"
+        )
         if not isinstance(options[k], (int, float)) or isinstance(options[k], bool) or options[k] < 0
     ]
-    flags = ("try_mirror", "restrict_to_foreground", "template_silhouette_from_labels")
+    flags = (
+        "try_mirror", "restrict_to_foreground", "template_silhouette_from_labels",
+        "refine_foreground",
+    )
     bad += [k for k in flags if not isinstance(options[k], bool)]
     if options["working_size"] < 16 if _is_int(options["working_size"]) else False:
         bad.append("working_size")

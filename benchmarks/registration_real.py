@@ -1,0 +1,184 @@
+"""Benchmark the registration engine on the shared real specimens (a script, not a test).
+
+Split (deterministic): the images of a set sorted by name; every 4th (index 0, 4, 8, ...) is a
+target, the other three quarters are the template pool.  ``--targets N`` keeps N of those
+targets, evenly spaced through the sorted list.  In the beetle set consecutive numbers are
+often one species, so a target's relatives stay in the pool (the workflow's situation: a few
+annotated specimens of the same species).
+
+For each target the 5 nearest pool images by HOG of a 64x64 letterboxed grey thumbnail
+(:func:`traitrack.describe.hog_descriptor`) are its templates; the engine runs with the
+nearest alone and with all 5 fused.  QC round trip: the 5-template prediction is used as the
+only template to segment the nearest template back, scored against that template's true
+labels; the Spearman correlation between this round-trip mIoU and the target's true mIoU says
+whether the round trip ranks the targets.
+
+Data: ../shared/data (beetles-5part: NEON "Beetles as Sentinel Taxa" images, CC BY 4.0, masks
+from Imageomics BeetleFlow; ants-4part: AntWeb images, CC BY 4.0, masks by EPFL CS-433
+"ml-project-2-kalamariunionen" with UNIL).  Example::
+
+    .venv/bin/python benchmarks/registration_real.py --set both --targets 40 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "workflow"))
+
+from traitrack.describe import hog_descriptor, pairwise_distances  # noqa: E402
+from traitrack.engines.base import Frame  # noqa: E402
+from traitrack.engines.registration import DEFAULT_OPTIONS, RegistrationEngine  # noqa: E402
+from traitrack.io import read_image, read_mask  # noqa: E402
+from traitrack.metrics import class_iou, mean_iou, spearman  # noqa: E402
+from traitrack.structures import StructureTable  # noqa: E402
+
+DATA = ROOT / ".." / "shared" / "data"
+SETS = {
+    "beetles": (
+        "beetles-5part",
+        {
+            "structures": [
+                {"name": "head", "rgb": [200, 0, 0]},
+                {"name": "pronotum", "rgb": [0, 200, 0]},
+                {"name": "elytra", "rgb": [0, 0, 200]},
+                {"name": "legs", "rgb": [200, 200, 0], "kind": "thin"},
+                {"name": "antennae", "rgb": [200, 0, 200], "kind": "thin"},
+            ],
+            "background": {"rgb": [0, 0, 0]},
+        },
+    ),
+    "ants": (
+        "ants-4part",
+        {
+            "structures": [
+                {"name": "head", "value": 0},
+                {"name": "mesosoma", "value": 3},
+                {"name": "gaster", "value": 4},
+                {"name": "eye", "value": 5},
+            ],
+            "background": {"value": 6},
+        },
+    ),
+}
+NEAREST = 5
+
+
+def split(images: list[Path], targets: int | None) -> tuple[list[Path], list[Path]]:
+    """Every 4th image by name is a target (``targets`` of them, evenly spaced); the rest the pool."""
+    chosen = images[0::4]
+    pool = [path for index, path in enumerate(images) if index % 4]
+    if targets is not None and targets < len(chosen):
+        chosen = [chosen[i] for i in np.linspace(0, len(chosen) - 1, targets).round().astype(int)]
+    return chosen, pool
+
+
+def nearest_templates(targets: list[Path], pool: list[Path], k: int) -> list[list[Path]]:
+    """The k pool images closest to each target by HOG descriptor."""
+    describe = lambda paths: np.stack([hog_descriptor(read_image(p)) for p in paths])  # noqa: E731
+    distances = pairwise_distances(describe(targets), describe(pool))
+    return [[pool[j] for j in np.argsort(row, kind="stable")[:k]] for row in distances]
+
+
+def evaluate_target(task: tuple) -> dict:
+    """Run one target: 1 template, 5 fused, and the QC round trip; return scores and timings."""
+    target, templates, config, options = task
+    structures = StructureTable.from_config(config)
+    engine = RegistrationEngine.from_options(options, seed=0)
+    mask_of = lambda p: read_mask(p.parent.parent / "masks" / p.name, structures)  # noqa: E731
+    template_frames = [Frame(p.stem, read_image(p), mask_of(p)) for p in templates]
+    image, truth = read_image(target), mask_of(target)
+    result = {"target": target.stem}
+    for name, frames in (("one", template_frames[:1]), ("fused", template_frames)):
+        start = time.perf_counter()
+        (prediction,) = engine.propagate([*frames, Frame(target.stem, image)], structures)
+        result[f"{name}_seconds"] = time.perf_counter() - start
+        result[f"{name}_iou"] = class_iou(prediction.labels, truth, structures.labels)
+        result[f"{name}_miou"] = mean_iou(result[f"{name}_iou"])
+    back_frames = [Frame(target.stem, image, prediction.labels), Frame(templates[0].stem, template_frames[0].image)]
+    (back,) = engine.propagate(back_frames, structures)
+    result["round_trip_miou"] = mean_iou(class_iou(back.labels, template_frames[0].labels, structures.labels))
+    return result
+
+
+def run_set(key: str, targets: int | None, workers: int, options: dict) -> list[dict]:
+    folder, config = SETS[key]
+    images = sorted((DATA / folder / "images").glob("*.png"))
+    if not images:
+        raise SystemExit(f"no images in {DATA / folder / 'images'}; is ../shared/data there?")
+    chosen, pool = split(images, targets)
+    neighbours = nearest_templates(chosen, pool, NEAREST)
+    tasks = [(t, n, config, options) for t, n in zip(chosen, neighbours)]
+    print(f"\n## {folder}: {len(chosen)} targets, pool of {len(pool)}, {workers} worker(s)", flush=True)
+    if workers > 1:
+        with multiprocessing.get_context("spawn").Pool(workers) as pool_of_workers:
+            results = pool_of_workers.map(evaluate_target, tasks, chunksize=1)
+    else:
+        results = [evaluate_target(task) for task in tasks]
+    report(results, StructureTable.from_config(config))
+    return results
+
+
+def report(results: list[dict], structures: StructureTable) -> None:
+    """Print the table: mIoU, per-class IoU and seconds per target, then the QC correlation."""
+    header = ["templates", "mIoU", *structures.names, "s/target"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for name, label in (("one", "1 (nearest)"), ("fused", f"{NEAREST} fused")):
+        per_class = [
+            np.nanmean([r[f"{name}_iou"][s.label] for r in results]) for s in structures
+        ]
+        cells = [
+            label,
+            f"{np.nanmean([r[f'{name}_miou'] for r in results]):.3f}",
+            *(f"{v:.3f}" for v in per_class),
+            f"{np.mean([r[f'{name}_seconds'] for r in results]):.1f}",
+        ]
+        print("| " + " | ".join(cells) + " |")
+    rho = spearman([r["round_trip_miou"] for r in results], [r["fused_miou"] for r in results])
+    print(
+        f"QC round trip: mean round-trip mIoU {np.nanmean([r['round_trip_miou'] for r in results]):.3f}; "
+        f"Spearman(round-trip mIoU, true {NEAREST}-fused mIoU) = {rho:.3f}",
+        flush=True,
+    )
+
+
+def parse_options(pairs: list[str]) -> dict:
+    """``key=value`` engine options, values typed like the defaults."""
+    options = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        default = DEFAULT_OPTIONS.get(key)
+        if isinstance(default, bool):
+            options[key] = value.lower() in ("1", "true", "yes")
+        elif isinstance(default, int):
+            options[key] = int(value)
+        elif isinstance(default, float):
+            options[key] = float(value)
+        else:
+            options[key] = value
+    return options
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--set", choices=("beetles", "ants", "both"), default="both")
+    parser.add_argument("--targets", type=int, default=None, help="targets per set (default: all)")
+    parser.add_argument("--workers", type=int, default=2, help="processes over targets")
+    parser.add_argument("--option", action="append", default=[], help="engine option key=value")
+    args = parser.parse_args(argv)
+    options = parse_options(args.option)
+    print(f"engine options: {({**DEFAULT_OPTIONS, **options})}")
+    for key in ("beetles", "ants") if args.set == "both" else (args.set,):
+        run_set(key, args.targets, args.workers, options)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Rerunning one species: what a dry run plans after a change to one species' inputs.
+
+The example is run once (cheap registration settings) in a scratch copy; each test copies that
+finished project, changes one thing and checks the dry run's job list: the changed species'
+jobs, the all-species aggregates (tables, plots, report tables) and nothing of the other
+species. The report is built from the same finished run.
+"""
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from scratch_project import copy_project, planned_jobs, snakemake
+
+pytestmark = pytest.mark.workflow
+
+CHANGED, UNCHANGED = "carabus_synth", "pterostichus_synth"
+AGGREGATES = {"tables", "plots", "report_tables", "all"}
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    workdir = copy_project(tmp_path_factory.mktemp("finished"))
+    result = snakemake(workdir, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir
+
+
+@pytest.fixture
+def project(finished, tmp_path):
+    """A copy of the finished run (mtimes and Snakemake's metadata kept)."""
+    copy = tmp_path / "project"
+    shutil.copytree(finished, copy, symlinks=True)
+    return copy
+
+
+def dry_run(workdir, *args):
+    result = snakemake(workdir, "--dry-run", *args, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return planned_jobs(result.stdout)
+
+
+def species_of(wildcards):
+    return wildcards.removeprefix("species=")
+
+
+def sheet(workdir):
+    return pd.read_csv(workdir / "config" / "samples.tsv", sep="\t", dtype=str, keep_default_na=False)
+
+
+def test_a_finished_run_has_nothing_to_do(project):
+    assert dry_run(project) == []
+
+
+def test_one_species_table_plans_only_that_species(tmp_path):
+    workdir = copy_project(tmp_path)
+    jobs = dry_run(workdir, f"results/traits/{CHANGED}.csv")
+    assert {rule for rule, _ in jobs} == {"describe", "select", "order", "propagate", "measure"}
+    assert {species_of(w) for _, w in jobs} == {CHANGED}
+
+
+def test_forcing_one_species_table_reruns_only_that_species(project):
+    jobs = dry_run(project, "--forceall", f"results/traits/{CHANGED}.csv")
+    assert {species_of(w) for _, w in jobs} == {CHANGED}
+    assert len(jobs) == 5
+
+
+def assert_only_changed_species(jobs, expected_rules):
+    per_species = [(rule, species_of(w)) for rule, w in jobs if w]
+    assert {species for _, species in per_species} == {CHANGED}, jobs
+    assert {rule for rule, _ in per_species} == expected_rules
+    assert {rule for rule, w in jobs if not w} <= AGGREGATES
+
+
+def test_changed_template_mask_reruns_only_its_species(project):
+    template = sheet(project).query("species == @CHANGED and mask != ''").iloc[0]
+    mask_path = project / template["mask"]
+    mask = np.array(Image.open(mask_path))
+    mask[0, 0] = 255 - mask[0, 0]  # one pixel: new content, not just a new mtime
+    Image.fromarray(mask).save(mask_path)
+    jobs = dry_run(project)
+    assert_only_changed_species(jobs, {"propagate", "measure", "overlays", "evaluate", "annotate_next"})
+
+
+def test_sheet_edit_of_one_species_reruns_only_it(project):
+    """A species' template swapped for another mask file in the sample sheet (not in place)."""
+    table = sheet(project)
+    row = table.index[(table["species"] == CHANGED) & (table["mask"] != "")][0]
+    old = project / table.loc[row, "mask"]
+    new = old.with_name(f"{old.stem}_v2{old.suffix}")
+    shutil.copy(old, new)
+    table.loc[row, "mask"] = str(new.relative_to(project))
+    table.to_csv(project / "config" / "samples.tsv", sep="\t", index=False)
+    jobs = dry_run(project)
+    assert_only_changed_species(
+        jobs, {"select", "order", "propagate", "measure", "overlays", "evaluate", "annotate_next"}
+    )
+
+
+def test_new_pixel_size_remeasures_without_propagating(project):
+    table = sheet(project)
+    row = table.index[table["species"] == CHANGED][-1]
+    table.loc[row, "px_per_mm"] = "30.5"
+    table.to_csv(project / "config" / "samples.tsv", sep="\t", index=False)
+    jobs = dry_run(project)
+    assert_only_changed_species(jobs, {"measure"})
+
+
+def test_report_has_rulegraph_overlays_tables_and_plots(finished, tmp_path):
+    report = tmp_path / "report.html"
+    result = snakemake(finished, "--report", str(report), timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    text = report.read_text()
+    for expected in ("Overlays", "Quality control", "Evaluation", "Trait distributions", "rulegraph"):
+        assert expected in text, expected
+    for structure in ("head", "pronotum", "elytra", "legs", "antennae"):
+        assert f"{structure}.png" in text
+    assert f"{UNCHANGED}_05.png" in text and "qc.html" in text and "evaluation.html" in text

@@ -1,0 +1,11 @@
+"""Rule plots: trait distributions per species, one figure per structure, for the report."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")
+from traitrack.logs import log_to  # noqa: E402
+
+log_to(snakemake.log[0])
+from traitrack.plots import write_distribution_plots  # noqa: E402
+
+write_distribution_plots(snakemake.input[0], snakemake.output[0], seed=snakemake.config["seed"])

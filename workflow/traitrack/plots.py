@@ -1,0 +1,128 @@
+"""Figures and tables for the Snakemake report: trait distributions per species and structure.
+
+Figures are built on :class:`matplotlib.figure.Figure` directly (no pyplot), so nothing depends
+on a global backend or state, and the same table always gives the same picture (the jitter of
+the points uses a fixed seed).
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .io import InputError
+
+# Traits worth a panel, in this order; a trait is shown when the table has a value for it.
+DISTRIBUTION_TRAITS = ("area_mm2", "length_mm", "width_mm", "centreline_length_mm")
+# Used instead when no specimen has a pixel size (the mm columns are then empty).
+PIXEL_TRAITS = ("area_px",)
+REQUIRED_COLUMNS = ("specimen", "species", "structure", "present")
+
+
+def distribution_traits(table: pd.DataFrame) -> list[str]:
+    """The trait columns of ``table`` that hold at least one finite value, mm first, else px."""
+    for candidates in (DISTRIBUTION_TRAITS, PIXEL_TRAITS):
+        found = [
+            column
+            for column in candidates
+            if column in table.columns and np.isfinite(pd.to_numeric(table[column], errors="coerce")).any()
+        ]
+        if found:
+            return found
+    return []
+
+
+def present_parts(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows of parts that were found (``present``), whatever the CSV reader made of the flag."""
+    present = table["present"].astype(str).str.lower().isin(["true", "1"])
+    return table[present]
+
+
+def distribution_figure(
+    table: pd.DataFrame, structure: str, traits: Sequence[str], seed: int = 0
+) -> Figure:
+    """One panel per trait: a box per species with every specimen drawn as a jittered point.
+
+    Templates (manual masks) are drawn as open circles and predictions as dots, so a reader
+    sees at once whether the predicted parts sit in the range of the hand-made ones.
+    """
+    rows = present_parts(table[table["structure"] == structure])
+    species = sorted(rows["species"].unique())
+    figure = Figure(figsize=(3.2 * max(len(traits), 1), 0.6 * max(len(species), 1) + 1.6))
+    axes = figure.subplots(1, max(len(traits), 1), squeeze=False)[0]
+    rng = np.random.default_rng(seed)
+    for axis, trait in zip(axes, traits):
+        values = [pd.to_numeric(rows.loc[rows["species"] == s, trait], errors="coerce") for s in species]
+        finite = [v[np.isfinite(v)] for v in values]
+        if any(len(v) for v in finite):
+            axis.boxplot(
+                [v.to_numpy() for v in finite],
+                orientation="horizontal",
+                tick_labels=species,
+                showfliers=False,
+                widths=0.6,
+            )
+        for position, (name, column) in enumerate(zip(species, finite), start=1):
+            source = rows.loc[column.index, "source"] if "source" in rows else pd.Series("", column.index)
+            jitter = position + rng.uniform(-0.15, 0.15, len(column))
+            manual = (source == "template").to_numpy()
+            axis.scatter(column[~manual], jitter[~manual], s=10, color="tab:blue", zorder=3)
+            axis.scatter(column[manual], jitter[manual], s=18, facecolors="none", edgecolors="tab:red", zorder=3)
+        axis.set_yticks(range(1, len(species) + 1), species)
+        axis.set_xlabel(trait)
+        axis.grid(axis="x", alpha=0.3)
+    figure.suptitle(f"{structure}: blue dots predicted, red circles templates")
+    figure.tight_layout()
+    return figure
+
+
+def write_distribution_plots(traits_csv: str | Path, out_dir: str | Path, seed: int = 0) -> list[Path]:
+    """One PNG per structure (``<structure>.png``) in ``out_dir``; returns the paths written.
+
+    Raises :class:`InputError` when the trait table lacks the columns the plots need.
+    """
+    table = pd.read_csv(traits_csv)
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        raise InputError(
+            f"{traits_csv}: trait table without column(s) {missing}; it should come from the "
+            "`tables` rule (results/traits.csv)"
+        )
+    traits = distribution_traits(table)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for structure in pd.unique(table["structure"]):
+        figure = distribution_figure(table, structure, traits, seed=seed)
+        path = out_dir / f"{structure}.png"
+        figure.savefig(path, dpi=100)
+        written.append(path)
+    return written
+
+
+def table_html(table: pd.DataFrame, title: str, note: str = "") -> str:
+    """A table as a small standalone HTML page (the report shows HTML, but offers TSV as a download)."""
+    body = table.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="", border=0)
+    style = (
+        "body{font-family:sans-serif;font-size:13px} table{border-collapse:collapse} "
+        "th,td{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right} th{background:#f4f4f4}"
+    )
+    paragraph = f"<p>{html.escape(note)}</p>" if note else ""
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body><h3>{html.escape(title)}</h3>{paragraph}{body}</body></html>"
+    )
+
+
+def write_table_html(tables: Sequence[str | Path], out: str | Path, title: str, note: str = "") -> None:
+    """Concatenate tab-separated tables (e.g. every species' ``qc.tsv``) into one HTML page."""
+    frames = [pd.read_csv(path, sep="\t") for path in tables]
+    frames = [frame for frame in frames if len(frame)]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(table_html(table, title, note))
