@@ -26,6 +26,8 @@ FAST_CONFIG = {
     },
 }
 
+_FINISHED: dict[str, Path] = {}
+
 JOB_HEADER = re.compile(r"^(?:local)?rule (\w+):$")
 JOB_WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
 
@@ -77,3 +79,17 @@ def planned_jobs(dry_run_output: str) -> list[tuple[str, str]]:
         if wildcards and jobs and not jobs[-1][1]:
             jobs[-1] = (jobs[-1][0], wildcards.group(1))
     return jobs
+
+
+def finished_fast_example(tmp_path_factory) -> Path:
+    """The example run locally with FAST_CONFIG, once per test session; treat it as read-only.
+
+    Shared by tests/test_rerun.py (copies it before changing anything) and tests/test_slurm.py
+    (compares the cluster's results with it), which saves one run of the example.
+    """
+    if "fast" not in _FINISHED:
+        workdir = copy_project(tmp_path_factory.mktemp("finished"))
+        result = snakemake(workdir, "--cores", "2")
+        assert result.returncode == 0, result.stderr[-4000:]
+        _FINISHED["fast"] = workdir
+    return _FINISHED["fast"]

@@ -1,9 +1,9 @@
 """Rerunning one species: what a dry run plans after a change to one species' inputs.
 
-The example is run once (cheap registration settings) in a scratch copy; each test copies that
-finished project, changes one thing and checks the dry run's job list: the changed species'
-jobs, the all-species aggregates (tables, plots, report tables) and nothing of the other
-species. The report is built from the same finished run.
+The example is run once (cheap registration settings, shared with tests/test_slurm.py) in a
+scratch copy; each test copies that finished project, changes one thing and checks the dry
+run's job list: the changed species' jobs, the all-species aggregates (tables, plots, report
+tables) and nothing of the other species. The report is built from the same finished run.
 """
 
 import shutil
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from scratch_project import copy_project, planned_jobs, snakemake
+from scratch_project import copy_project, finished_fast_example, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -23,10 +23,7 @@ AGGREGATES = {"tables", "plots", "report_tables", "all"}
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    workdir = copy_project(tmp_path_factory.mktemp("finished"))
-    result = snakemake(workdir, "--cores", "2")
-    assert result.returncode == 0, result.stderr[-4000:]
-    return workdir
+    return finished_fast_example(tmp_path_factory)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from scratch_project import copy_project, snakemake
+from scratch_project import copy_project, finished_fast_example, snakemake
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 
@@ -83,9 +83,7 @@ def cancel_jobs(workdir, env):
 
 @pytest.fixture(scope="module")
 def runs(env, tmp_path_factory):
-    local = copy_project(tmp_path_factory.mktemp("local"))
-    result = snakemake(local, "--cores", "2", timeout=RUN_TIMEOUT)
-    assert result.returncode == 0, result.stderr[-4000:]
+    local = finished_fast_example(tmp_path_factory)
     cluster = copy_project(tmp_path_factory.mktemp("cluster"), SLURM_CONFIG)
     try:
         result = snakemake(

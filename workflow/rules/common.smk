@@ -26,8 +26,8 @@ wildcard_constraints:
 def members(species):
     """The species' specimens plus the templates it may borrow (config select.template_pool).
 
-    Cached: every input function of every job of the species asks for it, and computing it
-    scans the whole sample sheet (planning 10,000 specimens would otherwise take minutes).
+    Cached: every input function and `params:` entry of every job of the species asks for it,
+    and each computation scans the whole sample sheet.
     """
     return tuple(species_members(SAMPLES, species, config["select"]["template_pool"]))
 

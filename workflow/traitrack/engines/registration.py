@@ -50,7 +50,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "refine_foreground": True,
     # in that pass, pixels farther than this fraction of the working size from the warped
     # templates are certain background
-    "prior_margin": 0.1,
+    "prior_margin": 0.05,
     # radius (working px) of the opening that strips legs and antennae off the registered body
     "body_radius": 3,
     # Gaussian blur (working px) of the silhouettes before mean-squares alignment and demons
@@ -59,7 +59,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "start_angles": 4,
     # a turned start must reach this fraction of the unturned start's metric to win (1: plain
     # metric decides; small: trust the templates' pose, as HOG-selected templates share it)
-    "turn_penalty": 0.5,
+    "turn_penalty": 0.35,
     # also try each template mirrored left-right and keep whichever registers better
     "try_mirror": False,
     # gradient-descent iterations of the similarity and the affine stage (per pyramid level)
