@@ -84,12 +84,11 @@ class Sam2Engine:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any] | None = None, seed: int = 0) -> "Sam2Engine":
-        """Build from the config's ``sam2`` section (the schema validates it; other keys,
-        such as fine-tuning settings, are logged and left to their own consumers)."""
+        """Build from the config's ``sam2`` section; an unknown key (a typo) is an error."""
         options = dict(options or {})
         unknown = sorted(set(options) - set(cls.DEFAULT_OPTIONS))
         if unknown:
-            log.info("sam2 engine ignores options %s (known: %s)", unknown, sorted(cls.DEFAULT_OPTIONS))
+            raise ValueError(f"unknown sam2 engine option(s) {unknown}; known: {sorted(cls.DEFAULT_OPTIONS)}")
         merged = {**cls.DEFAULT_OPTIONS, **options}
         spec = ModelSpec(
             model_size=str(merged["model_size"]),
