@@ -120,6 +120,13 @@ def test_identity_gives_near_perfect_labels(template):
     assert (prediction.labels == template[1]).mean() > 0.97
 
 
+@pytest.mark.parametrize("option", ["try_mirror", "refine_foreground"])
+def test_optional_steps_keep_the_transfer_good(template, moved, option):
+    """The mirror candidates and the shape-guided second foreground pass (both off by default)."""
+    prediction = run([template], moved[0], {option: True})
+    assert blob_miou(prediction.labels, moved[1]) > 0.85
+
+
 def test_output_has_each_targets_own_size_when_sizes_differ():
     small_template = draw_specimen(shape=(100, 90), centre=(45, 52), scale=0.8, seed=3)
     target_image, target_labels = draw_specimen(shape=(140, 124), centre=(62, 72), scale=1.2, seed=4)

@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 import SimpleITK as sitk
 
+from ..foreground import foreground_from_prior
 from ..structures import StructureTable
 from .base import Frame, Prediction, probability_summary, split_chunk, templates_for
-from ..foreground import foreground_from_prior
 from .registration_align import (
     Alignment,
     Silhouette,
@@ -29,6 +29,7 @@ from .registration_align import (
     warp_working_mask,
 )
 from .registration_fusion import (
+    assign_appendages,
     fuse_probabilities,
     labels_from_probabilities,
     one_hot,
@@ -47,7 +48,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "template_silhouette_from_labels": True,
     # second foreground pass on the target: GrabCut initialised from the templates warped onto
     # it, then affine + demons again on that silhouette
-    "refine_foreground": True,
+    "refine_foreground": False,
     # in that pass, pixels farther than this fraction of the working size from the warped
     # templates are certain background
     "prior_margin": 0.05,
@@ -70,6 +71,12 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "demons_smoothing": 2.0,
     # fusion weight of a template = (silhouette Dice after registration) ** weight_power
     "weight_power": 4.0,
+    # thin structures also take the target's own appendage pixels (silhouette minus body)
+    # near where the templates put them: spread = blur (working px) of the fused thin maps,
+    # min_probability = the blurred probability a pixel needs to be claimed
+    "thin_from_silhouette": True,
+    "thin_spread": 8.0,
+    "thin_min_probability": 0.01,
     # force background where the target's own silhouette is absent
     "restrict_to_foreground": True,
 }
@@ -81,10 +88,13 @@ class OptionsError(ValueError):
 
 @dataclass
 class _Template:
-    """A template frame prepared once per chunk: silhouette(s) and full-resolution maps."""
+    """A template frame prepared once per chunk: silhouette(s) and full-resolution maps.
+
+    ``views`` holds (silhouette, (N, H, W) structure indicator maps) per mirror state.
+    """
 
     specimen: str
-    views: list[tuple[Silhouette, np.ndarray]]  # (silhouette, (N, H, W) maps) per mirror state
+    views: list[tuple[Silhouette, np.ndarray]]
 
 
 class RegistrationEngine:
@@ -129,7 +139,9 @@ class RegistrationEngine:
 
     # -- steps ------------------------------------------------------------------------------
 
-    def _silhouette(self, image: np.ndarray, known_foreground: np.ndarray | None = None) -> Silhouette:
+    def _silhouette(
+        self, image: np.ndarray, known_foreground: np.ndarray | None = None
+    ) -> Silhouette:
         return prepare_silhouette(
             _rgb(image),
             known_foreground=known_foreground,
@@ -167,7 +179,9 @@ class RegistrationEngine:
             initial=initial,
         )
 
-    def _align(self, target: Silhouette, template: _Template) -> tuple[Alignment, np.ndarray, Silhouette]:
+    def _align(
+        self, target: Silhouette, template: _Template
+    ) -> tuple[Alignment, np.ndarray, Silhouette]:
         """Register every view (plain, mirrored) of a template; keep the best-fitting one."""
         best = None
         for silhouette, maps in template.views:
@@ -180,7 +194,9 @@ class RegistrationEngine:
         self, target: Silhouette, aligned: list[tuple[Alignment, np.ndarray, Silhouette]]
     ) -> tuple[Silhouette, list[tuple[Alignment, np.ndarray, Silhouette]]]:
         """Second pass: target foreground guided by the warped templates, then re-registration."""
-        weights = template_weights([a.dice for a, _, _ in aligned], float(self.options["weight_power"]))
+        weights = template_weights(
+            [alignment.dice for alignment, _, _ in aligned], float(self.options["weight_power"])
+        )
         prior = sum(
             weight * warp_working_mask(silhouette.mask, silhouette, target, alignment.transform)
             for weight, (alignment, _, silhouette) in zip(weights, aligned)
@@ -197,7 +213,11 @@ class RegistrationEngine:
             body_radius=int(self.options["body_radius"]),
         )
         realigned = [
-            (self._register(refined, silhouette, initial=alignment.global_transform), maps, silhouette)
+            (
+                self._register(refined, silhouette, initial=alignment.global_transform),
+                maps,
+                silhouette,
+            )
             for alignment, maps, silhouette in aligned
         ]
         return refined, realigned
@@ -220,6 +240,15 @@ class RegistrationEngine:
             full_resolution_mask(silhouette) if self.options["restrict_to_foreground"] else None
         )
         labels = labels_from_probabilities(probabilities, foreground)
+        thin = [s.label for s in structures if s.kind == "thin"]
+        if self.options["thin_from_silhouette"] and thin:
+            labels = assign_appendages(
+                labels, probabilities,
+                appendages=full_resolution_mask(silhouette, silhouette.mask & ~silhouette.body),
+                thin_labels=thin,
+                spread=float(self.options["thin_spread"]) / silhouette.spacing[0],
+                min_probability=float(self.options["thin_min_probability"]),
+            )
         return Prediction(
             specimen=target.specimen,
             labels=labels,
@@ -233,18 +262,24 @@ def mirrored(silhouette: Silhouette) -> Silhouette:
     """The silhouette flipped left-right; the geometry is symmetric, so only pixels move."""
     smooth = sitk.GetImageFromArray(sitk.GetArrayViewFromImage(silhouette.smooth)[:, ::-1].copy())
     return Silhouette(
-        silhouette.mask[:, ::-1].copy(), silhouette.body[:, ::-1].copy(), smooth,
-        silhouette.full_shape,
-        silhouette.spacing, silhouette.origin,
+        mask=silhouette.mask[:, ::-1].copy(),
+        body=silhouette.body[:, ::-1].copy(),
+        smooth=smooth,
+        image=silhouette.image[:, ::-1].copy(),
+        full_shape=silhouette.full_shape,
+        spacing=silhouette.spacing,
+        origin=silhouette.origin,
     )
 
 
-def full_resolution_mask(silhouette: Silhouette) -> np.ndarray:
-    """The working-size silhouette scaled up to the image's own size (linear, then >= 0.5)."""
+def full_resolution_mask(silhouette: Silhouette, mask: np.ndarray | None = None) -> np.ndarray:
+    """A working-size mask (default: the silhouette) scaled up to the image's own size.
+
+    Linear interpolation, then >= 0.5, so edges are not blocky.
+    """
     height, width = silhouette.full_shape
-    scaled = cv2.resize(
-        silhouette.mask.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR
-    )
+    mask = silhouette.mask if mask is None else mask
+    scaled = cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
     return scaled >= 0.5
 
 
@@ -258,25 +293,26 @@ def _rgb(image: np.ndarray) -> np.ndarray:
 
 
 def _check_options(options: Mapping[str, Any]) -> None:
-    positive_ints = ("working_size", "threads", "start_angles")
+    """Raise :class:`OptionsError` naming every option of the wrong type or range."""
+    minimum_ints = {"working_size": 16, "threads": 1, "start_angles": 1}
     non_negative_ints = (
-        "body_radius", "grabcut_iterations", "similarity_iterations", "affine_iterations", "demons_iterations"
+        "body_radius", "grabcut_iterations", "similarity_iterations", "affine_iterations",
+        "demons_iterations",
     )
-    bad = [k for k in positive_ints if not _is_int(options[k]) or options[k] < 1]
+    bad = [k for k, low in minimum_ints.items() if not _is_int(options[k]) or options[k] < low]
     bad += [k for k in non_negative_ints if not _is_int(options[k]) or options[k] < 0]
     bad += [
         k for k in (
-            "silhouette_sigma", "demons_smoothing", "weight_power", "turn_penalty", "prior_margin"
+            "silhouette_sigma", "demons_smoothing", "weight_power", "turn_penalty", "prior_margin",
+            "thin_spread", "thin_min_probability",
         )
         if not isinstance(options[k], (int, float)) or isinstance(options[k], bool) or options[k] < 0
     ]
     flags = (
         "try_mirror", "restrict_to_foreground", "template_silhouette_from_labels",
-        "refine_foreground",
+        "refine_foreground", "thin_from_silhouette",
     )
     bad += [k for k in flags if not isinstance(options[k], bool)]
-    if options["working_size"] < 16 if _is_int(options["working_size"]) else False:
-        bad.append("working_size")
     if bad:
         raise OptionsError(
             f"registration engine option(s) {sorted(set(bad))} have unusable values "

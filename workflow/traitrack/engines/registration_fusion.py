@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import cv2
 import numpy as np
 
 from ..structures import StructureTable
@@ -52,6 +53,36 @@ def labels_from_probabilities(
     if foreground is not None:
         labels[~foreground] = 0
     return labels
+
+
+def assign_appendages(
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    appendages: np.ndarray,
+    thin_labels: Sequence[int],
+    spread: float,
+    min_probability: float,
+) -> np.ndarray:
+    """Give the target's own appendage pixels to the nearest transferred thin structure.
+
+    A smooth deformation of a silhouette cannot put a template's leg on the target's leg: the
+    legs lie differently in every specimen, so averaged thin maps are faint and offset.  The
+    target's silhouette minus its body (``appendages``) shows where its legs and antennae
+    really are; each such pixel still labelled background takes the thin structure whose
+    fused probability, blurred by ``spread`` px, is highest there, if that exceeds
+    ``min_probability``.
+    """
+    if not len(thin_labels) or not appendages.any():
+        return labels
+    blurred = np.stack(
+        [cv2.GaussianBlur(probabilities[label - 1], (0, 0), float(spread)) for label in thin_labels]
+    )
+    best = np.argmax(blurred, axis=0)
+    strong = np.take_along_axis(blurred, best[None], axis=0)[0] >= min_probability
+    claim = appendages & (labels == 0) & strong
+    result = labels.copy()
+    result[claim] = np.asarray(thin_labels, np.uint8)[best[claim]]
+    return result
 
 
 def template_agreement(

@@ -14,6 +14,7 @@ Built with ``allow_random_weights: true`` and no checkpoint (tests only), the en
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import warnings
 from pathlib import Path
@@ -49,6 +50,7 @@ class Sam2Engine:
         "features_in_memory": 16,  # images whose features stay in RAM; others spill to disk
         "feature_cache_dir": "",  # persistent spill directory (reused across jobs); "" = temporary
         "memory_frames": 6,  # previous targets kept as spatial memory (SAM 2 default 6; 0 = templates only)
+        "finetuned_weights": "",  # palindrome fine-tuned weights / LoRA adapters (finetune rule) on top of checkpoint
     }
 
     def __init__(
@@ -59,9 +61,16 @@ class Sam2Engine:
         features_in_memory: int = 16,
         feature_cache_dir: str | Path | None = None,
         memory_frames: int | None = None,
+        finetuned_weights: str | Path | None = None,
     ):
         self.spec = spec
         self.model, self.device, self.dtype = build_model(spec)
+        self.finetuned_weights = str(finetuned_weights or "")
+        if self.finetuned_weights:
+            from ..palindrome_weights import apply_finetuned_weights
+
+            apply_finetuned_weights(self.model, self.finetuned_weights, spec.model_size)
+            log.info("sam2 engine uses fine-tuned weights %s", self.finetuned_weights)
         self.random_weights = spec.random_weights
         if self.random_weights:
             warnings.warn(
@@ -90,22 +99,14 @@ class Sam2Engine:
         if unknown:
             raise ValueError(f"unknown sam2 engine option(s) {unknown}; known: {sorted(cls.DEFAULT_OPTIONS)}")
         merged = {**cls.DEFAULT_OPTIONS, **options}
-        spec = ModelSpec(
-            model_size=str(merged["model_size"]),
-            checkpoint=str(merged["checkpoint"] or "") or None,
-            image_size=int(merged["image_size"]),
-            device=str(merged["device"]),
-            dtype=str(merged["dtype"]),
-            allow_random_weights=bool(merged["allow_random_weights"]),
-            seed=int(seed),
-        )
         return cls(
-            spec,
+            model_spec(merged, seed),
             offload_features_to_cpu=bool(merged["offload_features_to_cpu"]),
             feature_dtype=str(merged["feature_dtype"]),
             features_in_memory=int(merged["features_in_memory"]),
             feature_cache_dir=merged["feature_cache_dir"] or None,
             memory_frames=int(merged["memory_frames"]),
+            finetuned_weights=merged["finetuned_weights"] or None,
         )
 
     # -- the protocol ---------------------------------------------------------------------------
@@ -210,6 +211,7 @@ class Sam2Engine:
             "device": str(self.device),
             "dtype": str(self.dtype).replace("torch.", ""),
             "memory_frames": self.tracker.memory_frames,
+            "finetuned_weights": self.finetuned_weights,
         }
 
     def close(self) -> None:
@@ -224,7 +226,31 @@ class Sam2Engine:
 
     def _model_tag(self) -> str:
         weights = Path(self.spec.checkpoint).stem if self.spec.checkpoint else f"random{self.spec.seed}"
+        if self.finetuned_weights:  # tuned conv_s0/conv_s1 (or adapters) change the cached features
+            weights += "-tuned" + _file_digest(self.finetuned_weights)
         return f"{self.spec.model_size}-{self.image_size}-{weights}"
+
+
+def model_spec(options: Mapping[str, Any], seed: int = 0) -> ModelSpec:
+    """The network and weights named by (complete) engine options; shared with fine-tuning."""
+    return ModelSpec(
+        model_size=str(options["model_size"]),
+        checkpoint=str(options["checkpoint"] or "") or None,
+        image_size=int(options["image_size"]),
+        device=str(options["device"]),
+        dtype=str(options["dtype"]),
+        allow_random_weights=bool(options["allow_random_weights"]),
+        seed=int(seed),
+    )
+
+
+def _file_digest(path: str | Path) -> str:
+    """A short content digest, so a persistent feature cache never mixes two tunings."""
+    digest = hashlib.sha1()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()[:12]
 
 
 def _check_image(name: str, image: np.ndarray) -> None:

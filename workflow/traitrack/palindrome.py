@@ -1,0 +1,290 @@
+"""Palindrome fine-tuning: cycle-consistent self-training of SAM 2 on a species' own specimens.
+
+Each step takes one template x0 (with all its structure masks) and one unlabelled specimen x1
+of the species' pool, runs the cycle x0 -> x1 -> x0' (:mod:`traitrack.palindrome_cycle`: the
+memory is reset between the halves and x1 is prompted with its own *soft* prediction), and
+minimises the per-structure BCE + Dice (+ object score) loss of x0' against x0's true masks,
+summed over structures, with one backward pass through the whole cycle.
+
+By default everything but the image encoder learns, and the encoder's features are computed
+once per image (:class:`FeatureSource`); with ``lora.enabled`` only peft LoRA adapters learn
+(:mod:`traitrack.palindrome_weights`).  AdamW with a cosine learning-rate schedule, gradient
+clipping, bfloat16 autocast on CUDA, and a seed that fixes the order of (template, target)
+pairs (:mod:`traitrack.palindrome_data`).  Every ``save_every`` steps the training state is
+saved; a job killed and restarted with the same inputs and settings resumes from it and ends
+with the weights an uninterrupted run would have produced.
+
+Outputs: the tuned weights (or adapters), a loss table (one row per step) and a loss plot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+
+from .engines.sam2_features import FeatureCache, ImageFeatures
+from .engines.sam2_model import autocast
+from .io import atomic_output, read_image, write_table
+from .palindrome_cycle import CycleOutput, cycle_loss, encode_levels, frame_inputs, palindrome_cycle
+from .palindrome_data import PairSampler, Template, TrainingSet, file_key, load_templates, model_input, training_set
+from .palindrome_weights import LoraOptions, encoder_is_frozen, load_state, make_trainable, save_state, save_weights
+from .samples import Specimen, read_sample_sheet
+from .structures import StructureTable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FinetuneOptions:
+    """The config's ``finetune`` section (see config/README.md); ``seed`` is the top-level one."""
+
+    steps: int = 500
+    epochs: int = 0
+    lr: float = 1e-5
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    object_weight: float = 1.0
+    pool: str = "species"
+    allow_gt_targets: bool = False
+    save_every: int = 50
+    lora: LoraOptions = field(default_factory=LoraOptions)
+    seed: int = 0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "FinetuneOptions":
+        section = dict(config.get("finetune") or {})
+        section.pop("enabled", None)
+        lora = dict(section.pop("lora", None) or {})
+        if "target_modules" in lora:
+            lora["target_modules"] = tuple(lora["target_modules"])
+        known = {f for f in cls.__dataclass_fields__} - {"lora", "seed"}
+        unknown = sorted(set(section) - known)
+        if unknown:
+            raise ValueError(f"unknown finetune option(s) {unknown}; known: {sorted(known | {'enabled', 'lora'})}")
+        return cls(**section, lora=LoraOptions(**lora), seed=int(config.get("seed", 0)))
+
+    def total_steps(self, targets: int) -> int:
+        """``epochs`` passes over the targets when set, else ``steps``."""
+        return self.epochs * targets if self.epochs else self.steps
+
+
+def cosine_lr(base: float, step: int, total: int) -> float:
+    """Cosine decay from ``base`` at step 0 towards 0 at ``total``."""
+    return base * 0.5 * (1 + math.cos(math.pi * step / max(total, 1)))
+
+
+class FeatureSource:
+    """Raw image-encoder levels of a specimen, in the model's letterboxed input geometry.
+
+    A frozen encoder's features do not change during training: they are computed once per
+    image, kept in a bounded RAM cache that spills to a temporary folder
+    (:class:`~traitrack.engines.sam2_features.FeatureCache`).  A learning encoder (LoRA
+    adapters inside it) runs at every step, inside the graph.
+    """
+
+    def __init__(self, model, device: torch.device, dtype: torch.dtype, in_memory: int = 16, storage_dtype=torch.float32):
+        self.model, self.device, self.dtype = model, device, dtype
+        self.frozen = encoder_is_frozen(model)
+        self.pos: tuple[torch.Tensor, ...] | None = None
+        self.cache = FeatureCache(self._encode_frozen, in_memory=in_memory, storage_dtype=storage_dtype, model_tag="palindrome-raw")
+
+    def levels(self, specimen: Specimen) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+        if self.frozen:
+            features = self.cache.get(file_key(specimen, self.model.image_size), specimen)
+            return tuple(level.to(self.device, torch.float32) for level in features.levels), self.pos
+        with autocast(self.device, self.dtype):
+            levels, pos = encode_levels(self.model, self._input(specimen))
+        return levels, pos
+
+    def _encode_frozen(self, specimen: Specimen) -> ImageFeatures:
+        with torch.no_grad(), autocast(self.device, self.dtype):
+            levels, pos = encode_levels(self.model, self._input(specimen))
+        self.pos = tuple(p[:1].float() for p in pos)
+        return ImageFeatures(tuple(level.float() for level in levels))
+
+    def _input(self, specimen: Specimen) -> torch.Tensor:
+        return model_input(read_image(specimen.image), self.model.image_size).to(self.device)
+
+    def close(self) -> None:
+        self.cache.close()
+
+
+def cycle_step(model, features: FeatureSource, template: Template, target: Specimen, object_weight: float = 1.0) -> tuple[torch.Tensor, CycleOutput]:
+    """Per-structure losses (N,) of one cycle template -> target -> template, with its graph."""
+    levels0, pos = features.levels(template.specimen)
+    levels1, pos1 = features.levels(target)
+    masks = template.masks.to(features.device)
+    with autocast(features.device, features.dtype):
+        x0 = frame_inputs(model, levels0, pos, masks.shape[0])
+        x1 = frame_inputs(model, levels1, pos1, masks.shape[0])
+        out = palindrome_cycle(model, x0, masks, x1)
+    return cycle_loss(out.backward.logits, out.backward.object_scores, masks, object_weight), out
+
+
+def train(
+    model,
+    named: list[tuple[str, torch.nn.Parameter]],
+    features: FeatureSource,
+    templates: list[Template],
+    targets: tuple[Specimen, ...],
+    options: FinetuneOptions,
+    structure_names: list[str],
+    state_path: str | os.PathLike | None = None,
+    fingerprint: str = "",
+    on_step: Callable[[int, dict], None] | None = None,
+) -> list[dict]:
+    """Run (or resume) the training; returns one loss row per step.
+
+    ``on_step(step, row)`` is called after each step and its state save (tests raise from it
+    to simulate a job killed mid-training).
+    """
+    parameters = [p for _, p in named]
+    optimizer = torch.optim.AdamW(parameters, lr=options.lr, weight_decay=options.weight_decay)
+    total = options.total_steps(len(targets))
+    start, rows = 0, []
+    if state_path is not None:
+        resumed = load_state(state_path, fingerprint, named, optimizer)
+        if resumed is not None:
+            start, rows = resumed
+            log.info("resuming fine-tuning at step %d of %d from %s", start, total, state_path)
+    sampler = PairSampler(len(templates), len(targets), options.seed)
+    for step in range(start, total):
+        template_index, target_index = sampler.pair(step)
+        template, target = templates[template_index], targets[target_index]
+        lr = cosine_lr(options.lr, step, total)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        began = time.perf_counter()
+        losses, _ = cycle_step(model, features, template, target, options.object_weight)
+        optimizer.zero_grad(set_to_none=True)
+        losses.sum().backward()
+        norm = torch.nn.utils.clip_grad_norm_(parameters, options.grad_clip) if options.grad_clip > 0 else torch.nan
+        optimizer.step()
+        rows.append(_loss_row(step, template.specimen.specimen, target.specimen, losses, structure_names, lr, float(norm), time.perf_counter() - began))
+        if state_path is not None and (step + 1) % options.save_every == 0 and step + 1 < total:
+            save_state(state_path, fingerprint, step + 1, named, optimizer, rows)
+        if step % 10 == 0 or step + 1 == total:
+            log.info("step %d/%d loss %.4f (%s -> %s)", step + 1, total, rows[-1]["loss"], template.specimen.specimen, target.specimen)
+        if on_step is not None:
+            on_step(step, rows[-1])
+    return rows
+
+
+def _loss_row(step, template, target, losses, names, lr, grad_norm, seconds) -> dict:
+    values = losses.detach().cpu().numpy().astype(float)
+    row = {"step": step + 1, "template": template, "target": target, "loss": float(values.sum())}
+    row.update({f"loss_{name}": float(v) for name, v in zip(names, values)})
+    row.update({"lr": lr, "grad_norm": grad_norm, "seconds": seconds})
+    return row
+
+
+def fingerprint_of(*parts: Any) -> str:
+    """A digest of everything a saved state depends on (settings, model, training set)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def run_finetune(
+    samples: str | Path,
+    species: str,
+    config: Mapping[str, Any],
+    weights_out: str | Path,
+    loss_out: str | Path,
+    plot_out: str | Path,
+    state_path: str | Path | None = None,
+    on_step: Callable[[int, dict], None] | None = None,
+) -> list[dict]:
+    """The ``finetune`` stage of one species: train, then write weights, loss table and plot.
+
+    ``state_path`` (default ``state.pt`` next to the weights) holds the resumable state; it is
+    deleted once the outputs are written.
+    """
+    from .engines.sam2_engine import Sam2Engine, model_spec
+    from .engines.sam2_model import build_model
+
+    options = FinetuneOptions.from_config(config)
+    structures = StructureTable.from_config(config)
+    data: TrainingSet = training_set(read_sample_sheet(samples), species, options.pool, options.allow_gt_targets)
+    engine_options = {**Sam2Engine.DEFAULT_OPTIONS, **(config.get("sam2") or {})}
+    spec = model_spec(engine_options, seed=options.seed)
+    torch.manual_seed(options.seed)
+    model, device, dtype = build_model(spec)
+    named = make_trainable(model, options.lora)
+    model.to(device)
+    templates = load_templates(data.templates, structures, spec.image_size)
+    features = FeatureSource(
+        model, device, dtype, int(engine_options["features_in_memory"]), getattr(torch, str(engine_options["feature_dtype"]))
+    )
+    state_path = Path(state_path) if state_path else Path(weights_out).with_name("state.pt")
+    fingerprint = fingerprint_of(
+        asdict(options), asdict(spec), structures.names, [(t.specimen, t.image, t.mask) for t in data.templates],
+        [(t.specimen, file_key(t, spec.image_size)) for t in data.targets],
+    )
+    log.info(
+        "fine-tuning %s on %d templates and %d targets (%s, %d trainable tensors, encoder %s)",
+        species, len(templates), len(data.targets), "LoRA" if options.lora.enabled else "full",
+        len(named), "frozen" if features.frozen else "learning",
+    )
+    try:
+        rows = train(model, named, features, templates, data.targets, options, structures.names, state_path, fingerprint, on_step)
+    finally:
+        features.close()
+    base = {
+        "model_size": spec.model_size,
+        "checkpoint": Path(spec.checkpoint).name if spec.checkpoint else "",
+        "random_weights": spec.random_weights,
+        "image_size": spec.image_size,
+        "species": species,
+    }
+    save_weights(weights_out, named, options.lora, base, steps=len(rows))
+    table = loss_table(rows, structures.names)
+    write_table(loss_out, table)
+    write_loss_plot(plot_out, table, species)
+    state_path.unlink(missing_ok=True)
+    return rows
+
+
+def loss_table(rows: list[dict], names: list[str]) -> pd.DataFrame:
+    """Rows as a table with a fixed column order (an empty training gives the header only)."""
+    columns = ["step", "template", "target", "loss", *[f"loss_{n}" for n in names], "lr", "grad_norm", "seconds"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def write_loss_plot(path: str | Path, table: pd.DataFrame, title: str = "", window: int = 20) -> None:
+    """Loss per step (points) with its running mean, and each structure's running mean."""
+    figure = Figure(figsize=(7, 4), dpi=100)
+    axes = figure.add_subplot()
+    if not table.empty:
+        window = max(1, min(window, len(table) // 5 or 1))
+        axes.plot(table["step"], table["loss"], ".", color="0.7", markersize=3, label="loss (sum)")
+        axes.plot(table["step"], table["loss"].rolling(window, min_periods=1).mean(), color="k", label=f"mean of {window}")
+        for column in [c for c in table.columns if c.startswith("loss_")]:
+            axes.plot(table["step"], table[column].rolling(window, min_periods=1).mean(), linewidth=0.8, label=column[5:])
+        axes.legend(fontsize=7, ncol=2)
+    axes.set_xlabel("step")
+    axes.set_ylabel("cycle loss (BCE + Dice + object score)")
+    axes.set_title(f"palindrome fine-tuning {title}".strip())
+    figure.tight_layout()
+    with atomic_output(path) as temporary:
+        figure.savefig(temporary)
+
+
+def mean_cycle_loss(model, features: FeatureSource, templates: list[Template], targets, object_weight: float = 1.0) -> float:
+    """Mean summed cycle loss over every (template, target) pair, without gradients (evaluation)."""
+    values = []
+    with torch.no_grad():
+        for template in templates:
+            for target in targets:
+                values.append(float(cycle_step(model, features, template, target, object_weight)[0].sum()))
+    return float(np.mean(values))

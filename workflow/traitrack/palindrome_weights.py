@@ -1,0 +1,201 @@
+"""What fine-tuning trains, the tuned-weights file it writes, and its resumable training state.
+
+Two modes:
+
+* ``full`` (default): every parameter but the image encoder's is trained (memory attention,
+  memory encoder, prompt encoder, mask decoder including its ``conv_s0``/``conv_s1``, object
+  pointer heads); the file holds those parameters;
+* ``lora``: everything is frozen and peft injects low-rank adapters into the linear layers named
+  by ``target_modules``; the file holds the adapter matrices, and loading merges them into the
+  base weights (``W + alpha / rank * B @ A``), so inference needs neither peft nor extra compute.
+
+Both files are plain dicts of tensors, strings and numbers, read with ``weights_only=True`` on
+top of the base checkpoint (:func:`apply_finetuned_weights`).  The training state (trainable
+weights, AdamW moments, loss rows) is a separate file written every ``save_every`` steps
+through a temporary name, so a killed job resumes from its last complete save.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .engines.sam2_model import CheckpointError
+from .io import atomic_output
+
+FORMAT = "traitrack-palindrome-1"
+DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj")  # memory attention + mask decoder
+
+
+@dataclass(frozen=True)
+class LoraOptions:
+    """peft LoRA settings (config ``finetune.lora``)."""
+
+    enabled: bool = False
+    rank: int = 8
+    alpha: float = 16.0
+    target_modules: tuple[str, ...] = field(default=DEFAULT_LORA_TARGETS)
+
+    @property
+    def scale(self) -> float:
+        return self.alpha / self.rank
+
+
+def make_trainable(model: torch.nn.Module, lora: LoraOptions) -> list[tuple[str, torch.nn.Parameter]]:
+    """Freeze what must not learn (adding LoRA adapters if asked); return what the optimiser updates."""
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    if lora.enabled:
+        inject_lora(model, lora)
+        named = [(n, p) for n, p in model.named_parameters() if ".lora_" in n]
+    else:
+        named = [(n, p) for n, p in model.named_parameters() if not n.startswith("image_encoder.")]
+    for _, parameter in named:
+        parameter.requires_grad_(True)
+    return named
+
+
+def inject_lora(model: torch.nn.Module, lora: LoraOptions) -> None:
+    """Wrap the target linear layers with peft LoRA adapters (B = 0: the model is unchanged)."""
+    from peft import LoraConfig, inject_adapter_in_model
+
+    config = LoraConfig(
+        r=lora.rank, lora_alpha=lora.alpha, target_modules=list(lora.target_modules), lora_dropout=0.0, bias="none"
+    )
+    try:
+        inject_adapter_in_model(config, model)
+    except ValueError as error:
+        raise ValueError(
+            f"finetune.lora.target_modules {list(lora.target_modules)} matched no layer of SAM 2 ({error}); "
+            f"use names of linear layers such as {list(DEFAULT_LORA_TARGETS)}"
+        ) from error
+
+
+def encoder_is_frozen(model: torch.nn.Module) -> bool:
+    """True when no image-encoder parameter learns, so its features can be computed once."""
+    return not any(p.requires_grad for p in model.image_encoder.parameters())
+
+
+def tuned_state(named: list[tuple[str, torch.nn.Parameter]], lora: LoraOptions) -> dict[str, torch.Tensor]:
+    """The trained tensors as saved: parameter names, or ``<layer>.lora_A/B`` for adapters."""
+    state = {}
+    for name, parameter in named:
+        if lora.enabled:
+            layer, kind = name.split(".lora_")
+            name = f"{layer}.lora_{kind.split('.')[0]}"
+        state[name] = parameter.detach().float().cpu().clone()
+    return state
+
+
+def save_weights(path: str | os.PathLike, named, lora: LoraOptions, base: dict[str, Any], steps: int) -> None:
+    """Write the tuned-weights file (atomically: a killed job never leaves half a file)."""
+    payload = {
+        "format": FORMAT,
+        "mode": "lora" if lora.enabled else "full",
+        "base": dict(base),
+        "steps": int(steps),
+        "lora": {"rank": lora.rank, "alpha": float(lora.alpha), "target_modules": list(lora.target_modules)},
+        "state": tuned_state(named, lora),
+    }
+    with atomic_output(path) as temporary:
+        torch.save(payload, temporary)
+
+
+def read_weights(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a tuned-weights file with ``weights_only=True``; a foreign file is a clear error."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(
+            f"fine-tuned weights {path} do not exist; run the finetune rule or fix sam2 option finetuned_weights"
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises RuntimeError, UnpicklingError, EOFError ...
+        raise CheckpointError(
+            f"fine-tuned weights {path} cannot be read ({type(error).__name__}: {error}); delete the file and "
+            "run the finetune rule again"
+        ) from error
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a traitrack fine-tuned weights file (format {FORMAT})")
+    return payload
+
+
+def apply_finetuned_weights(model: torch.nn.Module, path: str | os.PathLike, model_size: str) -> dict[str, Any]:
+    """Put tuned weights on top of a base model in place; returns the file's ``base`` record.
+
+    Full weights replace the trained parameters; LoRA adapters are merged into their layers.
+    A file made for another model size, or naming layers the model lacks, is refused.
+    """
+    payload = read_weights(path)
+    base = payload["base"]
+    if base.get("model_size") != model_size:
+        raise CheckpointError(
+            f"fine-tuned weights {path} were trained on a {base.get('model_size')!r} model but the engine uses "
+            f"{model_size!r}; make sam2 option model_size match or fine-tune again"
+        )
+    parameters = dict(model.named_parameters())
+    with torch.no_grad():
+        if payload["mode"] == "full":
+            _check_names(path, payload["state"], parameters)
+            for name, value in payload["state"].items():
+                parameters[name].copy_(value)
+        else:
+            scale = payload["lora"]["alpha"] / payload["lora"]["rank"]
+            layers = sorted({name.rsplit(".lora_", 1)[0] for name in payload["state"]})
+            _check_names(path, {f"{layer}.weight": None for layer in layers}, parameters)
+            for layer in layers:
+                update = lora_update(payload["state"][f"{layer}.lora_A"], payload["state"][f"{layer}.lora_B"])
+                parameters[f"{layer}.weight"].add_(scale * update.to(parameters[f"{layer}.weight"]))
+    return base
+
+
+def lora_update(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The weight change ``B A`` of one adapter, for linear layers and (as peft) convolutions."""
+    if a.ndim == 2:
+        return b @ a
+    return torch.nn.functional.conv2d(a.transpose(0, 1), b).transpose(0, 1)
+
+
+def _check_names(path, state: dict, parameters: dict) -> None:
+    unknown = sorted(set(state) - set(parameters))
+    if unknown:
+        raise CheckpointError(f"fine-tuned weights {path} name layers this model lacks: {unknown[:5]}")
+
+
+def save_state(path: str | os.PathLike, fingerprint: str, step: int, named, optimizer, rows: list[dict]) -> None:
+    """The resumable training state after ``step`` steps, written atomically."""
+    payload = {
+        "fingerprint": fingerprint,
+        "step": int(step),
+        "params": {name: parameter.detach().cpu().clone() for name, parameter in named},
+        "optimizer": optimizer.state_dict(),
+        "rows": rows,
+    }
+    with atomic_output(path) as temporary:
+        torch.save(payload, temporary)
+
+
+def load_state(path: str | os.PathLike, fingerprint: str, named, optimizer) -> tuple[int, list[dict]] | None:
+    """Restore a saved state if it belongs to this run; ``None`` means start from step 0.
+
+    A state of other settings or inputs (another fingerprint) or an unreadable one is ignored:
+    resuming it would mix two trainings.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # a half-written file cannot exist (atomic), but a foreign one might
+        return None
+    if not isinstance(payload, dict) or payload.get("fingerprint") != fingerprint:
+        return None
+    with torch.no_grad():
+        for name, parameter in named:
+            parameter.copy_(payload["params"][name])
+    optimizer.load_state_dict(payload["optimizer"])
+    return int(payload["step"]), list(payload["rows"])
