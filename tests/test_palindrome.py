@@ -9,6 +9,7 @@ and the synthetic specimens are tiny.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -206,30 +207,37 @@ def test_full_weights_reload_exactly_and_foreign_files_are_refused(setup, tmp_pa
         apply_finetuned_weights(fresh, tmp_path / "junk.pt", "tiny")
 
 
-def test_lora_trains_only_adapters_and_merges_to_the_same_model(setup, tmp_path):
+def test_lora_trains_only_adapters_and_merges_into_the_same_layers(setup, tmp_path):
     lora = LoraOptions(enabled=True, rank=4, alpha=8)
     model = instantiate_model("tiny", SIZE, seed=0)
+    base = copy.deepcopy(model)
     named = make_trainable(model, lora)
     assert named and all(".lora_" in n for n, _ in named)
     features = FeatureSource(model, torch.device("cpu"), torch.float32)
     losses, _ = cycle_step(model, features, setup["templates"][0], setup["data"].targets[0])
     losses.sum().backward()
-    assert all(p.grad is not None for n, p in named if ".lora_B." in n)
-    assert any(p.grad.abs().sum() > 0 for n, p in named if ".lora_B." in n)
+    features.close()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for n, p in named if ".lora_B." in n)
     assert all(p.grad is None for n, p in model.named_parameters() if ".lora_" not in n)
+
     with torch.no_grad():
         for name, parameter in named:
             if ".lora_B." in name:
                 parameter.normal_(std=0.05)
-        adapted, _ = cycle_step(model, features, setup["templates"][0], setup["data"].targets[0])
     path = tmp_path / "adapter.pt"
     save_weights(path, named, lora, {"model_size": "tiny"}, steps=1)
-    merged = instantiate_model("tiny", SIZE, seed=0)
-    apply_finetuned_weights(merged, path, "tiny")
-    with torch.no_grad():
-        again, _ = cycle_step(merged, FeatureSource(merged, torch.device("cpu"), torch.float32), setup["templates"][0], setup["data"].targets[0])
-    torch.testing.assert_close(again, adapted, rtol=1e-4, atol=1e-4)
-    features.close()
+    apply_finetuned_weights(base, path, "tiny")
+    merged_layers = dict(base.named_modules())
+    wrapped = {n: m for n, m in model.named_modules() if hasattr(m, "lora_A")}
+    assert any(isinstance(m.base_layer, torch.nn.Conv2d) for m in wrapped.values())  # memory_encoder.out_proj
+    for name, layer in wrapped.items():
+        base_layer = layer.base_layer
+        if isinstance(base_layer, torch.nn.Linear):
+            probe = torch.randn(3, base_layer.in_features)
+        else:
+            probe = torch.randn(1, base_layer.in_channels, 5, 5)
+        with torch.no_grad():
+            torch.testing.assert_close(merged_layers[name](probe), layer(probe), rtol=1e-4, atol=1e-5)
 
 
 class Killed(Exception):
@@ -283,7 +291,7 @@ def test_a_few_steps_on_real_beetles_lower_the_training_loss(tmp_path):
     dataset = DATA / "beetles-5part"
     if not dataset.is_dir():
         pytest.skip("../shared/data/beetles-5part is absent")
-    names = sorted(p.stem for p in (dataset / "images").glob("*.png"))[:3]
+    names = sorted(p.stem for p in (dataset / "images").glob("*.png"))[:2]
     rows = ["specimen\tspecies\timage\tmask"]
     rows += [f"{n}\tb\t{dataset / 'images' / n}.png\t{dataset / 'masks' / n}.png" for n in names[:1]]
     rows += [f"{n}\tb\t{dataset / 'images' / n}.png\t" for n in names[1:]]
@@ -296,9 +304,9 @@ def test_a_few_steps_on_real_beetles_lower_the_training_loss(tmp_path):
     templates = load_templates(data.templates, structures, SIZE)
     features = FeatureSource(model, device, dtype)
     before = mean_cycle_loss(model, features, templates, data.targets)
-    options = FinetuneOptions(steps=4, lr=1e-4, grad_clip=1.0)
+    options = FinetuneOptions(steps=3, lr=1e-4, grad_clip=1.0)
     rows = train(model, named, features, templates, data.targets, options, structures.names)
     after = mean_cycle_loss(model, features, templates, data.targets)
     features.close()
-    assert len(rows) == 4 and all(np.isfinite(r["loss"]) for r in rows)
+    assert len(rows) == 3 and all(np.isfinite(r["loss"]) for r in rows)
     assert after < 0.9 * before, (before, after)

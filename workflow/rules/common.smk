@@ -82,6 +82,12 @@ def scaled(rule_name, key, default):
     return lambda wildcards, attempt: base * attempt
 
 
+def sam2_checkpoint(wildcards):
+    """The configured SAM 2 checkpoint, as an input (so `download_checkpoint` can make it)."""
+    path = config["sam2"].get("checkpoint", "")
+    return [path] if path else []
+
+
 def gpus(rule_name, needs_gpu):
     """GPUs of a rule: `resources.<rule>.gpu` from the config, else 1 when it runs SAM 2.
 

@@ -3,6 +3,7 @@ rule propagate:
         pseudovideo="results/{species}/pseudovideo.json",
         images=member_images,
         masks=member_masks,
+        checkpoint=sam2_checkpoint if ENGINE == "sam2" else [],
     output:
         labels=directory("results/{species}/labels"),
         predictions="results/{species}/predictions.tsv",
