@@ -22,7 +22,12 @@ from PIL import Image  # noqa: E402
 
 from traitrack.engines import make_engine  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
-from traitrack.engines.sam2_model import CheckpointError, ModelSpec, build_model, instantiate_model  # noqa: E402
+from traitrack.engines.sam2_model import (
+    CheckpointError,
+    ModelSpec,
+    build_model,
+    instantiate_model,
+)  # noqa: E402
 from traitrack.io import InputError  # noqa: E402
 from traitrack.palindrome import (  # noqa: E402
     FeatureSource,
@@ -71,20 +76,46 @@ def beetle(rng, height=60, width=44) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(image + rng.integers(-20, 21, image.shape), 0, 255).astype(np.uint8), labels
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One intra-op thread: on the shared 2-core machine two OpenMP threads stall each other
+    (this file took 106 s with 2 threads and 38 s with 1 under a load average of 3.8)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def sheet_path(tmp_path_factory):
     """Templates t0, t1; targets u0, u1; g0 has a gt_mask (held out); o0 is another species."""
     root = tmp_path_factory.mktemp("palindrome")
     rng = np.random.default_rng(0)
     rows = ["specimen\tspecies\timage\tmask\tgt_mask\tgenus"]
-    for name, species, role in [("t0", "sp", "template"), ("t1", "sp", "template"), ("u0", "sp", ""),
-                                ("u1", "sp", ""), ("g0", "sp", "gt"), ("o0", "other_sp", "template")]:
+    for name, species, role in [
+        ("t0", "sp", "template"),
+        ("t1", "sp", "template"),
+        ("u0", "sp", ""),
+        ("u1", "sp", ""),
+        ("g0", "sp", "gt"),
+        ("o0", "other_sp", "template"),
+    ]:
         image, labels = beetle(rng)
         Image.fromarray(image).save(root / f"{name}.png")
         Image.fromarray(labels).save(root / f"{name}_mask.png")
         mask = str(root / f"{name}_mask.png")
-        rows.append("\t".join([name, species, str(root / f"{name}.png"), mask if role == "template" else "",
-                               mask if role == "gt" else "", "gen"]))
+        rows.append(
+            "\t".join(
+                [
+                    name,
+                    species,
+                    str(root / f"{name}.png"),
+                    mask if role == "template" else "",
+                    mask if role == "gt" else "",
+                    "gen",
+                ]
+            )
+        )
     (root / "samples.tsv").write_text("\n".join(rows) + "\n")
     return root / "samples.tsv"
 
@@ -101,8 +132,15 @@ def setup(sheet_path):
     losses, out = cycle_step(model, features, templates[0], data.targets[0])
     out.forward.logits.retain_grad()
     losses.sum().backward()
-    yield {"model": model, "named": named, "data": data, "templates": templates, "features": features,
-           "losses": losses.detach(), "out": out}
+    yield {
+        "model": model,
+        "named": named,
+        "data": data,
+        "templates": templates,
+        "features": features,
+        "losses": losses.detach(),
+        "out": out,
+    }
     features.close()
 
 
@@ -130,10 +168,22 @@ def test_memory_reset_nothing_of_x0_leaks_into_the_backward_half(setup):
 
 def test_gradient_reaches_forward_prediction_and_trainable_parameters_not_the_encoder(setup):
     model, out = setup["model"], setup["out"]
-    assert out.forward.logits.grad is not None and out.forward.logits.grad.abs().sum() > 0  # via the soft prompt
-    assert out.soft_prompt.min() >= 0 and out.soft_prompt.max() <= 1 and ((out.soft_prompt > 0.01) & (out.soft_prompt < 0.99)).any()
+    assert (
+        out.forward.logits.grad is not None and out.forward.logits.grad.abs().sum() > 0
+    )  # via the soft prompt
+    assert (
+        out.soft_prompt.min() >= 0
+        and out.soft_prompt.max() <= 1
+        and ((out.soft_prompt > 0.01) & (out.soft_prompt < 0.99)).any()
+    )
     grads = {name: p.grad for name, p in model.named_parameters()}
-    for part in ("memory_attention.", "memory_encoder.", "sam_mask_decoder.conv_s0", "sam_mask_decoder.transformer", "obj_ptr_proj."):
+    for part in (
+        "memory_attention.",
+        "memory_encoder.",
+        "sam_mask_decoder.conv_s0",
+        "sam_mask_decoder.transformer",
+        "obj_ptr_proj.",
+    ):
         assert any(g is not None and g.abs().sum() > 0 for n, g in grads.items() if n.startswith(part)), part
     encoder = [n for n in grads if n.startswith("image_encoder.")]
     assert encoder and all(grads[n] is None for n in encoder)
@@ -168,7 +218,11 @@ def test_training_set_and_sampling_visit_every_template(sheet_path):
     data = training_set(sheet, "sp")
     assert [t.specimen for t in data.templates] == ["t0", "t1"]
     assert [t.specimen for t in data.targets] == ["u0", "u1"]  # g0's gt_mask is for evaluation
-    assert [t.specimen for t in training_set(sheet, "sp", allow_gt_targets=True).targets] == ["u0", "u1", "g0"]
+    assert [t.specimen for t in training_set(sheet, "sp", allow_gt_targets=True).targets] == [
+        "u0",
+        "u1",
+        "g0",
+    ]
     assert [t.specimen for t in training_set(sheet, "sp", pool="genus").templates] == ["t0", "t1", "o0"]
     with pytest.raises(InputError, match="finetune.pool"):
         training_set(sheet, "other_sp")
@@ -183,7 +237,9 @@ def test_training_set_and_sampling_visit_every_template(sheet_path):
 
 
 def test_options_from_config():
-    options = FinetuneOptions.from_config({"seed": 3, "finetune": {"enabled": True, "epochs": 2, "lora": {"enabled": True, "rank": 4}}})
+    options = FinetuneOptions.from_config(
+        {"seed": 3, "finetune": {"enabled": True, "epochs": 2, "lora": {"enabled": True, "rank": 4}}}
+    )
     assert options.seed == 3 and options.lora.rank == 4 and options.lora.scale == 4.0
     assert options.total_steps(targets=7) == 14 and FinetuneOptions(steps=9).total_steps(7) == 9
     with pytest.raises(ValueError, match="batch"):
@@ -245,9 +301,20 @@ class Killed(Exception):
 
 
 def finetune_config(steps, **extra):
-    return {"seed": 0, "structures": STRUCTURES, "background": {"value": 0}, "sam2": dict(SAM2_OPTIONS),
-            "finetune": {"enabled": True, "steps": steps, "lr": 2e-3, "save_every": 1,
-                         "lora": {"enabled": True, "rank": 4, "alpha": 8}, **extra}}
+    return {
+        "seed": 0,
+        "structures": STRUCTURES,
+        "background": {"value": 0},
+        "sam2": dict(SAM2_OPTIONS),
+        "finetune": {
+            "enabled": True,
+            "steps": steps,
+            "lr": 2e-3,
+            "save_every": 1,
+            "lora": {"enabled": True, "rank": 4, "alpha": 8},
+            **extra,
+        },
+    }
 
 
 def test_killed_job_resumes_and_tuned_weights_change_propagate(sheet_path, tmp_path):
@@ -296,8 +363,16 @@ def test_a_few_steps_on_real_beetles_lower_the_training_loss(tmp_path):
     rows += [f"{n}\tb\t{dataset / 'images' / n}.png\t{dataset / 'masks' / n}.png" for n in names[:1]]
     rows += [f"{n}\tb\t{dataset / 'images' / n}.png\t" for n in names[1:]]
     (tmp_path / "samples.tsv").write_text("\n".join(rows) + "\n")
-    parts = {"head": (200, 0, 0), "pronotum": (0, 200, 0), "elytra": (0, 0, 200), "legs": (200, 200, 0), "antennae": (200, 0, 200)}
-    structures = StructureTable.from_config({"structures": [{"name": n, "rgb": list(c)} for n, c in parts.items()]})
+    parts = {
+        "head": (200, 0, 0),
+        "pronotum": (0, 200, 0),
+        "elytra": (0, 0, 200),
+        "legs": (200, 200, 0),
+        "antennae": (200, 0, 200),
+    }
+    structures = StructureTable.from_config(
+        {"structures": [{"name": n, "rgb": list(c)} for n, c in parts.items()]}
+    )
     data = training_set(read_sample_sheet(tmp_path / "samples.tsv"), "b")
     model, device, dtype = build_model(ModelSpec(**SAM2_OPTIONS))
     named = make_trainable(model, LoraOptions())

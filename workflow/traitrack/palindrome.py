@@ -38,8 +38,23 @@ from .engines.sam2_features import FeatureCache, ImageFeatures
 from .engines.sam2_model import autocast
 from .io import atomic_output, read_image, write_table
 from .palindrome_cycle import CycleOutput, cycle_loss, encode_levels, frame_inputs, palindrome_cycle
-from .palindrome_data import PairSampler, Template, TrainingSet, file_key, load_templates, model_input, training_set
-from .palindrome_weights import LoraOptions, encoder_is_frozen, load_state, make_trainable, save_state, save_weights
+from .palindrome_data import (
+    PairSampler,
+    Template,
+    TrainingSet,
+    file_key,
+    load_templates,
+    model_input,
+    training_set,
+)
+from .palindrome_weights import (
+    LoraOptions,
+    encoder_is_frozen,
+    load_state,
+    make_trainable,
+    save_state,
+    save_weights,
+)
 from .samples import Specimen, read_sample_sheet
 from .structures import StructureTable
 
@@ -72,7 +87,9 @@ class FinetuneOptions:
         known = {f for f in cls.__dataclass_fields__} - {"lora", "seed"}
         unknown = sorted(set(section) - known)
         if unknown:
-            raise ValueError(f"unknown finetune option(s) {unknown}; known: {sorted(known | {'enabled', 'lora'})}")
+            raise ValueError(
+                f"unknown finetune option(s) {unknown}; known: {sorted(known | {'enabled', 'lora'})}"
+            )
         return cls(**section, lora=LoraOptions(**lora), seed=int(config.get("seed", 0)))
 
     def total_steps(self, targets: int) -> int:
@@ -94,11 +111,20 @@ class FeatureSource:
     adapters inside it) runs at every step, inside the graph.
     """
 
-    def __init__(self, model, device: torch.device, dtype: torch.dtype, in_memory: int = 16, storage_dtype=torch.float32):
+    def __init__(
+        self,
+        model,
+        device: torch.device,
+        dtype: torch.dtype,
+        in_memory: int = 16,
+        storage_dtype=torch.float32,
+    ):
         self.model, self.device, self.dtype = model, device, dtype
         self.frozen = encoder_is_frozen(model)
         self.pos: tuple[torch.Tensor, ...] | None = None
-        self.cache = FeatureCache(self._encode_frozen, in_memory=in_memory, storage_dtype=storage_dtype, model_tag="palindrome-raw")
+        self.cache = FeatureCache(
+            self._encode_frozen, in_memory=in_memory, storage_dtype=storage_dtype, model_tag="palindrome-raw"
+        )
 
     def levels(self, specimen: Specimen) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
         if self.frozen:
@@ -121,7 +147,9 @@ class FeatureSource:
         self.cache.close()
 
 
-def cycle_step(model, features: FeatureSource, template: Template, target: Specimen, object_weight: float = 1.0) -> tuple[torch.Tensor, CycleOutput]:
+def cycle_step(
+    model, features: FeatureSource, template: Template, target: Specimen, object_weight: float = 1.0
+) -> tuple[torch.Tensor, CycleOutput]:
     """Per-structure losses (N,) of one cycle template -> target -> template, with its graph."""
     levels0, pos = features.levels(template.specimen)
     levels1, pos1 = features.levels(target)
@@ -170,13 +198,35 @@ def train(
         losses, _ = cycle_step(model, features, template, target, options.object_weight)
         optimizer.zero_grad(set_to_none=True)
         losses.sum().backward()
-        norm = torch.nn.utils.clip_grad_norm_(parameters, options.grad_clip) if options.grad_clip > 0 else torch.nan
+        norm = (
+            torch.nn.utils.clip_grad_norm_(parameters, options.grad_clip)
+            if options.grad_clip > 0
+            else torch.nan
+        )
         optimizer.step()
-        rows.append(_loss_row(step, template.specimen.specimen, target.specimen, losses, structure_names, lr, float(norm), time.perf_counter() - began))
+        rows.append(
+            _loss_row(
+                step,
+                template.specimen.specimen,
+                target.specimen,
+                losses,
+                structure_names,
+                lr,
+                float(norm),
+                time.perf_counter() - began,
+            )
+        )
         if state_path is not None and (step + 1) % options.save_every == 0 and step + 1 < total:
             save_state(state_path, fingerprint, step + 1, named, optimizer, rows)
         if step % 10 == 0 or step + 1 == total:
-            log.info("step %d/%d loss %.4f (%s -> %s)", step + 1, total, rows[-1]["loss"], template.specimen.specimen, target.specimen)
+            log.info(
+                "step %d/%d loss %.4f (%s -> %s)",
+                step + 1,
+                total,
+                rows[-1]["loss"],
+                template.specimen.specimen,
+                target.specimen,
+            )
         if on_step is not None:
             on_step(step, rows[-1])
     return rows
@@ -204,18 +254,24 @@ def run_finetune(
     plot_out: str | Path,
     state_path: str | Path | None = None,
     on_step: Callable[[int, dict], None] | None = None,
+    threads: int | None = None,
 ) -> list[dict]:
     """The ``finetune`` stage of one species: train, then write weights, loss table and plot.
 
     ``state_path`` (default ``state.pt`` next to the weights) holds the resumable state; it is
-    deleted once the outputs are written.
+    deleted once the outputs are written.  ``threads`` caps torch's CPU threads at the job's
+    allocation (torch would otherwise start one per core of the node and stall on a shared one).
     """
     from .engines.sam2_engine import Sam2Engine, model_spec
     from .engines.sam2_model import build_model
 
+    if threads:
+        torch.set_num_threads(int(threads))
     options = FinetuneOptions.from_config(config)
     structures = StructureTable.from_config(config)
-    data: TrainingSet = training_set(read_sample_sheet(samples), species, options.pool, options.allow_gt_targets)
+    data: TrainingSet = training_set(
+        read_sample_sheet(samples), species, options.pool, options.allow_gt_targets
+    )
     engine_options = {**Sam2Engine.DEFAULT_OPTIONS, **(config.get("sam2") or {})}
     spec = model_spec(engine_options, seed=options.seed)
     torch.manual_seed(options.seed)
@@ -224,20 +280,42 @@ def run_finetune(
     model.to(device)
     templates = load_templates(data.templates, structures, spec.image_size)
     features = FeatureSource(
-        model, device, dtype, int(engine_options["features_in_memory"]), getattr(torch, str(engine_options["feature_dtype"]))
+        model,
+        device,
+        dtype,
+        int(engine_options["features_in_memory"]),
+        getattr(torch, str(engine_options["feature_dtype"])),
     )
     state_path = Path(state_path) if state_path else Path(weights_out).with_name("state.pt")
     fingerprint = fingerprint_of(
-        asdict(options), asdict(spec), structures.names, [(t.specimen, t.image, t.mask) for t in data.templates],
+        asdict(options),
+        asdict(spec),
+        structures.names,
+        [(t.specimen, t.image, t.mask) for t in data.templates],
         [(t.specimen, file_key(t, spec.image_size)) for t in data.targets],
     )
     log.info(
         "fine-tuning %s on %d templates and %d targets (%s, %d trainable tensors, encoder %s)",
-        species, len(templates), len(data.targets), "LoRA" if options.lora.enabled else "full",
-        len(named), "frozen" if features.frozen else "learning",
+        species,
+        len(templates),
+        len(data.targets),
+        "LoRA" if options.lora.enabled else "full",
+        len(named),
+        "frozen" if features.frozen else "learning",
     )
     try:
-        rows = train(model, named, features, templates, data.targets, options, structures.names, state_path, fingerprint, on_step)
+        rows = train(
+            model,
+            named,
+            features,
+            templates,
+            data.targets,
+            options,
+            structures.names,
+            state_path,
+            fingerprint,
+            on_step,
+        )
     finally:
         features.close()
     base = {
@@ -257,7 +335,16 @@ def run_finetune(
 
 def loss_table(rows: list[dict], names: list[str]) -> pd.DataFrame:
     """Rows as a table with a fixed column order (an empty training gives the header only)."""
-    columns = ["step", "template", "target", "loss", *[f"loss_{n}" for n in names], "lr", "grad_norm", "seconds"]
+    columns = [
+        "step",
+        "template",
+        "target",
+        "loss",
+        *[f"loss_{n}" for n in names],
+        "lr",
+        "grad_norm",
+        "seconds",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -268,9 +355,19 @@ def write_loss_plot(path: str | Path, table: pd.DataFrame, title: str = "", wind
     if not table.empty:
         window = max(1, min(window, len(table) // 5 or 1))
         axes.plot(table["step"], table["loss"], ".", color="0.7", markersize=3, label="loss (sum)")
-        axes.plot(table["step"], table["loss"].rolling(window, min_periods=1).mean(), color="k", label=f"mean of {window}")
+        axes.plot(
+            table["step"],
+            table["loss"].rolling(window, min_periods=1).mean(),
+            color="k",
+            label=f"mean of {window}",
+        )
         for column in [c for c in table.columns if c.startswith("loss_")]:
-            axes.plot(table["step"], table[column].rolling(window, min_periods=1).mean(), linewidth=0.8, label=column[5:])
+            axes.plot(
+                table["step"],
+                table[column].rolling(window, min_periods=1).mean(),
+                linewidth=0.8,
+                label=column[5:],
+            )
         axes.legend(fontsize=7, ncol=2)
     axes.set_xlabel("step")
     axes.set_ylabel("cycle loss (BCE + Dice + object score)")
@@ -280,7 +377,9 @@ def write_loss_plot(path: str | Path, table: pd.DataFrame, title: str = "", wind
         figure.savefig(temporary)
 
 
-def mean_cycle_loss(model, features: FeatureSource, templates: list[Template], targets, object_weight: float = 1.0) -> float:
+def mean_cycle_loss(
+    model, features: FeatureSource, templates: list[Template], targets, object_weight: float = 1.0
+) -> float:
     """Mean summed cycle loss over every (template, target) pair, without gradients (evaluation)."""
     values = []
     with torch.no_grad():

@@ -114,7 +114,10 @@ def condition(model, frame: FrameInputs, masks: torch.Tensor, memory: dict, soft
         run_mem_encoder=False,
     )
     high_res = F.interpolate(
-        out["pred_masks"].float(), size=(model.image_size, model.image_size), mode="bilinear", align_corners=False
+        out["pred_masks"].float(),
+        size=(model.image_size, model.image_size),
+        mode="bilinear",
+        align_corners=False,
     )
     maskmem, maskmem_pos = model._encode_new_memory(
         current_vision_feats=frame.feats,
@@ -170,7 +173,9 @@ def palindrome_cycle(model, x0: FrameInputs, masks0: torch.Tensor, x1: FrameInpu
     return CycleOutput(forward, soft_prompt, backward)
 
 
-def cycle_loss(logits: torch.Tensor, object_scores: torch.Tensor, targets: torch.Tensor, object_weight: float = 1.0) -> torch.Tensor:
+def cycle_loss(
+    logits: torch.Tensor, object_scores: torch.Tensor, targets: torch.Tensor, object_weight: float = 1.0
+) -> torch.Tensor:
     """Per-structure loss (N,) of x0' against x0's true masks; the step minimises its sum.
 
     As SAM 2's own training loss: BCE + Dice on the high-resolution logits for structures
@@ -190,6 +195,8 @@ def cycle_loss(logits: torch.Tensor, object_scores: torch.Tensor, targets: torch
     bce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none").flatten(1).mean(dim=1)
     probabilities = torch.sigmoid(logits).flatten(1)
     flat_targets = targets.flatten(1)
-    dice = 1 - (2 * (probabilities * flat_targets).sum(1) + 1) / (probabilities.sum(1) + flat_targets.sum(1) + 1)
+    dice = 1 - (2 * (probabilities * flat_targets).sum(1) + 1) / (
+        probabilities.sum(1) + flat_targets.sum(1) + 1
+    )
     presence = F.binary_cross_entropy_with_logits(object_scores.float(), present, reduction="none")
     return present * (bce + dice) + object_weight * presence

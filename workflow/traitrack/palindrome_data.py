@@ -57,7 +57,9 @@ def pool_specimens(sheet: pd.DataFrame, species: str, pool: str = "species") -> 
     return specimens(sheet)
 
 
-def training_set(sheet: pd.DataFrame, species: str, pool: str = "species", allow_gt_targets: bool = False) -> TrainingSet:
+def training_set(
+    sheet: pd.DataFrame, species: str, pool: str = "species", allow_gt_targets: bool = False
+) -> TrainingSet:
     """Templates and targets of a species' pool; an empty side is an error saying what to do."""
     rows = pool_specimens(sheet, species, pool)
     templates = tuple(s for s in rows if s.is_template)
@@ -75,7 +77,9 @@ def training_set(sheet: pd.DataFrame, species: str, pool: str = "species", allow
             if held_out
             else ""
         )
-        raise InputError(f"fine-tuning {species!r} (finetune.pool: {pool}) found no unlabelled specimen{hint}")
+        raise InputError(
+            f"fine-tuning {species!r} (finetune.pool: {pool}) found no unlabelled specimen{hint}"
+        )
     return TrainingSet(species, templates, targets)
 
 
@@ -88,7 +92,9 @@ class PairSampler:
     seed: int = 0
 
     def pair(self, step: int) -> tuple[int, int]:
-        return _shuffled_round(step, self.templates, self.seed, 0), _shuffled_round(step, self.targets, self.seed, 1)
+        return _shuffled_round(step, self.templates, self.seed, 0), _shuffled_round(
+            step, self.targets, self.seed, 1
+        )
 
 
 def _shuffled_round(step: int, count: int, seed: int, stream: int) -> int:

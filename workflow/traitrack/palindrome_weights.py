@@ -64,7 +64,11 @@ def inject_lora(model: torch.nn.Module, lora: LoraOptions) -> None:
     from peft import LoraConfig, inject_adapter_in_model
 
     config = LoraConfig(
-        r=lora.rank, lora_alpha=lora.alpha, target_modules=list(lora.target_modules), lora_dropout=0.0, bias="none"
+        r=lora.rank,
+        lora_alpha=lora.alpha,
+        target_modules=list(lora.target_modules),
+        lora_dropout=0.0,
+        bias="none",
     )
     try:
         inject_adapter_in_model(config, model)
@@ -124,7 +128,9 @@ def read_weights(path: str | os.PathLike) -> dict[str, Any]:
     return payload
 
 
-def apply_finetuned_weights(model: torch.nn.Module, path: str | os.PathLike, model_size: str) -> dict[str, Any]:
+def apply_finetuned_weights(
+    model: torch.nn.Module, path: str | os.PathLike, model_size: str
+) -> dict[str, Any]:
     """Put tuned weights on top of a base model in place; returns the file's ``base`` record.
 
     Full weights replace the trained parameters; LoRA adapters are merged into their layers.
@@ -166,7 +172,9 @@ def _check_names(path, state: dict, parameters: dict) -> None:
         raise CheckpointError(f"fine-tuned weights {path} name layers this model lacks: {unknown[:5]}")
 
 
-def save_state(path: str | os.PathLike, fingerprint: str, step: int, named, optimizer, rows: list[dict]) -> None:
+def save_state(
+    path: str | os.PathLike, fingerprint: str, step: int, named, optimizer, rows: list[dict]
+) -> None:
     """The resumable training state after ``step`` steps, written atomically."""
     payload = {
         "fingerprint": fingerprint,

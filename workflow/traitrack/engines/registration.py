@@ -44,8 +44,10 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "threads": 1,
     # GrabCut iterations for the foreground silhouettes
     "grabcut_iterations": 5,
-    # a template's silhouette is its labelled area (True) or GrabCut on its image (False)
-    "template_silhouette_from_labels": True,
+    # a template's silhouette: "labels" (its labelled area), "image" (GrabCut on its image, as
+    # for targets) or "union" (both; keeps unlabelled legs and mounts that the target's
+    # GrabCut silhouette will also contain)
+    "template_silhouette": "union",
     # second foreground pass on the target: GrabCut initialised from the templates warped onto
     # it, then affine + demons again on that silhouette
     "refine_foreground": False,
@@ -80,6 +82,9 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     # force background where the target's own silhouette is absent
     "restrict_to_foreground": True,
 }
+
+
+TEMPLATE_SILHOUETTES = ("labels", "image", "union")
 
 
 class OptionsError(ValueError):
@@ -152,6 +157,20 @@ class RegistrationEngine:
             seed=self.seed,
         )
 
+    def _template_silhouette(self, image: np.ndarray, labelled: np.ndarray) -> Silhouette:
+        mode = self.options["template_silhouette"]
+        if mode == "labels":
+            return self._silhouette(image, labelled)
+        from_image = self._silhouette(image)
+        if mode == "image":
+            return from_image
+        union = from_image.mask | working_resolution_mask(from_image, labelled)
+        return silhouette_from_mask(
+            union, from_image.image, from_image.full_shape,
+            sigma=float(self.options["silhouette_sigma"]),
+            body_radius=int(self.options["body_radius"]),
+        )
+
     def _prepare_template(self, frame: Frame, structures: StructureTable) -> _Template:
         labels = np.asarray(frame.labels)
         if labels.shape != frame.image.shape[:2]:
@@ -159,8 +178,7 @@ class RegistrationEngine:
                 f"template {frame.specimen!r}: label map shape {labels.shape} differs from the "
                 f"image's {frame.image.shape[:2]}; masks must have the image's height and width"
             )
-        from_labels = self.options["template_silhouette_from_labels"]
-        silhouette = self._silhouette(frame.image, labels > 0 if from_labels else None)
+        silhouette = self._template_silhouette(frame.image, labels > 0)
         maps = one_hot(labels, structures)
         views = [(silhouette, maps)]
         if self.options["try_mirror"]:
@@ -283,6 +301,13 @@ def full_resolution_mask(silhouette: Silhouette, mask: np.ndarray | None = None)
     return scaled >= 0.5
 
 
+def working_resolution_mask(silhouette: Silhouette, mask: np.ndarray) -> np.ndarray:
+    """A full-resolution mask scaled down to the silhouette's working size (area, >= 0.5)."""
+    height, width = silhouette.mask.shape
+    scaled = cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
+    return scaled >= 0.5
+
+
 def _rgb(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.dtype != np.uint8:
@@ -308,11 +333,10 @@ def _check_options(options: Mapping[str, Any]) -> None:
         )
         if not isinstance(options[k], (int, float)) or isinstance(options[k], bool) or options[k] < 0
     ]
-    flags = (
-        "try_mirror", "restrict_to_foreground", "template_silhouette_from_labels",
-        "refine_foreground", "thin_from_silhouette",
-    )
+    flags = ("try_mirror", "restrict_to_foreground", "refine_foreground", "thin_from_silhouette")
     bad += [k for k in flags if not isinstance(options[k], bool)]
+    if options["template_silhouette"] not in TEMPLATE_SILHOUETTES:
+        bad.append("template_silhouette")
     if bad:
         raise OptionsError(
             f"registration engine option(s) {sorted(set(bad))} have unusable values "
