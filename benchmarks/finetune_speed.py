@@ -156,6 +156,9 @@ def extrapolate(rows: list[dict], target: int = 1024) -> list[dict]:
                 "rss_peak_1024_mb": large["rss_ready_mb"] * ratio**ready_exponent
                 + extra_large * ratio**exponent,
                 "s_per_step_1024_if_p2": large["s_per_step"] * ratio**2,
+                "time_exponent": math.log(large["s_per_step"] / small["s_per_step"]) / math.log(2),
+                "s_per_step_1024": large["s_per_step"]
+                * ratio ** (math.log(large["s_per_step"] / small["s_per_step"]) / math.log(2)),
             }
         )
     return estimates
@@ -209,7 +212,8 @@ def main() -> None:
             f"1024 estimate {estimate['mode']:7s}: step adds {estimate['step_extra_256_mb']:.0f} MB at 256, "
             f"{estimate['step_extra_512_mb']:.0f} MB at 512 (exponent {estimate['exponent']:.2f}) -> "
             f"{estimate['step_extra_1024_mb']:.0f} MB at 1024 ({estimate['step_extra_1024_mb_if_p2']:.0f} MB if ~pixels); "
-            f"peak RSS ~{estimate['rss_peak_1024_mb']:.0f} MB; ~{estimate['s_per_step_1024_if_p2']:.0f} s/step if time ~pixels"
+            f"peak RSS ~{estimate['rss_peak_1024_mb']:.0f} MB; ~{estimate['s_per_step_1024']:.0f} s/step "
+            f"(time exponent {estimate['time_exponent']:.2f}; {estimate['s_per_step_1024_if_p2']:.0f} s if ~pixels)"
         )
     print(f"load average after: {os.getloadavg()}")
 

@@ -20,6 +20,7 @@ pytest.importorskip("sam2")
 
 from PIL import Image  # noqa: E402
 
+from traitrack.config import validate_config  # noqa: E402
 from traitrack.engines import make_engine  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
 from traitrack.engines.sam2_model import (
@@ -244,6 +245,10 @@ def test_options_from_config():
     assert options.total_steps(targets=7) == 14 and FinetuneOptions(steps=9).total_steps(7) == 9
     with pytest.raises(ValueError, match="batch"):
         FinetuneOptions.from_config({"finetune": {"batch": 2}})
+    # the schema's defaults and the dataclass's are the same
+    assert FinetuneOptions.from_config(validate_config({"structures": STRUCTURES})) == FinetuneOptions()
+    with pytest.raises(ValueError, match="finetune/pool"):
+        validate_config({"structures": STRUCTURES, "finetune": {"pool": "family"}})
 
 
 def test_full_weights_reload_exactly_and_foreign_files_are_refused(setup, tmp_path):

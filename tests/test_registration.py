@@ -53,7 +53,8 @@ def draw_specimen(
     def at(dx: float, dy: float) -> tuple[int, int]:
         """A point given in the specimen's own frame (y down the body axis), in the image."""
         dx, dy = dx * scale, dy * scale
-        return int(round(centre[0] + cos * dx - sin * dy)), int(round(centre[1] + sin * dx + cos * dy))
+        x, y = centre[0] + cos * dx - sin * dy, centre[1] + sin * dx + cos * dy
+        return int(round(x)), int(round(y))
 
     size = lambda r: max(1, int(round(r * scale)))  # noqa: E731
     for side in (-1, 1):  # legs first, so the body paints over their roots
@@ -120,16 +121,26 @@ def test_identity_gives_near_perfect_labels(template):
     assert (prediction.labels == template[1]).mean() > 0.97
 
 
-@pytest.mark.parametrize("option", ["try_mirror", "refine_foreground"])
-def test_optional_steps_keep_the_transfer_good(template, moved, option):
-    """The mirror candidates and the shape-guided second foreground pass (both off by default)."""
-    prediction = run([template], moved[0], {option: True})
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"try_mirror": True},
+        {"refine_foreground": True},
+        {"template_silhouette": "labels"},
+        {"template_silhouette": "image", "body_radius": 3},
+    ],
+)
+def test_optional_steps_keep_the_transfer_good(template, moved, options):
+    """Mirror candidates, the shape-guided foreground pass, other template silhouettes."""
+    prediction = run([template], moved[0], options)
     assert blob_miou(prediction.labels, moved[1]) > 0.85
 
 
 def test_output_has_each_targets_own_size_when_sizes_differ():
     small_template = draw_specimen(shape=(100, 90), centre=(45, 52), scale=0.8, seed=3)
-    target_image, target_labels = draw_specimen(shape=(140, 124), centre=(62, 72), scale=1.2, seed=4)
+    target_image, target_labels = draw_specimen(
+        shape=(140, 124), centre=(62, 72), scale=1.2, seed=4
+    )
     prediction = run([small_template], target_image)
     assert prediction.labels.shape == target_labels.shape
     assert prediction.labels.dtype == np.uint8
@@ -152,7 +163,9 @@ def test_prediction_fields_are_filled(moved_prediction):
         assert 0.5 < moved_prediction.object_score[name] <= 1.0
 
 
-def test_round_trip_from_a_predicted_target_recovers_the_template(template, moved, moved_prediction):
+def test_round_trip_from_a_predicted_target_recovers_the_template(
+    template, moved, moved_prediction
+):
     """The QC pass uses a prediction as the template; the engine must not care."""
     back = run([(moved[0], moved_prediction.labels)], template[0])
     assert blob_miou(back.labels, template[1]) > 0.7
@@ -190,6 +203,8 @@ def test_unknown_and_bad_options_raise_naming_them():
         RegistrationEngine.from_options({"warp_speed": 9}, seed=0)
     with pytest.raises(OptionsError, match="working_size"):
         RegistrationEngine.from_options({"working_size": 0}, seed=0)
+    with pytest.raises(OptionsError, match="template_silhouette"):
+        RegistrationEngine.from_options({"template_silhouette": "guess"}, seed=0)
     assert make_engine("registration", {}, seed=3).name == "registration"
     assert set(RegistrationEngine.from_options({}, seed=0).options) == set(DEFAULT_OPTIONS)
 

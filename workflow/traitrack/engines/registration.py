@@ -22,6 +22,7 @@ from .base import Frame, Prediction, probability_summary, split_chunk, templates
 from .registration_align import (
     Alignment,
     Silhouette,
+    body_of,
     prepare_silhouette,
     register,
     silhouette_from_mask,
@@ -54,8 +55,10 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     # in that pass, pixels farther than this fraction of the working size from the warped
     # templates are certain background
     "prior_margin": 0.05,
-    # radius (working px) of the opening that strips legs and antennae off the registered body
-    "body_radius": 3,
+    # radius (working px) of an opening that strips legs and antennae off the silhouettes
+    # before registration; 0 registers whole silhouettes, which measured best on the shared
+    # beetles and ants once template silhouettes include what GrabCut sees ("union")
+    "body_radius": 0,
     # Gaussian blur (working px) of the silhouettes before mean-squares alignment and demons
     "silhouette_sigma": 2.0,
     # number of equally spaced initial rotations of the similarity alignment (4: every 90 deg)
@@ -73,10 +76,12 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "demons_smoothing": 2.0,
     # fusion weight of a template = (silhouette Dice after registration) ** weight_power
     "weight_power": 4.0,
-    # thin structures also take the target's own appendage pixels (silhouette minus body)
-    # near where the templates put them: spread = blur (working px) of the fused thin maps,
-    # min_probability = the blurred probability a pixel needs to be claimed
+    # thin structures also take the target's own appendage pixels (silhouette minus its
+    # opening by a disc of appendage_radius working px) near where the templates put them:
+    # spread = blur (working px) of the fused thin maps, min_probability = the blurred
+    # probability a pixel needs to be claimed
     "thin_from_silhouette": True,
+    "appendage_radius": 3,
     "thin_spread": 8.0,
     "thin_min_probability": 0.01,
     # force background where the target's own silhouette is absent
@@ -262,7 +267,11 @@ class RegistrationEngine:
         if self.options["thin_from_silhouette"] and thin:
             labels = assign_appendages(
                 labels, probabilities,
-                appendages=full_resolution_mask(silhouette, silhouette.mask & ~silhouette.body),
+                appendages=full_resolution_mask(
+                    silhouette,
+                    silhouette.mask
+                    & ~body_of(silhouette.mask, int(self.options["appendage_radius"])),
+                ),
                 thin_labels=thin,
                 spread=float(self.options["thin_spread"]) / silhouette.spacing[0],
                 min_probability=float(self.options["thin_min_probability"]),
@@ -321,7 +330,7 @@ def _check_options(options: Mapping[str, Any]) -> None:
     """Raise :class:`OptionsError` naming every option of the wrong type or range."""
     minimum_ints = {"working_size": 16, "threads": 1, "start_angles": 1}
     non_negative_ints = (
-        "body_radius", "grabcut_iterations", "similarity_iterations", "affine_iterations",
+        "body_radius", "appendage_radius", "grabcut_iterations", "similarity_iterations", "affine_iterations",
         "demons_iterations",
     )
     bad = [k for k, low in minimum_ints.items() if not _is_int(options[k]) or options[k] < low]
