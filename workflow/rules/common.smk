@@ -8,6 +8,7 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 from traitrack.samples import read_sample_sheet, species_list  # noqa: E402
 from traitrack.stages.prepare import species_members  # noqa: E402
+from traitrack.palindrome_data import training_set  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 
@@ -88,6 +89,13 @@ def sam2_checkpoint(wildcards):
     return [path] if path else []
 
 
+def finetuned_weights(wildcards):
+    """The species' fine-tuned SAM 2 weights when `finetune.enabled`, else nothing."""
+    if config["finetune"]["enabled"]:
+        return f"results/{wildcards.species}/finetune/weights.pt"
+    return []
+
+
 def gpus(rule_name, needs_gpu):
     """GPUs of a rule: `resources.<rule>.gpu` from the config, else 1 when it runs SAM 2.
 
@@ -112,3 +120,53 @@ def final_outputs():
             f"results/{species}/masks.coco.json",
         ]
     return outputs
+
+
+# ---- fine-tuning (rule finetune in finetune.smk)
+
+if config["finetune"]["enabled"] and ENGINE != "sam2":
+    raise ValueError(
+        f"finetune.enabled: true fine-tunes SAM 2, but the config says engine: {ENGINE}; "
+        "set engine: sam2 or finetune.enabled: false"
+    )
+
+
+@cache
+def finetune_set(species):
+    """The specimens a species trains on (cached: every input function of the job asks)."""
+    finetune = config["finetune"]
+    return training_set(
+        SAMPLES, species, finetune["pool"], finetune["allow_gt_targets"]
+    )
+
+
+def finetune_images(wildcards):
+    return [m.image for m in finetune_set(wildcards.species).members]
+
+
+def finetune_masks(wildcards):
+    return [m.mask for m in finetune_set(wildcards.species).templates]
+
+
+def finetune_sheet(wildcards):
+    """Digest of the training rows: a new specimen in the pool retrains, other rows do not."""
+    fields = ("specimen", "species", "image", "mask", "gt_mask", "genus")
+    rows = [
+        tuple(getattr(m, f) for f in fields)
+        for m in finetune_set(wildcards.species).members
+    ]
+    return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+
+
+def finetune_settings(wildcards):
+    """What the weights depend on besides the files: changing any of it retrains."""
+    sam2 = {k: v for k, v in config["sam2"].items() if k != "finetuned_weights"}
+    return repr(
+        (
+            config["finetune"],
+            sam2,
+            config["seed"],
+            config["structures"],
+            config["background"],
+        )
+    )

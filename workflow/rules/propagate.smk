@@ -4,6 +4,7 @@ rule propagate:
         images=member_images,
         masks=member_masks,
         checkpoint=sam2_checkpoint if ENGINE == "sam2" else [],
+        finetuned=finetuned_weights,
     output:
         labels=directory("results/{species}/labels"),
         predictions="results/{species}/predictions.tsv",

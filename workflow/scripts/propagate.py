@@ -17,4 +17,5 @@ run_propagate(
     predictions_out=snakemake.output.predictions,
     qc_out=snakemake.output.qc,
     coco_out=snakemake.output.coco,
+    finetuned_weights=snakemake.input.get("finetuned", ""),
 )

@@ -46,9 +46,15 @@ class SpecimenStore:
         return self._template_cache[name]
 
 
-def engine_from_config(config: Mapping[str, Any]):
+def engine_from_config(config: Mapping[str, Any], finetuned_weights: str | Path = ""):
+    """The configured engine; SAM 2 with the species' fine-tuned weights when given."""
     name = config["engine"]
-    return make_engine(name, config.get(name), seed=config["seed"])
+    options = dict(config.get(name) or {})
+    if finetuned_weights:
+        if name != "sam2":
+            raise ValueError(f"fine-tuned weights {finetuned_weights} need `engine: sam2`, not {name!r}")
+        options["finetuned_weights"] = str(finetuned_weights)
+    return make_engine(name, options, seed=config["seed"])
 
 
 def run_propagate(
@@ -60,11 +66,12 @@ def run_propagate(
     predictions_out: str | Path,
     qc_out: str | Path,
     coco_out: str | Path,
+    finetuned_weights: str | Path = "",
 ) -> None:
     """Segment every target of a species, score it by the round trip, export masks."""
     sheet = read_sample_sheet(samples)
     structures = StructureTable.from_config(config)
-    engine = engine_from_config(config)
+    engine = engine_from_config(config, finetuned_weights)
     _, chunks = read_pseudovideo(pseudovideo)
     store = SpecimenStore(specimens(sheet), structures)
     labels_dir = Path(labels_dir)
