@@ -75,3 +75,13 @@ def test_cli_reports_bad_config_with_exit_code_2(tmp_path, capsys):
     bad.write_text("structures: []\n")
     assert main(["describe", "--species", "x", "--config", str(bad)]) == 2
     assert str(bad) in capsys.readouterr().err
+
+
+def test_finetuned_weights_need_the_sam2_engine(tmp_path):
+    from traitrack.config import validate_config
+    from traitrack.stages.segment import engine_from_config
+
+    config = validate_config({"structures": [{"name": "head"}]})
+    assert engine_from_config(config).name == "registration"
+    with pytest.raises(ValueError, match="engine: sam2"):
+        engine_from_config(config, tmp_path / "weights.pt")
