@@ -72,11 +72,12 @@ NEAREST = 5
 
 
 def split(images: list[Path], targets: int | None) -> tuple[list[Path], list[Path]]:
-    """Every 4th image by name is a target (``targets`` of them, evenly spaced); the rest the pool."""
+    """Every 4th image by name is a target (``targets`` of them, evenly spaced); the rest pool."""
     chosen = images[0::4]
     pool = [path for index, path in enumerate(images) if index % 4]
     if targets is not None and targets < len(chosen):
-        chosen = [chosen[i] for i in np.linspace(0, len(chosen) - 1, targets).round().astype(int)]
+        spaced = np.linspace(0, len(chosen) - 1, targets).round().astype(int)
+        chosen = [chosen[i] for i in spaced]
     return chosen, pool
 
 
@@ -102,13 +103,19 @@ def evaluate_target(task: tuple) -> dict:
         result[f"{name}_seconds"] = time.perf_counter() - start
         result[f"{name}_iou"] = class_iou(prediction.labels, truth, structures.labels)
         result[f"{name}_miou"] = mean_iou(result[f"{name}_iou"])
-    back_frames = [Frame(target.stem, image, prediction.labels), Frame(templates[0].stem, template_frames[0].image)]
+    nearest = template_frames[0]
+    back_frames = [
+        Frame(target.stem, image, prediction.labels),
+        Frame(nearest.specimen, nearest.image),
+    ]
     (back,) = engine.propagate(back_frames, structures)
-    result["round_trip_miou"] = mean_iou(class_iou(back.labels, template_frames[0].labels, structures.labels))
+    result["round_trip_miou"] = mean_iou(class_iou(back.labels, nearest.labels, structures.labels))
     return result
 
 
-def run_set(key: str, targets: int | None, workers: int, options: dict) -> list[dict]:
+def run_set(
+    key: str, targets: int | None, workers: int, options: dict, csv: Path | None = None
+) -> list[dict]:
     folder, config = SETS[key]
     images = sorted((DATA / folder / "images").glob("*.png"))
     if not images:
@@ -116,13 +123,18 @@ def run_set(key: str, targets: int | None, workers: int, options: dict) -> list[
     chosen, pool = split(images, targets)
     neighbours = nearest_templates(chosen, pool, NEAREST)
     tasks = [(t, n, config, options) for t, n in zip(chosen, neighbours)]
-    print(f"\n## {folder}: {len(chosen)} targets, pool of {len(pool)}, {workers} worker(s)", flush=True)
+    print(
+        f"\n## {folder}: {len(chosen)} targets, pool of {len(pool)}, {workers} worker(s)",
+        flush=True,
+    )
     if workers > 1:
         with multiprocessing.get_context("spawn").Pool(workers) as pool_of_workers:
             results = pool_of_workers.map(evaluate_target, tasks, chunksize=1)
     else:
         results = [evaluate_target(task) for task in tasks]
     report(results, StructureTable.from_config(config))
+    if csv is not None:
+        write_csv(csv, key, results, StructureTable.from_config(config))
     return results
 
 
@@ -142,12 +154,30 @@ def report(results: list[dict], structures: StructureTable) -> None:
             f"{np.mean([r[f'{name}_seconds'] for r in results]):.1f}",
         ]
         print("| " + " | ".join(cells) + " |")
-    rho = spearman([r["round_trip_miou"] for r in results], [r["fused_miou"] for r in results])
+    round_trip = [r["round_trip_miou"] for r in results]
+    rho = spearman(round_trip, [r["fused_miou"] for r in results])
     print(
-        f"QC round trip: mean round-trip mIoU {np.nanmean([r['round_trip_miou'] for r in results]):.3f}; "
+        f"QC round trip: mean round-trip mIoU {np.nanmean(round_trip):.3f}; "
         f"Spearman(round-trip mIoU, true {NEAREST}-fused mIoU) = {rho:.3f}",
         flush=True,
     )
+
+
+def write_csv(path: Path, key: str, results: list[dict], structures: StructureTable) -> None:
+    """Per-target scores (one row per target and setting) for a closer look."""
+    import pandas as pd
+
+    rows = []
+    for r in results:
+        for name in ("one", "fused"):
+            row = {"set": key, "target": r["target"], "templates": name}
+            row["miou"] = r[f"{name}_miou"]
+            row.update({f"iou_{s.name}": r[f"{name}_iou"][s.label] for s in structures})
+            row["seconds"] = r[f"{name}_seconds"]
+            row["round_trip_miou"] = r["round_trip_miou"]
+            rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame.to_csv(path, mode="a", header=not path.exists(), index=False)
 
 
 def parse_options(pairs: list[str]) -> dict:
@@ -173,11 +203,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--targets", type=int, default=None, help="targets per set (default: all)")
     parser.add_argument("--workers", type=int, default=2, help="processes over targets")
     parser.add_argument("--option", action="append", default=[], help="engine option key=value")
+    parser.add_argument("--csv", type=Path, default=None, help="append per-target scores here")
     args = parser.parse_args(argv)
     options = parse_options(args.option)
     print(f"engine options: {({**DEFAULT_OPTIONS, **options})}")
     for key in ("beetles", "ants") if args.set == "both" else (args.set,):
-        run_set(key, args.targets, args.workers, options)
+        run_set(key, args.targets, args.workers, options, args.csv)
 
 
 if __name__ == "__main__":

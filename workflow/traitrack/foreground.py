@@ -11,6 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
+from skimage.filters import threshold_otsu
 
 
 def foreground_mask(
@@ -181,8 +182,6 @@ def _distance_to_border_colours(
 
 
 def _otsu(values: np.ndarray) -> float:
-    from skimage.filters import threshold_otsu
-
     if np.ptp(values) == 0:
         return float(values.max())
     return float(threshold_otsu(values))

@@ -3,7 +3,7 @@
 For each target and each of its templates: foreground silhouettes (:mod:`traitrack.foreground`)
 -> global alignment (multi-start similarity, then affine) -> deformation (demons) -> the
 template's per-structure maps warped onto the target -> fusion over templates weighted by
-registration quality.  Nothing assumes that a template's labels are hand-made: the QC round
+registration quality -> thin structures extended onto the target's own appendage pixels.  Nothing assumes that a template's labels are hand-made: the QC round
 trip calls the same :meth:`RegistrationEngine.propagate` with a predicted target as template.
 """
 
@@ -330,7 +330,8 @@ def _check_options(options: Mapping[str, Any]) -> None:
     """Raise :class:`OptionsError` naming every option of the wrong type or range."""
     minimum_ints = {"working_size": 16, "threads": 1, "start_angles": 1}
     non_negative_ints = (
-        "body_radius", "appendage_radius", "grabcut_iterations", "similarity_iterations", "affine_iterations",
+        "body_radius", "appendage_radius", "grabcut_iterations", "similarity_iterations",
+        "affine_iterations",
         "demons_iterations",
     )
     bad = [k for k, low in minimum_ints.items() if not _is_int(options[k]) or options[k] < low]
@@ -340,7 +341,9 @@ def _check_options(options: Mapping[str, Any]) -> None:
             "silhouette_sigma", "demons_smoothing", "weight_power", "turn_penalty", "prior_margin",
             "thin_spread", "thin_min_probability",
         )
-        if not isinstance(options[k], (int, float)) or isinstance(options[k], bool) or options[k] < 0
+        if not isinstance(options[k], (int, float))
+        or isinstance(options[k], bool)
+        or options[k] < 0
     ]
     flags = ("try_mirror", "restrict_to_foreground", "refine_foreground", "thin_from_silhouette")
     bad += [k for k in flags if not isinstance(options[k], bool)]

@@ -25,8 +25,9 @@ class Silhouette:
     """One image prepared for registration.
 
     mask : bool silhouette at the working size (appendages included).
-    body : the silhouette without thin appendages (a morphological opening): legs and antennae
-        take a different pose in every specimen and would dominate the alignment.
+    body : the shape that is registered: the silhouette opened by ``body_radius`` to strip
+        thin appendages (their pose differs in every specimen), or the whole silhouette when
+        the radius is 0.
     smooth : the body blurred (float sitk image, spacing 1), which gives the mean-squares
         metric a gradient far from the boundary; this is what gets registered.
     image : the RGB image at the working size (for a second, shape-guided foreground pass).
@@ -97,7 +98,12 @@ def prepare_silhouette(
 
 
 def silhouette_from_mask(
-    mask: np.ndarray, small: np.ndarray, full_shape: tuple[int, int], *, sigma: float, body_radius: int
+    mask: np.ndarray,
+    small: np.ndarray,
+    full_shape: tuple[int, int],
+    *,
+    sigma: float,
+    body_radius: int,
 ) -> Silhouette:
     """A :class:`Silhouette` from a working-size mask (body, blur and geometry derived)."""
     height, width = mask.shape
@@ -139,8 +145,9 @@ def align_similarity(
     the matched centroids.  A silhouette cannot tell head from tail, and templates are chosen
     for looking alike (so usually lie in the target's pose): a turned start wins only if its
     metric is below ``turn_penalty`` times the unturned start's.  Measured on the shared
-    beetles and ants, letting the plain metric decide picked a wrong heading for 2 of 12
-    beetles and 6 of 12 ants, while the unturned start was never worse than the best.
+    beetles and ants (similarity stage alone, nearest template, 12 targets each), letting the
+    plain metric decide picked a wrong heading for 2 of 12 beetles and 6 of 12 ants, while the
+    unturned start was never worse than the best.
     """
     centre_fixed = _centroid(fixed.body)
     centre_moving = _centroid(moving.body)
@@ -170,7 +177,9 @@ def refine_affine(
     affine.SetMatrix(initial.GetMatrix())
     affine.SetTranslation(initial.GetTranslation())
     if iterations > 0:
-        affine, _ = _optimise(fixed.smooth, moving.smooth, affine, iterations, shrink_factors=(2, 1))
+        affine, _ = _optimise(
+            fixed.smooth, moving.smooth, affine, iterations, shrink_factors=(2, 1)
+        )
     return affine
 
 
