@@ -10,7 +10,6 @@ import logging
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -124,8 +123,3 @@ def run_annotate_next(
         scores,
     )
     write_table(out, ranking)
-
-
-def descriptor_lookup(path: str | Path) -> dict[str, np.ndarray]:
-    names, vectors = load_descriptors(path)
-    return {name: vectors[i] for i, name in enumerate(names)}
