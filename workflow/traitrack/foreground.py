@@ -43,16 +43,8 @@ def foreground_mask(
     """
     rgb = _as_rgb(image)
     init = border_model_init(rgb, border_fraction)
-    mask = init.copy()
-    if (init == cv2.GC_PR_FGD).any() and (init != cv2.GC_PR_FGD).any():
-        cv2.setRNGSeed(int(seed))
-        bgd_model = np.zeros((1, 65), np.float64)
-        fgd_model = np.zeros((1, 65), np.float64)
-        cv2.grabCut(
-            cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), mask, None, bgd_model, fgd_model,
-            int(iterations), cv2.GC_INIT_WITH_MASK,
-        )
-    foreground = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+    has_both = (init == cv2.GC_PR_FGD).any() and (init != cv2.GC_PR_FGD).any()
+    foreground = _grabcut_foreground(rgb, init, iterations, seed, run=has_both)
     foreground = clean_silhouette(foreground, min_component_fraction)
     if not foreground.any():
         foreground = clean_silhouette(init == cv2.GC_PR_FGD, min_component_fraction)
@@ -96,17 +88,9 @@ def foreground_from_prior(
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * core_radius + 1,) * 2)
         core = cv2.erode((prior >= 0.9).astype(np.uint8), kernel).astype(bool)
         init[core] = cv2.GC_FGD
-    mask = init.copy()
-    if (init == cv2.GC_BGD).any() or (init == cv2.GC_PR_BGD).any():
-        cv2.setRNGSeed(int(seed))
-        bgd_model = np.zeros((1, 65), np.float64)
-        fgd_model = np.zeros((1, 65), np.float64)
-        cv2.grabCut(
-            cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), mask, None, bgd_model, fgd_model,
-            int(iterations), cv2.GC_INIT_WITH_MASK,
-        )
+    has_background = (init == cv2.GC_BGD).any() or (init == cv2.GC_PR_BGD).any()
     foreground = clean_silhouette(
-        (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD), min_component_fraction
+        _grabcut_foreground(rgb, init, iterations, seed, run=has_background), min_component_fraction
     )
     return foreground if foreground.any() else inside
 
@@ -200,3 +184,19 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] in (3, 4):
         return np.ascontiguousarray(image[..., :3])
     raise ValueError(f"foreground_mask needs an (H, W) or (H, W, 3) image, got shape {image.shape}")
+
+
+def _grabcut_foreground(rgb: np.ndarray, init: np.ndarray, iterations: int, seed: int, run: bool) -> np.ndarray:
+    """GrabCut from an initial label mask (seeded, so deterministic); its definite and probable
+    foreground.  ``run=False`` returns the initial mask's foreground unchanged (GrabCut needs
+    both foreground and background seeds)."""
+    mask = init.copy()
+    if run:
+        cv2.setRNGSeed(int(seed))
+        bgd_model = np.zeros((1, 65), np.float64)
+        fgd_model = np.zeros((1, 65), np.float64)
+        cv2.grabCut(
+            cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), mask, None, bgd_model, fgd_model,
+            int(iterations), cv2.GC_INIT_WITH_MASK,
+        )
+    return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)

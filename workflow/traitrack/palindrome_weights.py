@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from .engines.sam2_model import CheckpointError
+from .engines.sam2_model import CheckpointError, load_weights_file
 from .io import atomic_output
 
 FORMAT = "traitrack-palindrome-1"
@@ -112,17 +112,12 @@ def save_weights(path: str | os.PathLike, named, lora: LoraOptions, base: dict[s
 def read_weights(path: str | os.PathLike) -> dict[str, Any]:
     """Load a tuned-weights file with ``weights_only=True``; a foreign file is a clear error."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(
-            f"fine-tuned weights {path} do not exist; run the finetune rule or fix sam2 option finetuned_weights"
-        )
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises RuntimeError, UnpicklingError, EOFError ...
-        raise CheckpointError(
-            f"fine-tuned weights {path} cannot be read ({type(error).__name__}: {error}); delete the file and "
-            "run the finetune rule again"
-        ) from error
+    payload = load_weights_file(
+        path,
+        missing=f"fine-tuned weights {path} do not exist; run the finetune rule or fix sam2 option finetuned_weights",
+        unreadable=f"fine-tuned weights {path} cannot be read",
+        fix="delete the file and run the finetune rule again",
+    )
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a traitrack fine-tuned weights file (format {FORMAT})")
     return payload

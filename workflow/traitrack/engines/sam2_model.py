@@ -16,6 +16,7 @@ import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -136,24 +137,33 @@ def instantiate_model(model_size: str, image_size: int, seed: int = 0) -> torch.
     return model.eval()
 
 
+def load_weights_file(path: Path, missing: str, unreadable: str, fix: str) -> Any:
+    """``torch.load(..., weights_only=True)`` of a weights file, every failure a CheckpointError.
+
+    ``weights_only=True`` keeps a downloaded file from running code on unpickling.  ``missing``
+    is the whole message for an absent file; ``unreadable`` and ``fix`` frame torch's error.
+    """
+    if not path.is_file():
+        raise CheckpointError(missing)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises RuntimeError, UnpicklingError, EOFError ...
+        raise CheckpointError(f"{unreadable} ({type(error).__name__}: {error}); {fix}") from error
+
+
 def load_checkpoint_strict(model: torch.nn.Module, path: str | os.PathLike) -> None:
     """Load a SAM 2 checkpoint into ``model``; every key must match, else :class:`CheckpointError`.
 
     ``weights_only=True`` keeps a downloaded file from running code on unpickling.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(
-            f"SAM 2 checkpoint {path} does not exist; run the download_checkpoint rule "
-            "(snakemake resources/checkpoints/sam2.1_hiera_<size>.pt) or set engine options checkpoint"
-        )
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises RuntimeError, UnpicklingError, EOFError ...
-        raise CheckpointError(
-            f"SAM 2 checkpoint {path} cannot be read ({type(error).__name__}: {error}); "
-            "it is truncated or not a checkpoint: delete it and download it again"
-        ) from error
+    loaded = load_weights_file(
+        path,
+        missing=f"SAM 2 checkpoint {path} does not exist; run the download_checkpoint rule "
+        "(snakemake resources/checkpoints/sam2.1_hiera_<size>.pt) or set engine options checkpoint",
+        unreadable=f"SAM 2 checkpoint {path} cannot be read",
+        fix="it is truncated or not a checkpoint: delete it and download it again",
+    )
     state = loaded.get("model") if isinstance(loaded, dict) else None
     if not isinstance(state, dict):
         raise CheckpointError(f"SAM 2 checkpoint {path} has no 'model' state dict; is it a SAM 2 checkpoint?")
