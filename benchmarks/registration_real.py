@@ -23,6 +23,7 @@ from Imageomics BeetleFlow; ants-4part: AntWeb images, CC BY 4.0, masks by EPFL 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import sys
 import time
@@ -38,6 +39,7 @@ from traitrack.engines.base import Frame  # noqa: E402
 from traitrack.engines.registration import DEFAULT_OPTIONS, RegistrationEngine  # noqa: E402
 from traitrack.io import read_image, read_mask  # noqa: E402
 from traitrack.metrics import class_iou, mean_iou, spearman  # noqa: E402
+from traitrack.qc import qc_score  # noqa: E402
 from traitrack.structures import StructureTable  # noqa: E402
 
 DATA = ROOT / ".." / "shared" / "data"
@@ -69,6 +71,8 @@ SETS = {
     ),
 }
 NEAREST = 5
+# engine options each set's own config would carry (the ants' eye lies inside the head)
+SET_OPTIONS = {"beetles": {}, "ants": {"small_parts": {"eye": "head"}}}
 
 
 def split(images: list[Path], targets: int | None) -> tuple[list[Path], list[Path]]:
@@ -103,6 +107,7 @@ def evaluate_target(task: tuple) -> dict:
         result[f"{name}_seconds"] = time.perf_counter() - start
         result[f"{name}_iou"] = class_iou(prediction.labels, truth, structures.labels)
         result[f"{name}_miou"] = mean_iou(result[f"{name}_iou"])
+        result[f"{name}_agreement"] = float(np.nanmean(list(prediction.object_score.values())))
     nearest = template_frames[0]
     back_frames = [
         Frame(target.stem, image, prediction.labels),
@@ -122,9 +127,11 @@ def run_set(
         raise SystemExit(f"no images in {DATA / folder / 'images'}; is ../shared/data there?")
     chosen, pool = split(images, targets)
     neighbours = nearest_templates(chosen, pool, NEAREST)
+    options = {**SET_OPTIONS[key], **options}
     tasks = [(t, n, config, options) for t, n in zip(chosen, neighbours)]
     print(
-        f"\n## {folder}: {len(chosen)} targets, pool of {len(pool)}, {workers} worker(s)",
+        f"\n## {folder}: {len(chosen)} targets, pool of {len(pool)}, {workers} worker(s), "
+        f"set options {SET_OPTIONS[key]}",
         flush=True,
     )
     if workers > 1:
@@ -154,13 +161,29 @@ def report(results: list[dict], structures: StructureTable) -> None:
             f"{np.mean([r[f'{name}_seconds'] for r in results]):.1f}",
         ]
         print("| " + " | ".join(cells) + " |")
-    round_trip = [r["round_trip_miou"] for r in results]
-    rho = spearman(round_trip, [r["fused_miou"] for r in results])
-    print(
-        f"QC round trip: mean round-trip mIoU {np.nanmean(round_trip):.3f}; "
-        f"Spearman(round-trip mIoU, true {NEAREST}-fused mIoU) = {rho:.3f}",
-        flush=True,
-    )
+    truth = np.array([r["fused_miou"] for r in results])
+    round_trip = np.array([r["round_trip_miou"] for r in results])
+    agreement = np.array([r["fused_agreement"] for r in results])
+    print(f"QC ({len(results)} targets; true = {NEAREST}-fused mIoU; "
+          "worst quarter = share of the truly worst quarter among the lowest-scored quarter):")
+    for name, score in (
+        ("round trip", round_trip),
+        ("template agreement", agreement),
+        ("qc_score = round trip x agreement", qc_score(round_trip, agreement)),
+    ):
+        print(
+            f"  {name}: mean {np.nanmean(score):.3f}, Spearman {spearman(score, truth):.3f}, "
+            f"worst quarter {worst_quarter_capture(score, truth):.2f}",
+            flush=True,
+        )
+
+
+def worst_quarter_capture(score: np.ndarray, truth: np.ndarray) -> float:
+    """Share of the truly worst quarter of targets that the lowest-scored quarter contains."""
+    quarter = max(1, len(truth) // 4)
+    flagged = set(np.argsort(np.nan_to_num(score, nan=-1.0), kind="stable")[:quarter])
+    worst = set(np.argsort(np.nan_to_num(truth, nan=-1.0), kind="stable")[:quarter])
+    return len(flagged & worst) / quarter
 
 
 def write_csv(path: Path, key: str, results: list[dict], structures: StructureTable) -> None:
@@ -175,6 +198,7 @@ def write_csv(path: Path, key: str, results: list[dict], structures: StructureTa
             row.update({f"iou_{s.name}": r[f"{name}_iou"][s.label] for s in structures})
             row["seconds"] = r[f"{name}_seconds"]
             row["round_trip_miou"] = r["round_trip_miou"]
+            row["agreement"] = r[f"{name}_agreement"]
             rows.append(row)
     frame = pd.DataFrame(rows)
     frame.to_csv(path, mode="a", header=not path.exists(), index=False)
@@ -186,7 +210,9 @@ def parse_options(pairs: list[str]) -> dict:
     for pair in pairs:
         key, _, value = pair.partition("=")
         default = DEFAULT_OPTIONS.get(key)
-        if isinstance(default, bool):
+        if isinstance(default, (dict, list)):
+            options[key] = json.loads(value)
+        elif isinstance(default, bool):
             options[key] = value.lower() in ("1", "true", "yes")
         elif isinstance(default, int):
             options[key] = int(value)

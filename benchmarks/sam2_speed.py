@@ -9,6 +9,9 @@ Prints, in one run (so the ratios share the machine's state):
   [template, target] per target (the template encoded again for every target, objects one by
   one), and our propagation / SST;
 * ``structures``: our propagation per target with the 9 parts of beetles-9part against 1 part;
+* ``profile`` (``--profile``): where ``ours`` spends a target's seconds, propagation and QC
+  (wall time inside sam2's image encoder, memory attention, mask decoder, memory encoder,
+  prompt encoder; ``other`` = the rest: sam2's glue, upsampling and our own Python);
 * ``rss`` (``--rss-frames 20 200``): peak resident memory of a whole species run (propagation
   + QC, chunks of ``--chunk-size`` targets) for each number of frames, in fresh processes.
 
@@ -125,21 +128,67 @@ class EncoderClock:
         return statistics.median(self.times)
 
 
-def ours(engine, template: Frame, targets: list[Frame], structures) -> tuple[float, float, float]:
+class ModuleClock:
+    """Exclusive wall seconds inside sam2's sub-networks (``--profile``), per phase."""
+
+    PARTS = {"encoder": ("forward_image",), "memory attention": ("memory_attention", "forward"),
+             "mask decoder": ("sam_mask_decoder", "forward"), "memory encoder": ("memory_encoder", "forward"),
+             "prompt encoder": ("sam_prompt_encoder", "forward")}
+
+    def __init__(self, model):
+        self.restore, self.phase, self.totals = [], "forward", {}
+        for part, path in self.PARTS.items():
+            owner = model if len(path) == 1 else getattr(model, path[0])
+            original = getattr(owner, path[-1])
+            setattr(owner, path[-1], self._timed(part, original))
+            self.restore.append((owner, path[-1], original))
+
+    def _timed(self, part, original):
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                key = (self.phase, part)
+                self.totals[key] = self.totals.get(key, 0.0) + time.perf_counter() - start
+        return timed
+
+    def close(self) -> None:
+        for owner, name, original in self.restore:
+            if name in vars(owner):
+                delattr(owner, name)  # back to the class's method
+            if getattr(owner, name) != original:
+                setattr(owner, name, original)
+
+    def report(self, forward: float, qc: float, floor: float, count: int) -> None:
+        print(f"profile   {'part':17s} {'propagation':>11s} {'QC':>7s} {'together':>8s} {'x encoder':>9s}  (s/target)")
+        rows = {part: [self.totals.get((phase, part), 0.0) / count for phase in ("forward", "qc")] for part in self.PARTS}
+        rows["other"] = [forward - sum(r[0] for r in rows.values()), qc - sum(r[1] for r in rows.values())]
+        rows["total"] = [forward, qc]
+        for part, (f, q) in rows.items():
+            print(f"profile   {part:17s} {f:11.3f} {q:7.3f} {f + q:8.3f} {(f + q) / floor:9.2f}")
+
+
+def ours(engine, template: Frame, targets: list[Frame], structures, profile: bool = False):
     """Seconds per target: propagation (template features warm), then the QC round trips;
-    and the median encoder pass measured inside the propagation."""
+    the median encoder pass measured inside the propagation; the module clock (profile)."""
     engine.image_features(template.specimen, template.image)
     predictions = []
+    modules = ModuleClock(engine.model) if profile else None
     clock = EncoderClock(engine.model)
     forward = seconds(lambda: predictions.extend(engine.propagate([template, *targets], structures)))
     in_run_floor = clock.close()
     encoded = engine.features.stats.encoded
     backward = 0.0
+    if modules:
+        modules.phase = "qc"
     for target, prediction in zip(targets, predictions):
         chunk = [Frame(target.specimen, target.image, prediction.labels), Frame(template.specimen, template.image)]
         backward += seconds(lambda: engine.propagate(chunk, structures))
     assert engine.features.stats.encoded == encoded, "the QC pass must not encode images"
-    return forward / len(targets), backward / len(targets), in_run_floor
+    if modules:
+        modules.close()
+    return forward / len(targets), backward / len(targets), in_run_floor, modules
 
 
 def sst(model, template: Frame, targets: list[Frame], structures) -> float:
@@ -189,12 +238,14 @@ def speed(args) -> None:
     print(f"# sam2.1 {args.model_size} random weights, image size {args.image_size}, "
           f"{torch.get_num_threads()} threads, memory_frames {args.memory_frames}, {len(targets)} targets")
     standalone = encoder_floor(engine, [template, *targets])
-    forward, qc, floor = ours(engine, template, targets, structures)
+    forward, qc, floor, modules = ours(engine, template, targets, structures, args.profile)
     print(f"encoder   {floor:.3f} s per image (forward_image median inside our propagation; "
           f"{standalone:.3f} s standalone just before; the machine is shared, so ratios use the former)")
     print(f"ours      propagation {forward:.3f} s/target, QC {qc:.3f} s/target, "
           f"together {forward + qc:.3f} s/target = {(forward + qc) / floor:.2f}x encoder (goal <= 1.3x); "
           f"propagation alone {forward / floor:.2f}x encoder")
+    if modules:
+        modules.report(forward, qc, floor, len(targets))
     clock = EncoderClock(engine.model)
     baseline = sst(engine.model, template, targets, structures)
     sst_floor = clock.close()
@@ -266,6 +317,7 @@ def main() -> None:
     parser.add_argument("--rss-frames", type=int, nargs="*", default=[])
     parser.add_argument("--rss-structures", nargs="+", default=["elytra"])
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="print where a target's seconds go")
     parser.add_argument("--rss-child", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -63,6 +63,18 @@ def summarise_round_trips(rows: Sequence[Mapping], threshold: float) -> list[dic
     return summary
 
 
+def qc_score(round_trip_miou, agreement):
+    """The QC score: round-trip mIoU times the templates' agreement (both 0..1).
+
+    The round trip alone is blind to a consistent mistake (a head-tail flip maps back onto the
+    template just as well); templates that disagree about where the parts are reveal it.  A
+    missing agreement (a single template agrees with itself: 1) leaves the round trip as is.
+    """
+    round_trip_miou = np.asarray(round_trip_miou, dtype=float)
+    agreement = np.nan_to_num(np.asarray(agreement, dtype=float), nan=1.0)
+    return round_trip_miou * np.clip(agreement, 0.0, 1.0)
+
+
 def _nanmean(values: Sequence[float]) -> float:
     array = np.asarray(values, dtype=float)
     return float(np.nanmean(array)) if np.isfinite(array).any() else float("nan")

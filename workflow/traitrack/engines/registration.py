@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import SimpleITK as sitk
 
+from ..describe import hog_descriptor
 from ..foreground import foreground_from_prior
 from ..structures import StructureTable
 from .base import Frame, Prediction, probability_summary, split_chunk, templates_for
@@ -37,74 +38,26 @@ from .registration_fusion import (
     template_agreement,
     template_weights,
 )
-
-DEFAULT_OPTIONS: dict[str, Any] = {
-    # working size (px, longest side) at which silhouettes are found and registered
-    "working_size": 224,
-    # SimpleITK / OpenCV threads per engine (1 keeps results reproducible across machines)
-    "threads": 1,
-    # GrabCut iterations for the foreground silhouettes
-    "grabcut_iterations": 5,
-    # a template's silhouette: "labels" (its labelled area), "image" (GrabCut on its image, as
-    # for targets) or "union" (both; keeps unlabelled legs and mounts that the target's
-    # GrabCut silhouette will also contain)
-    "template_silhouette": "union",
-    # second foreground pass on the target: GrabCut initialised from the templates warped onto
-    # it, then affine + demons again on that silhouette
-    "refine_foreground": False,
-    # in that pass, pixels farther than this fraction of the working size from the warped
-    # templates are certain background
-    "prior_margin": 0.05,
-    # radius (working px) of an opening that strips legs and antennae off the silhouettes
-    # before registration; 0 registers whole silhouettes, which measured best on the shared
-    # beetles and ants once template silhouettes include what GrabCut sees ("union")
-    "body_radius": 0,
-    # Gaussian blur (working px) of the silhouettes before mean-squares alignment and demons
-    "silhouette_sigma": 2.0,
-    # number of equally spaced initial rotations of the similarity alignment (4: every 90 deg)
-    "start_angles": 4,
-    # a turned start must reach this fraction of the unturned start's metric to win (1: plain
-    # metric decides; small: trust the templates' pose, as HOG-selected templates share it)
-    "turn_penalty": 0.35,
-    # also try each template mirrored left-right and keep whichever registers better
-    "try_mirror": False,
-    # gradient-descent iterations of the similarity and the affine stage (per pyramid level)
-    "similarity_iterations": 100,
-    "affine_iterations": 100,
-    # demons iterations (0 disables the deformable step) and field smoothing (working px)
-    "demons_iterations": 60,
-    "demons_smoothing": 2.0,
-    # fusion weight of a template = (silhouette Dice after registration) ** weight_power
-    "weight_power": 4.0,
-    # thin structures also take the target's own appendage pixels (silhouette minus its
-    # opening by a disc of appendage_radius working px) near where the templates put them:
-    # spread = blur (working px) of the fused thin maps, min_probability = the blurred
-    # probability a pixel needs to be claimed
-    "thin_from_silhouette": True,
-    "appendage_radius": 3,
-    "thin_spread": 8.0,
-    "thin_min_probability": 0.01,
-    # force background where the target's own silhouette is absent
-    "restrict_to_foreground": True,
-}
-
-
-TEMPLATE_SILHOUETTES = ("labels", "image", "union")
-
-
-class OptionsError(ValueError):
-    """The registration engine's options are not usable; the message names the bad keys."""
+from .registration_local import PartTemplate, place_small_part
+from .registration_options import (  # noqa: F401  (re-exported for callers)
+    DEFAULT_OPTIONS,
+    OptionsError,
+    check_options,
+)
+from .registration_orient import allowed_turns, apply_turn, choose_turn, undo_turn
 
 
 @dataclass
 class _Template:
     """A template frame prepared once per chunk: silhouette(s) and full-resolution maps.
 
-    ``views`` holds (silhouette, (N, H, W) structure indicator maps) per mirror state.
+    ``views`` holds (silhouette, (N, H, W) structure indicator maps, RGB image) per mirror
+    state.
     """
 
     specimen: str
-    views: list[tuple[Silhouette, np.ndarray]]
+    views: list[tuple[Silhouette, np.ndarray, np.ndarray]]
+    descriptor: np.ndarray
 
 
 class RegistrationEngine:
@@ -127,7 +80,7 @@ class RegistrationEngine:
                 f"known options are {sorted(DEFAULT_OPTIONS)}"
             )
         merged = {**DEFAULT_OPTIONS, **options}
-        _check_options(merged)
+        check_options(merged)
         return cls(merged, seed=seed)
 
     def propagate(self, frames: Sequence[Frame], structures: StructureTable) -> list[Prediction]:
@@ -185,10 +138,15 @@ class RegistrationEngine:
             )
         silhouette = self._template_silhouette(frame.image, labels > 0)
         maps = one_hot(labels, structures)
-        views = [(silhouette, maps)]
+        image = _rgb(frame.image)
+        views = [(silhouette, maps, image)]
         if self.options["try_mirror"]:
-            views.append((mirrored(silhouette), np.ascontiguousarray(maps[:, :, ::-1])))
-        return _Template(frame.specimen, views)
+            views.append((
+                mirrored(silhouette),
+                np.ascontiguousarray(maps[:, :, ::-1]),
+                np.ascontiguousarray(image[:, ::-1]),
+            ))
+        return _Template(frame.specimen, views, hog_descriptor(image))
 
     def _register(self, target: Silhouette, template: Silhouette, initial=None) -> Alignment:
         return register(
@@ -204,25 +162,25 @@ class RegistrationEngine:
 
     def _align(
         self, target: Silhouette, template: _Template
-    ) -> tuple[Alignment, np.ndarray, Silhouette]:
+    ) -> tuple[Alignment, np.ndarray, Silhouette, np.ndarray]:
         """Register every view (plain, mirrored) of a template; keep the best-fitting one."""
         best = None
-        for silhouette, maps in template.views:
+        for silhouette, maps, image in template.views:
             alignment = self._register(target, silhouette)
             if best is None or alignment.dice > best[0].dice:
-                best = (alignment, maps, silhouette)
+                best = (alignment, maps, silhouette, image)
         return best
 
     def _refine(
-        self, target: Silhouette, aligned: list[tuple[Alignment, np.ndarray, Silhouette]]
-    ) -> tuple[Silhouette, list[tuple[Alignment, np.ndarray, Silhouette]]]:
+        self, target: Silhouette, aligned: list[tuple[Alignment, np.ndarray, Silhouette, np.ndarray]]
+    ) -> tuple[Silhouette, list[tuple[Alignment, np.ndarray, Silhouette, np.ndarray]]]:
         """Second pass: target foreground guided by the warped templates, then re-registration."""
         weights = template_weights(
-            [alignment.dice for alignment, _, _ in aligned], float(self.options["weight_power"])
+            [alignment.dice for alignment, *_ in aligned], float(self.options["weight_power"])
         )
         prior = sum(
             weight * warp_working_mask(silhouette.mask, silhouette, target, alignment.transform)
-            for weight, (alignment, _, silhouette) in zip(weights, aligned)
+            for weight, (alignment, _, silhouette, _) in zip(weights, aligned)
         )
         mask = foreground_from_prior(
             target.image, prior,
@@ -240,12 +198,30 @@ class RegistrationEngine:
                 self._register(refined, silhouette, initial=alignment.global_transform),
                 maps,
                 silhouette,
+                image,
             )
-            for alignment, maps, silhouette in aligned
+            for alignment, maps, silhouette, image in aligned
         ]
         return refined, realigned
 
     def _predict(
+        self, target: Frame, templates: list[_Template], structures: StructureTable
+    ) -> Prediction:
+        """Turn the target as its appearance says, predict, and turn the labels back."""
+        turn = choose_turn(
+            target.image,
+            [template.descriptor for template in templates],
+            allowed_turns(self.options["orient_rotations"], self.options["orient_mirror"]),
+            float(self.options["orient_margin"]),
+        )
+        if turn.is_identity:
+            return self._predict_as_is(target, templates, structures)
+        turned = Frame(target.specimen, apply_turn(np.asarray(target.image), turn))
+        prediction = self._predict_as_is(turned, templates, structures)
+        prediction.labels = undo_turn(prediction.labels, turn)
+        return prediction
+
+    def _predict_as_is(
         self, target: Frame, templates: list[_Template], structures: StructureTable
     ) -> Prediction:
         silhouette = self._silhouette(target.image)
@@ -254,9 +230,9 @@ class RegistrationEngine:
             silhouette, aligned = self._refine(silhouette, aligned)
         warped = [
             warp_maps(maps, template_silhouette, silhouette, alignment.transform)
-            for alignment, maps, template_silhouette in aligned
+            for alignment, maps, template_silhouette, _ in aligned
         ]
-        qualities = [alignment.dice for alignment, _, _ in aligned]
+        qualities = [alignment.dice for alignment, *_ in aligned]
         weights = template_weights(qualities, float(self.options["weight_power"]))
         probabilities = fuse_probabilities(warped, weights)
         foreground = (
@@ -276,6 +252,7 @@ class RegistrationEngine:
                 spread=float(self.options["thin_spread"]) / silhouette.spacing[0],
                 min_probability=float(self.options["thin_min_probability"]),
             )
+        labels = self._place_small_parts(target, labels, aligned, weights, structures)
         return Prediction(
             specimen=target.specimen,
             labels=labels,
@@ -283,6 +260,34 @@ class RegistrationEngine:
             object_score=template_agreement(warped, labels, structures),
             templates=tuple(t.specimen for t in templates),
         )
+
+
+    def _place_small_parts(self, target, labels, aligned, weights, structures):
+        """Re-place each configured small part by a local search inside its parent part."""
+        for part_name, parent_name in dict(self.options["small_parts"]).items():
+            part, parent = structures.by_name(part_name).label, structures.by_name(parent_name).label
+            candidates = [
+                PartTemplate(
+                    image=image,
+                    labels=_labels_of(maps),
+                    weight=float(weight),
+                )
+                for (_, maps, _, image), weight in zip(aligned, weights)
+            ]
+            labels = place_small_part(
+                _rgb(target.image), labels, candidates, part, parent,
+                pull=float(self.options["small_part_pull"]),
+                blob=float(self.options["small_part_blob"]),
+            )
+        return labels
+
+
+def _labels_of(maps: np.ndarray) -> np.ndarray:
+    """Label map (0 background, i + 1 for structure i) of (N, H, W) indicator maps."""
+    labels = np.zeros(maps.shape[1:], np.uint8)
+    for index, indicator in enumerate(maps):
+        labels[indicator >= 0.5] = index + 1
+    return labels
 
 
 def mirrored(silhouette: Silhouette) -> Silhouette:
@@ -324,37 +329,3 @@ def _rgb(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return np.repeat(image[..., None], 3, axis=2)
     return np.ascontiguousarray(image[..., :3])
-
-
-def _check_options(options: Mapping[str, Any]) -> None:
-    """Raise :class:`OptionsError` naming every option of the wrong type or range."""
-    minimum_ints = {"working_size": 16, "threads": 1, "start_angles": 1}
-    non_negative_ints = (
-        "body_radius", "appendage_radius", "grabcut_iterations", "similarity_iterations",
-        "affine_iterations",
-        "demons_iterations",
-    )
-    bad = [k for k, low in minimum_ints.items() if not _is_int(options[k]) or options[k] < low]
-    bad += [k for k in non_negative_ints if not _is_int(options[k]) or options[k] < 0]
-    bad += [
-        k for k in (
-            "silhouette_sigma", "demons_smoothing", "weight_power", "turn_penalty", "prior_margin",
-            "thin_spread", "thin_min_probability",
-        )
-        if not isinstance(options[k], (int, float))
-        or isinstance(options[k], bool)
-        or options[k] < 0
-    ]
-    flags = ("try_mirror", "restrict_to_foreground", "refine_foreground", "thin_from_silhouette")
-    bad += [k for k in flags if not isinstance(options[k], bool)]
-    if options["template_silhouette"] not in TEMPLATE_SILHOUETTES:
-        bad.append("template_silhouette")
-    if bad:
-        raise OptionsError(
-            f"registration engine option(s) {sorted(set(bad))} have unusable values "
-            f"({ {k: options[k] for k in sorted(set(bad))} }); see DEFAULT_OPTIONS for the types"
-        )
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

@@ -9,6 +9,9 @@ directly instead:
   frame costs one pass whatever N is;
 * image features come from a :class:`~traitrack.engines.sam2_features.FeatureCache`, so an
   image is encoded once per job;
+* the first memory-attention layer's self-attention, which sees only the image (the same for
+  every object), runs once per frame instead of once per object
+  (:func:`share_image_self_attention`);
 * the memory bank holds the conditioning frames and only the non-conditioning frames the
   model can still attend to (its last ``memory_frames`` spatial memories and object pointers
   up to ``max_obj_ptrs_in_encoder`` back); older entries are dropped as tracking moves on.
@@ -20,6 +23,7 @@ encoded from the binarised low-resolution mask, as ``propagate_in_video_prefligh
 
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -67,6 +71,7 @@ class Sam2Tracker:
         self._pos_enc: list[torch.Tensor] | None = None
         self._maskmem_pos_enc: list[torch.Tensor] | None = None
         self.peak_memory_entries = 0
+        share_image_self_attention(model)
 
     # -- image features -------------------------------------------------------------------
     @torch.inference_mode()
@@ -208,3 +213,52 @@ class Sam2Tracker:
             elif age > self.memory_frames:
                 entries[t]["maskmem_features"] = None
         self.peak_memory_entries = max(self.peak_memory_entries, len(entries))
+
+
+def share_image_self_attention(model) -> None:
+    """Run the first memory-attention self-attention once per frame, not once per object.
+
+    The tracker feeds the N objects one image, expanded (batch stride 0).  Before the first
+    cross-attention nothing depends on the object: SAM 2's first layer would compute the same
+    self-attention N times.  This forward (sam2 1.1.0's ``MemoryAttention.forward`` otherwise
+    line for line) computes it on one copy and expands it; any other input (distinct images per
+    batch row, training mode) takes sam2's own forward unchanged.
+    """
+    from sam2.modeling.sam.transformer import RoPEAttention
+
+    attention = model.memory_attention
+    if getattr(attention, "_traitrack_shared", False):
+        return
+    original = type(attention).forward
+
+    def forward(self, curr, memory, curr_pos=None, memory_pos=None, num_obj_ptr_tokens: int = 0):
+        image, image_pos = (curr[0], curr_pos[0]) if isinstance(curr, list) else (curr, curr_pos)
+        shared = (
+            not self.training
+            and self.batch_first
+            and image_pos is not None
+            and image.shape[1] > 1
+            and image.stride(1) == 0
+            and image_pos.stride(1) == 0
+        )
+        if not shared:
+            return original(self, curr, memory, curr_pos, memory_pos, num_obj_ptr_tokens)
+        batch = image.shape[1]
+        output = image[:, :1]
+        if self.pos_enc_at_input:
+            output = output + 0.1 * image_pos[:, :1]
+        output = output.transpose(0, 1)  # batch first: (1, HW, C)
+        query_pos = image_pos.transpose(0, 1)
+        memory, memory_pos = memory.transpose(0, 1), memory_pos.transpose(0, 1)
+        first, *rest = self.layers
+        # MemoryAttentionLayer.forward, its object-independent self-attention done once
+        output = first._forward_sa(output, query_pos[:1]).expand(batch, -1, -1)
+        output = first._forward_ca(output, memory, query_pos, memory_pos, num_obj_ptr_tokens)
+        output = output + first.dropout3(first.linear2(first.dropout(first.activation(first.linear1(first.norm3(output))))))
+        for layer in rest:
+            kwds = {"num_k_exclude_rope": num_obj_ptr_tokens} if isinstance(layer.cross_attn_image, RoPEAttention) else {}
+            output = layer(tgt=output, memory=memory, pos=memory_pos, query_pos=query_pos, **kwds)
+        return self.norm(output).transpose(0, 1)
+
+    attention.forward = types.MethodType(forward, attention)
+    attention._traitrack_shared = True

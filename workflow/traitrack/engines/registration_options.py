@@ -1,0 +1,131 @@
+"""Options of the registration engine: their defaults, what each does, and their check.
+
+Kept apart from the engine so that the config README, the benchmark and the engine read one
+table; :func:`check_options` names every bad key at once, before any image is read.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from .registration_orient import QUARTER_TURNS
+
+DEFAULT_OPTIONS: dict[str, Any] = {
+    # working size (px, longest side) at which silhouettes are found and registered
+    "working_size": 224,
+    # SimpleITK / OpenCV threads per engine (1 keeps results reproducible across machines)
+    "threads": 1,
+    # GrabCut iterations for the foreground silhouettes
+    "grabcut_iterations": 5,
+    # a template's silhouette: "labels" (its labelled area), "image" (GrabCut on its image, as
+    # for targets) or "union" (both; keeps unlabelled legs and mounts that the target's
+    # GrabCut silhouette will also contain)
+    "template_silhouette": "union",
+    # second foreground pass on the target: GrabCut initialised from the templates warped onto
+    # it, then affine + demons again on that silhouette
+    "refine_foreground": False,
+    # in that pass, pixels farther than this fraction of the working size from the warped
+    # templates are certain background
+    "prior_margin": 0.05,
+    # radius (working px) of an opening that strips legs and antennae off the silhouettes
+    # before registration; 0 registers whole silhouettes, which measured best on the shared
+    # beetles and ants once template silhouettes include what GrabCut sees ("union")
+    "body_radius": 0,
+    # Gaussian blur (working px) of the silhouettes before mean-squares alignment and demons
+    "silhouette_sigma": 2.0,
+    # number of equally spaced initial rotations of the similarity alignment (4: every 90 deg)
+    "start_angles": 4,
+    # a turned start must reach this fraction of the unturned start's metric to win (1: plain
+    # metric decides; small: trust the templates' pose, as HOG-selected templates share it)
+    "turn_penalty": 0.35,
+    # also try each template mirrored left-right and keep whichever registers better
+    "try_mirror": False,
+    # gradient-descent iterations of the similarity and the affine stage (per pyramid level)
+    "similarity_iterations": 100,
+    "affine_iterations": 100,
+    # demons iterations (0 disables the deformable step) and field smoothing (working px)
+    "demons_iterations": 60,
+    "demons_smoothing": 2.0,
+    # fusion weight of a template = (silhouette Dice after registration) ** weight_power
+    "weight_power": 4.0,
+    # thin structures also take the target's own appendage pixels (silhouette minus its
+    # opening by a disc of appendage_radius working px) near where the templates put them:
+    # spread = blur (working px) of the fused thin maps, min_probability = the blurred
+    # probability a pixel needs to be claimed
+    "thin_from_silhouette": True,
+    "appendage_radius": 3,
+    "thin_spread": 8.0,
+    "thin_min_probability": 0.01,
+    # force background where the target's own silhouette is absent
+    "restrict_to_foreground": True,
+    # orientation by appearance before registration (the dataset's prior): the quarter turns
+    # (degrees) a target may need, whether it may be mirrored, and how much closer (relative
+    # HOG distance to its templates) a turned pose must be to replace the unturned one
+    "orient_rotations": [0],
+    "orient_mirror": False,
+    "orient_margin": 0.05,
+    # small parts placed by a local appearance search inside their parent part, as
+    # {part: parent} structure names (ants: {eye: head}); see registration_local
+    "small_parts": {},
+    # that search's pull towards the registered position (squared distance in parent radii)
+    "small_part_pull": 1.0,
+    # and its weight of a round-patch (|LoG|) detector at the part's size
+    "small_part_blob": 0.5,
+}
+
+
+TEMPLATE_SILHOUETTES = ("labels", "image", "union")
+
+
+class OptionsError(ValueError):
+    """The registration engine's options are not usable; the message names the bad keys."""
+
+
+def check_options(options: Mapping[str, Any]) -> None:
+    """Raise :class:`OptionsError` naming every option of the wrong type or range."""
+    minimum_ints = {"working_size": 16, "threads": 1, "start_angles": 1}
+    non_negative_ints = (
+        "body_radius", "appendage_radius", "grabcut_iterations", "similarity_iterations",
+        "affine_iterations",
+        "demons_iterations",
+    )
+    bad = [k for k, low in minimum_ints.items() if not _is_int(options[k]) or options[k] < low]
+    bad += [k for k in non_negative_ints if not _is_int(options[k]) or options[k] < 0]
+    bad += [
+        k for k in (
+            "silhouette_sigma", "demons_smoothing", "weight_power", "turn_penalty", "prior_margin",
+            "thin_spread", "thin_min_probability", "small_part_pull", "small_part_blob",
+            "orient_margin",
+        )
+        if not isinstance(options[k], (int, float))
+        or isinstance(options[k], bool)
+        or options[k] < 0
+    ]
+    flags = (
+        "try_mirror", "restrict_to_foreground", "refine_foreground", "thin_from_silhouette",
+        "orient_mirror",
+    )
+    bad += [k for k in flags if not isinstance(options[k], bool)]
+    rotations = options["orient_rotations"]
+    if not isinstance(rotations, (list, tuple)) or not all(
+        _is_int(r) and r % 360 in QUARTER_TURNS for r in rotations
+    ):
+        bad.append("orient_rotations")
+    small = options["small_parts"]
+    if not isinstance(small, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) and k != v for k, v in small.items()
+    ):
+        bad.append("small_parts")
+    if options["template_silhouette"] not in TEMPLATE_SILHOUETTES:
+        bad.append("template_silhouette")
+    if bad:
+        raise OptionsError(
+            f"registration engine option(s) {sorted(set(bad))} have unusable values "
+            f"({ {k: options[k] for k in sorted(set(bad))} }); see DEFAULT_OPTIONS for the types"
+        )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
