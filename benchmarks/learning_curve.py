@@ -16,14 +16,17 @@ Every evaluation target is then segmented by the registration engine with the mi
 nearest selected specimens by HOG distance as templates (fused), scored with
 :func:`traitrack.metrics.mean_iou`, and the table gives the mean mIoU over the targets:
 ours, the random mean (min/max over draws) and ours - random.  Identical (target, templates)
-runs are computed once.
+runs are computed once, and with ``--cache FILE`` (a TSV of set, target, templates, mIoU)
+across invocations too: the random draws do not depend on the ranking, so a rerun after
+changing it only segments the new "ours" selections.
 
 Data: ../shared/data (beetles-5part: NEON "Beetles as Sentinel Taxa" images, East et al. 2026,
 doi 10.57967/hf/8716, CC BY 4.0, masks from Imageomics BeetleFlow; ants-4part: AntWeb images,
 www.antweb.org, CC BY 4.0, masks by EPFL CS-433 "ml-project-2-kalamariunionen" with UNIL).
 Example::
 
-    .venv/bin/python benchmarks/learning_curve.py --set both --targets 20 --draws 5 --workers 2
+    .venv/bin/python benchmarks/learning_curve.py --set both --targets 20 --draws 5 --workers 2 \
+        --cache /tmp/learning_curve_runs.tsv
 """
 
 from __future__ import annotations
@@ -79,7 +82,28 @@ def selections(pool: list[Path], pool_desc: np.ndarray, sizes: list[int], draws:
     return chosen
 
 
-def run_set(key: str, targets: int, sizes: list[int], draws: int, workers: int) -> dict:
+def load_cache(path: Path | None, key: str) -> dict:
+    """``{(target, templates): mIoU}`` already computed for this set."""
+    if path is None or not path.exists():
+        return {}
+    rows = [line.rstrip("\n").split("\t") for line in path.read_text().splitlines()[1:]]
+    return {(t, tuple(m.split("+"))): float(v) for s, t, m, v in rows if s == key}
+
+
+def save_cache(path: Path | None, key: str, results: list[tuple]) -> None:
+    if path is None or not results:
+        return
+    new = not path.exists()
+    with open(path, "a") as handle:
+        if new:
+            handle.write("set\ttarget\ttemplates\tmiou\n")
+        for target, templates, miou, _ in results:
+            handle.write(f"{key}\t{target}\t{'+'.join(templates)}\t{miou!r}\n")
+
+
+def run_set(
+    key: str, targets: int, sizes: list[int], draws: int, workers: int, cache: Path | None = None
+) -> dict:
     folder, config = SETS[key]
     images = sorted((DATA / folder / "images").glob("*.png"))
     if not images:
@@ -111,18 +135,24 @@ def run_set(key: str, targets: int, sizes: list[int], draws: int, workers: int) 
     )
     for n in sizes:
         print(f"ours, N={n}: {' '.join(pool[i].stem for i in chosen[('ours', 0, n)])}")
-    tasks = list(unique.values())
+    scores = load_cache(cache, key)
+    tasks = [task for run, task in unique.items() if run not in scores]
     start = time.perf_counter()
+    results = []
     if workers > 1:
         with multiprocessing.get_context("spawn").Pool(workers) as pool_of_workers:
-            results = pool_of_workers.map(segment, tasks, chunksize=1)
+            for result in pool_of_workers.imap_unordered(segment, tasks, chunksize=1):
+                results.append(result)
+                save_cache(cache, key, [result])  # as they come, so an interrupted run resumes
     else:
-        results = [segment(task) for task in tasks]
-    scores = {(target, templates): miou for target, templates, miou, _ in results}
-    seconds = [s for *_, s in results]
+        for task in tasks:
+            results.append(segment(task))
+            save_cache(cache, key, results[-1:])
+    scores.update({(target, templates): miou for target, templates, miou, _ in results})
+    seconds = [s for *_, s in results] or [np.nan]
     print(
-        f"{len(results)} runs in {time.perf_counter() - start:.0f} s wall "
-        f"({np.mean(seconds):.1f} s per run in a worker)",
+        f"{len(results)} new runs ({len(unique) - len(results)} from the cache) in "
+        f"{time.perf_counter() - start:.0f} s wall ({np.mean(seconds):.1f} s per run in a worker)",
         flush=True,
     )
     curve = {sel: float(np.nanmean([scores[run] for run in runs])) for sel, runs in plan.items()}
@@ -152,9 +182,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--draws", type=int, default=5, help="random draws (seeds 0..draws-1)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 5, 20], help="values of N")
     parser.add_argument("--workers", type=int, default=2, help="processes over runs")
+    parser.add_argument("--cache", type=Path, default=None, help="TSV of per-run mIoU to reuse")
     args = parser.parse_args(argv)
     for key in ("beetles", "ants") if args.set == "both" else (args.set,):
-        run_set(key, args.targets, sorted(args.sizes), args.draws, args.workers)
+        run_set(key, args.targets, sorted(args.sizes), args.draws, args.workers, args.cache)
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ def evaluate_target(task: tuple) -> dict:
         result[f"{name}_seconds"] = time.perf_counter() - start
         result[f"{name}_iou"] = class_iou(prediction.labels, truth, structures.labels)
         result[f"{name}_miou"] = mean_iou(result[f"{name}_iou"])
-        result[f"{name}_agreement"] = float(np.nanmean(list(prediction.object_score.values())))
+        result[f"{name}_agreement"] = prediction.agreement
     nearest = template_frames[0]
     back_frames = [
         Frame(target.stem, image, prediction.labels),

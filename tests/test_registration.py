@@ -17,6 +17,7 @@ from traitrack.engines import make_engine
 from traitrack.engines.base import Frame
 from traitrack.engines.registration import DEFAULT_OPTIONS, OptionsError, RegistrationEngine
 from traitrack.engines.registration_fusion import (
+    consensus_weights,
     fuse_probabilities,
     labels_from_probabilities,
     template_weights,
@@ -161,6 +162,8 @@ def test_prediction_fields_are_filled(moved_prediction):
     for name in ("head", "pronotum", "elytra"):
         assert 0.5 < moved_prediction.confidence[name] <= 1.0
         assert 0.5 < moved_prediction.object_score[name] <= 1.0
+    blob_agreement = [moved_prediction.object_score[n] for n in ("head", "pronotum", "elytra")]
+    assert moved_prediction.agreement == pytest.approx(np.mean(blob_agreement))
 
 
 def test_round_trip_from_a_predicted_target_recovers_the_template(
@@ -245,3 +248,25 @@ def test_demons_step_improves_the_fit_beyond_the_affine():
     fit = silhouette_dice(target, template, deformed)
     assert fit > silhouette_dice(target, template, affine) + 0.05
     assert fit > 0.95  # field and affine swapped gives 0.93 here
+
+
+def test_consensus_weights_drop_the_template_that_disagrees():
+    table = StructureTable((Structure("head", 1, (200, 0, 0)), Structure("elytra", 2, (0, 0, 200))))
+
+    def maps(shift):
+        image = np.zeros((2, 40, 40), np.float32)
+        image[0, 5 + shift : 15 + shift, 10:30] = 1
+        image[1, 15 + shift : 35 + shift, 10:30] = 1
+        return image
+
+    warped = [maps(0), maps(1), maps(0), maps(18)]  # the last one is turned round, in effect
+    equal = np.full(4, 0.25)
+    weights = consensus_weights(warped, equal, table, power=2.0, drop_below=0.5)
+    assert weights[3] == 0.0 and np.isclose(weights.sum(), 1.0)
+    assert weights[0] == pytest.approx(weights[2]) and weights[0] >= weights[1] > 0
+    soft = consensus_weights(warped, equal, table, power=2.0, drop_below=0.0)
+    assert 0 < soft[3] < soft[1]
+    # off by default, and with fewer than three templates there is no majority to agree with
+    assert np.array_equal(consensus_weights(warped, equal, table, power=0, drop_below=0), equal)
+    pair = np.array([0.5, 0.5])
+    assert np.array_equal(consensus_weights(warped[2:], pair, table, power=2, drop_below=0.5), pair)

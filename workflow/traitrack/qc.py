@@ -4,6 +4,11 @@ For a target, its predicted masks become the only template of a fresh chunk whos
 the template(s) it was predicted from; the engine transfers the masks back, and the IoU against
 the template's true masks scores the forward prediction.  A fresh ``propagate`` call carries no
 state of the forward pass (the protocol requires every call to start from an empty memory).
+
+The round trip is blind to a consistent mistake: a specimen segmented head-to-tail maps back
+onto its template just as well.  So the QC score multiplies it by the forward prediction's
+template agreement (engines that fuse several templates report it; others leave it NaN, and
+the round trip stands alone).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ def round_trip(
     predicted: np.ndarray,
     templates: Sequence[Frame],
     structures: StructureTable,
+    agreement: float = float("nan"),
 ) -> list[dict]:
     """IoU per structure of the masks carried target -> template, one row per template.
 
@@ -31,6 +37,8 @@ def round_trip(
     target : the target frame (its image; labels are ignored).
     predicted : the target's predicted label map from the forward pass.
     templates : template frames with their true labels.
+    agreement : the forward prediction's template agreement (``Prediction.agreement``), carried
+        into the rows for :func:`summarise_round_trips`.
     """
     chunk = [Frame(target.specimen, target.image, labels=predicted)] + [
         Frame(t.specimen, t.image, labels=None) for t in templates
@@ -42,12 +50,13 @@ def round_trip(
         row = {"specimen": target.specimen, "template": template.specimen}
         row.update({f"iou_{structures.by_label(label).name}": value for label, value in ious.items()})
         row["round_trip_miou"] = mean_iou(ious)
+        row["agreement"] = float(agreement)
         rows.append(row)
     return rows
 
 
 def summarise_round_trips(rows: Sequence[Mapping], threshold: float) -> list[dict]:
-    """One row per target: mean over its templates, and a flag below ``threshold``."""
+    """One row per target: mean over its templates, the QC score, a flag below ``threshold``."""
     by_target: dict[str, list[Mapping]] = {}
     for row in rows:
         by_target.setdefault(row["specimen"], []).append(row)
@@ -57,7 +66,9 @@ def summarise_round_trips(rows: Sequence[Mapping], threshold: float) -> list[dic
         keys = [k for k in group[0] if k.startswith("iou_")]
         for key in keys:
             out[key] = _nanmean([r[key] for r in group])
-        out["qc_score"] = _nanmean([r["round_trip_miou"] for r in group])
+        out["round_trip_miou"] = _nanmean([r["round_trip_miou"] for r in group])
+        out["agreement"] = _nanmean([r.get("agreement", float("nan")) for r in group])
+        out["qc_score"] = float(qc_score(out["round_trip_miou"], out["agreement"]))
         out["flagged"] = bool(np.isnan(out["qc_score"]) or out["qc_score"] < threshold)
         summary.append(out)
     return summary

@@ -47,6 +47,8 @@ class Prediction:
     object_score : per structure name, an engine-specific presence score (SAM 2: the object
         score logit; registration: template agreement); NaN where not applicable.
     templates : the template specimens the prediction was derived from.
+    agreement : how well the templates agree about where the parts are (0..1; the QC score
+        uses it to catch mistakes the round trip cannot see), NaN for engines without it.
     """
 
     specimen: str
@@ -54,6 +56,7 @@ class Prediction:
     confidence: dict[str, float] = field(default_factory=dict)
     object_score: dict[str, float] = field(default_factory=dict)
     templates: tuple[str, ...] = ()
+    agreement: float = float("nan")
 
 
 @runtime_checkable

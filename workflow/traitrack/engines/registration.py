@@ -32,6 +32,7 @@ from .registration_align import (
 )
 from .registration_fusion import (
     assign_appendages,
+    consensus_weights,
     fuse_probabilities,
     labels_from_probabilities,
     one_hot,
@@ -233,7 +234,13 @@ class RegistrationEngine:
             for alignment, maps, template_silhouette, _ in aligned
         ]
         qualities = [alignment.dice for alignment, *_ in aligned]
-        weights = template_weights(qualities, float(self.options["weight_power"]))
+        weights = consensus_weights(
+            warped,
+            template_weights(qualities, float(self.options["weight_power"])),
+            structures,
+            power=float(self.options["agreement_power"]),
+            drop_below=float(self.options["drop_below"]),
+        )
         probabilities = fuse_probabilities(warped, weights)
         foreground = (
             full_resolution_mask(silhouette) if self.options["restrict_to_foreground"] else None
@@ -253,12 +260,15 @@ class RegistrationEngine:
                 min_probability=float(self.options["thin_min_probability"]),
             )
         labels = self._place_small_parts(target, labels, aligned, weights, structures)
+        agreement = template_agreement(warped, labels, structures)
+        blobs = [agreement[s.name] for s in structures if s.kind == "blob"]
         return Prediction(
             specimen=target.specimen,
             labels=labels,
             confidence=probability_summary(labels, probabilities, structures),
-            object_score=template_agreement(warped, labels, structures),
+            object_score=agreement,
             templates=tuple(t.specimen for t in templates),
+            agreement=_nanmean(blobs or list(agreement.values())),
         )
 
 
@@ -280,6 +290,11 @@ class RegistrationEngine:
                 blob=float(self.options["small_part_blob"]),
             )
         return labels
+
+
+def _nanmean(values: list[float]) -> float:
+    array = np.asarray(values, dtype=float)
+    return float(np.nanmean(array)) if np.isfinite(array).any() else float("nan")
 
 
 def _labels_of(maps: np.ndarray) -> np.ndarray:

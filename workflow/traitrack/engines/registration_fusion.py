@@ -104,3 +104,49 @@ def template_agreement(
             scores.append(2 * (single & fused).sum() / (single.sum() + fused.sum()))
         agreement[structure.name] = float(np.mean(scores))
     return agreement
+
+
+def consensus_weights(
+    warped: Sequence[np.ndarray],
+    weights: np.ndarray,
+    structures: StructureTable,
+    *,
+    power: float,
+    drop_below: float,
+) -> np.ndarray:
+    """Fusion weights that let templates agreeing with the others win, outliers dropped.
+
+    A template that registered badly (turned round, or onto the mount) can still fit the
+    silhouette well, so its registration quality alone does not expose it; what does is that
+    its parts land elsewhere than the other templates'.  Each template's agreement is the mean
+    Dice, over the compact (``blob``) structures, between its own warped labels and the fusion
+    of all the *other* templates; weights become ``weights * agreement ** power``, and a
+    template whose agreement is below ``drop_below`` times the best one's gets weight 0.  With
+    fewer than three templates there is no majority to agree with, and ``weights`` is returned.
+    """
+    weights = np.asarray(weights, float)
+    if len(warped) < 3 or (power == 0 and drop_below == 0):
+        return weights
+    blobs = [s.label for s in structures if s.kind == "blob"] or [s.label for s in structures]
+    own = [labels_from_probabilities(maps) for maps in warped]
+    agreement = np.zeros(len(warped))
+    for index, labels in enumerate(own):
+        others = [maps for j, maps in enumerate(warped) if j != index]
+        rest = np.delete(weights, index)
+        consensus = labels_from_probabilities(fuse_probabilities(others, rest / rest.sum()))
+        agreement[index] = _mean_dice(labels, consensus, blobs)
+    agreement = np.nan_to_num(agreement, nan=0.0)
+    adjusted = weights * np.clip(agreement, 1e-6, 1.0) ** float(power)
+    if agreement.max() > 0:
+        adjusted[agreement < float(drop_below) * agreement.max()] = 0.0
+    return adjusted / adjusted.sum() if adjusted.sum() > 0 else weights
+
+
+def _mean_dice(a: np.ndarray, b: np.ndarray, labels: Sequence[int]) -> float:
+    scores = []
+    for label in labels:
+        x, y = a == label, b == label
+        total = x.sum() + y.sum()
+        if total:
+            scores.append(2 * (x & y).sum() / total)
+    return float(np.mean(scores)) if scores else float("nan")

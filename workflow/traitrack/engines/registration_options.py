@@ -60,6 +60,11 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "thin_min_probability": 0.01,
     # force background where the target's own silhouette is absent
     "restrict_to_foreground": True,
+    # fusion weights also from each template's agreement with the other templates (Dice of
+    # the compact parts, to the power agreement_power), and templates below drop_below times
+    # the best agreement dropped (0 and 0: registration quality alone)
+    "agreement_power": 0.0,
+    "drop_below": 0.0,
     # orientation by appearance before registration (the dataset's prior): the quarter turns
     # (degrees) a target may need, whether it may be mirrored, and how much closer (relative
     # HOG distance to its templates) a turned pose must be to replace the unturned one
@@ -97,7 +102,7 @@ def check_options(options: Mapping[str, Any]) -> None:
         k for k in (
             "silhouette_sigma", "demons_smoothing", "weight_power", "turn_penalty", "prior_margin",
             "thin_spread", "thin_min_probability", "small_part_pull", "small_part_blob",
-            "orient_margin",
+            "orient_margin", "agreement_power", "drop_below",
         )
         if not isinstance(options[k], (int, float))
         or isinstance(options[k], bool)

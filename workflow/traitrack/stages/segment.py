@@ -90,7 +90,9 @@ def run_propagate(
             write_label_png(labels_dir / f"{target.specimen}.png", prediction.labels)
             rows.append(_prediction_row(prediction, engine.name, random_weights, structures))
             qc_templates = [store.template(t) for t in prediction.templates][: config["qc"]["max_templates"]]
-            qc_rows += round_trip(engine, target, prediction.labels, qc_templates, structures)
+            qc_rows += round_trip(
+                engine, target, prediction.labels, qc_templates, structures, prediction.agreement
+            )
 
     for specimen in specimens(sheet, species):
         if specimen.is_template:
@@ -101,7 +103,9 @@ def run_propagate(
     write_table(predictions_out, pd.DataFrame(rows))
     qc_table = pd.DataFrame(summarise_round_trips(qc_rows, config["qc"]["threshold"]))
     if qc_table.empty:
-        qc_table = pd.DataFrame(columns=["specimen", "templates", "qc_score", "flagged"])
+        qc_table = pd.DataFrame(
+            columns=["specimen", "templates", "round_trip_miou", "agreement", "qc_score", "flagged"]
+        )
     qc_table.insert(1, "engine", engine.name)
     write_table(qc_out, qc_table)
     write_coco(

@@ -1,0 +1,74 @@
+"""QC: the round trip, the template agreement, and the score that combines them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from traitrack.engines.base import Frame, Prediction
+from traitrack.qc import qc_score, round_trip, summarise_round_trips
+from traitrack.structures import Structure, StructureTable
+
+STRUCTURES = StructureTable((Structure("head", 1, (200, 0, 0)), Structure("body", 2, (0, 0, 200))))
+
+
+class EchoEngine:
+    """Returns, for every target, the first template's labels: a perfect round trip."""
+
+    name = "echo"
+
+    def __init__(self):
+        self.chunks = []
+
+    def propagate(self, frames, structures):
+        self.chunks.append(frames)
+        template = next(f for f in frames if f.labels is not None)
+        return [
+            Prediction(f.specimen, template.labels.copy()) for f in frames if f.labels is None
+        ]
+
+
+def labels(shift=0):
+    array = np.zeros((20, 20), np.uint8)
+    array[2 + shift : 8 + shift, 5:15] = 1
+    array[8 + shift : 18, 5:15] = 2
+    return array
+
+
+def test_round_trip_sends_the_prediction_back_onto_the_templates():
+    engine = EchoEngine()
+    target = Frame("t", np.zeros((20, 20, 3), np.uint8))
+    templates = [Frame("a", np.zeros((20, 20, 3), np.uint8), labels()),
+                 Frame("b", np.zeros((20, 20, 3), np.uint8), labels(2))]
+    rows = round_trip(engine, target, labels(), templates, STRUCTURES, agreement=0.8)
+    (chunk,) = engine.chunks
+    assert chunk[0].specimen == "t" and np.array_equal(chunk[0].labels, labels())
+    assert all(frame.labels is None for frame in chunk[1:])  # templates' truth is not passed on
+    assert [r["template"] for r in rows] == ["a", "b"]
+    assert rows[0]["round_trip_miou"] == 1.0 and rows[1]["round_trip_miou"] < 1.0
+    assert rows[0]["agreement"] == 0.8
+
+
+def test_qc_score_is_round_trip_times_agreement_and_round_trip_alone_without_it():
+    assert qc_score(0.8, 0.5) == pytest.approx(0.4)
+    assert qc_score(0.8, float("nan")) == pytest.approx(0.8)
+    np.testing.assert_allclose(qc_score([0.5, 0.9], [1.2, -1.0]), [0.5, 0.0])
+
+
+def test_summary_flags_a_consistent_round_trip_when_templates_disagree():
+    rows = [
+        {"specimen": "good", "template": "a", "iou_head": 0.9, "round_trip_miou": 0.9,
+         "agreement": 0.9},
+        {"specimen": "flipped", "template": "a", "iou_head": 0.9, "round_trip_miou": 0.9,
+         "agreement": 0.3},
+        {"specimen": "sam2", "template": "a", "iou_head": 0.7, "round_trip_miou": 0.7,
+         "agreement": float("nan")},
+    ]
+    summary = {row["specimen"]: row for row in summarise_round_trips(rows, threshold=0.5)}
+    assert not summary["good"]["flagged"] and summary["flipped"]["flagged"]
+    assert summary["flipped"]["round_trip_miou"] == 0.9
+    assert summary["flipped"]["qc_score"] == pytest.approx(0.27)
+    assert summary["sam2"]["qc_score"] == pytest.approx(0.7) and not summary["sam2"]["flagged"]
+    assert math.isnan(summary["sam2"]["agreement"])
