@@ -129,7 +129,7 @@ class EncoderClock:
 
 
 class ModuleClock:
-    """Exclusive wall seconds inside sam2's sub-networks (``--profile``), per phase."""
+    """Wall seconds inside sam2's sub-networks (``--profile``; they do not nest), per phase."""
 
     PARTS = {"encoder": ("forward_image",), "memory attention": ("memory_attention", "forward"),
              "mask decoder": ("sam_mask_decoder", "forward"), "memory encoder": ("memory_encoder", "forward"),

@@ -44,17 +44,68 @@ def test_nearest_templates_ranks_and_caps_k():
     assert table[table.target == "t1"]["template"].tolist() == ["a", "c", "b"]
 
 
-def test_annotation_ranking_is_k_center_and_low_qc_rises():
+def _cluster_and_outlier():
+    """A dense group of 6 around (0, 0), a group of 4 around (10, 0), one outlier at (0, 25)."""
+    dense = [(0.0, 0.0), (0.5, 0.0), (-0.5, 0.0), (0.0, 0.5), (0.0, -0.5), (0.3, 0.3)]
+    small = [(10.0, 0.0), (10.5, 0.0), (9.5, 0.0), (10.0, 0.5)]
+    names = [f"d{i}" for i in range(6)] + [f"s{i}" for i in range(4)] + ["outlier"]
+    return names, np.array(dense + small + [(0.0, 25.0)])
+
+
+def test_annotation_ranking_picks_group_representatives_before_an_outlier():
+    names, vectors = _cluster_and_outlier()
+    ranking = rank_annotation_candidates(names, vectors, vectors[:0])
+    order = ranking["specimen"].tolist()
+    assert ranking["rank"].tolist() == list(range(1, 12)) and sorted(order) == sorted(names)
+    # nothing annotated: the medoid (in the dense group, on its side towards the small group)
+    assert order[0] == "d1"
+    assert order[1] == "s0"  # then the small group's centre, which serves 4 specimens ...
+    assert order[2] == "outlier"  # ... before the outlier, which serves only itself
+    # (k-center would have taken the outlier second: it is the farthest from d1)
+    assert np.isnan(ranking["coverage_distance"].iloc[0])
+    assert np.allclose(ranking["coverage_distance"].iloc[1], 9.5)
+    assert ranking["priority"].is_monotonic_decreasing  # gains shrink as coverage grows
+
+
+def test_annotation_ranking_starts_from_the_annotated_specimens():
+    names, vectors = _cluster_and_outlier()
+    annotated = np.array([[0.0, 0.0]])  # the dense group is covered already
+    ranking = rank_annotation_candidates(names, vectors, annotated)
+    assert ranking["specimen"].tolist()[:2] == ["s0", "outlier"]
+    assert np.isclose(ranking["coverage_distance"].iloc[0], 10.0)
+
+
+def test_annotation_ranking_is_deterministic_and_ignores_input_order():
+    names, vectors = _cluster_and_outlier()
+    first = rank_annotation_candidates(names, vectors, vectors[:0])
+    again = rank_annotation_candidates(names, vectors, vectors[:0])
+    flipped = rank_annotation_candidates(names[::-1], vectors[::-1], vectors[:0])
+    assert first.equals(again)
+    assert flipped["specimen"].tolist() == first["specimen"].tolist()
+    # exact ties (two identical specimens) go to the smaller name
+    tie = rank_annotation_candidates(["b", "a"], np.array([[1.0], [1.0]]), np.array([[0.0]]))
+    assert tie["specimen"].tolist() == ["a", "b"]
+
+
+def test_annotation_ranking_low_qc_raises_a_specimen():
     names = ["near", "far", "mid"]
     vectors = np.array([[0.0, 3.0], [10.0, 0.0], [5.0, 0.0]])
     annotated = np.array([[0.0, 0.0]])
-    ranking = rank_annotation_candidates(names, vectors, annotated)
-    assert ranking["specimen"].tolist() == ["far", "mid", "near"]  # farthest first, then the gap
-    assert ranking["rank"].tolist() == [1, 2, 3]
-    assert np.allclose(ranking["coverage_distance"], [10.0, 5.0, 3.0])
-    # a failing QC score (0) doubles near's weight: 3 * 2 > 5, so it rises above mid
+    plain = rank_annotation_candidates(names, vectors, annotated)
+    # far (10) and mid (5) lie on one line: picking far first covers mid halfway
+    assert plain["specimen"].tolist() == ["far", "mid", "near"]
+    assert np.allclose(plain["coverage_distance"], [10.0, 5.0, 3.0])
+    assert np.allclose(plain["qc_score"], 1.0)
+    # a failing QC score (0) doubles near's term: 3 * 2 > 5, so it rises above mid
     low = rank_annotation_candidates(names, vectors, annotated, {"near": 0.0, "mid": 1.0})
     assert low["specimen"].tolist() == ["far", "near", "mid"]
+    assert low.set_index("specimen").loc["near", "qc_score"] == 0.0
+    # and in a group, a failing specimen's own term can lift it over the group's centre
+    names, vectors = _cluster_and_outlier()
+    failing = rank_annotation_candidates(names, vectors, vectors[:0], {"d5": 0.0})
+    plain = rank_annotation_candidates(names, vectors, vectors[:0])
+    rank_of = lambda table, name: int(table.set_index("specimen").loc[name, "rank"])  # noqa: E731
+    assert rank_of(failing, "d5") < rank_of(plain, "d5")
 
 
 def test_annotation_ranking_without_templates_starts_at_the_medoid():

@@ -218,6 +218,21 @@ def test_qc_pass_starts_from_empty_memory_and_encodes_nothing(engine, chunk, mon
     fresh.close()
 
 
+def test_shared_first_self_attention_is_sam2s_own_result(engine):
+    attention = engine.model.memory_attention
+    generator = torch.Generator().manual_seed(0)
+    hw, objects, memory_tokens = (SIZE // 16) ** 2, 3, 2 * (SIZE // 16) ** 2 + 4
+    image = torch.randn(hw, 1, 256, generator=generator).expand(-1, objects, -1)
+    image_pos = torch.randn(hw, 1, 256, generator=generator).expand(-1, objects, -1)
+    memory = torch.randn(memory_tokens, objects, 64, generator=generator)
+    memory_pos = torch.randn(memory_tokens, objects, 64, generator=generator)
+    with torch.inference_mode():
+        shared = attention(curr=[image], curr_pos=[image_pos], memory=memory, memory_pos=memory_pos, num_obj_ptr_tokens=4)
+        own = type(attention).forward(attention, [image], memory, [image_pos], memory_pos, 4)
+    assert shared.shape == own.shape == (hw, objects, 256)
+    torch.testing.assert_close(shared, own, rtol=0, atol=1e-6)
+
+
 def test_memory_bank_and_feature_cache_do_not_grow_with_frames(chunk, monkeypatch):
     frames, structures = chunk
     with pytest.warns(UserWarning):

@@ -17,7 +17,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..describe import hog_descriptor
-from ..foreground import foreground_from_prior
+from ..foreground import foreground_from_prior, thin_dark_lines
 from ..structures import StructureTable
 from .base import Frame, Prediction, probability_summary, split_chunk, templates_for
 from .registration_align import (
@@ -248,13 +248,19 @@ class RegistrationEngine:
         labels = labels_from_probabilities(probabilities, foreground)
         thin = [s.label for s in structures if s.kind == "thin"]
         if self.options["thin_from_silhouette"] and thin:
+            appendages = full_resolution_mask(
+                silhouette,
+                silhouette.mask & ~body_of(silhouette.mask, int(self.options["appendage_radius"])),
+            )
+            if self.options["ridge_sigmas"]:
+                appendages |= thin_dark_lines(
+                    _rgb(target.image),
+                    tuple(s / silhouette.spacing[0] for s in self.options["ridge_sigmas"]),
+                    float(self.options["ridge_quantile"]),
+                ) & (labels == 0)
             labels = assign_appendages(
                 labels, probabilities,
-                appendages=full_resolution_mask(
-                    silhouette,
-                    silhouette.mask
-                    & ~body_of(silhouette.mask, int(self.options["appendage_radius"])),
-                ),
+                appendages=appendages,
                 thin_labels=thin,
                 spread=float(self.options["thin_spread"]) / silhouette.spacing[0],
                 min_probability=float(self.options["thin_min_probability"]),
