@@ -68,9 +68,11 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "restrict_to_foreground": True,
     # fusion weights also from each template's agreement with the other templates (Dice of
     # the compact parts, to the power agreement_power), and templates below drop_below times
-    # the best agreement dropped (0 and 0: registration quality alone)
-    "agreement_power": 0.0,
-    "drop_below": 0.0,
+    # the best agreement dropped (0 and 0: registration quality alone).  On the shared data
+    # (40 targets, 5 templates): beetles 0.571 -> 0.579 mIoU (the same registrations fused
+    # again), ants 0.395 -> 0.393 (two full runs)
+    "agreement_power": 4.0,
+    "drop_below": 0.8,
     # orientation by appearance before registration (the dataset's prior): the quarter turns
     # (degrees) a target may need, whether it may be mirrored, and how much closer (relative
     # HOG distance to its templates) a turned pose must be to replace the unturned one
