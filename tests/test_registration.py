@@ -270,3 +270,16 @@ def test_consensus_weights_drop_the_template_that_disagrees():
     assert np.array_equal(consensus_weights(warped, equal, table, power=0, drop_below=0), equal)
     pair = np.array([0.5, 0.5])
     assert np.array_equal(consensus_weights(warped[2:], pair, table, power=2, drop_below=0.5), pair)
+
+
+def test_only_lines_attached_to_the_body_count_as_appendages():
+    from traitrack.engines.registration import attached_to
+
+    body = np.zeros((30, 30), bool)
+    body[10:20, 10:20] = True
+    lines = np.zeros_like(body)
+    lines[14, 20:28] = True  # a leg leaving the body
+    lines[2, 2:12] = True  # a stroke of label text, apart from the body
+    kept = attached_to(lines, body)
+    assert kept[14, 20:28].all() and not kept[2].any()
+    assert not attached_to(lines, np.zeros_like(body)).any()

@@ -96,7 +96,10 @@ def foreground_from_prior(
 
 
 def thin_dark_lines(
-    image: np.ndarray, sigmas: tuple[float, ...], quantile: float = 0.9
+    image: np.ndarray,
+    sigmas: tuple[float, ...],
+    quantile: float = 0.9,
+    region: np.ndarray | None = None,
 ) -> np.ndarray:
     """Pixels on thin dark lines (legs, antennae): Sato's ridge filter above a quantile.
 
@@ -104,12 +107,15 @@ def thin_dark_lines(
     shared beetles the silhouette held 40% of the antenna pixels and 71% of the leg pixels);
     a multi-scale ridge filter on the full-resolution grey image finds them.  It also finds
     ink on labels and the edges of mounts, so callers keep only the ridges near where the
-    templates put thin parts.  ``sigmas`` are in pixels of ``image``.
+    templates put thin parts.  ``sigmas`` are in pixels of ``image``.  The threshold is the
+    ``quantile`` of the response inside ``region`` (default: the whole image): around the
+    specimen, so that an empty or a busy background elsewhere does not move it.
     """
     rgb = _as_rgb(image)
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
     ridges = sato(grey, sigmas=[max(0.5, float(s)) for s in sigmas], black_ridges=True)
-    return ridges > np.quantile(ridges, float(quantile))
+    inside = ridges[region] if region is not None and region.any() else ridges
+    return ridges > np.quantile(inside, float(quantile))
 
 
 def border_model_init(rgb: np.ndarray, border_fraction: float = 0.03) -> np.ndarray:

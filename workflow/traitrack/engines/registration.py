@@ -253,11 +253,17 @@ class RegistrationEngine:
                 silhouette.mask & ~body_of(silhouette.mask, int(self.options["appendage_radius"])),
             )
             if self.options["ridge_sigmas"]:
-                appendages |= thin_dark_lines(
+                band = max(1, round(float(self.options["ridge_band"]) * max(silhouette.mask.shape)))
+                kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1,) * 2)
+                near = cv2.dilate(silhouette.mask.astype(np.uint8), kernel).astype(bool)
+                body = full_resolution_mask(silhouette)
+                lines = thin_dark_lines(
                     _rgb(target.image),
                     tuple(s / silhouette.spacing[0] for s in self.options["ridge_sigmas"]),
                     float(self.options["ridge_quantile"]),
-                ) & (labels == 0)
+                    region=full_resolution_mask(silhouette, near),
+                )
+                appendages |= attached_to(lines, body) & (labels == 0)
             labels = assign_appendages(
                 labels, probabilities,
                 appendages=appendages,
@@ -296,6 +302,18 @@ class RegistrationEngine:
                 blob=float(self.options["small_part_blob"]),
             )
         return labels
+
+
+def attached_to(lines: np.ndarray, body: np.ndarray) -> np.ndarray:
+    """The pixels of ``lines`` connected (8-neighbourhood) to ``body``: legs and antennae are
+    attached to the specimen, the strokes of a label's text or a mount's edge are not."""
+    count, components = cv2.connectedComponents((lines | body).astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return np.zeros_like(lines, bool)
+    keep = np.zeros(count, bool)
+    keep[np.unique(components[body])] = True
+    keep[0] = False
+    return lines & keep[components]
 
 
 def _nanmean(values: list[float]) -> float:

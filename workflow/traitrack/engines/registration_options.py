@@ -58,12 +58,16 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "appendage_radius": 3,
     "thin_spread": 16.0,
     "thin_min_probability": 0.003,
-    # ... and the pixels on thin dark lines (Sato ridge filter at these scales, working px,
-    # above this quantile of the image's ridge response): GrabCut at the working size loses
-    # most antennae.  On the shared beetles (40 targets, 5 templates) this raised legs from
-    # 0.29 to 0.40 and antennae from 0.16 to 0.24 IoU; [] turns it off
+    # ... and the pixels on thin dark lines attached to the silhouette (Sato ridge filter at
+    # these scales, working px, above this quantile of the ridge response near the specimen):
+    # GrabCut at the working size loses most antennae.  On the shared beetles (40 targets, 5
+    # templates, the same registrations fused again) legs rose from 0.29 to 0.42 and antennae
+    # from 0.16 to 0.26 IoU; [] turns it off
     "ridge_sigmas": [1.0, 2.0, 3.0],
     "ridge_quantile": 0.9,
+    # ... that quantile taken within this band around the silhouette (fraction of the working
+    # size), so that the background's size and clutter do not move the threshold
+    "ridge_band": 0.05,
     # force background where the target's own silhouette is absent
     "restrict_to_foreground": True,
     # fusion weights also from each template's agreement with the other templates (Dice of
@@ -110,7 +114,7 @@ def check_options(options: Mapping[str, Any]) -> None:
         k for k in (
             "silhouette_sigma", "demons_smoothing", "weight_power", "turn_penalty", "prior_margin",
             "thin_spread", "thin_min_probability", "small_part_pull", "small_part_blob",
-            "orient_margin", "agreement_power", "drop_below", "ridge_quantile",
+            "orient_margin", "agreement_power", "drop_below", "ridge_quantile", "ridge_band",
         )
         if not isinstance(options[k], (int, float))
         or isinstance(options[k], bool)
