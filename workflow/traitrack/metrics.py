@@ -62,7 +62,7 @@ def mean_iou(ious: Mapping[int, float]) -> float:
 
     Background is excluded by not passing label 0 to :func:`class_iou`.
     """
-    return _nanmean(list(ious.values()))
+    return nanmean(list(ious.values()))
 
 
 def share_above(ious: Sequence[float], threshold: float = IOU_THRESHOLD) -> float:
@@ -148,8 +148,8 @@ def _summarise_groups(
         ious = group[iou_columns].to_numpy(dtype=float)
         record = dict(zip(by, key))
         record["n_images"] = len(group)
-        record["miou"] = _nanmean(group["miou"].to_numpy(dtype=float))
-        record.update({c: _nanmean(group[c].to_numpy(dtype=float)) for c in iou_columns})
+        record["miou"] = nanmean(group["miou"].to_numpy(dtype=float))
+        record.update({c: nanmean(group[c].to_numpy(dtype=float)) for c in iou_columns})
         record["n_masks"] = int(np.count_nonzero(~np.isnan(ious)))
         record[share_column(threshold)] = share_above(ious.ravel(), threshold)
         records.append(record)
@@ -175,7 +175,8 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
         return float(stats.spearmanr(x, y).statistic)
 
 
-def _nanmean(values) -> float:
+def nanmean(values) -> float:
+    """Mean over the non-NaN values, NaN (without a warning) when there are none."""
     values = np.asarray(values, dtype=float)
     values = values[~np.isnan(values)]
     return float(values.mean()) if values.size else float("nan")

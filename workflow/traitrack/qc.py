@@ -18,7 +18,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .engines.base import Engine, Frame, Prediction
-from .metrics import class_iou, mean_iou
+from .metrics import class_iou, mean_iou, nanmean
 from .structures import StructureTable
 
 
@@ -65,9 +65,9 @@ def summarise_round_trips(rows: Sequence[Mapping], threshold: float) -> list[dic
         out = {"specimen": specimen, "templates": ";".join(r["template"] for r in group)}
         keys = [k for k in group[0] if k.startswith("iou_")]
         for key in keys:
-            out[key] = _nanmean([r[key] for r in group])
-        out["round_trip_miou"] = _nanmean([r["round_trip_miou"] for r in group])
-        out["agreement"] = _nanmean([r.get("agreement", float("nan")) for r in group])
+            out[key] = nanmean([r[key] for r in group])
+        out["round_trip_miou"] = nanmean([r["round_trip_miou"] for r in group])
+        out["agreement"] = nanmean([r.get("agreement", float("nan")) for r in group])
         out["qc_score"] = float(qc_score(out["round_trip_miou"], out["agreement"]))
         out["flagged"] = bool(np.isnan(out["qc_score"]) or out["qc_score"] < threshold)
         summary.append(out)
@@ -84,8 +84,3 @@ def qc_score(round_trip_miou, agreement):
     round_trip_miou = np.asarray(round_trip_miou, dtype=float)
     agreement = np.nan_to_num(np.asarray(agreement, dtype=float), nan=1.0)
     return round_trip_miou * np.clip(agreement, 0.0, 1.0)
-
-
-def _nanmean(values: Sequence[float]) -> float:
-    array = np.asarray(values, dtype=float)
-    return float(np.nanmean(array)) if np.isfinite(array).any() else float("nan")

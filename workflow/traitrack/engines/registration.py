@@ -1,10 +1,15 @@
 """The weights-free ``registration`` engine: label transfer by silhouette registration.
 
-For each target and each of its templates: foreground silhouettes (:mod:`traitrack.foreground`)
--> global alignment (multi-start similarity, then affine) -> deformation (demons) -> the
-template's per-structure maps warped onto the target -> fusion over templates weighted by
-registration quality -> thin structures extended onto the target's own appendage pixels.  Nothing assumes that a template's labels are hand-made: the QC round
-trip calls the same :meth:`RegistrationEngine.propagate` with a predicted target as template.
+For each target: an orientation by appearance (:mod:`.registration_orient`, within the
+dataset's prior) -> its foreground silhouette (:mod:`traitrack.foreground`); for each of its
+templates: global alignment (multi-start similarity, then affine) -> deformation (demons) ->
+the template's per-structure maps warped onto the target; then fusion over templates weighted
+by registration quality and agreement with the other templates, outliers dropped
+(:mod:`.registration_fusion`) -> thin structures extended onto the target's own appendage
+pixels and thin dark lines attached to it -> small parts re-placed by a local search inside
+their parent (:mod:`.registration_local`).  Nothing assumes that a template's labels are
+hand-made: the QC round trip calls the same :meth:`RegistrationEngine.propagate` with a
+predicted target as template.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import SimpleITK as sitk
 
 from ..describe import hog_descriptor
 from ..foreground import foreground_from_prior, thin_dark_lines
+from ..metrics import nanmean
 from ..structures import StructureTable
 from .base import Frame, Prediction, probability_summary, split_chunk, templates_for
 from .registration_align import (
@@ -280,7 +286,7 @@ class RegistrationEngine:
             confidence=probability_summary(labels, probabilities, structures),
             object_score=agreement,
             templates=tuple(t.specimen for t in templates),
-            agreement=_nanmean(blobs or list(agreement.values())),
+            agreement=nanmean(blobs or list(agreement.values())),
         )
 
 
@@ -291,7 +297,7 @@ class RegistrationEngine:
             candidates = [
                 PartTemplate(
                     image=image,
-                    labels=_labels_of(maps),
+                    labels=labels_from_probabilities(maps),
                     weight=float(weight),
                 )
                 for (_, maps, _, image), weight in zip(aligned, weights)
@@ -314,19 +320,6 @@ def attached_to(lines: np.ndarray, body: np.ndarray) -> np.ndarray:
     keep[np.unique(components[body])] = True
     keep[0] = False
     return lines & keep[components]
-
-
-def _nanmean(values: list[float]) -> float:
-    array = np.asarray(values, dtype=float)
-    return float(np.nanmean(array)) if np.isfinite(array).any() else float("nan")
-
-
-def _labels_of(maps: np.ndarray) -> np.ndarray:
-    """Label map (0 background, i + 1 for structure i) of (N, H, W) indicator maps."""
-    labels = np.zeros(maps.shape[1:], np.uint8)
-    for index, indicator in enumerate(maps):
-        labels[indicator >= 0.5] = index + 1
-    return labels
 
 
 def mirrored(silhouette: Silhouette) -> Silhouette:
