@@ -248,31 +248,15 @@ class RegistrationEngine:
             drop_below=float(self.options["drop_below"]),
         )
         probabilities = fuse_probabilities(warped, weights)
-        foreground = (
-            full_resolution_mask(silhouette) if self.options["restrict_to_foreground"] else None
+        body = full_resolution_mask(silhouette)
+        labels = labels_from_probabilities(
+            probabilities, body if self.options["restrict_to_foreground"] else None
         )
-        labels = labels_from_probabilities(probabilities, foreground)
         thin = [s.label for s in structures if s.kind == "thin"]
         if self.options["thin_from_silhouette"] and thin:
-            appendages = full_resolution_mask(
-                silhouette,
-                silhouette.mask & ~body_of(silhouette.mask, int(self.options["appendage_radius"])),
-            )
-            if self.options["ridge_sigmas"]:
-                band = max(1, round(float(self.options["ridge_band"]) * max(silhouette.mask.shape)))
-                kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1,) * 2)
-                near = cv2.dilate(silhouette.mask.astype(np.uint8), kernel).astype(bool)
-                body = full_resolution_mask(silhouette)
-                lines = thin_dark_lines(
-                    _rgb(target.image),
-                    tuple(s / silhouette.spacing[0] for s in self.options["ridge_sigmas"]),
-                    float(self.options["ridge_quantile"]),
-                    region=full_resolution_mask(silhouette, near),
-                )
-                appendages |= attached_to(lines, body) & (labels == 0)
             labels = assign_appendages(
                 labels, probabilities,
-                appendages=appendages,
+                appendages=self._appendages(target, silhouette, body, labels),
                 thin_labels=thin,
                 spread=float(self.options["thin_spread"]) / silhouette.spacing[0],
                 min_probability=float(self.options["thin_min_probability"]),
@@ -289,6 +273,27 @@ class RegistrationEngine:
             agreement=nanmean(blobs or list(agreement.values())),
         )
 
+    def _appendages(
+        self, target: Frame, silhouette: Silhouette, body: np.ndarray, labels: np.ndarray
+    ) -> np.ndarray:
+        """The target's own thin-part pixels (full resolution): its silhouette minus the
+        silhouette's opening, plus unlabelled pixels on thin dark lines attached to the body."""
+        appendages = full_resolution_mask(
+            silhouette,
+            silhouette.mask & ~body_of(silhouette.mask, int(self.options["appendage_radius"])),
+        )
+        if not self.options["ridge_sigmas"]:
+            return appendages
+        band = max(1, round(float(self.options["ridge_band"]) * max(silhouette.mask.shape)))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1,) * 2)
+        near = cv2.dilate(silhouette.mask.astype(np.uint8), kernel).astype(bool)
+        lines = thin_dark_lines(
+            _rgb(target.image),
+            tuple(s / silhouette.spacing[0] for s in self.options["ridge_sigmas"]),
+            float(self.options["ridge_quantile"]),
+            region=full_resolution_mask(silhouette, near),
+        )
+        return appendages | (attached_to(lines, body) & (labels == 0))
 
     def _place_small_parts(self, target, labels, aligned, weights, structures):
         """Re-place each configured small part by a local search inside its parent part."""

@@ -95,7 +95,7 @@ def _score_map(
     margin: float,
     pull: float,
     radius: float,
-    blob: float = 0.0,
+    blob: float,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Per target pixel, the score of centring this template's part there, and its part shape.
 
