@@ -5,7 +5,8 @@ dataset's prior) -> its foreground silhouette (:mod:`traitrack.foreground`); for
 templates: global alignment (multi-start similarity, then affine) -> deformation (demons) ->
 the template's per-structure maps warped onto the target; then fusion over templates weighted
 by registration quality and agreement with the other templates, outliers dropped
-(:mod:`.registration_fusion`) -> thin structures extended onto the target's own appendage
+(:mod:`.registration_fusion`) -> the compact parts' boundaries snapped to the target's own
+edges (:mod:`.registration_edges`) -> thin structures extended onto the target's own appendage
 pixels and thin dark lines attached to it -> small parts re-placed by a local search inside
 their parent (:mod:`.registration_local`).  Nothing assumes that a template's labels are
 hand-made: the QC round trip calls the same :meth:`RegistrationEngine.propagate` with a
@@ -45,6 +46,7 @@ from .registration_fusion import (
     template_agreement,
     template_weights,
 )
+from .registration_edges import snap_to_edges
 from .registration_local import PartTemplate, place_small_part
 from .registration_options import (  # noqa: F401  (re-exported for callers)
     DEFAULT_OPTIONS,
@@ -251,6 +253,14 @@ class RegistrationEngine:
         body = full_resolution_mask(silhouette)
         labels = labels_from_probabilities(
             probabilities, body if self.options["restrict_to_foreground"] else None
+        )
+        small = set(dict(self.options["small_parts"]))
+        labels = snap_to_edges(
+            target.image, probabilities, labels,
+            body if self.options["restrict_to_foreground"] else np.ones_like(body),
+            [s.label for s in structures if s.kind == "blob" and s.name not in small],
+            beta=float(self.options["snap_beta"]),
+            confidence=float(self.options["snap_confidence"]),
         )
         thin = [s.label for s in structures if s.kind == "thin"]
         if self.options["thin_from_silhouette"] and thin:

@@ -68,6 +68,11 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     # ... that quantile taken within this band around the silhouette (fraction of the working
     # size), so that the background's size and clutter do not move the threshold
     "ridge_band": 0.05,
+    # the compact parts' boundaries snapped to the target's own edges: a random walker on its
+    # colour (beta: edge sensitivity, 0 turns it off) seeded where the fused probability of a
+    # part or of background reaches snap_confidence; see registration_edges
+    "snap_beta": 3000.0,
+    "snap_confidence": 0.9,
     # force background where the target's own silhouette is absent
     "restrict_to_foreground": True,
     # fusion weights also from each template's agreement with the other templates (Dice of
@@ -115,6 +120,7 @@ def check_options(options: Mapping[str, Any]) -> None:
             "silhouette_sigma", "demons_smoothing", "weight_power", "turn_penalty", "prior_margin",
             "thin_spread", "thin_min_probability", "small_part_pull", "small_part_blob",
             "orient_margin", "agreement_power", "drop_below", "ridge_quantile", "ridge_band",
+            "snap_beta", "snap_confidence",
         )
         if not isinstance(options[k], (int, float))
         or isinstance(options[k], bool)
