@@ -108,13 +108,15 @@ def evaluate_target(task: tuple) -> dict:
         result[f"{name}_iou"] = class_iou(prediction.labels, truth, structures.labels)
         result[f"{name}_miou"] = mean_iou(result[f"{name}_iou"])
         result[f"{name}_agreement"] = prediction.agreement
+        result[f"{name}_edge_agreement"] = prediction.edge_agreement
     nearest = template_frames[0]
     back_frames = [
         Frame(target.stem, image, prediction.labels),
         Frame(nearest.specimen, nearest.image),
     ]
     (back,) = engine.propagate(back_frames, structures)
-    result["round_trip_miou"] = mean_iou(class_iou(back.labels, nearest.labels, structures.labels))
+    result["round_trip_iou"] = class_iou(back.labels, nearest.labels, structures.labels)
+    result["round_trip_miou"] = mean_iou(result["round_trip_iou"])
     return result
 
 
@@ -164,12 +166,15 @@ def report(results: list[dict], structures: StructureTable) -> None:
     truth = np.array([r["fused_miou"] for r in results])
     round_trip = np.array([r["round_trip_miou"] for r in results])
     agreement = np.array([r["fused_agreement"] for r in results])
+    edges = np.array([r["fused_edge_agreement"] for r in results])
     print(f"QC ({len(results)} targets; true = {NEAREST}-fused mIoU; "
           "worst quarter = share of the truly worst quarter among the lowest-scored quarter):")
     for name, score in (
         ("round trip", round_trip),
         ("template agreement", agreement),
-        ("qc_score = round trip x agreement", qc_score(round_trip, agreement)),
+        ("edge agreement", edges),
+        ("round trip x agreement", qc_score(round_trip, agreement)),
+        ("qc_score = round trip x agreement x edge agreement", qc_score(round_trip, agreement, edges)),
     ):
         print(
             f"  {name}: mean {np.nanmean(score):.3f}, Spearman {spearman(score, truth):.3f}, "
@@ -199,8 +204,13 @@ def write_csv(path: Path, key: str, results: list[dict], structures: StructureTa
             row["seconds"] = r[f"{name}_seconds"]
             row["round_trip_miou"] = r["round_trip_miou"]
             row["agreement"] = r[f"{name}_agreement"]
+            row["edge_agreement"] = r[f"{name}_edge_agreement"]
+            row.update(
+                {f"round_trip_{s.name}": r["round_trip_iou"][s.label] for s in structures}
+            )
             rows.append(row)
     frame = pd.DataFrame(rows)
+    path = path.with_name(f"{path.stem}-{key}{path.suffix}")  # one file per set: own columns
     frame.to_csv(path, mode="a", header=not path.exists(), index=False)
 
 
@@ -229,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--targets", type=int, default=None, help="targets per set (default: all)")
     parser.add_argument("--workers", type=int, default=2, help="processes over targets")
     parser.add_argument("--option", action="append", default=[], help="engine option key=value")
-    parser.add_argument("--csv", type=Path, default=None, help="append per-target scores here")
+    parser.add_argument("--csv", type=Path, default=None, help="append per-target scores to NAME-SET.csv (one file per set)")
     args = parser.parse_args(argv)
     options = parse_options(args.option)
     print(f"engine options: {({**DEFAULT_OPTIONS, **options})}")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from traitrack.engines.base import Frame, Prediction
-from traitrack.qc import qc_score, round_trip, summarise_round_trips
+from traitrack.qc import evidence_of, qc_score, round_trip, summarise_round_trips
 from traitrack.structures import Structure, StructureTable
 
 STRUCTURES = StructureTable((Structure("head", 1, (200, 0, 0)), Structure("body", 2, (0, 0, 200))))
@@ -42,18 +42,23 @@ def test_round_trip_sends_the_prediction_back_onto_the_templates():
     target = Frame("t", np.zeros((20, 20, 3), np.uint8))
     templates = [Frame("a", np.zeros((20, 20, 3), np.uint8), labels()),
                  Frame("b", np.zeros((20, 20, 3), np.uint8), labels(2))]
-    rows = round_trip(engine, target, labels(), templates, STRUCTURES, agreement=0.8)
+    evidence = evidence_of(Prediction("t", labels(), agreement=0.8, edge_agreement=0.9))
+    rows = round_trip(engine, target, labels(), templates, STRUCTURES, evidence)
     (chunk,) = engine.chunks
     assert chunk[0].specimen == "t" and np.array_equal(chunk[0].labels, labels())
     assert all(frame.labels is None for frame in chunk[1:])  # templates' truth is not passed on
     assert [r["template"] for r in rows] == ["a", "b"]
     assert rows[0]["round_trip_miou"] == 1.0 and rows[1]["round_trip_miou"] < 1.0
-    assert rows[0]["agreement"] == 0.8
+    assert rows[0]["agreement"] == 0.8 and rows[1]["edge_agreement"] == 0.9
+    bare = round_trip(EchoEngine(), target, labels(), templates, STRUCTURES)
+    assert math.isnan(bare[0]["agreement"]) and math.isnan(bare[0]["edge_agreement"])
 
 
-def test_qc_score_is_round_trip_times_agreement_and_round_trip_alone_without_it():
+def test_qc_score_is_round_trip_times_the_evidence_and_round_trip_alone_without_it():
     assert qc_score(0.8, 0.5) == pytest.approx(0.4)
-    assert qc_score(0.8, float("nan")) == pytest.approx(0.8)
+    assert qc_score(0.8, 0.5, 0.5) == pytest.approx(0.2)
+    assert qc_score(0.8, float("nan"), float("nan")) == pytest.approx(0.8)
+    assert qc_score(0.8) == pytest.approx(0.8)
     np.testing.assert_allclose(qc_score([0.5, 0.9], [1.2, -1.0]), [0.5, 0.0])
 
 
@@ -72,3 +77,16 @@ def test_summary_flags_a_consistent_round_trip_when_templates_disagree():
     assert summary["flipped"]["qc_score"] == pytest.approx(0.27)
     assert summary["sam2"]["qc_score"] == pytest.approx(0.7) and not summary["sam2"]["flagged"]
     assert math.isnan(summary["sam2"]["agreement"])
+
+
+def test_summary_flags_a_prediction_whose_boundaries_the_target_edges_move():
+    rows = [
+        {"specimen": "fits", "template": "a", "iou_head": 0.8, "round_trip_miou": 0.8,
+         "agreement": 0.9, "edge_agreement": 0.95},
+        {"specimen": "off", "template": "a", "iou_head": 0.8, "round_trip_miou": 0.8,
+         "agreement": 0.9, "edge_agreement": 0.5},
+    ]
+    summary = {row["specimen"]: row for row in summarise_round_trips(rows, threshold=0.5)}
+    assert not summary["fits"]["flagged"] and summary["off"]["flagged"]
+    assert summary["off"]["qc_score"] == pytest.approx(0.36)
+    assert summary["off"]["edge_agreement"] == 0.5

@@ -164,6 +164,12 @@ def test_prediction_fields_are_filled(moved_prediction):
         assert 0.5 < moved_prediction.object_score[name] <= 1.0
     blob_agreement = [moved_prediction.object_score[n] for n in ("head", "pronotum", "elytra")]
     assert moved_prediction.agreement == pytest.approx(np.mean(blob_agreement))
+    assert 0.8 < moved_prediction.edge_agreement <= 1.0  # a clean target: edges confirm it
+
+
+def test_edge_agreement_is_nan_without_the_snap(template, moved):
+    prediction = run([template], moved[0], {"snap_beta": 0.0})
+    assert np.isnan(prediction.edge_agreement)
 
 
 def test_round_trip_from_a_predicted_target_recovers_the_template(

@@ -49,6 +49,9 @@ class Prediction:
     templates : the template specimens the prediction was derived from.
     agreement : how well the templates agree about where the parts are (0..1; the QC score
         uses it to catch mistakes the round trip cannot see), NaN for engines without it.
+    edge_agreement : how much of the transferred part boundaries the target's own edges
+        confirm (0..1; registration: Dice of the compact parts before and after they are
+        snapped to the target's edges), NaN for engines without it.
     """
 
     specimen: str
@@ -57,6 +60,7 @@ class Prediction:
     object_score: dict[str, float] = field(default_factory=dict)
     templates: tuple[str, ...] = ()
     agreement: float = float("nan")
+    edge_agreement: float = float("nan")
 
 
 @runtime_checkable

@@ -42,6 +42,7 @@ from .registration_fusion import (
     consensus_weights,
     fuse_probabilities,
     labels_from_probabilities,
+    mean_dice,
     one_hot,
     template_agreement,
     template_weights,
@@ -255,12 +256,17 @@ class RegistrationEngine:
             probabilities, body if self.options["restrict_to_foreground"] else None
         )
         small = set(dict(self.options["small_parts"]))
+        compact = [s.label for s in structures if s.kind == "blob" and s.name not in small]
+        transferred = labels
         labels = snap_to_edges(
             target.image, probabilities, labels,
             body if self.options["restrict_to_foreground"] else np.ones_like(body),
-            [s.label for s in structures if s.kind == "blob" and s.name not in small],
+            compact,
             beta=float(self.options["snap_beta"]),
             confidence=float(self.options["snap_confidence"]),
+        )
+        edge_agreement = (
+            mean_dice(transferred, labels, compact) if self.options["snap_beta"] > 0 else np.nan
         )
         thin = [s.label for s in structures if s.kind == "thin"]
         if self.options["thin_from_silhouette"] and thin:
@@ -281,6 +287,7 @@ class RegistrationEngine:
             object_score=agreement,
             templates=tuple(t.specimen for t in templates),
             agreement=nanmean(blobs or list(agreement.values())),
+            edge_agreement=float(edge_agreement),
         )
 
     def _appendages(

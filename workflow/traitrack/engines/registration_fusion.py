@@ -134,7 +134,7 @@ def consensus_weights(
         others = [maps for j, maps in enumerate(warped) if j != index]
         rest = np.delete(weights, index)
         consensus = labels_from_probabilities(fuse_probabilities(others, rest / rest.sum()))
-        agreement[index] = _mean_dice(labels, consensus, blobs)
+        agreement[index] = mean_dice(labels, consensus, blobs)
     agreement = np.nan_to_num(agreement, nan=0.0)
     adjusted = weights * np.clip(agreement, 1e-6, 1.0) ** float(power)
     if agreement.max() > 0:
@@ -142,7 +142,8 @@ def consensus_weights(
     return adjusted / adjusted.sum() if adjusted.sum() > 0 else weights
 
 
-def _mean_dice(a: np.ndarray, b: np.ndarray, labels: Sequence[int]) -> float:
+def mean_dice(a: np.ndarray, b: np.ndarray, labels: Sequence[int]) -> float:
+    """Mean Dice of two label maps over ``labels`` (those absent from both are skipped)."""
     scores = []
     for label in labels:
         x, y = a == label, b == label

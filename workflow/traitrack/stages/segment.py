@@ -19,7 +19,7 @@ from ..engines import make_engine
 from ..engines.base import Frame
 from ..io import read_image, read_label_png, read_mask, write_coco, write_label_png, write_table
 from ..order import read_pseudovideo
-from ..qc import round_trip, summarise_round_trips
+from ..qc import EVIDENCE, evidence_of, round_trip, summarise_round_trips
 from ..samples import Specimen, read_sample_sheet, specimens
 from ..structures import StructureTable
 
@@ -91,7 +91,8 @@ def run_propagate(
             rows.append(_prediction_row(prediction, engine.name, random_weights, structures))
             qc_templates = [store.template(t) for t in prediction.templates][: config["qc"]["max_templates"]]
             qc_rows += round_trip(
-                engine, target, prediction.labels, qc_templates, structures, prediction.agreement
+                engine, target, prediction.labels, qc_templates, structures,
+                evidence_of(prediction),
             )
 
     for specimen in specimens(sheet, species):
@@ -104,7 +105,7 @@ def run_propagate(
     qc_table = pd.DataFrame(summarise_round_trips(qc_rows, config["qc"]["threshold"]))
     if qc_table.empty:
         qc_table = pd.DataFrame(
-            columns=["specimen", "templates", "round_trip_miou", "agreement", "qc_score", "flagged"]
+            columns=["specimen", "templates", "round_trip_miou", *EVIDENCE, "qc_score", "flagged"]
         )
     qc_table.insert(1, "engine", engine.name)
     write_table(qc_out, qc_table)
