@@ -259,7 +259,7 @@ class RegistrationEngine:
         compact = [s.label for s in structures if s.kind == "blob" and s.name not in small]
         transferred = labels
         labels = snap_to_edges(
-            target.image, probabilities, labels,
+            _rgb(target.image), probabilities, labels,
             body if self.options["restrict_to_foreground"] else np.ones_like(body),
             compact,
             beta=float(self.options["snap_beta"]),

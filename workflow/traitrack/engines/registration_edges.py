@@ -33,6 +33,7 @@ def snap_to_edges(
 ) -> np.ndarray:
     """``labels`` with the compact parts' boundaries (and theirs with background) re-decided.
 
+    ``image`` is the target's uint8 RGB image at the labels' size.
     ``probabilities`` is the fused (N, H, W) map of structures 1..N; seeds are the pixels
     where background (1 - their sum) or a compact structure reaches ``confidence``, and every
     pixel outside ``foreground`` is background.  Pixels labelled as a thin or small structure
@@ -52,7 +53,7 @@ def snap_to_edges(
     seeds[~foreground] = 1
     if len(classes) < 2 or (seeds == 0).sum() == 0:
         return labels
-    colour = cv2.cvtColor(_rgb(image), cv2.COLOR_RGB2LAB).astype(np.float64) / 255.0
+    colour = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2LAB).astype(np.float64) / 255.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # probability range notes at high beta
         walked = random_walker(
@@ -66,9 +67,3 @@ def snap_to_edges(
     result[open_to_change] = decided[open_to_change]
     return result
 
-
-def _rgb(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    return np.ascontiguousarray(image[..., :3]).astype(np.uint8)
