@@ -10,7 +10,10 @@ farthest from everything annotated) picked outliers: a template serves only the 
 it, and on the shared real sets (benchmarks/learning_curve.py, 10 targets, 3 random draws)
 k-center's first 5 and 20 picks segmented the targets worse than random picks on both sets.
 Facility location beat random at N = 1, 5, 20 on the beetles but not on the ants (see the
-benchmark).  The cause on the ants is not yet known.
+benchmark).  On the ants its first picks are HOG-typical photographs, three of the first five
+on textured cards, and for one of them (casent0906725) GrabCut took the mount instead of the
+ant.  Keeping only the GrabCut pieces a template's labels vouch for did not help the
+5-nearest benchmark (ants 0.375 -> 0.371 mIoU, 20 targets), so the cause is still open.
 """
 
 from __future__ import annotations
