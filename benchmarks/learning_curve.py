@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT / "workflow"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from registration_real import DATA, SET_OPTIONS, SETS, split  # noqa: E402
-from traitrack.describe import hog_descriptor, pairwise_distances  # noqa: E402
+from traitrack.describe import centre_descriptors, hog_descriptor, pairwise_distances  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
 from traitrack.engines.registration import RegistrationEngine  # noqa: E402
 from traitrack.io import read_image, read_mask  # noqa: E402
@@ -110,8 +110,9 @@ def run_set(
         raise SystemExit(f"no images in {DATA / folder / 'images'}; is ../shared/data there?")
     chosen_targets, pool = split(images, targets)
     describe = lambda paths: np.stack([hog_descriptor(read_image(p)) for p in paths])  # noqa: E731
-    target_desc, pool_desc = describe(chosen_targets), describe(pool)
-    to_pool = pairwise_distances(target_desc, pool_desc)  # targets x pool
+    # centred over the whole set, as the workflow's describe step centres a species'
+    target_desc, pool_desc = centre_descriptors(describe(chosen_targets), describe(pool))
+    to_pool = pairwise_distances(target_desc, pool_desc)
     chosen = selections(pool, pool_desc, sizes, draws)
     options = dict(SET_OPTIONS[key])
 

@@ -34,7 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from traitrack.describe import hog_descriptor, pairwise_distances  # noqa: E402
+from traitrack.describe import centre_descriptors, hog_descriptor, pairwise_distances  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
 from traitrack.engines.registration import DEFAULT_OPTIONS, RegistrationEngine  # noqa: E402
 from traitrack.io import read_image, read_mask  # noqa: E402
@@ -86,9 +86,10 @@ def split(images: list[Path], targets: int | None) -> tuple[list[Path], list[Pat
 
 
 def nearest_templates(targets: list[Path], pool: list[Path], k: int) -> list[list[Path]]:
-    """The k pool images closest to each target by HOG descriptor."""
+    """The k pool images closest to each target by HOG descriptor, centred as the workflow's
+    :func:`traitrack.select.nearest_templates` centres them."""
     describe = lambda paths: np.stack([hog_descriptor(read_image(p)) for p in paths])  # noqa: E731
-    distances = pairwise_distances(describe(targets), describe(pool))
+    distances = pairwise_distances(*centre_descriptors(describe(targets), describe(pool)))
     return [[pool[j] for j in np.argsort(row, kind="stable")[:k]] for row in distances]
 
 

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import pandas as pd
 from tqdm import tqdm
 
-from ..describe import describe_images, load_descriptors, save_descriptors
+from ..describe import centre_descriptors, describe_images, load_descriptors, save_descriptors
 from ..io import read_image, write_table
 from ..order import build_chunks, write_pseudovideo
 from ..samples import read_sample_sheet, specimens, template_pool
@@ -32,7 +32,8 @@ def species_members(sheet: pd.DataFrame, species: str, pool: str) -> list:
 def run_describe(
     samples: str | Path, species: str, out: str | Path, config: Mapping[str, Any]
 ) -> None:
-    """Descriptors of every specimen of a species and of the templates it may borrow."""
+    """Descriptors of every specimen of a species and of the templates it may borrow, centred
+    on their mean (:func:`traitrack.describe.centre_descriptors`)."""
     sheet = read_sample_sheet(samples)
     members = species_members(sheet, species, config["select"]["template_pool"])
     method = config["describe"]["method"]
@@ -46,6 +47,7 @@ def run_describe(
         descriptors = engine.describe_images([read_image(m.image) for m in members])
     else:
         raise ValueError(f"describe.method must be hog or sam2, got {method!r}")
+    (descriptors,) = centre_descriptors(descriptors)  # one species' common look removed: no hubs
     save_descriptors(out, [m.specimen for m in members], descriptors, method)
 
 
