@@ -95,7 +95,7 @@ def nearest_templates(targets: list[Path], pool: list[Path], k: int) -> list[lis
 
 def evaluate_target(task: tuple) -> dict:
     """Run one target: 1 template, 5 fused, and the QC round trip; return scores and timings."""
-    target, templates, config, options = task
+    target, templates, config, options, qc_templates = task
     structures = StructureTable.from_config(config)
     engine = RegistrationEngine.from_options(options, seed=0)
     mask_of = lambda p: read_mask(p.parent.parent / "masks" / p.name, structures)  # noqa: E731
@@ -110,19 +110,27 @@ def evaluate_target(task: tuple) -> dict:
         result[f"{name}_miou"] = mean_iou(result[f"{name}_iou"])
         result[f"{name}_agreement"] = prediction.agreement
         result[f"{name}_edge_agreement"] = prediction.edge_agreement
-    nearest = template_frames[0]
-    back_frames = [
-        Frame(target.stem, image, prediction.labels),
-        Frame(nearest.specimen, nearest.image),
-    ]
-    (back,) = engine.propagate(back_frames, structures)
-    result["round_trip_iou"] = class_iou(back.labels, nearest.labels, structures.labels)
-    result["round_trip_miou"] = mean_iou(result["round_trip_iou"])
+    # the QC round trip, as the workflow's (qc.max_templates nearest templates, mean of them)
+    nearest = template_frames[:qc_templates]
+    back_frames = [Frame(target.stem, image, prediction.labels)]
+    back_frames += [Frame(t.specimen, t.image) for t in nearest]
+    backs = engine.propagate(back_frames, structures)
+    per_template = [class_iou(b.labels, t.labels, structures.labels) for b, t in zip(backs, nearest)]
+    result["round_trip_iou"] = {
+        label: float(np.nanmean([ious[label] for ious in per_template]))
+        for label in structures.labels
+    }
+    result["round_trip_miou"] = float(np.mean([mean_iou(ious) for ious in per_template]))
     return result
 
 
 def run_set(
-    key: str, targets: int | None, workers: int, options: dict, csv: Path | None = None
+    key: str,
+    targets: int | None,
+    workers: int,
+    options: dict,
+    csv: Path | None = None,
+    qc_templates: int = 1,
 ) -> list[dict]:
     folder, config = SETS[key]
     images = sorted((DATA / folder / "images").glob("*.png"))
@@ -131,10 +139,10 @@ def run_set(
     chosen, pool = split(images, targets)
     neighbours = nearest_templates(chosen, pool, NEAREST)
     options = {**SET_OPTIONS[key], **options}
-    tasks = [(t, n, config, options) for t, n in zip(chosen, neighbours)]
+    tasks = [(t, n, config, options, qc_templates) for t, n in zip(chosen, neighbours)]
     print(
         f"\n## {folder}: {len(chosen)} targets, pool of {len(pool)}, {workers} worker(s), "
-        f"set options {SET_OPTIONS[key]}",
+        f"set options {SET_OPTIONS[key]}, QC round trip to {qc_templates} template(s)",
         flush=True,
     )
     if workers > 1:
@@ -240,12 +248,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--targets", type=int, default=None, help="targets per set (default: all)")
     parser.add_argument("--workers", type=int, default=2, help="processes over targets")
     parser.add_argument("--option", action="append", default=[], help="engine option key=value")
-    parser.add_argument("--csv", type=Path, default=None, help="append per-target scores to NAME-SET.csv (one file per set)")
+    parser.add_argument(
+        "--csv", type=Path, default=None,
+        help="append per-target scores to NAME-SET.csv (one file per set)",
+    )
+    parser.add_argument(
+        "--qc-templates", type=int, default=1,
+        help="templates the QC round trip goes back to (the workflow's qc.max_templates)",
+    )
     args = parser.parse_args(argv)
     options = parse_options(args.option)
     print(f"engine options: {({**DEFAULT_OPTIONS, **options})}")
     for key in ("beetles", "ants") if args.set == "both" else (args.set,):
-        run_set(key, args.targets, args.workers, options, args.csv)
+        run_set(key, args.targets, args.workers, options, args.csv, args.qc_templates)
 
 
 if __name__ == "__main__":
