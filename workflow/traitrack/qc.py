@@ -95,7 +95,7 @@ def qc_score(round_trip_miou, *evidence):
     without it, or a single template, which agrees with itself) counts as 1.  On the shared
     data (``benchmarks/registration_real.py``, 40 targets per set) the Spearman correlation
     with the true mIoU was, round trip / x agreement / x agreement x edge agreement: beetles
-    0.58 / 0.56 / 0.56, ants 0.16 / 0.20 / 0.22.  The product is kept whole, rather than the
+    0.55 / 0.55 / 0.57, ants 0.43 / 0.44 / 0.46.  The product is kept whole, rather than the
     best pair for each set, so that the QC is not fitted to those 40 targets.
     """
     score = np.asarray(round_trip_miou, dtype=float)
