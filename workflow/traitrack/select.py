@@ -9,11 +9,12 @@ and their neighbours, rise in the list.  An earlier greedy k-center walk (pick t
 farthest from everything annotated) picked outliers: a template serves only the targets near
 it, and on the shared real sets (benchmarks/learning_curve.py, 10 targets, 3 random draws)
 k-center's first 5 and 20 picks segmented the targets worse than random picks on both sets.
-Facility location beat random at N = 1, 5, 20 on the beetles but not on the ants (see the
-benchmark).  On the ants its first picks are HOG-typical photographs, three of the first five
-on textured cards, and for one of them (casent0906725) GrabCut took the mount instead of the
-ant.  Keeping only the GrabCut pieces a template's labels vouch for did not help the
-5-nearest benchmark (ants 0.375 -> 0.371 mIoU, 20 targets), so the cause is still open.
+On raw HOG vectors facility location's first picks on the shared ants were the 5 strongest
+*hubs* (photographs that are mostly texture, each among the 5 nearest neighbours of 45-51 of 300
+images), so the workflow centres descriptors on the species' mean before they get here
+(:func:`traitrack.describe.centre_descriptors`).  With centred descriptors
+(benchmarks/learning_curve.py, 10 targets, 3 random draws) facility location is ahead of
+random at N = 1, 5, 20 on the beetles, and on the ants only at N = 20.
 """
 
 from __future__ import annotations
