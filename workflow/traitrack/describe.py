@@ -77,18 +77,13 @@ def centre_descriptors(*blocks: np.ndarray) -> list[np.ndarray]:
     picks them first.  Centring removes the common component (Suzuki et al. 2013, "Centering
     similarity measures to reduce hubs"): the largest count fell to 17.  Rows of zeros stay.
     """
-    stacked = np.concatenate([np.asarray(b, np.float64) for b in blocks if len(b)]) if any(
-        len(b) for b in blocks
-    ) else None
-    if stacked is None:
-        return [np.asarray(b, np.float32) for b in blocks]
-    mean = stacked.mean(axis=0)
+    blocks = tuple(np.asarray(block, np.float64) for block in blocks)
+    filled = [block for block in blocks if len(block)]
+    if not filled:
+        return [block.astype(np.float32) for block in blocks]
+    mean = np.concatenate(filled).mean(axis=0)
     out = []
     for block in blocks:
-        block = np.asarray(block, np.float64)
-        if not len(block):
-            out.append(block.astype(np.float32))
-            continue
         centred = block - mean
         norm = np.linalg.norm(centred, axis=1, keepdims=True)
         out.append((centred / np.where(norm > 0, norm, 1.0)).astype(np.float32))
