@@ -34,12 +34,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from traitrack.describe import centre_descriptors, hog_descriptor, pairwise_distances  # noqa: E402
+from traitrack.describe import centre_descriptors, hog_descriptor  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
 from traitrack.engines.registration import DEFAULT_OPTIONS, RegistrationEngine  # noqa: E402
 from traitrack.io import read_image, read_mask  # noqa: E402
 from traitrack.metrics import class_iou, mean_iou, spearman  # noqa: E402
 from traitrack.qc import qc_score  # noqa: E402
+from traitrack.select import nearest_templates as select_templates  # noqa: E402
 from traitrack.structures import StructureTable  # noqa: E402
 
 DATA = ROOT / ".." / "shared" / "data"
@@ -86,11 +87,17 @@ def split(images: list[Path], targets: int | None) -> tuple[list[Path], list[Pat
 
 
 def nearest_templates(targets: list[Path], pool: list[Path], k: int) -> list[list[Path]]:
-    """The k pool images closest to each target by HOG descriptor, centred as the workflow's
-    :func:`traitrack.select.nearest_templates` centres them."""
+    """The k pool images closest to each target, chosen as the workflow chooses: HOG
+    descriptors centred over the whole set (its describe step), then
+    :func:`traitrack.select.nearest_templates`."""
     describe = lambda paths: np.stack([hog_descriptor(read_image(p)) for p in paths])  # noqa: E731
-    distances = pairwise_distances(*centre_descriptors(describe(targets), describe(pool)))
-    return [[pool[j] for j in np.argsort(row, kind="stable")[:k]] for row in distances]
+    target_desc, pool_desc = centre_descriptors(describe(targets), describe(pool))
+    by_name = {p.stem: p for p in pool}
+    table = select_templates(
+        [t.stem for t in targets], target_desc, list(by_name), pool_desc, k=k
+    )
+    chosen = table.groupby("target", sort=False)["template"].agg(list)
+    return [[by_name[name] for name in chosen[t.stem]] for t in targets]
 
 
 def evaluate_target(task: tuple) -> dict:

@@ -251,17 +251,15 @@ class RegistrationEngine:
             drop_below=float(self.options["drop_below"]),
         )
         probabilities = fuse_probabilities(warped, weights)
+        image = _rgb(target.image)
         body = full_resolution_mask(silhouette)
-        labels = labels_from_probabilities(
-            probabilities, body if self.options["restrict_to_foreground"] else None
-        )
+        allowed = body if self.options["restrict_to_foreground"] else np.ones_like(body)
+        labels = labels_from_probabilities(probabilities, allowed)
         small = set(dict(self.options["small_parts"]))
         compact = [s.label for s in structures if s.kind == "blob" and s.name not in small]
         transferred = labels
         labels = snap_to_edges(
-            _rgb(target.image), probabilities, labels,
-            body if self.options["restrict_to_foreground"] else np.ones_like(body),
-            compact,
+            image, probabilities, labels, allowed, compact,
             beta=float(self.options["snap_beta"]),
             confidence=float(self.options["snap_confidence"]),
         )
@@ -272,12 +270,12 @@ class RegistrationEngine:
         if self.options["thin_from_silhouette"] and thin:
             labels = assign_appendages(
                 labels, probabilities,
-                appendages=self._appendages(target, silhouette, body, labels),
+                appendages=self._appendages(image, silhouette, body, labels),
                 thin_labels=thin,
                 spread=float(self.options["thin_spread"]) / silhouette.spacing[0],
                 min_probability=float(self.options["thin_min_probability"]),
             )
-        labels = self._place_small_parts(target, labels, aligned, weights, structures)
+        labels = self._place_small_parts(image, labels, aligned, weights, structures)
         agreement = template_agreement(warped, labels, structures)
         blobs = [agreement[s.name] for s in structures if s.kind == "blob"]
         return Prediction(
@@ -291,7 +289,7 @@ class RegistrationEngine:
         )
 
     def _appendages(
-        self, target: Frame, silhouette: Silhouette, body: np.ndarray, labels: np.ndarray
+        self, image: np.ndarray, silhouette: Silhouette, body: np.ndarray, labels: np.ndarray
     ) -> np.ndarray:
         """The target's own thin-part pixels (full resolution): its silhouette minus the
         silhouette's opening, plus unlabelled pixels on thin dark lines attached to the body."""
@@ -305,15 +303,16 @@ class RegistrationEngine:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1,) * 2)
         near = cv2.dilate(silhouette.mask.astype(np.uint8), kernel).astype(bool)
         lines = thin_dark_lines(
-            _rgb(target.image),
+            image,
             tuple(s / silhouette.spacing[0] for s in self.options["ridge_sigmas"]),
             float(self.options["ridge_quantile"]),
             region=full_resolution_mask(silhouette, near),
         )
         return appendages | (attached_to(lines, body) & (labels == 0))
 
-    def _place_small_parts(self, target, labels, aligned, weights, structures):
-        """Re-place each configured small part by a local search inside its parent part."""
+    def _place_small_parts(self, image, labels, aligned, weights, structures):
+        """Re-place each configured small part by a local search inside its parent part
+        (``image``: the target's RGB image)."""
         for part_name, parent_name in dict(self.options["small_parts"]).items():
             part, parent = structures.by_name(part_name).label, structures.by_name(parent_name).label
             candidates = [
@@ -325,7 +324,7 @@ class RegistrationEngine:
                 for (_, maps, _, image), weight in zip(aligned, weights)
             ]
             labels = place_small_part(
-                _rgb(target.image), labels, candidates, part, parent,
+                image, labels, candidates, part, parent,
                 pull=float(self.options["small_part_pull"]),
                 blob=float(self.options["small_part_blob"]),
             )
