@@ -62,9 +62,10 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     # these scales, working px, above this quantile of the ridge response near the specimen):
     # GrabCut at the working size loses most antennae.  On the shared beetles (40 targets, 5
     # templates, the same registrations fused again) legs rose from 0.29 to 0.42 and antennae
-    # from 0.16 to 0.26 IoU; [] turns it off.  The quantile was chosen on a tuning split of
-    # the beetles disjoint from the benchmark's targets (images 2, 6, 10, ... by name): 0.85
-    # against 0.9 raised legs 0.451 -> 0.467 and antennae 0.261 -> 0.296; 0.825 and 0.875 less
+    # from 0.16 to 0.26 IoU; [] turns it off.  The quantile was chosen on the beetles'
+    # tuning split, which holds none of the benchmark's targets (``registration_real.py
+    # --tuning-split --targets 40``): 0.85 against 0.9 raised legs 0.451 -> 0.467 and
+    # antennae 0.261 -> 0.296; 0.825 and 0.875 gained less
     "ridge_sigmas": [1.0, 2.0, 3.0],
     "ridge_quantile": 0.85,
     # ... that quantile taken within this band around the silhouette (fraction of the working
