@@ -87,8 +87,12 @@ def split(
 
     ``tuning``: targets from index 2 on (2, 6, 10, ...), the pool from the odd indices only.
     """
-    chosen = images[2::4] if tuning else images[0::4]
-    pool = [path for index, path in enumerate(images) if (index % 2 if tuning else index % 4)]
+    if tuning:
+        chosen = images[2::4]
+        pool = images[1::2]
+    else:
+        chosen = images[0::4]
+        pool = [path for index, path in enumerate(images) if index % 4]
     if targets is not None and targets < len(chosen):
         spaced = np.linspace(0, len(chosen) - 1, targets).round().astype(int)
         chosen = [chosen[i] for i in spaced]
