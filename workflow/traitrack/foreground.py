@@ -20,6 +20,7 @@ def foreground_mask(
     iterations: int = 5,
     border_fraction: float = 0.03,
     min_component_fraction: float = 0.2,
+    support_detail: float = 0.0,
     seed: int = 0,
 ) -> np.ndarray:
     """Boolean silhouette of the specimen in an RGB (or grey) uint8 image.
@@ -33,6 +34,8 @@ def foreground_mask(
         the shorter side.
     min_component_fraction : connected components smaller than this fraction of the largest are
         dropped (label fragments, dust); the largest is always kept.
+    support_detail : when > 0, featureless regions reaching the border (pins out of focus,
+        card points, mounts) are dropped; see :func:`drop_featureless_supports`.
     seed : seeds OpenCV's random generator, which GrabCut's colour-model initialisation uses,
         so that the same image always gives the same silhouette.
 
@@ -46,6 +49,10 @@ def foreground_mask(
     has_both = (init == cv2.GC_PR_FGD).any() and (init != cv2.GC_PR_FGD).any()
     foreground = _grabcut_foreground(rgb, init, iterations, seed, run=has_both)
     foreground = clean_silhouette(foreground, min_component_fraction)
+    if support_detail > 0:
+        foreground = drop_featureless_supports(
+            rgb, foreground, support_detail, min_component_fraction=min_component_fraction
+        )
     if not foreground.any():
         foreground = clean_silhouette(init == cv2.GC_PR_FGD, min_component_fraction)
     if not foreground.any():
@@ -53,6 +60,42 @@ def foreground_mask(
         strip = _strip_width(rgb.shape[:2], border_fraction)
         foreground[strip:-strip or None, strip:-strip or None] = True
     return foreground
+
+
+def drop_featureless_supports(
+    image: np.ndarray,
+    foreground: np.ndarray,
+    relative_detail: float,
+    *,
+    sigma: float = 2.0,
+    min_component_fraction: float = 0.2,
+    keep_fraction: float = 0.3,
+) -> np.ndarray:
+    """``foreground`` without the featureless regions that reach the image border.
+
+    GrabCut keeps whatever is unlike the border's colours, and that includes what holds the
+    specimen: a pin or a stick out of focus behind it, a white card point glued to it, a
+    mount.  These have no fine detail: they are out of focus or plain.  A specimen is in
+    focus, and its outline, sculpture, hairs and leg edges give it detail everywhere but in
+    the middle of a glossy part, which the outline encloses.  So the foreground pixels whose
+    detail (|Laplacian| of the grey image, blurred by ``sigma`` px) is below
+    ``relative_detail`` times the foreground's 90th percentile form regions; those that touch
+    the image border are dropped, and the largest part(s) kept.  If that would leave less than
+    ``keep_fraction`` of the foreground, the foreground is returned as it was (a pale,
+    featureless specimen filling the frame).
+    """
+    if not foreground.any():
+        return foreground
+    grey = cv2.cvtColor(_as_rgb(image), cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    detail = cv2.GaussianBlur(np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=3)), (0, 0), sigma)
+    featureless = foreground & (detail < relative_detail * np.quantile(detail[foreground], 0.9))
+    regions, count = ndi.label(featureless)
+    if count == 0:
+        return foreground
+    rim = np.concatenate([regions[0], regions[-1], regions[:, 0], regions[:, -1]])
+    touching = np.unique(rim[rim > 0])
+    kept = clean_silhouette(foreground & ~np.isin(regions, touching), min_component_fraction)
+    return kept if kept.sum() >= keep_fraction * foreground.sum() else foreground
 
 
 def foreground_from_prior(
