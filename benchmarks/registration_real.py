@@ -76,8 +76,12 @@ SETS = {
     ),
 }
 NEAREST = 5
-# engine options each set's own config would carry (the ants' eye lies inside the head)
-SET_OPTIONS = {"beetles": {}, "ants": {"small_parts": {"eye": "head"}}}
+# engine options each set's own config would carry: the ants' eye lies inside the head, and
+# their photographs are focus-stacked on out-of-focus backgrounds (foreground by detail)
+SET_OPTIONS = {
+    "beetles": {},
+    "ants": {"small_parts": {"eye": "head"}, "foreground_detail": 0.1},
+}
 
 
 def split(

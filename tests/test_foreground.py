@@ -1,4 +1,4 @@
-"""The foreground drops what holds a specimen (pins out of focus, mounts), keeps the specimen."""
+"""Foreground by detail: what holds a specimen (a pin out of focus) stays out, the specimen in."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from traitrack.foreground import drop_featureless_supports, foreground_mask
+from traitrack.foreground import border_model_init, foreground_mask, mark_by_detail
 
 
 def pinned_specimen(textured: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -39,14 +39,12 @@ def test_an_out_of_focus_pin_is_dropped_and_the_specimen_kept(textured):
     image, specimen, pin = pinned_specimen(textured)
     kept = foreground_mask(image)
     assert (kept & pin).sum() > 0.5 * pin.sum()  # GrabCut alone keeps the pin
-    found = foreground_mask(image, support_detail=0.25)
+    found = foreground_mask(image, plain_detail=0.1)
     assert (found & pin).sum() < 0.1 * pin.sum()
     assert (found & specimen).sum() / (found | specimen).sum() > 0.9
 
 
-def test_nothing_is_dropped_when_that_would_leave_too_little():
-    image, specimen, _ = pinned_specimen(textured=True)
-    everything = np.ones(specimen.shape, bool)
-    plain = np.full_like(image, 128)
-    assert drop_featureless_supports(plain, everything, 0.25).all()
-    assert drop_featureless_supports(image, np.zeros_like(everything), 0.25).sum() == 0
+def test_detail_is_ignored_when_it_would_leave_no_foreground():
+    plain = np.full((64, 64, 3), 128, np.uint8)
+    init = border_model_init(plain)
+    assert np.array_equal(mark_by_detail(plain, init, 0.1), init)

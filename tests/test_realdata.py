@@ -30,6 +30,7 @@ SETS = {
             {"name": "antennae", "kind": "thin", "rgb": [200, 0, 200]},
         ],
         "background": {"rgb": [0, 0, 0]},
+        "registration": {},
         "floor": 0.3,
     },
     "ants-4part": {
@@ -41,6 +42,9 @@ SETS = {
             {"name": "eye", "value": 5},
         ],
         "background": {"value": 6},
+        # as an ants project would configure it: the eye lies in the head, and the photographs
+        # are focus-stacked on out-of-focus backgrounds
+        "registration": {"small_parts": {"eye": "head"}, "foreground_detail": 0.1},
         # Five ants of different genera: two templates cannot carry a third genus (issue 6
         # raises this engine's quality); here the run must work and read background 6 right.
         "floor": None,
@@ -73,6 +77,7 @@ def test_real_specimens_end_to_end(tmp_path, dataset):
         "structures": spec["structures"],
         "background": spec["background"],
         "select": {"k": 2},
+        "registration": spec["registration"],
     }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     result = subprocess.run(

@@ -20,7 +20,7 @@ def foreground_mask(
     iterations: int = 5,
     border_fraction: float = 0.03,
     min_component_fraction: float = 0.2,
-    support_detail: float = 0.0,
+    plain_detail: float = 0.0,
     seed: int = 0,
 ) -> np.ndarray:
     """Boolean silhouette of the specimen in an RGB (or grey) uint8 image.
@@ -34,8 +34,9 @@ def foreground_mask(
         the shorter side.
     min_component_fraction : connected components smaller than this fraction of the largest are
         dropped (label fragments, dust); the largest is always kept.
-    support_detail : when > 0, featureless regions reaching the border (pins out of focus,
-        card points, mounts) are dropped; see :func:`drop_featureless_supports`.
+    plain_detail : when > 0, GrabCut starts from where the image has fine detail as well as
+        from colour (see :func:`mark_by_detail`): for photographs whose background is out of
+        focus, so that pins, card points and mounts stay out.
     seed : seeds OpenCV's random generator, which GrabCut's colour-model initialisation uses,
         so that the same image always gives the same silhouette.
 
@@ -46,13 +47,11 @@ def foreground_mask(
     """
     rgb = _as_rgb(image)
     init = border_model_init(rgb, border_fraction)
+    if plain_detail > 0:
+        init = mark_by_detail(rgb, init, plain_detail)
     has_both = (init == cv2.GC_PR_FGD).any() and (init != cv2.GC_PR_FGD).any()
     foreground = _grabcut_foreground(rgb, init, iterations, seed, run=has_both)
     foreground = clean_silhouette(foreground, min_component_fraction)
-    if support_detail > 0:
-        foreground = drop_featureless_supports(
-            rgb, foreground, support_detail, min_component_fraction=min_component_fraction
-        )
     if not foreground.any():
         foreground = clean_silhouette(init == cv2.GC_PR_FGD, min_component_fraction)
     if not foreground.any():
@@ -60,42 +59,6 @@ def foreground_mask(
         strip = _strip_width(rgb.shape[:2], border_fraction)
         foreground[strip:-strip or None, strip:-strip or None] = True
     return foreground
-
-
-def drop_featureless_supports(
-    image: np.ndarray,
-    foreground: np.ndarray,
-    relative_detail: float,
-    *,
-    sigma: float = 2.0,
-    min_component_fraction: float = 0.2,
-    keep_fraction: float = 0.3,
-) -> np.ndarray:
-    """``foreground`` without the featureless regions that reach the image border.
-
-    GrabCut keeps whatever is unlike the border's colours, and that includes what holds the
-    specimen: a pin or a stick out of focus behind it, a white card point glued to it, a
-    mount.  These have no fine detail: they are out of focus or plain.  A specimen is in
-    focus, and its outline, sculpture, hairs and leg edges give it detail everywhere but in
-    the middle of a glossy part, which the outline encloses.  So the foreground pixels whose
-    detail (|Laplacian| of the grey image, blurred by ``sigma`` px) is below
-    ``relative_detail`` times the foreground's 90th percentile form regions; those that touch
-    the image border are dropped, and the largest part(s) kept.  If that would leave less than
-    ``keep_fraction`` of the foreground, the foreground is returned as it was (a pale,
-    featureless specimen filling the frame).
-    """
-    if not foreground.any():
-        return foreground
-    grey = cv2.cvtColor(_as_rgb(image), cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-    detail = cv2.GaussianBlur(np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=3)), (0, 0), sigma)
-    featureless = foreground & (detail < relative_detail * np.quantile(detail[foreground], 0.9))
-    regions, count = ndi.label(featureless)
-    if count == 0:
-        return foreground
-    rim = np.concatenate([regions[0], regions[-1], regions[:, 0], regions[:, -1]])
-    touching = np.unique(rim[rim > 0])
-    kept = clean_silhouette(foreground & ~np.isin(regions, touching), min_component_fraction)
-    return kept if kept.sum() >= keep_fraction * foreground.sum() else foreground
 
 
 def foreground_from_prior(
@@ -180,6 +143,37 @@ def border_model_init(rgb: np.ndarray, border_fraction: float = 0.03) -> np.ndar
     init[distance > threshold] = cv2.GC_PR_FGD
     init[border & (distance <= threshold)] = cv2.GC_BGD
     return init
+
+
+def mark_by_detail(
+    rgb: np.ndarray, init: np.ndarray, plain_detail: float, *, sigma: float = 2.0
+) -> np.ndarray:
+    """A GrabCut initial mask corrected by where the image has fine detail.
+
+    In focus-stacked photographs (AntWeb's ants) the specimen is the one thing in focus: its
+    outline, sculpture, hairs and legs give it detail, while the background, a pin behind it
+    and the plain surface of a card point or mount have none.  Colour alone often prefers the
+    white card to a pale specimen.  Detail is |Laplacian| of the grey image blurred by
+    ``sigma`` px, relative to its 99th percentile over the image.  Plain pixels (detail below
+    ``plain_detail``) connected to the image border become certain background, other plain
+    pixels probable background, and detailed ones (above twice ``plain_detail``) probable
+    foreground.  A glossy part's plain middle is enclosed by its detailed outline, so it is
+    left to GrabCut.  If that would leave under 1% of the image as probable foreground, the
+    colour-only ``init`` is returned.  Not for specimens on printed labels, which have detail
+    everywhere.
+    """
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    detail = cv2.GaussianBlur(np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=3)), (0, 0), sigma)
+    relative = detail / max(float(np.quantile(detail, 0.99)), 1e-6)
+    plain = relative < plain_detail
+    regions, _ = ndi.label(plain)
+    rim = np.concatenate([regions[0], regions[-1], regions[:, 0], regions[:, -1]])
+    outside = np.isin(regions, np.unique(rim[rim > 0]))
+    marked = init.copy()
+    marked[(marked == cv2.GC_PR_FGD) & plain] = cv2.GC_PR_BGD
+    marked[relative > 2 * plain_detail] = cv2.GC_PR_FGD
+    marked[outside] = cv2.GC_BGD
+    return marked if (marked == cv2.GC_PR_FGD).sum() > 0.01 * marked.size else init
 
 
 def clean_silhouette(

@@ -122,7 +122,7 @@ class RegistrationEngine:
             sigma=float(self.options["silhouette_sigma"]),
             body_radius=int(self.options["body_radius"]),
             grabcut_iterations=int(self.options["grabcut_iterations"]),
-            support_detail=float(self.options["support_detail"]),
+            plain_detail=float(self.options["foreground_detail"]),
             seed=self.seed,
         )
 

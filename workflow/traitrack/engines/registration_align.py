@@ -78,14 +78,14 @@ def prepare_silhouette(
     grabcut_iterations: int,
     seed: int,
     known_foreground: np.ndarray | None = None,
-    support_detail: float = 0.0,
+    plain_detail: float = 0.0,
 ) -> Silhouette:
     """Downscale ``image``, find its foreground, strip thin appendages and blur the body.
 
     ``known_foreground`` (full resolution, bool) replaces the GrabCut silhouette: a template's
     label map already says where the specimen is, and is more trustworthy than GrabCut on a
-    pale specimen on a white mount.  ``support_detail`` > 0 drops pins and mounts from the
-    GrabCut silhouette (:func:`traitrack.foreground.drop_featureless_supports`).
+    pale specimen on a white mount.  ``plain_detail`` > 0 starts GrabCut from the image's
+    detail too (:func:`traitrack.foreground.mark_by_detail`).
     """
     full_shape = image.shape[:2]
     height, width = working_shape(full_shape, working_size)
@@ -96,7 +96,7 @@ def prepare_silhouette(
         ) >= 0.5
     else:
         mask = foreground_mask(
-            small, iterations=grabcut_iterations, support_detail=support_detail, seed=seed
+            small, iterations=grabcut_iterations, plain_detail=plain_detail, seed=seed
         )
     return silhouette_from_mask(mask, small, full_shape, sigma=sigma, body_radius=body_radius)
 

@@ -19,12 +19,16 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "threads": 1,
     # GrabCut iterations for the foreground silhouettes
     "grabcut_iterations": 5,
-    # pins, card points and mounts dropped from the GrabCut silhouettes: featureless regions
-    # (detail below this fraction of the silhouette's 90th percentile) that reach the image
-    # border; 0 keeps them.  See traitrack.foreground.drop_featureless_supports.  Chosen on
-    # the ants' tuning split (40 targets, 5 fused): 0 -> 0.366 mIoU, 0.08 / 0.15 / 0.25 /
-    # 0.35 / 0.5 -> 0.400 / 0.392 / 0.404 / 0.407 / 0.398; the beetles' 0.596 -> 0.595
-    "support_detail": 0.25,
+    # for photographs whose background is out of focus (focus-stacked, as AntWeb's ants):
+    # GrabCut starts from where the image has fine detail as well as from colour, so that pins
+    # out of focus, card points and mounts stay out of the silhouette.  Pixels below this
+    # fraction of the image's 99th-percentile detail are plain; plain regions reaching the
+    # border are background.  0 (colour alone) for specimens on printed labels, which have
+    # detail everywhere.  See traitrack.foreground.mark_by_detail.  On the ants' tuning split
+    # (40 targets, 5 fused) mIoU rose from 0.366 to 0.470 / 0.475 / 0.497 / 0.473 / 0.427 with
+    # 0.05 / 0.075 / 0.1 / 0.15 / 0.2 (ants: 0.1); on the beetles' it fell from 0.596 to
+    # 0.467 (0.15)
+    "foreground_detail": 0.0,
     # a template's silhouette: "labels" (its labelled area), "image" (GrabCut on its image, as
     # for targets) or "union" (both; keeps unlabelled legs and mounts that the target's
     # GrabCut silhouette will also contain)
@@ -129,7 +133,7 @@ def check_options(options: Mapping[str, Any]) -> None:
             "silhouette_sigma", "demons_smoothing", "weight_power", "turn_penalty", "prior_margin",
             "thin_spread", "thin_min_probability", "small_part_pull", "small_part_blob",
             "orient_margin", "agreement_power", "drop_below", "ridge_quantile", "ridge_band",
-            "snap_beta", "snap_confidence", "support_detail",
+            "snap_beta", "snap_confidence", "foreground_detail",
         )
         if not isinstance(options[k], (int, float))
         or isinstance(options[k], bool)
