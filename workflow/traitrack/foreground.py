@@ -3,7 +3,9 @@
 The registration engine aligns silhouettes, not grey values: labels, pins and mounts dominate
 the intensities of museum photographs, and a silhouette ignores them.  The foreground is found
 by GrabCut (OpenCV) initialised from a background colour model learnt on the image border, so a
-specimen touching the border is not cut off the way a fixed rectangle would cut it.
+specimen touching the border is not cut off the way a fixed rectangle would cut it.  For
+focus-stacked photographs, where only the specimen is in focus, that initialisation also
+follows the image's fine detail (:func:`mark_by_detail`), so pins and mounts stay out.
 """
 
 from __future__ import annotations
@@ -167,8 +169,7 @@ def mark_by_detail(
     relative = detail / max(float(np.quantile(detail, 0.99)), 1e-6)
     plain = relative < plain_detail
     regions, _ = ndi.label(plain)
-    rim = np.concatenate([regions[0], regions[-1], regions[:, 0], regions[:, -1]])
-    outside = np.isin(regions, np.unique(rim[rim > 0]))
+    outside = np.isin(regions, _labels_on_border(regions))
     marked = init.copy()
     marked[(marked == cv2.GC_PR_FGD) & plain] = cv2.GC_PR_BGD
     marked[relative > 2 * plain_detail] = cv2.GC_PR_FGD
@@ -194,9 +195,8 @@ def clean_silhouette(
     holes, hole_count = ndi.label(~kept)
     if hole_count:
         hole_sizes = np.bincount(holes.ravel())
-        touching = np.unique(np.concatenate([holes[0], holes[-1], holes[:, 0], holes[:, -1]]))
         small = hole_sizes <= max_hole_fraction * mask.size
-        small[touching] = False
+        small[_labels_on_border(holes)] = False
         small[0] = False
         kept |= small[holes]
     return kept
@@ -223,6 +223,12 @@ def _distance_to_border_colours(
     for centre in centres:
         distance = np.minimum(distance, np.linalg.norm(flat - centre, axis=1))
     return distance.reshape(lab.shape[:2])
+
+
+def _labels_on_border(labelled: np.ndarray) -> np.ndarray:
+    """The labels (> 0) of a labelled image's regions that touch its border."""
+    rim = np.concatenate([labelled[0], labelled[-1], labelled[:, 0], labelled[:, -1]])
+    return np.unique(rim[rim > 0])
 
 
 def _otsu(values: np.ndarray) -> float:
