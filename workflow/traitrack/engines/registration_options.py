@@ -25,9 +25,10 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     # fraction of the image's 99th-percentile detail are plain; plain regions reaching the
     # border are background.  0 (colour alone) for specimens on printed labels, which have
     # detail everywhere.  See traitrack.foreground.mark_by_detail.  On the ants' tuning split
-    # (40 targets, 5 fused) mIoU rose from 0.366 to 0.470 / 0.475 / 0.497 / 0.473 / 0.427 with
+    # (``registration_real.py --tuning-split --targets 40 --option foreground_detail=X``,
+    # 5 fused) mIoU rose from 0.366 to 0.470 / 0.475 / 0.497 / 0.473 / 0.427 with
     # 0.05 / 0.075 / 0.1 / 0.15 / 0.2 (ants: 0.1); on the beetles' it fell from 0.596 to
-    # 0.467 (0.15)
+    # 0.522 (0.1) and 0.467 (0.15)
     "foreground_detail": 0.0,
     # a template's silhouette: "labels" (its labelled area), "image" (GrabCut on its image, as
     # for targets) or "union" (both; keeps unlabelled legs and mounts that the target's
