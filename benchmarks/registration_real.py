@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
@@ -48,40 +49,22 @@ from traitrack.select import nearest_templates as select_templates  # noqa: E402
 from traitrack.structures import StructureTable  # noqa: E402
 
 DATA = ROOT / ".." / "shared" / "data"
-SETS = {
-    "beetles": (
-        "beetles-5part",
-        {
-            "structures": [
-                {"name": "head", "rgb": [200, 0, 0]},
-                {"name": "pronotum", "rgb": [0, 200, 0]},
-                {"name": "elytra", "rgb": [0, 0, 200]},
-                {"name": "legs", "rgb": [200, 200, 0], "kind": "thin"},
-                {"name": "antennae", "rgb": [200, 0, 200], "kind": "thin"},
-            ],
-            "background": {"rgb": [0, 0, 0]},
-        },
-    ),
-    "ants": (
-        "ants-4part",
-        {
-            "structures": [
-                {"name": "head", "value": 0},
-                {"name": "mesosoma", "value": 3},
-                {"name": "gaster", "value": 4},
-                {"name": "eye", "value": 5},
-            ],
-            "background": {"value": 6},
-        },
-    ),
-}
+PRESETS = ROOT / "config" / "datasets"
 NEAREST = 5
-# engine options each set's own config would carry: the ants' eye lies inside the head, and
-# their photographs are focus-stacked on out-of-focus backgrounds (foreground by detail)
-SET_OPTIONS = {
-    "beetles": {},
-    "ants": {"small_parts": {"eye": "head"}, "foreground_detail": 0.1},
-}
+
+
+def load_set(folder: str) -> tuple[dict, dict]:
+    """A shared set's structures (its masks' encoding) and the engine options its project
+    would carry, from the preset the workflow ships (``config/datasets/<folder>.yaml``)."""
+    preset = yaml.safe_load((PRESETS / f"{folder}.yaml").read_text())
+    config = {"structures": preset["structures"], "background": preset["background"]}
+    return config, dict(preset.get("registration") or {})
+
+
+SETS, SET_OPTIONS = {}, {}
+for _key, _folder in (("beetles", "beetles-5part"), ("ants", "ants-4part")):
+    _config, SET_OPTIONS[_key] = load_set(_folder)
+    SETS[_key] = (_folder, _config)
 
 
 def split(

@@ -19,36 +19,12 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 pytestmark = [pytest.mark.realdata, pytest.mark.workflow]
 
+PRESETS = ROOT / "config" / "datasets"
 SETS = {
-    "beetles-5part": {
-        "names": ["0000", "0001", "0002", "0003", "0004"],
-        "structures": [
-            {"name": "head", "rgb": [200, 0, 0]},
-            {"name": "pronotum", "rgb": [0, 200, 0]},
-            {"name": "elytra", "rgb": [0, 0, 200]},
-            {"name": "legs", "kind": "thin", "rgb": [200, 200, 0]},
-            {"name": "antennae", "kind": "thin", "rgb": [200, 0, 200]},
-        ],
-        "background": {"rgb": [0, 0, 0]},
-        "registration": {},
-        "floor": 0.3,
-    },
-    "ants-4part": {
-        "names": None,  # the first five images by name
-        "structures": [
-            {"name": "head", "value": 0},
-            {"name": "mesosoma", "value": 3},
-            {"name": "gaster", "value": 4},
-            {"name": "eye", "value": 5},
-        ],
-        "background": {"value": 6},
-        # as an ants project would configure it: the eye lies in the head, and the photographs
-        # are focus-stacked on out-of-focus backgrounds
-        "registration": {"small_parts": {"eye": "head"}, "foreground_detail": 0.1},
-        # Five ants of different genera: two templates cannot carry a third genus (issue 6
-        # raises this engine's quality); here the run must work and read background 6 right.
-        "floor": None,
-    },
+    "beetles-5part": {"names": ["0000", "0001", "0002", "0003", "0004"], "floor": 0.3},
+    # Five ants of different genera: two templates cannot carry a third genus (issue 6 raises
+    # this engine's quality); here the run must work and read background 6 right.
+    "ants-4part": {"names": None, "floor": None},  # names None: the first five by name
 }
 
 
@@ -72,17 +48,14 @@ def test_real_specimens_end_to_end(tmp_path, dataset):
             }
         )
     pd.DataFrame(rows).to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
-    config = {
-        "samples": str(tmp_path / "samples.tsv"),
-        "structures": spec["structures"],
-        "background": spec["background"],
-        "select": {"k": 2},
-        "registration": spec["registration"],
-    }
+    config = {"samples": str(tmp_path / "samples.tsv"), "select": {"k": 2}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    preset = PRESETS / f"{dataset}.yaml"  # structures, background and engine options
+    structures = yaml.safe_load(preset.read_text())["structures"]
     result = subprocess.run(
         [str(SNAKEMAKE), "--cores", "2", "--snakefile", str(ROOT / "Snakefile"),
-         "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml")],
+         "--directory", str(tmp_path),
+         "--configfile", str(tmp_path / "config.yaml"), str(preset)],
         capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stderr[-4000:]
@@ -92,7 +65,7 @@ def test_real_specimens_end_to_end(tmp_path, dataset):
         assert evaluation["miou"].mean() > spec["floor"]
     traits = pd.read_csv(tmp_path / "results" / "traits.csv")
     assert "area_px" in traits.columns and "area_mm2" not in traits.columns  # no pixel size given
-    assert set(traits["structure"]) == {s["name"] for s in spec["structures"]}
+    assert set(traits["structure"]) == {s["name"] for s in structures}
     templates = traits[traits["source"] == "template"]
     assert templates["present"].all()  # every part of both templates read from its mask
     assert (templates["area_px"] > 0).all()
