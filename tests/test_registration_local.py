@@ -100,3 +100,18 @@ def test_engine_places_the_configured_small_part(rng):
         RegistrationEngine.from_options({"small_parts": {"nose": "head"}}, seed=0).propagate(
             frames, structures
         )
+
+
+
+def test_the_templates_classifier_finds_an_eye_far_from_where_the_template_has_it(rng):
+    """The target's eye lies at the back of its head, the template's at the front.  The
+    template match's pull towards the template's position holds it there; the classifier,
+    which has learnt how the eye differs from its own head, finds it."""
+    template_image, template_labels = head_with_eye((120, 160), (80, 60), (50, 35), (60, 50), 8, rng)
+    target_image, truth = head_with_eye((120, 160), (80, 60), (50, 35), (110, 60), 8, rng)
+    head_only = np.where(truth == EYE, HEAD, truth).astype(np.uint8)
+    template = [PartTemplate(template_image, template_labels, 1.0)]
+    matched = place_small_part(target_image, head_only, template, EYE, HEAD, classifier=0.0)
+    learnt = place_small_part(target_image, head_only, template, EYE, HEAD, classifier=4.0)
+    assert iou(matched == EYE, truth == EYE) < 0.2  # the trap holds: the match alone misses
+    assert iou(learnt == EYE, truth == EYE) > 0.8

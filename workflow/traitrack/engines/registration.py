@@ -8,9 +8,10 @@ by registration quality and agreement with the other templates, outliers dropped
 (:mod:`.registration_fusion`) -> the compact parts' boundaries snapped to the target's own
 edges (:mod:`.registration_edges`) -> thin structures extended onto the target's own appendage
 pixels and thin dark lines attached to it -> small parts re-placed by a local search inside
-their parent (:mod:`.registration_local`).  Nothing assumes that a template's labels are
-hand-made: the QC round trip calls the same :meth:`RegistrationEngine.propagate` with a
-predicted target as template.
+their parent, by template match and by a pixel classifier learnt from the templates
+(:mod:`.registration_local`, :mod:`.registration_appearance`).  Nothing assumes that a
+template's labels are hand-made: the QC round trip calls the same
+:meth:`RegistrationEngine.propagate` with a predicted target as template.
 """
 
 from __future__ import annotations
@@ -328,6 +329,8 @@ class RegistrationEngine:
                 image, labels, candidates, part, parent,
                 pull=float(self.options["small_part_pull"]),
                 blob=float(self.options["small_part_blob"]),
+                classifier=float(self.options["small_part_classifier"]),
+                seed=self.seed,
             )
         return labels
 
