@@ -46,13 +46,18 @@ def relative_features(image: np.ndarray, region: np.ndarray, part_radius: float)
         features.append(np.sqrt(np.maximum(square - mean * mean, 0)) / spread[0])
         for c in (1, 2):
             features.append((cv2.GaussianBlur(lab[..., c], (0, 0), sigma) - median[c]) / spread[c])
-    sigma = max(part_radius / np.sqrt(2), 0.7)
-    blurred = cv2.GaussianBlur(lightness, (0, 0), sigma)
-    features.append(cv2.Laplacian(blurred, cv2.CV_32F) * sigma**2 / spread[0])
+    features.append(scale_normalised_log(lightness, part_radius) / spread[0])
     smooth = cv2.GaussianBlur(lightness, (0, 0), 1.0)
     gradient = np.hypot(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1))
     features.append(gradient / spread[0])
     return np.stack(features, axis=-1)
+
+
+def scale_normalised_log(channel: np.ndarray, part_radius: float) -> np.ndarray:
+    """Signed Laplacian of Gaussian at the scale of a round patch of ``part_radius`` px
+    (sigma = radius / sqrt 2, at least 0.7), times sigma squared so that scales compare."""
+    sigma = max(part_radius / np.sqrt(2), 0.7)
+    return cv2.Laplacian(cv2.GaussianBlur(channel, (0, 0), sigma), cv2.CV_32F) * sigma**2
 
 
 def part_probability(

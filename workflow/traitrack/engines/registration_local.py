@@ -24,7 +24,7 @@ VOTE_SHARE = 0.3
 import cv2
 import numpy as np
 
-from .registration_appearance import part_probability
+from .registration_appearance import part_probability, scale_normalised_log
 
 
 @dataclass
@@ -166,8 +166,7 @@ def _blobness(target: np.ndarray, part_radius: float, region: np.ndarray) -> np.
     """Scale-normalised |Laplacian of Gaussian| at the part's radius, 0..1 inside ``region``:
     high on round patches of that size, dark or pale (eyes are either)."""
     grey = cv2.cvtColor(target.astype(np.uint8), cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
-    sigma = max(part_radius / np.sqrt(2), 0.7)
-    response = np.abs(cv2.Laplacian(cv2.GaussianBlur(grey, (0, 0), sigma), cv2.CV_32F)) * sigma**2
+    response = np.abs(scale_normalised_log(grey, part_radius))
     peak = response[region].max() if region.any() else 0
     return response / peak if peak > 0 else response
 
