@@ -32,11 +32,14 @@ from .registration_align import (
     Alignment,
     Silhouette,
     body_of,
+    full_resolution_mask,
+    mirrored,
     prepare_silhouette,
     register,
     silhouette_from_mask,
     warp_maps,
     warp_working_mask,
+    working_resolution_mask,
 )
 from .registration_fusion import (
     assign_appendages,
@@ -48,6 +51,7 @@ from .registration_fusion import (
     template_agreement,
     template_weights,
 )
+from .registration_body import body_probability, body_samples, fill_body
 from .registration_edges import snap_to_edges
 from .registration_local import PartTemplate, place_small_part
 from .registration_options import (  # noqa: F401  (re-exported for callers)
@@ -63,12 +67,19 @@ class _Template:
     """A template frame prepared once per chunk: silhouette(s) and full-resolution maps.
 
     ``views`` holds (silhouette, (N, H, W) structure indicator maps, RGB image) per mirror
-    state.
+    state; ``body_samples`` the body classifier's training pixels per view (empty when
+    ``body_fill`` is off).
     """
 
     specimen: str
     views: list[tuple[Silhouette, np.ndarray, np.ndarray]]
     descriptor: np.ndarray
+    body_samples: list[tuple[np.ndarray, np.ndarray]]
+
+    def samples_for(self, silhouette: Silhouette) -> tuple[np.ndarray, np.ndarray]:
+        """The body samples of the view whose silhouette registration chose."""
+        index = next(i for i, view in enumerate(self.views) if view[0] is silhouette)
+        return self.body_samples[index]
 
 
 class RegistrationEngine:
@@ -158,7 +169,17 @@ class RegistrationEngine:
                 np.ascontiguousarray(maps[:, :, ::-1]),
                 np.ascontiguousarray(image[:, ::-1]),
             ))
-        return _Template(frame.specimen, views, hog_descriptor(image))
+        samples = []
+        if self.options["body_fill"] > 0:
+            samples = [
+                body_samples(
+                    view_silhouette.image,
+                    view_silhouette.mask,
+                    working_resolution_mask(view_silhouette, view_maps.sum(axis=0) > 0.5),
+                )
+                for view_silhouette, view_maps, _ in views
+            ]
+        return _Template(frame.specimen, views, hog_descriptor(image), samples)
 
     def _register(self, target: Silhouette, template: Silhouette, initial=None) -> Alignment:
         return register(
@@ -278,7 +299,11 @@ class RegistrationEngine:
                 min_probability=float(self.options["thin_min_probability"]),
             )
         labels = self._place_small_parts(image, labels, aligned, weights, structures)
+        # the templates' agreement with what they transferred, before the body fill adds
+        # pixels that no template put there
         agreement = template_agreement(warped, labels, structures)
+        if self.options["body_fill"] > 0:
+            labels = self._fill_body(labels, silhouette, allowed, templates, aligned, weights, compact)
         blobs = [agreement[s.name] for s in structures if s.kind == "blob"]
         return Prediction(
             specimen=target.specimen,
@@ -289,6 +314,23 @@ class RegistrationEngine:
             agreement=nanmean(blobs or list(agreement.values())),
             edge_agreement=float(edge_agreement),
         )
+
+    def _fill_body(self, labels, silhouette, allowed, templates, aligned, weights, compact):
+        """Unlabelled silhouette pixels that the templates' body classifier calls body, and
+        that touch a labelled part, take the nearest compact part (:mod:`.registration_body`)."""
+        samples = [
+            template.samples_for(template_silhouette)
+            for template, (_, _, template_silhouette, _) in zip(templates, aligned)
+        ]
+        probability = body_probability(
+            silhouette.image, silhouette.mask, samples, weights, seed=self.seed
+        )
+        if probability is None:
+            return labels
+        height, width = silhouette.full_shape
+        probability = cv2.resize(probability, (width, height), interpolation=cv2.INTER_LINEAR)
+        probability[~allowed] = 0.0
+        return fill_body(labels, probability, float(self.options["body_fill"]), compact)
 
     def _appendages(
         self, image: np.ndarray, silhouette: Silhouette, body: np.ndarray, labels: np.ndarray
@@ -345,38 +387,6 @@ def attached_to(lines: np.ndarray, body: np.ndarray) -> np.ndarray:
     keep[np.unique(components[body])] = True
     keep[0] = False
     return lines & keep[components]
-
-
-def mirrored(silhouette: Silhouette) -> Silhouette:
-    """The silhouette flipped left-right; the geometry is symmetric, so only pixels move."""
-    smooth = sitk.GetImageFromArray(sitk.GetArrayViewFromImage(silhouette.smooth)[:, ::-1].copy())
-    return Silhouette(
-        mask=silhouette.mask[:, ::-1].copy(),
-        body=silhouette.body[:, ::-1].copy(),
-        smooth=smooth,
-        image=silhouette.image[:, ::-1].copy(),
-        full_shape=silhouette.full_shape,
-        spacing=silhouette.spacing,
-        origin=silhouette.origin,
-    )
-
-
-def full_resolution_mask(silhouette: Silhouette, mask: np.ndarray | None = None) -> np.ndarray:
-    """A working-size mask (default: the silhouette) scaled up to the image's own size.
-
-    Linear interpolation, then >= 0.5, so edges are not blocky.
-    """
-    height, width = silhouette.full_shape
-    mask = silhouette.mask if mask is None else mask
-    scaled = cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-    return scaled >= 0.5
-
-
-def working_resolution_mask(silhouette: Silhouette, mask: np.ndarray) -> np.ndarray:
-    """A full-resolution mask scaled down to the silhouette's working size (area, >= 0.5)."""
-    height, width = silhouette.mask.shape
-    scaled = cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
-    return scaled >= 0.5
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:

@@ -326,3 +326,35 @@ def _centroid(mask: np.ndarray) -> tuple[float, float]:
     if len(xs) == 0:
         return (mask.shape[1] - 1) / 2, (mask.shape[0] - 1) / 2
     return float(xs.mean()), float(ys.mean())
+
+
+def mirrored(silhouette: Silhouette) -> Silhouette:
+    """The silhouette flipped left-right; the geometry is symmetric, so only pixels move."""
+    smooth = sitk.GetImageFromArray(sitk.GetArrayViewFromImage(silhouette.smooth)[:, ::-1].copy())
+    return Silhouette(
+        mask=silhouette.mask[:, ::-1].copy(),
+        body=silhouette.body[:, ::-1].copy(),
+        smooth=smooth,
+        image=silhouette.image[:, ::-1].copy(),
+        full_shape=silhouette.full_shape,
+        spacing=silhouette.spacing,
+        origin=silhouette.origin,
+    )
+
+
+def full_resolution_mask(silhouette: Silhouette, mask: np.ndarray | None = None) -> np.ndarray:
+    """A working-size mask (default: the silhouette) scaled up to the image's own size.
+
+    Linear interpolation, then >= 0.5, so edges are not blocky.
+    """
+    height, width = silhouette.full_shape
+    mask = silhouette.mask if mask is None else mask
+    scaled = cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    return scaled >= 0.5
+
+
+def working_resolution_mask(silhouette: Silhouette, mask: np.ndarray) -> np.ndarray:
+    """A full-resolution mask scaled down to the silhouette's working size (area, >= 0.5)."""
+    height, width = silhouette.mask.shape
+    scaled = cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
+    return scaled >= 0.5

@@ -1,0 +1,140 @@
+"""What the templates call the body: a per-target pixel classifier over the silhouette.
+
+Some sets annotate less than the camera sees: the shared ants' masks leave out legs,
+antennae and the lower mesosoma, which GrabCut keeps (its silhouette overlaps their annotated
+body by about 0.5 IoU).  Registration then aligns silhouettes that include legs in another
+pose, and the fused maps leave parts of the body unlabelled (the gaster most of all).  The
+templates show, pixel by pixel, which part of *their* silhouette is annotated body; a logistic
+regression learns that from them, per target, on features relative to the silhouette (colour
+against the specimen's own, thickness, how deep inside the silhouette a pixel lies, and its
+place relative to the silhouette's centre and spread).  Silhouette pixels the classifier calls
+body, left unlabelled by the transfer and attached to a labelled part, then take the nearest
+compact part's label (:func:`fill_body`).
+
+Position is a feature here, unlike for small parts (:mod:`.registration_appearance`): the
+lower mesosoma and the legs are told apart by where they lie as much as by their look.  On the
+ants' tuning split (a scratch comparison) the classifier's body overlapped the annotated body
+by 0.615 IoU with position and 0.546 without.  Everything runs at the registration's working
+size.  The engine's numbers: ``registration_options`` (``body_fill``).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import cv2
+import numpy as np
+from scipy import ndimage as ndi
+from sklearn.linear_model import LogisticRegression
+
+#: local scales, as fractions of the square root of the silhouette's area
+_COLOUR_SCALES = (0.05, 0.1)
+_THICKNESS_SCALES = (0.05, 0.1)
+_DEPTH_SCALES = (0.03, 0.06, 0.12)
+
+
+def body_features(image: np.ndarray, silhouette: np.ndarray) -> np.ndarray:
+    """(H, W, F) features of every pixel, relative to the specimen's ``silhouette``.
+
+    Lab colour and its local means, as z-scores over the silhouette; the distance to the
+    silhouette's edge and its local maximum (thickness: legs are thin) over the median
+    distance; the silhouette's local density (how deep inside a pixel lies); the position
+    relative to the silhouette's centroid in units of its spread, with squares and product.
+    """
+    lab = cv2.cvtColor(np.ascontiguousarray(image[..., :3], np.uint8), cv2.COLOR_RGB2LAB)
+    lab = lab.astype(np.float32)
+    median = np.median(lab[silhouette], axis=0)
+    spread = lab[silhouette].std(axis=0) + 1.0
+    size = float(np.sqrt(silhouette.sum()))
+    features = [(lab[..., c] - median[c]) / spread[c] for c in range(3)]
+    for scale in _COLOUR_SCALES:
+        for c in range(3):
+            blurred = cv2.GaussianBlur(lab[..., c], (0, 0), scale * size)
+            features.append((blurred - median[c]) / spread[c])
+    distance = ndi.distance_transform_edt(silhouette).astype(np.float32)
+    typical = float(np.median(distance[silhouette])) + 1e-3
+    features.append(distance / typical)
+    for scale in _THICKNESS_SCALES:
+        width = int(2 * scale * size) | 1
+        features.append(ndi.grey_dilation(distance, size=width) / typical)
+    inside = silhouette.astype(np.float32)
+    features += [cv2.GaussianBlur(inside, (0, 0), scale * size) for scale in _DEPTH_SCALES]
+    rows, cols = np.nonzero(silhouette)
+    yy, xx = np.mgrid[: silhouette.shape[0], : silhouette.shape[1]].astype(np.float32)
+    across = (xx - cols.mean()) / (cols.std() + 1.0)
+    down = (yy - rows.mean()) / (rows.std() + 1.0)
+    features += [across, down, across * across, down * down, across * down]
+    return np.stack(features, axis=-1)
+
+
+def body_samples(
+    image: np.ndarray, silhouette: np.ndarray, annotated: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One template's training pixels: features and annotated-or-not over its silhouette."""
+    region = silhouette | annotated
+    return body_features(image, region)[region], annotated[region]
+
+
+def body_probability(
+    image: np.ndarray,
+    silhouette: np.ndarray,
+    samples: Sequence[tuple[np.ndarray, np.ndarray]],
+    weights: Sequence[float],
+    seed: int = 0,
+) -> np.ndarray | None:
+    """P(annotated body) for every pixel of the target's ``silhouette`` (0 outside).
+
+    ``samples``: each template's :func:`body_samples`; a template's pixels count with its
+    fusion weight, and the two classes are balanced.  None when the templates show only one
+    class (every silhouette pixel annotated, or none), so the caller leaves labels as they are.
+    """
+    kept = [(s, w) for s, w in zip(samples, weights) if len(s[1])]
+    if not kept or not silhouette.any():
+        return None
+    features = np.concatenate([x for (x, _), _ in kept])
+    classes = np.concatenate([y for (_, y), _ in kept])
+    if classes.all() or not classes.any():
+        return None
+    pixel_weights = np.concatenate(
+        [np.full(len(y), max(float(w), 1e-6)) for (_, y), w in kept]
+    )
+    for value in (True, False):
+        pixel_weights[classes == value] /= pixel_weights[classes == value].sum()
+    classifier = LogisticRegression(max_iter=1000, random_state=seed)
+    classifier.fit(features, classes, sample_weight=pixel_weights * len(pixel_weights))
+    probability = np.zeros(silhouette.shape, np.float32)
+    probability[silhouette] = classifier.predict_proba(
+        body_features(image, silhouette)[silhouette]
+    )[:, 1]
+    return probability
+
+
+def fill_body(
+    labels: np.ndarray,
+    probability: np.ndarray,
+    threshold: float,
+    fill_labels: Sequence[int],
+) -> np.ndarray:
+    """``labels`` with the unlabelled pixels the classifier calls body (> ``threshold``) and
+    that are connected to a labelled part given the nearest of ``fill_labels``.
+
+    Connected (8-neighbourhood, through other such pixels) because a detached patch is more
+    likely a mount or a leg the classifier mistook than body the transfer missed.
+    """
+    sources = np.isin(labels, list(fill_labels))
+    candidates = (probability > threshold) & (labels == 0)
+    if not sources.any() or not candidates.any():
+        return labels
+    count, components = cv2.connectedComponents(
+        (candidates | (labels > 0)).astype(np.uint8), connectivity=8
+    )
+    attached = np.zeros(count, bool)
+    attached[np.unique(components[labels > 0])] = True
+    attached[0] = False
+    added = candidates & attached[components]
+    if not added.any():
+        return labels
+    rows, cols = ndi.distance_transform_edt(~sources, return_distances=False, return_indices=True)
+    filled = labels.copy()
+    filled[added] = labels[rows[added], cols[added]]
+    return filled
