@@ -9,7 +9,9 @@ by registration quality and agreement with the other templates, outliers dropped
 edges (:mod:`.registration_edges`) -> thin structures extended onto the target's own appendage
 pixels and thin dark lines attached to it -> small parts re-placed by a local search inside
 their parent, by template match and by a pixel classifier learnt from the templates
-(:mod:`.registration_local`, :mod:`.registration_appearance`).  Nothing assumes that a
+(:mod:`.registration_local`, :mod:`.registration_appearance`) -> optionally, silhouette pixels
+that a classifier learnt from the templates calls annotated body, and that the transfer left
+unlabelled, given to the nearest part (:mod:`.registration_body`).  Nothing assumes that a
 template's labels are hand-made: the QC round trip calls the same
 :meth:`RegistrationEngine.propagate` with a predicted target as template.
 """
