@@ -43,6 +43,7 @@ from .registration_align import (
     warp_working_mask,
     working_resolution_mask,
 )
+from .registration_body import body_probability, body_samples, fill_body
 from .registration_fusion import (
     assign_appendages,
     consensus_weights,
@@ -53,7 +54,6 @@ from .registration_fusion import (
     template_agreement,
     template_weights,
 )
-from .registration_body import body_probability, body_samples, fill_body
 from .registration_edges import snap_to_edges
 from .registration_local import PartTemplate, place_small_part
 from .registration_options import (  # noqa: F401  (re-exported for callers)
@@ -305,7 +305,9 @@ class RegistrationEngine:
         # pixels that no template put there
         agreement = template_agreement(warped, labels, structures)
         if self.options["body_fill"] > 0:
-            labels = self._fill_body(labels, silhouette, allowed, templates, aligned, weights, compact)
+            labels = self._fill_body(
+                labels, silhouette, allowed, templates, aligned, weights, compact
+            )
         blobs = [agreement[s.name] for s in structures if s.kind == "blob"]
         return Prediction(
             specimen=target.specimen,
