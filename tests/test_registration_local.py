@@ -102,7 +102,6 @@ def test_engine_places_the_configured_small_part(rng):
         )
 
 
-
 def test_the_templates_classifier_finds_an_eye_far_from_where_the_template_has_it(rng):
     """The target's eye lies at the back of its head, the template's at the front.  The
     template match's pull towards the template's position holds it there; the classifier,

@@ -126,6 +126,19 @@ def thin_dark_lines(
     return ridges > np.quantile(inside, float(quantile))
 
 
+def attached_to(lines: np.ndarray, body: np.ndarray) -> np.ndarray:
+    """The pixels of ``lines`` connected (8-neighbourhood, through other such pixels) to
+    ``body``: legs and antennae are attached to the specimen, the strokes of a label's text or
+    a mount's edge are not."""
+    count, components = cv2.connectedComponents((lines | body).astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return np.zeros_like(lines, bool)
+    keep = np.zeros(count, bool)
+    keep[np.unique(components[body])] = True
+    keep[0] = False
+    return lines & keep[components]
+
+
 def border_model_init(rgb: np.ndarray, border_fraction: float = 0.03) -> np.ndarray:
     """GrabCut initial mask from how far each pixel's colour lies from the border's colours.
 

@@ -26,7 +26,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..describe import hog_descriptor
-from ..foreground import foreground_from_prior, thin_dark_lines
+from ..foreground import attached_to, foreground_from_prior, thin_dark_lines
 from ..metrics import nanmean
 from ..structures import StructureTable
 from .base import Frame, Prediction, probability_summary, split_chunk, templates_for
@@ -379,18 +379,6 @@ class RegistrationEngine:
                 seed=self.seed,
             )
         return labels
-
-
-def attached_to(lines: np.ndarray, body: np.ndarray) -> np.ndarray:
-    """The pixels of ``lines`` connected (8-neighbourhood) to ``body``: legs and antennae are
-    attached to the specimen, the strokes of a label's text or a mount's edge are not."""
-    count, components = cv2.connectedComponents((lines | body).astype(np.uint8), connectivity=8)
-    if count <= 1:
-        return np.zeros_like(lines, bool)
-    keep = np.zeros(count, bool)
-    keep[np.unique(components[body])] = True
-    keep[0] = False
-    return lines & keep[components]
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:

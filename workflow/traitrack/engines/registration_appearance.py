@@ -32,11 +32,7 @@ def relative_features(image: np.ndarray, region: np.ndarray, part_radius: float)
     local standard deviation of L (texture); the scale-normalised Laplacian of Gaussian at the
     part's size (signed: dark and pale blobs differ); the gradient magnitude.
     """
-    lab = cv2.cvtColor(np.ascontiguousarray(image[..., :3], np.uint8), cv2.COLOR_RGB2LAB)
-    lab = lab.astype(np.float32)
-    inside = lab[region]
-    median = np.median(inside, axis=0)
-    spread = inside.std(axis=0) + 1.0
+    lab, median, spread = lab_against(image, region)
     lightness = lab[..., 0]
     features = [(lab[..., c] - median[c]) / spread[c] for c in range(3)]
     for sigma in (max(0.7, part_radius / 2), max(0.7, part_radius)):
@@ -51,6 +47,15 @@ def relative_features(image: np.ndarray, region: np.ndarray, part_radius: float)
     gradient = np.hypot(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1))
     features.append(gradient / spread[0])
     return np.stack(features, axis=-1)
+
+
+def lab_against(image: np.ndarray, region: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The image in CIELab (float), and the median and spread (standard deviation + 1) of each
+    channel over ``region``: what features relative to a part or a specimen are scored by."""
+    lab = cv2.cvtColor(np.ascontiguousarray(image[..., :3], np.uint8), cv2.COLOR_RGB2LAB)
+    lab = lab.astype(np.float32)
+    inside = lab[region]
+    return lab, np.median(inside, axis=0), inside.std(axis=0) + 1.0
 
 
 def scale_normalised_log(channel: np.ndarray, part_radius: float) -> np.ndarray:

@@ -27,6 +27,9 @@ import numpy as np
 from scipy import ndimage as ndi
 from sklearn.linear_model import LogisticRegression
 
+from ..foreground import attached_to
+from .registration_appearance import lab_against
+
 #: local scales, as fractions of the square root of the silhouette's area
 _COLOUR_SCALES = (0.05, 0.1)
 _THICKNESS_SCALES = (0.05, 0.1)
@@ -41,10 +44,7 @@ def body_features(image: np.ndarray, silhouette: np.ndarray) -> np.ndarray:
     distance; the silhouette's local density (how deep inside a pixel lies); the position
     relative to the silhouette's centroid in units of its spread, with squares and product.
     """
-    lab = cv2.cvtColor(np.ascontiguousarray(image[..., :3], np.uint8), cv2.COLOR_RGB2LAB)
-    lab = lab.astype(np.float32)
-    median = np.median(lab[silhouette], axis=0)
-    spread = lab[silhouette].std(axis=0) + 1.0
+    lab, median, spread = lab_against(image, silhouette)
     size = float(np.sqrt(silhouette.sum()))
     features = [(lab[..., c] - median[c]) / spread[c] for c in range(3)]
     for scale in _COLOUR_SCALES:
@@ -125,13 +125,7 @@ def fill_body(
     candidates = (probability > threshold) & (labels == 0)
     if not sources.any() or not candidates.any():
         return labels
-    count, components = cv2.connectedComponents(
-        (candidates | (labels > 0)).astype(np.uint8), connectivity=8
-    )
-    attached = np.zeros(count, bool)
-    attached[np.unique(components[labels > 0])] = True
-    attached[0] = False
-    added = candidates & attached[components]
+    added = attached_to(candidates, labels > 0)
     if not added.any():
         return labels
     rows, cols = ndi.distance_transform_edt(~sources, return_distances=False, return_indices=True)
