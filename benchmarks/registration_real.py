@@ -43,7 +43,14 @@ from traitrack.describe import centre_descriptors, hog_descriptor  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
 from traitrack.engines.registration import DEFAULT_OPTIONS, RegistrationEngine  # noqa: E402
 from traitrack.io import read_image, read_mask  # noqa: E402
-from traitrack.metrics import class_iou, mean_iou, spearman  # noqa: E402
+from traitrack.metrics import (  # noqa: E402
+    class_iou,
+    mean_iou,
+    outline_iou,
+    spearman,
+    spearman_interval,
+    with_true_outline,
+)
 from traitrack.qc import qc_score  # noqa: E402
 from traitrack.select import nearest_templates as select_templates  # noqa: E402
 from traitrack.structures import StructureTable  # noqa: E402
@@ -117,6 +124,10 @@ def evaluate_target(task: tuple) -> dict:
         result[f"{name}_miou"] = mean_iou(result[f"{name}_iou"])
         result[f"{name}_agreement"] = prediction.agreement
         result[f"{name}_edge_agreement"] = prediction.edge_agreement
+        result[f"{name}_outline_iou"] = outline_iou(prediction.labels, truth)
+        result[f"{name}_true_outline_miou"] = mean_iou(
+            class_iou(with_true_outline(prediction.labels, truth), truth, structures.labels)
+        )
     # the QC round trip, as the workflow's (qc.max_templates nearest templates, mean of them)
     nearest = template_frames[:qc_templates]
     back_frames = [Frame(target.stem, image, prediction.labels)]
@@ -181,6 +192,14 @@ def report(results: list[dict], structures: StructureTable) -> None:
             f"{np.mean([r[f'{name}_seconds'] for r in results]):.1f}",
         ]
         print("| " + " | ".join(cells) + " |")
+    print(
+        "Foreground (what limits the rows above): IoU of the predicted with the true outline, "
+        "and the mIoU with the true outline imposed on the predicted parts:"
+    )
+    for name, label in (("one", "1 (nearest)"), ("fused", f"{NEAREST} fused")):
+        outline = np.nanmean([r[f"{name}_outline_iou"] for r in results])
+        imposed = np.nanmean([r[f"{name}_true_outline_miou"] for r in results])
+        print(f"  {label}: outline IoU {outline:.3f}, mIoU with the true outline {imposed:.3f}")
     truth = np.array([r["fused_miou"] for r in results])
     round_trip = np.array([r["round_trip_miou"] for r in results])
     agreement = np.array([r["fused_agreement"] for r in results])
@@ -194,8 +213,10 @@ def report(results: list[dict], structures: StructureTable) -> None:
         ("round trip x agreement", qc_score(round_trip, agreement)),
         ("qc_score = round trip x agreement x edge agreement", qc_score(round_trip, agreement, edges)),
     ):
+        low, high = spearman_interval(score, truth)
         print(
-            f"  {name}: mean {np.nanmean(score):.3f}, Spearman {spearman(score, truth):.3f}, "
+            f"  {name}: mean {np.nanmean(score):.3f}, Spearman {spearman(score, truth):.3f} "
+            f"(95% bootstrap {low:.2f} to {high:.2f}), "
             f"worst quarter {worst_quarter_capture(score, truth):.2f}",
             flush=True,
         )
@@ -223,6 +244,8 @@ def write_csv(path: Path, key: str, results: list[dict], structures: StructureTa
             row["round_trip_miou"] = r["round_trip_miou"]
             row["agreement"] = r[f"{name}_agreement"]
             row["edge_agreement"] = r[f"{name}_edge_agreement"]
+            row["outline_iou"] = r[f"{name}_outline_iou"]
+            row["true_outline_miou"] = r[f"{name}_true_outline_miou"]
             row.update(
                 {f"round_trip_{s.name}": r["round_trip_iou"][s.label] for s in structures}
             )

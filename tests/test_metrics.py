@@ -13,9 +13,12 @@ from traitrack.metrics import (
     evaluate_pair,
     evaluation_table,
     mean_iou,
+    outline_iou,
     share_above,
     spearman,
+    spearman_interval,
     summarise_evaluation,
+    with_true_outline,
 )
 from traitrack.structures import Structure, StructureTable
 
@@ -136,3 +139,32 @@ def test_spearman_ranks_and_nan_safety():
     assert spearman([1, 2, np.nan, 3, 4], [1, 4, 5, 9, 16]) == pytest.approx(1.0)
     assert math.isnan(spearman([1, 2], [1, 2]))
     assert math.isnan(spearman([1, 1, 1], [1, 2, 3]))
+
+
+def test_true_outline_keeps_the_arrangement_and_drops_the_foreground_errors():
+    truth = np.zeros((4, 6), int)
+    truth[1:3, 0:3], truth[1:3, 3:6] = 1, 2
+    pred = np.zeros((4, 6), int)
+    pred[0:3, 0:2], pred[0:3, 4:6] = 1, 2  # one row too many, the middle columns missed
+    imposed = with_true_outline(pred, truth)
+    assert outline_iou(pred, truth) == pytest.approx(8 / 16)
+    assert (imposed[0] == 0).all() and (imposed[3] == 0).all()
+    assert imposed[1].tolist() == [1, 1, 1, 2, 2, 2]  # each gap pixel takes the nearer part
+    assert with_true_outline(np.zeros_like(truth), truth).max() == 0
+
+
+def test_true_outline_refuses_maps_of_different_sizes():
+    with pytest.raises(EvaluationError):
+        with_true_outline(np.zeros((2, 2), int), np.zeros((3, 2), int))
+
+
+def test_spearman_interval_brackets_the_estimate_and_narrows_with_more_pairs():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=200)
+    y = x + rng.normal(size=200)
+    low, high = spearman_interval(x[:30], y[:30])
+    wide = high - low
+    assert low < spearman(x[:30], y[:30]) < high
+    low, high = spearman_interval(x, y)
+    assert low < spearman(x, y) < high and high - low < wide
+    assert math.isnan(spearman_interval(np.ones(5), np.arange(5.0))[0])
