@@ -89,7 +89,7 @@ def test_the_engine_only_adds_labels_where_the_transfer_left_background(rng):
     target_image, _, truth = insect((140, 180), (95, 66), (50, 80, 130), rng)
     frames = [Frame("template", template_image, template_labels), Frame("target", target_image)]
     plain = RegistrationEngine.from_options({}, seed=0).propagate(frames, structures)[0]
-    filled = RegistrationEngine.from_options({"body_fill": 0.5}, seed=0).propagate(
+    filled = RegistrationEngine.from_options({"body_fill": 0.7}, seed=0).propagate(
         frames, structures
     )[0]
     kept = plain.labels > 0

@@ -24,6 +24,7 @@ from typing import Any, Mapping, Sequence
 import cv2
 import numpy as np
 import SimpleITK as sitk
+from threadpoolctl import threadpool_limits
 
 from ..describe import hog_descriptor
 from ..foreground import attached_to, foreground_from_prior, thin_dark_lines
@@ -114,14 +115,18 @@ class RegistrationEngine:
         cv2.setNumThreads(int(self.options["threads"]))
         prepared: dict[str, _Template] = {}
         predictions = []
-        for target in targets:
-            chosen = templates_for(target, templates)
-            for template in chosen:
-                if template.specimen not in prepared:
-                    prepared[template.specimen] = self._prepare_template(template, structures)
-            predictions.append(
-                self._predict(target, [prepared[t.specimen] for t in chosen], structures)
-            )
+        # the classifiers' OpenMP and BLAS pools too, or each job would use every core
+        with threadpool_limits(limits=int(self.options["threads"])):
+            for target in targets:
+                chosen = templates_for(target, templates)
+                for template in chosen:
+                    if template.specimen not in prepared:
+                        prepared[template.specimen] = self._prepare_template(
+                            template, structures
+                        )
+                predictions.append(
+                    self._predict(target, [prepared[t.specimen] for t in chosen], structures)
+                )
         return predictions
 
     # -- steps ------------------------------------------------------------------------------
