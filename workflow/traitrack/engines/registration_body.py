@@ -16,16 +16,17 @@ lower mesosoma and the legs are told apart by where they lie as much as by their
 ants' tuning split (a scratch comparison) the classifier's body overlapped the annotated body
 by 0.615 IoU with position and 0.546 without (logistic regression).
 
-The probability is the mean of gradient-boosted trees and a logistic regression.  Trees, because
-what is body depends on combinations (thin *and* low is a leg, thin *and* high the neck): alone
-they raised the classifier's body IoU on that split from 0.615 to 0.653 and the 5-template mIoU
-from 0.554 to 0.565.  The regression, because trees cut the position features at the template's
-exact coordinates: with one template and a shifted target (``tests/test_registration_body.py``,
-three seeds, ``body_fill`` 0.7) 62-74% of the trees' fill was body, 81-100% of the mean's.  The mean scored 0.561 (one template
-0.409, against 0.398 for the regression and 0.410 for the trees), for about 1.5 s more per
-target on one core.  Both train on at most :data:`MAX_SAMPLES` template pixels.  Everything runs
-at the registration's working size.  The engine's numbers: ``registration_options``
-(``body_fill``).
+The probability is the mean of gradient-boosted trees and a logistic regression.  Trees,
+because whether a pixel is body depends on combinations of features (thickness with place,
+colour with depth) that a linear model cannot express: alone they raised the classifier's body
+IoU on that split from 0.615 to 0.653 and the 5-template mIoU from 0.554 to 0.565.  The
+regression, because trees cut the position features at the template's exact coordinates: with
+one template and a shifted target (``tests/test_registration_body.py``, three seeds,
+``body_fill`` 0.7) 62-74% of the trees' fill was body, 81-100% of the mean's.  The mean scored
+0.561 (one template 0.409, against 0.398 for the regression and 0.410 for the trees), for about
+1.5 s more per target on one core.  Both learn from at most :data:`MAX_SAMPLES` template pixels.
+Everything runs at the registration's working size.  The engine's numbers:
+``registration_options`` (``body_fill``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from .registration_appearance import lab_against
 _COLOUR_SCALES = (0.05, 0.1)
 _THICKNESS_SCALES = (0.05, 0.1)
 _DEPTH_SCALES = (0.03, 0.06, 0.12)
-#: template pixels the trees learn from (a seeded uniform draw when there are more)
+#: template pixels the classifiers learn from (a seeded uniform draw when there are more)
 MAX_SAMPLES = 20_000
 #: boosting iterations (fixed: no early stopping, so the same inputs give the same trees)
 BOOSTING_ITERATIONS = 60
