@@ -139,6 +139,13 @@ def attached_to(lines: np.ndarray, body: np.ndarray) -> np.ndarray:
     return lines & keep[components]
 
 
+def nearest_source_labels(labels: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """Every pixel's label taken from the nearest pixel of ``sources`` (Euclidean): how gaps
+    between parts are given to a part.  ``sources`` must hold at least one pixel."""
+    rows, cols = ndi.distance_transform_edt(~sources, return_distances=False, return_indices=True)
+    return labels[rows, cols]
+
+
 def border_model_init(rgb: np.ndarray, border_fraction: float = 0.03) -> np.ndarray:
     """GrabCut initial mask from how far each pixel's colour lies from the border's colours.
 

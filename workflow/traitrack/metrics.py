@@ -24,8 +24,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage, stats
+from scipy import stats
 
+from .foreground import nearest_source_labels
 from .structures import StructureTable
 
 IOU_THRESHOLD = 0.7
@@ -215,10 +216,7 @@ def with_true_outline(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     inside = np.where(outline, pred, 0)
     if not inside.any():
         return inside
-    nearest = ndimage.distance_transform_edt(
-        inside == 0, return_distances=False, return_indices=True
-    )
-    return np.where(outline, inside[nearest[0], nearest[1]], 0)
+    return np.where(outline, nearest_source_labels(inside, inside > 0), 0)
 
 
 def outline_iou(pred: np.ndarray, truth: np.ndarray) -> float:

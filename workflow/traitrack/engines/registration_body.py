@@ -39,7 +39,7 @@ from scipy import ndimage as ndi
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
-from ..foreground import attached_to
+from ..foreground import attached_to, nearest_source_labels
 from .registration_appearance import lab_against
 
 #: local scales, as fractions of the square root of the silhouette's area
@@ -157,7 +157,4 @@ def fill_body(
     added = attached_to(candidates, labels > 0)
     if not added.any():
         return labels
-    rows, cols = ndi.distance_transform_edt(~sources, return_distances=False, return_indices=True)
-    filled = labels.copy()
-    filled[added] = labels[rows[added], cols[added]]
-    return filled
+    return np.where(added, nearest_source_labels(labels, sources), labels)
