@@ -46,6 +46,7 @@ from traitrack.io import read_image, read_mask  # noqa: E402
 from traitrack.metrics import (  # noqa: E402
     class_iou,
     mean_iou,
+    nanmean,
     outline_iou,
     spearman,
     spearman_interval,
@@ -135,8 +136,7 @@ def evaluate_target(task: tuple) -> dict:
     backs = engine.propagate(back_frames, structures)
     per_template = [class_iou(b.labels, t.labels, structures.labels) for b, t in zip(backs, nearest)]
     result["round_trip_iou"] = {
-        label: float(np.nanmean([ious[label] for ious in per_template]))
-        for label in structures.labels
+        label: nanmean([ious[label] for ious in per_template]) for label in structures.labels
     }
     result["round_trip_miou"] = float(np.mean([mean_iou(ious) for ious in per_template]))
     return result
