@@ -49,6 +49,19 @@ def test_the_classifier_tells_the_body_from_legs_of_the_same_colour(rng):
     assert not probability[~silhouette].any()
 
 
+def test_the_templates_count_with_their_fusion_weights(rng):
+    """Two templates disagree about the gaster: the heavier one decides."""
+    image, silhouette, labels = insect((140, 180), (90, 60), (60, 90, 120), rng)
+    legs = silhouette & (labels == 0)
+    with_gaster = body_samples(image, silhouette, labels > 0)
+    with_legs_not_gaster = body_samples(image, silhouette, (labels == HEAD) | legs)
+    target, target_silhouette, target_labels = insect((150, 200), (105, 70), (60, 90, 120), rng)
+    gaster = target_labels == GASTER
+    samples = [with_gaster, with_legs_not_gaster]
+    assert body_probability(target, target_silhouette, samples, [0.99, 0.01])[gaster].mean() > 0.7
+    assert body_probability(target, target_silhouette, samples, [0.01, 0.99])[gaster].mean() < 0.3
+
+
 def test_no_classifier_when_the_templates_annotate_all_or_nothing(rng):
     image, silhouette, labels = insect((140, 180), (90, 60), (60, 90), rng)
     everything = [body_samples(image, silhouette, silhouette)]
