@@ -251,8 +251,14 @@ def write_csv(path: Path, key: str, results: list[dict], structures: StructureTa
             )
             rows.append(row)
     frame = pd.DataFrame(rows)
-    path = path.with_name(f"{path.stem}-{key}{path.suffix}")  # one file per set: own columns
+    path = scores_path(path, key)
     frame.to_csv(path, mode="a", header=not path.exists(), index=False)
+
+
+def scores_path(path: Path, key: str) -> Path:
+    """NAME-SET.csv for ``--csv NAME.csv`` or ``NAME``: one file per set, as each set has its own
+    columns, and a CSV whatever the name ends with."""
+    return path.with_name(f"{path.stem}-{key}{path.suffix or '.csv'}")
 
 
 def parse_options(pairs: list[str]) -> dict:
@@ -282,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--option", action="append", default=[], help="engine option key=value")
     parser.add_argument(
         "--csv", type=Path, default=None,
-        help="append per-target scores to NAME-SET.csv (one file per set)",
+        help="append per-target scores to NAME-SET.csv, given NAME or NAME.csv (one file per set)",
     )
     parser.add_argument(
         "--qc-templates", type=int, default=1,

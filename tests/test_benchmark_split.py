@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from registration_real import split  # noqa: E402
+from registration_real import scores_path, split  # noqa: E402
 
 
 def test_tuning_split_never_sees_a_benchmark_target():
@@ -22,3 +22,8 @@ def test_targets_are_kept_evenly_spaced():
     images = [Path(f"{index:04d}.png") for index in range(40)]
     targets, _ = split(images, 4, tuning=True)
     assert [t.stem for t in targets] == ["0002", "0014", "0026", "0038"]
+
+
+def test_per_target_scores_go_to_one_csv_per_set():
+    assert scores_path(Path("out/full.csv"), "ants") == Path("out/full-ants.csv")
+    assert scores_path(Path("full"), "beetles") == Path("full-beetles.csv")
