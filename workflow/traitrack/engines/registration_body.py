@@ -127,9 +127,8 @@ def body_probability(
     drawn = np.random.default_rng(seed).choice(
         len(classes), MAX_SAMPLES, p=pixel_weights / pixel_weights.sum()
     )
+    # each class holds half the mass, so a draw of MAX_SAMPLES holds both: no check after it
     features, classes = features[drawn], classes[drawn]
-    if classes.all() or not classes.any():
-        return None
     trees = HistGradientBoostingClassifier(
         max_iter=BOOSTING_ITERATIONS, early_stopping=False, random_state=seed
     )
