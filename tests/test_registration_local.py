@@ -114,3 +114,43 @@ def test_the_templates_classifier_finds_an_eye_far_from_where_the_template_has_i
     learnt = place_small_part(target_image, head_only, template, EYE, HEAD, classifier=4.0)
     assert iou(matched == EYE, truth == EYE) < 0.2  # the trap holds: the match alone misses
     assert iou(learnt == EYE, truth == EYE) > 0.8
+
+
+def test_the_stamp_gives_way_to_the_targets_own_eye(rng):
+    """The templates' eye is round; the target's is an oval with a specular highlight.
+    Stamped where the search put it, the round shape covers part of the oval; the target's own
+    dark patch (its convex hull, over the highlight) replaces it."""
+    from traitrack.engines.registration_local import own_region
+
+    head = np.zeros((120, 160), np.uint8)
+    cv2.ellipse(head, (80, 60), (50, 35), 0, 0, 360, 1, -1)
+    truth = np.zeros_like(head)
+    cv2.ellipse(truth, (62, 50), (12, 7), 20, 0, 360, 1, -1)
+    image = np.full((*head.shape, 3), 180, np.float32)
+    image[head == 1] = (150, 110, 70)
+    image[truth == 1] = (40, 30, 25)
+    image = cv2.GaussianBlur(image + rng.normal(0, 6, image.shape), (0, 0), 1.0)
+    cv2.circle(image, (60, 49), 2, (250, 250, 250), -1)  # the highlight
+    image = image.clip(0, 255).astype(np.uint8)
+    stamp = np.zeros_like(head)
+    cv2.circle(stamp, (58, 53), 9, 1, -1)
+    stamp = stamp.astype(bool)
+    snapped = own_region(image, stamp, head > 0, min_overlap=0.3)
+    assert iou(stamp, truth == 1) < 0.6
+    assert iou(snapped, truth == 1) > 0.85
+    # a stamp put on plain head overlaps no patch of the head: it stays
+    elsewhere = np.zeros_like(head)
+    cv2.circle(elsewhere, (100, 70), 9, 1, -1)
+    assert np.array_equal(own_region(image, elsewhere > 0, head > 0, 0.3), elsewhere > 0)
+
+
+def test_the_engine_snaps_only_when_asked(rng):
+    template_image, template_labels = head_with_eye((120, 160), (80, 60), (50, 35), (60, 50), 8, rng)
+    target_image, truth = head_with_eye((120, 160), (80, 60), (50, 35), (62, 52), 11, rng)
+    head_only = np.where(truth == EYE, HEAD, truth).astype(np.uint8)
+    template = [PartTemplate(template_image, template_labels, 1.0)]
+    stamped = place_small_part(target_image, head_only, template, EYE, HEAD, snap=0.0)
+    snapped = place_small_part(target_image, head_only, template, EYE, HEAD, snap=0.3)
+    assert iou(snapped == EYE, truth == EYE) > 0.85 > iou(stamped == EYE, truth == EYE)
+    with pytest.raises(OptionsError, match="small_part_snap"):
+        RegistrationEngine.from_options({"small_part_snap": -0.1}, seed=0)

@@ -381,6 +381,7 @@ class RegistrationEngine:
                 pull=float(self.options["small_part_pull"]),
                 blob=float(self.options["small_part_blob"]),
                 classifier=float(self.options["small_part_classifier"]),
+                snap=float(self.options["small_part_snap"]),
                 seed=self.seed,
             )
         return labels

@@ -9,7 +9,9 @@ the score maps of all templates are summed with the fusion weights, with a soft 
 where each template has its eye within its head.  A pixel classifier learnt from the templates
 (:mod:`.registration_appearance`) adds how likely each pixel is to be eye by its look relative
 to its own head, which finds eyes that look unlike the templates' patches.  The templates' eye
-shapes are then stamped, as a weighted vote, at the best position.
+shapes are then stamped, as a weighted vote, at the best position, and the stamp gives way to
+the target's own dark or pale patch there when one overlaps it enough (:func:`own_region`):
+the templates' eyes are of other sizes and shapes, the target's outline is in its pixels.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def place_small_part(
     pull: float = 1.0,
     blob: float = 0.5,
     classifier: float = 0.0,
+    snap: float = 0.0,
     seed: int = 0,
 ) -> np.ndarray:
     """Return ``labels`` with structure ``part`` re-placed inside structure ``parent``.
@@ -65,6 +68,8 @@ def place_small_part(
     ``classifier``: weight of the part's probability from a pixel classifier trained on the
     templates (:mod:`.registration_appearance`; blurred at half the part's radius, 1 at its
     peak inside the parent), added to the template match's mean score; 0 turns it off.
+    ``snap``: the least IoU with the stamped shape at which the target's own region replaces
+    it (:func:`own_region`); 0 keeps the stamp.
     Nothing changes when the target has no parent region or no template shows the part.
     """
     region = (labels == parent) | (labels == part)
@@ -92,10 +97,92 @@ def place_small_part(
     centre_y, centre_x = np.unravel_index(np.argmax(inside), inside.shape)
     placed = _stamp_votes(labels.shape, votes, (centre_y, centre_x), total_weight)
     placed &= _dilate(region, 2)
+    if snap > 0:
+        placed = own_region(image, placed, region, snap)
     result = labels.copy()
     result[result == part] = parent
     result[placed] = part
     return result
+
+
+def own_region(
+    image: np.ndarray,
+    placed: np.ndarray,
+    region: np.ndarray,
+    min_overlap: float,
+    levels: int = 16,
+) -> np.ndarray:
+    """The target's own patch where ``placed`` lies, or ``placed`` itself when none overlaps it
+    with an IoU of at least ``min_overlap``.
+
+    Candidates are the connected pieces of ``region`` (the parent) whose lightness (CIELab L,
+    blurred by 1 px) lies below or above a level: an eye darker or paler than its head is one
+    such piece at some level.  The levels are ``levels`` quantiles over the parent (an eye is a
+    few per cent of its head) and as many evenly spaced between its 1st and 99th percentile (a
+    contrast gap between eye and head).  Each piece is taken as its convex hull within the
+    parent, which closes over a specular highlight inside the eye, and must be 0.15 to 5 times
+    the placed part's area.  Of the nested pieces around an eye, the one whose rim lies on the
+    strongest edge wins (mean gradient along the rim, times the IoU with ``placed``), so the
+    templates' size does not decide the outline.  The engine's numbers:
+    ``registration_options`` (``small_part_snap``).
+    """
+    area = int(placed.sum())
+    if area == 0 or not region.any():
+        return placed
+    ys, xs = np.nonzero(region | placed)
+    window = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+    inside, stamp = region[window], placed[window]
+    lab = cv2.cvtColor(np.ascontiguousarray(image[window][..., :3], np.uint8), cv2.COLOR_RGB2LAB)
+    lightness = cv2.GaussianBlur(lab[..., 0].astype(np.float32), (0, 0), 1.0)
+    gradient = np.hypot(
+        cv2.Sobel(lightness, cv2.CV_32F, 1, 0), cv2.Sobel(lightness, cv2.CV_32F, 0, 1)
+    )
+    best, best_score = None, -1.0
+    for piece in _pieces(lightness, inside, levels, (max(6, 0.15 * area), max(30, 5 * area))):
+        if not (piece & stamp).any():
+            continue
+        shape = _convex_hull(piece) & inside
+        overlap = (shape & stamp).sum() / (shape | stamp).sum()
+        if overlap < min_overlap:
+            continue
+        score = overlap * gradient[shape & ~_erode(shape)].mean()
+        if score > best_score:
+            best, best_score = shape, score
+    if best is None:
+        return placed
+    result = np.zeros_like(placed)
+    result[window] = best
+    return result
+
+
+def _pieces(lightness: np.ndarray, inside: np.ndarray, levels: int, sizes: tuple[float, float]):
+    """The connected pieces of ``inside`` darker or paler than each level, of an area within
+    ``sizes`` (the levels: see :func:`own_region`)."""
+    values = lightness[inside]
+    low, high = np.percentile(values, [1, 99])
+    spaced = np.concatenate([
+        np.quantile(values, np.linspace(0.02, 0.98, levels)),
+        np.linspace(low, high, levels + 2)[1:-1],
+    ])
+    for level in spaced:
+        for side in (lightness < level, lightness > level):
+            count, pieces, stats, _ = cv2.connectedComponentsWithStats(
+                (side & inside).astype(np.uint8), connectivity=4
+            )
+            for index in range(1, count):
+                if sizes[0] <= stats[index, cv2.CC_STAT_AREA] <= sizes[1]:
+                    yield pieces == index
+
+
+def _erode(mask: np.ndarray) -> np.ndarray:
+    return cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+
+
+def _convex_hull(mask: np.ndarray) -> np.ndarray:
+    points = cv2.findNonZero(mask.astype(np.uint8))
+    hull = np.zeros(mask.shape, np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(points), 1)
+    return hull.astype(bool)
 
 
 def _score_map(
