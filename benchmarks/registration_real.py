@@ -52,7 +52,7 @@ from traitrack.metrics import (  # noqa: E402
     spearman_interval,
     with_true_outline,
 )
-from traitrack.qc import qc_score  # noqa: E402
+from traitrack.qc import qc_ranks, qc_score  # noqa: E402
 from traitrack.select import nearest_templates as select_templates  # noqa: E402
 from traitrack.structures import StructureTable  # noqa: E402
 
@@ -212,6 +212,7 @@ def report(results: list[dict], structures: StructureTable) -> None:
         ("edge agreement", edges),
         ("round trip x agreement", qc_score(round_trip, agreement)),
         ("qc_score = round trip x agreement x edge agreement", qc_score(round_trip, agreement, edges)),
+        ("qc_rank = mean percentile rank of the three (flags)", qc_ranks(round_trip, agreement, edges)),
     ):
         low, high = spearman_interval(score, truth)
         print(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from traitrack.engines.base import Frame, Prediction
-from traitrack.qc import evidence_of, qc_score, round_trip, summarise_round_trips
+from traitrack.qc import evidence_of, qc_ranks, qc_score, round_trip, summarise_round_trips
 from traitrack.structures import Structure, StructureTable
 
 STRUCTURES = StructureTable((Structure("head", 1, (200, 0, 0)), Structure("body", 2, (0, 0, 200))))
@@ -90,3 +90,36 @@ def test_summary_flags_a_prediction_whose_boundaries_the_target_edges_move():
     assert not summary["fits"]["flagged"] and summary["off"]["flagged"]
     assert summary["off"]["qc_score"] == pytest.approx(0.36)
     assert summary["off"]["edge_agreement"] == 0.5
+
+
+def test_the_lowest_quarter_by_rank_is_flagged_whatever_the_scores():
+    """Eight targets whose scores all lie above the threshold: the two that rank lowest over
+    the round trip and both pieces of evidence are flagged, not the one the product (decided
+    by the round trip's wide spread) puts lowest."""
+    signals = {  # round trip, agreement, edge agreement
+        "a": (0.90, 0.95, 0.99), "b": (0.85, 0.90, 0.98), "c": (0.80, 0.92, 0.97),
+        "d": (0.75, 0.91, 0.96), "e": (0.70, 0.94, 0.95),
+        "poor_evidence": (0.72, 0.60, 0.80), "poorer": (0.71, 0.62, 0.81),
+        "low_round_trip": (0.30, 0.96, 0.995),
+    }
+    rows = [
+        {"specimen": name, "template": "t", "iou_head": rt, "round_trip_miou": rt,
+         "agreement": agreement, "edge_agreement": edges}
+        for name, (rt, agreement, edges) in signals.items()
+    ]
+    summary = {row["specimen"]: row for row in summarise_round_trips(rows, threshold=0.2)}
+    assert min(summary, key=lambda name: summary[name]["qc_score"]) == "low_round_trip"
+    assert {name for name, row in summary.items() if row["flagged"]} == {
+        "poor_evidence", "poorer"
+    }
+    assert all(0 < row["qc_rank"] <= 1 for row in summary.values())
+    # no share: the threshold alone flags; a NaN round trip is always flagged
+    by_threshold = summarise_round_trips(rows, threshold=0.3, flag_share=0.0)
+    assert {row["specimen"] for row in by_threshold if row["flagged"]} == {"low_round_trip"}
+    rows[0]["round_trip_miou"] = float("nan")
+    assert summarise_round_trips(rows, threshold=0.0, flag_share=0.0)[0]["flagged"]
+
+
+def test_ranks_leave_out_missing_evidence():
+    ranks = qc_ranks([0.2, 0.8, 0.5], [float("nan")] * 3)
+    np.testing.assert_allclose(ranks, [1 / 3, 1.0, 2 / 3])

@@ -12,7 +12,10 @@ write_table_html(
     snakemake.input.qc,
     snakemake.output.qc,
     "QC round trip",
-    note="Targets whose qc_score is below qc.threshold are flagged: check them first.",
+    note=(
+        "Each species' lowest qc.flag_share by qc_rank (and any below qc.threshold) are "
+        "flagged: check them first."
+    ),
 )
 write_table_html(
     [snakemake.input.evaluation],

@@ -105,11 +105,8 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     # small parts placed by a local appearance search inside their parent part, as
     # {part: parent} structure names (ants: {eye: head}); see registration_local
     "small_parts": {},
-    # that search's pull towards the registered position (squared distance in parent radii).
-    # Ants' tuning split (40 targets' saved 5-fused predictions, the search run again, scratch
-    # comparison): eye IoU 0.268 with 1.0, 0.288 with 0.3, 0.261 with 0 (benchmark split's 40:
-    # 0.137, 0.157, 0.157)
-    "small_part_pull": 0.3,
+    # that search's pull towards the registered position (squared distance in parent radii)
+    "small_part_pull": 1.0,
     # and its weight of a round-patch (|LoG|) detector at the part's size
     "small_part_blob": 0.5,
     # weight of the part's probability from a pixel classifier trained on the templates (its
@@ -120,9 +117,8 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "small_part_classifier": 4.0,
     # the placed part gives way to the target's own dark or pale patch that overlaps it with at
     # least this IoU (registration_local.own_region); 0 keeps the templates' stamped shape.
-    # Same comparison, pull 0.3: eye IoU 0.288 -> 0.331 (tuning split), 0.157 -> 0.169
-    # (benchmark split's 40); with the pieces picked by IoU alone, 0.3 / 0.4 / 0.5 gave
-    # 0.322 / 0.310 / 0.299 on the tuning split
+    # Ants' tuning split (``registration_real.py --set ants --tuning-split --targets 40``, 5
+    # fused): eye IoU 0.288 (0) -> 0.320 (0.3), mIoU 0.563 -> 0.571
     "small_part_snap": 0.3,
     # for sets whose masks leave out part of what the camera sees (the ants' legs): unlabelled
     # silhouette pixels that a classifier learnt from the templates calls annotated body with

@@ -102,11 +102,12 @@ def run_propagate(
             rows.append(_template_row(specimen.specimen, structures))
 
     write_table(predictions_out, pd.DataFrame(rows))
-    qc_table = pd.DataFrame(summarise_round_trips(qc_rows, config["qc"]["threshold"]))
+    qc = config["qc"]
+    qc_table = pd.DataFrame(summarise_round_trips(qc_rows, qc["threshold"], qc["flag_share"]))
     if qc_table.empty:
-        qc_table = pd.DataFrame(
-            columns=["specimen", "templates", "round_trip_miou", *EVIDENCE, "qc_score", "flagged"]
-        )
+        qc_table = pd.DataFrame(columns=[
+            "specimen", "templates", "round_trip_miou", *EVIDENCE, "qc_score", "qc_rank", "flagged",
+        ])
     qc_table.insert(1, "engine", engine.name)
     write_table(qc_out, qc_table)
     write_coco(
