@@ -26,6 +26,18 @@ def head_with_eye(size, head_centre, head_axes, eye_centre, eye_radius, rng):
     return image, labels
 
 
+def moved_eye(rng, eye_centre, eye_radius=8):
+    """The usual template (eye at (60, 50), radius 8) and a target with the same head whose eye
+    lies at ``eye_centre``: the target's image, its truth, its labels with the eye left as
+    head, and the template list."""
+    template_image, template_labels = head_with_eye((120, 160), (80, 60), (50, 35), (60, 50), 8, rng)
+    target_image, truth = head_with_eye(
+        (120, 160), (80, 60), (50, 35), eye_centre, eye_radius, rng
+    )
+    head_only = np.where(truth == EYE, HEAD, truth).astype(np.uint8)
+    return target_image, truth, head_only, [PartTemplate(template_image, template_labels, 1.0)]
+
+
 def iou(a, b):
     return (a & b).sum() / max(1, (a | b).sum())
 
@@ -52,11 +64,8 @@ def test_eye_found_where_the_template_has_it_and_the_transfer_lost_it(rng):
 
 
 def test_appearance_moves_the_eye_away_from_the_templates_position(rng):
-    template_image, template_labels = head_with_eye((120, 160), (80, 60), (50, 35), (60, 50), 8, rng)
     # this target's eye sits lower and further back than in the template
-    target_image, truth = head_with_eye((120, 160), (80, 60), (50, 35), (90, 70), 8, rng)
-    head_only = np.where(truth == EYE, HEAD, truth).astype(np.uint8)
-    template = [PartTemplate(template_image, template_labels, 1.0)]
+    target_image, truth, head_only, template = moved_eye(rng, (90, 70))
     by_appearance = place_small_part(target_image, head_only, template, EYE, HEAD, pull=0.2)
     by_position_only = place_small_part(
         target_image, head_only, template, EYE, HEAD, pull=50.0, blob=0.0
@@ -106,10 +115,7 @@ def test_the_templates_classifier_finds_an_eye_far_from_where_the_template_has_i
     """The target's eye lies at the back of its head, the template's at the front.  The
     template match's pull towards the template's position holds it there; the classifier,
     which has learnt how the eye differs from its own head, finds it."""
-    template_image, template_labels = head_with_eye((120, 160), (80, 60), (50, 35), (60, 50), 8, rng)
-    target_image, truth = head_with_eye((120, 160), (80, 60), (50, 35), (110, 60), 8, rng)
-    head_only = np.where(truth == EYE, HEAD, truth).astype(np.uint8)
-    template = [PartTemplate(template_image, template_labels, 1.0)]
+    target_image, truth, head_only, template = moved_eye(rng, (110, 60))
     matched = place_small_part(target_image, head_only, template, EYE, HEAD, classifier=0.0)
     learnt = place_small_part(target_image, head_only, template, EYE, HEAD, classifier=4.0)
     assert iou(matched == EYE, truth == EYE) < 0.2  # the trap holds: the match alone misses
@@ -145,10 +151,7 @@ def test_the_stamp_gives_way_to_the_targets_own_eye(rng):
 
 
 def test_the_engine_snaps_only_when_asked(rng):
-    template_image, template_labels = head_with_eye((120, 160), (80, 60), (50, 35), (60, 50), 8, rng)
-    target_image, truth = head_with_eye((120, 160), (80, 60), (50, 35), (62, 52), 11, rng)
-    head_only = np.where(truth == EYE, HEAD, truth).astype(np.uint8)
-    template = [PartTemplate(template_image, template_labels, 1.0)]
+    target_image, truth, head_only, template = moved_eye(rng, (62, 52), eye_radius=11)
     stamped = place_small_part(target_image, head_only, template, EYE, HEAD, snap=0.0)
     snapped = place_small_part(target_image, head_only, template, EYE, HEAD, snap=0.3)
     assert iou(snapped == EYE, truth == EYE) > 0.85 > iou(stamped == EYE, truth == EYE)
