@@ -138,9 +138,8 @@ def own_region(
         cv2.Sobel(lightness, cv2.CV_32F, 1, 0), cv2.Sobel(lightness, cv2.CV_32F, 0, 1)
     )
     best, best_score = None, -1.0
-    for piece in _pieces(lightness, inside, levels, (max(6, 0.15 * area), max(30, 5 * area))):
-        if not (piece & stamp).any():
-            continue
+    sizes = (max(6, 0.15 * area), max(30, 5 * area))
+    for piece in _pieces_touching(stamp, lightness, inside, levels, sizes):
         shape = _convex_hull(piece) & inside
         overlap = (shape & stamp).sum() / (shape | stamp).sum()
         if overlap < min_overlap:
@@ -155,9 +154,15 @@ def own_region(
     return result
 
 
-def _pieces(lightness: np.ndarray, inside: np.ndarray, levels: int, sizes: tuple[float, float]):
-    """The connected pieces of ``inside`` darker or paler than each level, of an area within
-    ``sizes`` (the levels: see :func:`own_region`)."""
+def _pieces_touching(
+    stamp: np.ndarray,
+    lightness: np.ndarray,
+    inside: np.ndarray,
+    levels: int,
+    sizes: tuple[float, float],
+):
+    """The connected pieces of ``inside`` darker or paler than each level that touch
+    ``stamp``, of an area within ``sizes`` (the levels: see :func:`own_region`)."""
     values = lightness[inside]
     low, high = np.percentile(values, [1, 99])
     spaced = np.concatenate([
@@ -169,8 +174,8 @@ def _pieces(lightness: np.ndarray, inside: np.ndarray, levels: int, sizes: tuple
             count, pieces, stats, _ = cv2.connectedComponentsWithStats(
                 (side & inside).astype(np.uint8), connectivity=4
             )
-            for index in range(1, count):
-                if sizes[0] <= stats[index, cv2.CC_STAT_AREA] <= sizes[1]:
+            for index in np.unique(pieces[stamp]):
+                if index and sizes[0] <= stats[index, cv2.CC_STAT_AREA] <= sizes[1]:
                     yield pieces == index
 
 
