@@ -17,6 +17,7 @@ from traitrack.engines import make_engine
 from traitrack.engines.base import Frame
 from traitrack.engines.registration import DEFAULT_OPTIONS, OptionsError, RegistrationEngine
 from traitrack.engines.registration_fusion import (
+    assign_appendages,
     consensus_weights,
     fuse_probabilities,
     labels_from_probabilities,
@@ -289,3 +290,30 @@ def test_only_lines_attached_to_the_body_count_as_appendages():
     kept = attached_to(lines, body)
     assert kept[14, 20:28].all() and not kept[2].any()
     assert not attached_to(lines, np.zeros_like(body)).any()
+
+
+def test_an_antennas_tip_stays_with_the_antenna_it_is_connected_to():
+    """Legs (4) and antennae (5): the transfer put an antenna's base beside the head; its
+    unlabelled tip curves down past where the templates' legs lie, and a separate stub lies
+    there too.  Connected, the tip is antenna; the unconnected stub is leg."""
+    labels = np.zeros((60, 60), np.uint8)
+    labels[20:40, 20:40] = 1  # the body
+    labels[10:20, 30] = 5  # the transferred antenna's base
+    appendages = np.zeros_like(labels, bool)
+    appendages[2:10, 30] = True  # the rest of the antenna, upwards ...
+    appendages[2, 31:55] = True  # ... then right ...
+    appendages[3:30, 54] = True  # ... and down, past the legs
+    appendages[25, 44:50] = True  # a leg's stub, on its own
+    probabilities = np.zeros((5, 60, 60), np.float32)
+    probabilities[4, 10:20, 30] = 1.0
+    probabilities[3, 22:32, 42:52] = 1.0  # the templates' legs, beside the tip's lower end
+    kwargs = dict(thin_labels=[4, 5], spread=12.0, min_probability=1e-4)
+    followed = assign_appendages(labels, probabilities, appendages, **kwargs)
+    by_blur = assign_appendages(
+        labels, probabilities, appendages, follow_connections=False, **kwargs
+    )
+    tip = (slice(20, 30), 54)
+    assert (by_blur[tip] == 4).all()  # the blurred maps alone give the tip to the legs
+    assert (followed[tip] == 5).all() and (followed[2:10, 30] == 5).all()
+    assert (followed[25, 44:50] == 4).all() and (by_blur[25, 44:50] == 4).all()
+    assert (followed[labels > 0] == labels[labels > 0]).all()  # transferred pixels keep theirs

@@ -304,6 +304,7 @@ class RegistrationEngine:
                 thin_labels=thin,
                 spread=float(self.options["thin_spread"]) / silhouette.spacing[0],
                 min_probability=float(self.options["thin_min_probability"]),
+                follow_connections=bool(self.options["thin_follow_connections"]),
             )
         labels = self._place_small_parts(image, labels, aligned, weights, structures)
         # the templates' agreement with what they transferred, before the body fill adds

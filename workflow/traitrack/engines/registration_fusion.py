@@ -10,6 +10,7 @@ from typing import Sequence
 
 import cv2
 import numpy as np
+from skimage.segmentation import watershed
 
 from ..structures import StructureTable
 
@@ -62,15 +63,21 @@ def assign_appendages(
     thin_labels: Sequence[int],
     spread: float,
     min_probability: float,
+    follow_connections: bool = True,
 ) -> np.ndarray:
     """Give the target's own appendage pixels to the nearest transferred thin structure.
 
     A smooth deformation of a silhouette cannot put a template's leg on the target's leg: the
     legs lie differently in every specimen, so averaged thin maps are faint and offset.  The
     target's silhouette minus its body (``appendages``) shows where its legs and antennae
-    really are; each such pixel still labelled background takes the thin structure whose
-    fused probability, blurred by ``spread`` px, is highest there, if that exceeds
-    ``min_probability``.
+    really are; each such pixel still labelled background is claimed if the thin structures'
+    fused probability, blurred by ``spread`` px, reaches ``min_probability`` there.
+
+    A claimed pixel takes the label of the transferred thin structure it is connected to
+    (``follow_connections``: nearest along the claimed and transferred thin pixels, see
+    :func:`label_by_connection`), so that an antenna's tip stays antenna where a leg's blurred
+    map outweighs it; a claimed piece connected to none takes the structure whose blurred
+    probability is highest there.
     """
     if not len(thin_labels) or not appendages.any():
         return labels
@@ -82,7 +89,26 @@ def assign_appendages(
     claim = appendages & (labels == 0) & strong
     result = labels.copy()
     result[claim] = np.asarray(thin_labels, np.uint8)[best[claim]]
+    if follow_connections:
+        transferred = np.isin(labels, thin_labels)
+        connected = label_by_connection(np.where(transferred, labels, 0), claim | transferred)
+        reached = claim & (connected > 0)
+        result[reached] = connected[reached]
     return result
+
+
+def label_by_connection(seeds: np.ndarray, within: np.ndarray) -> np.ndarray:
+    """Each pixel of ``within`` labelled as its nearest seed along ``within`` (8-connected),
+    0 where no seed is connected.
+
+    A watershed over a flat image floods from every seed at one pace, so it assigns by path
+    length inside ``within`` rather than by straight-line distance: a pixel on an antenna
+    reaches the antenna's own seed before a leg that lies closer across the background.
+    """
+    flooded = watershed(
+        np.zeros(seeds.shape, np.uint8), seeds.astype(np.int32), mask=within, connectivity=2
+    )
+    return flooded.astype(seeds.dtype)
 
 
 def template_agreement(
