@@ -7,7 +7,8 @@ the template's per-structure maps warped onto the target; then fusion over templ
 by registration quality and agreement with the other templates, outliers dropped
 (:mod:`.registration_fusion`) -> the compact parts' boundaries snapped to the target's own
 edges (:mod:`.registration_edges`) -> thin structures extended onto the target's own appendage
-pixels and thin dark lines attached to it -> small parts re-placed by a local search inside
+pixels and thin dark lines attached to it, each piece labelled as the transferred thin
+structure it is connected to -> small parts re-placed by a local search inside
 their parent, by template match and by a pixel classifier learnt from the templates
 (:mod:`.registration_local`, :mod:`.registration_appearance`) -> optionally, silhouette pixels
 that a classifier learnt from the templates calls annotated body, and that the transfer left
