@@ -43,10 +43,14 @@ def relative_features(image: np.ndarray, region: np.ndarray, part_radius: float)
         for c in (1, 2):
             features.append((cv2.GaussianBlur(lab[..., c], (0, 0), sigma) - median[c]) / spread[c])
     features.append(scale_normalised_log(lightness, part_radius) / spread[0])
-    smooth = cv2.GaussianBlur(lightness, (0, 0), 1.0)
-    gradient = np.hypot(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1))
-    features.append(gradient / spread[0])
+    features.append(gradient_magnitude(cv2.GaussianBlur(lightness, (0, 0), 1.0)) / spread[0])
     return np.stack(features, axis=-1)
+
+
+def gradient_magnitude(channel: np.ndarray) -> np.ndarray:
+    """|Sobel gradient| of a (smoothed) float32 channel: how strong an edge each pixel lies on,
+    for the classifier's features and for the small part's rim (registration_local)."""
+    return np.hypot(cv2.Sobel(channel, cv2.CV_32F, 1, 0), cv2.Sobel(channel, cv2.CV_32F, 0, 1))
 
 
 def lab_against(image: np.ndarray, region: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -26,7 +26,11 @@ VOTE_SHARE = 0.3
 import cv2
 import numpy as np
 
-from .registration_appearance import part_probability, scale_normalised_log
+from .registration_appearance import (
+    gradient_magnitude,
+    part_probability,
+    scale_normalised_log,
+)
 
 
 @dataclass
@@ -134,9 +138,7 @@ def own_region(
     inside, stamp = region[window], placed[window]
     lab = cv2.cvtColor(np.ascontiguousarray(image[window][..., :3], np.uint8), cv2.COLOR_RGB2LAB)
     lightness = cv2.GaussianBlur(lab[..., 0].astype(np.float32), (0, 0), 1.0)
-    gradient = np.hypot(
-        cv2.Sobel(lightness, cv2.CV_32F, 1, 0), cv2.Sobel(lightness, cv2.CV_32F, 0, 1)
-    )
+    gradient = gradient_magnitude(lightness)
     best, best_score = None, -1.0
     sizes = (max(6, 0.15 * area), max(30, 5 * area))
     for piece in _pieces_touching(stamp, lightness, inside, levels, sizes):
