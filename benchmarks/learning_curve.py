@@ -6,14 +6,14 @@ three quarters are the candidate pool for annotation.  For each N in ``--sizes``
 1, 5, 20):
 
 * "ours": the first N rows of :func:`traitrack.select.rank_annotation_candidates` over the
-  pool with nothing annotated yet (HOG descriptors of the images, no QC scores) - the ranking
+  pool with nothing annotated yet (the specimen descriptors of the images, no QC scores) - the ranking
   the workflow's ``annotate_next`` rule writes;
 * "random": N drawn uniformly from the pool, ``--draws`` draws with seeds 0, 1, ... (draw s is
   the first N of a permutation of the pool seeded with s, so its selections are nested like
   ours).
 
 Every evaluation target is then segmented by the registration engine with the min(5, N)
-nearest selected specimens by HOG distance as templates (fused), scored with
+nearest selected specimens by descriptor distance as templates (fused), scored with
 :func:`traitrack.metrics.mean_iou`, and the table gives the mean mIoU over the targets:
 ours, the random mean (min/max over draws) and ours - random.  Identical (target, templates)
 runs are computed once, and with ``--cache FILE`` (a TSV of set, target, templates, mIoU)
@@ -43,8 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from registration_real import DATA, SET_OPTIONS, SETS, split  # noqa: E402
-from traitrack.describe import centre_descriptors, hog_descriptor, pairwise_distances  # noqa: E402
+from registration_real import DATA, SET_OPTIONS, SETS, describe_paths, split  # noqa: E402
+from traitrack.describe import centre_descriptors, pairwise_distances  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
 from traitrack.engines.registration import RegistrationEngine  # noqa: E402
 from traitrack.io import read_image, read_mask  # noqa: E402
@@ -109,12 +109,14 @@ def run_set(
     if not images:
         raise SystemExit(f"no images in {DATA / folder / 'images'}; is ../shared/data there?")
     chosen_targets, pool = split(images, targets)
-    describe = lambda paths: np.stack([hog_descriptor(read_image(p)) for p in paths])  # noqa: E731
-    # centred over the whole set, as the workflow's describe step centres a species'
-    target_desc, pool_desc = centre_descriptors(describe(chosen_targets), describe(pool))
+    options = dict(SET_OPTIONS[key])
+    # the workflow's default descriptor, centred over the whole set as its describe step centres
+    # a species'
+    target_desc, pool_desc = centre_descriptors(
+        describe_paths(chosen_targets, "specimen", options), describe_paths(pool, "specimen", options)
+    )
     to_pool = pairwise_distances(target_desc, pool_desc)
     chosen = selections(pool, pool_desc, sizes, draws)
-    options = dict(SET_OPTIONS[key])
 
     # which templates each (selection, target) uses; the unique runs go to the workers
     plan: dict[tuple, list[tuple]] = {}

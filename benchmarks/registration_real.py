@@ -10,8 +10,10 @@ annotated specimens of the same species).
 targets stay unseen: targets at index 2, 6, 10, ... and a pool of the odd indices (neither
 contains a benchmark target).
 
-For each target the 5 nearest pool images by HOG of a 64x64 letterboxed grey thumbnail
-(:func:`traitrack.describe.hog_descriptor`) are its templates; the engine runs with the
+For each target the 5 nearest pool images by the workflow's default descriptor are its
+templates (``--describe specimen``: HOG of the specimen's crop and silhouette,
+:func:`traitrack.describe.specimen_descriptor`; ``--describe hog``: HOG of a 64x64 letterboxed
+grey thumbnail of the whole photograph, the default before session 12); the engine runs with the
 nearest alone and with all 5 fused.  QC round trip: the 5-template prediction is used as the
 only template to segment the nearest template back, scored against that template's true
 labels; the Spearman correlation between this round-trip mIoU and the target's true mIoU says
@@ -39,7 +41,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from traitrack.describe import centre_descriptors, hog_descriptor  # noqa: E402
+from traitrack.describe import centre_descriptors, describe_specimens, hog_descriptor  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
 from traitrack.engines.registration import DEFAULT_OPTIONS, RegistrationEngine  # noqa: E402
 from traitrack.io import read_image, read_mask  # noqa: E402
@@ -94,12 +96,32 @@ def split(
     return chosen, pool
 
 
-def nearest_templates(targets: list[Path], pool: list[Path], k: int) -> list[list[Path]]:
-    """The k pool images closest to each target, chosen as the workflow chooses: HOG
-    descriptors centred over the whole set (its describe step), then
+def describe_paths(paths: list[Path], method: str, options: dict) -> np.ndarray:
+    """Descriptors of ``paths`` as the workflow's describe step computes them (``method``
+    ``specimen`` or ``hog``; ``options``: the set's registration options, whose foreground
+    settings the specimen descriptor shares)."""
+    images = [read_image(p) for p in paths]
+    if method == "hog":
+        return np.stack([hog_descriptor(image) for image in images])
+    settings = {**DEFAULT_OPTIONS, **options}
+    return describe_specimens(
+        images,
+        working_size=int(settings["working_size"]),
+        grabcut_iterations=int(settings["grabcut_iterations"]),
+        plain_detail=float(settings["foreground_detail"]),
+    )
+
+
+def nearest_templates(
+    targets: list[Path], pool: list[Path], k: int, method: str = "specimen", options=None
+) -> list[list[Path]]:
+    """The k pool images closest to each target, chosen as the workflow chooses: descriptors
+    (:func:`describe_paths`) centred over the whole set (its describe step), then
     :func:`traitrack.select.nearest_templates`."""
-    describe = lambda paths: np.stack([hog_descriptor(read_image(p)) for p in paths])  # noqa: E731
-    target_desc, pool_desc = centre_descriptors(describe(targets), describe(pool))
+    options = options or {}
+    target_desc, pool_desc = centre_descriptors(
+        describe_paths(targets, method, options), describe_paths(pool, method, options)
+    )
     by_name = {p.stem: p for p in pool}
     table = select_templates(
         [t.stem for t in targets], target_desc, list(by_name), pool_desc, k=k
@@ -150,18 +172,19 @@ def run_set(
     csv: Path | None = None,
     qc_templates: int = 1,
     tuning: bool = False,
+    describe: str = "specimen",
 ) -> list[dict]:
     folder, config = SETS[key]
     images = sorted((DATA / folder / "images").glob("*.png"))
     if not images:
         raise SystemExit(f"no images in {DATA / folder / 'images'}; is ../shared/data there?")
     chosen, pool = split(images, targets, tuning)
-    neighbours = nearest_templates(chosen, pool, NEAREST)
     options = {**SET_OPTIONS[key], **options}
+    neighbours = nearest_templates(chosen, pool, NEAREST, describe, options)
     tasks = [(t, n, config, options, qc_templates) for t, n in zip(chosen, neighbours)]
     print(
         f"\n## {folder}, {'tuning' if tuning else 'benchmark'} split: {len(chosen)} targets, "
-        f"pool of {len(pool)}, {workers} worker(s), "
+        f"pool of {len(pool)}, {workers} worker(s), templates by {describe} descriptors, "
         f"set options {SET_OPTIONS[key]}, QC round trip to {qc_templates} template(s)",
         flush=True,
     )
@@ -299,13 +322,17 @@ def main(argv: list[str] | None = None) -> None:
         "--tuning-split", action="store_true",
         help="the split defaults are tuned on (targets 2, 6, 10, ...; pool: odd indices)",
     )
+    parser.add_argument(
+        "--describe", choices=("specimen", "hog"), default="specimen",
+        help="descriptor that picks each target's templates (the workflow's describe.method)",
+    )
     args = parser.parse_args(argv)
     options = parse_options(args.option)
     print(f"engine options: {({**DEFAULT_OPTIONS, **options})}")
     for key in ("beetles", "ants") if args.set == "both" else (args.set,):
         run_set(
             key, args.targets, args.workers, options, args.csv, args.qc_templates,
-            args.tuning_split,
+            args.tuning_split, args.describe,
         )
 
 

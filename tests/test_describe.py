@@ -46,3 +46,45 @@ def test_the_hub_is_picked_first_from_raw_descriptors_but_not_once_centred():
     assert "texture" not in set(fixed["specimen"].head(4))
     groups_covered = {int(name[1:]) // 10 for name in fixed["specimen"].head(4)}
     assert groups_covered == {0, 1, 2, 3}  # one representative of each look
+
+
+def beetle_on_a_card(shape, centre, scale, width_ratio=0.45, card=True):
+    """A dark oval body with a narrower head on a pale photograph with a grey card label, the
+    specimen ``scale`` px long at ``centre``: where a photograph puts a specimen, and how large,
+    varies between photographs of one species."""
+    import cv2
+
+    image = np.full((*shape, 3), 235, np.uint8)
+    if card:
+        image[int(shape[0] * 0.7):, : int(shape[1] * 0.45)] = 170
+    cx, cy = centre
+    body = (int(scale * 0.32), int(scale * 0.32 * width_ratio * 2))
+    cv2.ellipse(image, (cx, cy + int(scale * 0.12)), (body[1], body[0]), 0, 0, 360, (40, 30, 20), -1)
+    cv2.circle(image, (cx, cy - int(scale * 0.3)), int(scale * 0.1), (40, 30, 20), -1)
+    return image
+
+
+def test_the_specimen_descriptor_follows_the_specimen_not_its_place_in_the_photograph():
+    from traitrack.describe import describe_specimens, hog_descriptor
+
+    near = beetle_on_a_card((240, 320), (110, 110), 150)
+    moved = beetle_on_a_card((240, 320), (230, 130), 90)  # same shape, smaller, elsewhere
+    other = beetle_on_a_card((240, 320), (110, 110), 150, width_ratio=0.22)  # a slimmer species
+    specimen = describe_specimens([near, moved, other])
+    np.testing.assert_allclose(np.linalg.norm(specimen, axis=1), 1.0, rtol=1e-5)
+    assert np.linalg.norm(specimen[0] - specimen[1]) < np.linalg.norm(specimen[0] - specimen[2])
+    # the photograph's thumbnail puts the slim species nearer: the test can fail
+    thumbnail = np.stack([hog_descriptor(x) for x in (near, moved, other)])
+    assert np.linalg.norm(thumbnail[0] - thumbnail[1]) > np.linalg.norm(thumbnail[0] - thumbnail[2])
+
+
+def test_the_specimen_crop_of_an_empty_silhouette_is_the_whole_image():
+    from traitrack.describe import specimen_crop
+
+    image = np.zeros((10, 12, 3), np.uint8)
+    crop, silhouette = specimen_crop(image, np.zeros((10, 12), bool))
+    assert crop.shape == image.shape and not silhouette.any()
+    foreground = np.zeros((10, 12), bool)
+    foreground[3:6, 4:8] = True
+    crop, silhouette = specimen_crop(image, foreground, pad_fraction=0.0)
+    assert crop.shape[:2] == (3, 4) and silhouette.all()

@@ -2,8 +2,11 @@
 
 The weights-free descriptor is HOG on a small letterboxed grey thumbnail: the prototype on the
 shared beetles and ants found it the best cheap descriptor for picking templates (shape and
-pose dominate, colour and background clutter matter less).  A SAM 2 engine may supply pooled
-encoder features instead (``method: sam2``).
+pose dominate, colour and background clutter matter less).  ``method: specimen`` describes the
+specimen instead of the photograph: HOG of the specimen's own crop and of its silhouette, so
+that where the specimen sits in the frame, how large it is there, and the mount around it stop
+deciding who looks alike.  A SAM 2 engine may supply pooled encoder features instead
+(``method: sam2``).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+import cv2
 import numpy as np
 from skimage.color import rgb2gray
 from skimage.feature import hog
@@ -51,6 +55,64 @@ def hog_descriptor(image: np.ndarray, size: int = 64) -> np.ndarray:
 def describe_images(images: Sequence[np.ndarray], size: int = 64) -> np.ndarray:
     """Stack of HOG descriptors, one row per image."""
     return np.stack([hog_descriptor(image, size) for image in images])
+
+
+def specimen_crop(image: np.ndarray, foreground: np.ndarray, pad_fraction: float = 0.05):
+    """The image and its silhouette cut to the silhouette's bounding box, padded by
+    ``pad_fraction`` of its longer side (the whole image when the silhouette is empty)."""
+    ys, xs = np.nonzero(foreground)
+    if len(ys) == 0:
+        return image, foreground
+    top, bottom, left, right = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    pad = int(pad_fraction * max(bottom - top, right - left))
+    top, left = max(0, top - pad), max(0, left - pad)
+    bottom, right = min(foreground.shape[0], bottom + pad), min(foreground.shape[1], right + pad)
+    return image[top:bottom, left:right], foreground[top:bottom, left:right]
+
+
+def specimen_descriptor(image: np.ndarray, foreground: np.ndarray, size: int = 64) -> np.ndarray:
+    """HOG of the specimen's crop joined to HOG of its silhouette (unit length).
+
+    ``foreground`` is the specimen's silhouette on ``image``'s grid.  The crop takes out the
+    specimen's place and scale in the frame; the silhouette's HOG adds its outline and pose
+    without the colour and texture that differ between genera.  Measured on the shared ants
+    (one template's mIoU over the 5 nearest, 40 targets; scratch ``/tmp/s12/desc.py``): 0.428
+    -> 0.434 on the tuning split and 0.369 -> 0.397 on the benchmark split against the
+    thumbnail's HOG.
+    """
+    crop, silhouette = specimen_crop(image, foreground)
+    outline = (np.asarray(silhouette, bool) * 255).astype(np.uint8)
+    joined = np.concatenate([hog_descriptor(crop, size), hog_descriptor(outline, size)])
+    return (joined / np.sqrt(2)).astype(np.float32)
+
+
+def describe_specimens(
+    images: Sequence[np.ndarray],
+    *,
+    size: int = 64,
+    working_size: int = 224,
+    grabcut_iterations: int = 5,
+    plain_detail: float = 0.0,
+    seed: int = 0,
+) -> np.ndarray:
+    """Stack of :func:`specimen_descriptor` rows, the silhouettes found as the registration
+    engine finds them (:func:`traitrack.foreground.foreground_mask` at ``working_size``)."""
+    from .foreground import foreground_mask
+
+    rows = []
+    for image in images:
+        height, width = image.shape[:2]
+        scale = working_size / max(height, width)
+        small = cv2.resize(
+            np.ascontiguousarray(image),
+            (max(1, round(width * scale)), max(1, round(height * scale))),
+            interpolation=cv2.INTER_AREA,
+        )
+        foreground = foreground_mask(
+            small, iterations=grabcut_iterations, plain_detail=plain_detail, seed=seed
+        )
+        rows.append(specimen_descriptor(small, foreground, size))
+    return np.stack(rows)
 
 
 def save_descriptors(path: str | Path, names: Sequence[str], descriptors: np.ndarray, method: str) -> None:

@@ -13,7 +13,13 @@ from typing import Any, Mapping
 import pandas as pd
 from tqdm import tqdm
 
-from ..describe import centre_descriptors, describe_images, load_descriptors, save_descriptors
+from ..describe import (
+    centre_descriptors,
+    describe_images,
+    describe_specimens,
+    load_descriptors,
+    save_descriptors,
+)
 from ..io import read_image, write_table
 from ..order import build_chunks, write_pseudovideo
 from ..samples import read_sample_sheet, specimens, template_pool
@@ -29,6 +35,19 @@ def species_members(sheet: pd.DataFrame, species: str, pool: str) -> list:
     return own + borrowed
 
 
+def silhouette_settings(registration: Mapping[str, Any] | None) -> dict:
+    """The registration engine's foreground settings (its defaults where the config is silent),
+    so that ``describe.method: specimen`` sees the silhouette the engine will register."""
+    from ..engines.registration import DEFAULT_OPTIONS
+
+    options = {**DEFAULT_OPTIONS, **(registration or {})}
+    return {
+        "working_size": int(options["working_size"]),
+        "grabcut_iterations": int(options["grabcut_iterations"]),
+        "plain_detail": float(options["foreground_detail"]),
+    }
+
+
 def run_describe(
     samples: str | Path, species: str, out: str | Path, config: Mapping[str, Any]
 ) -> None:
@@ -40,13 +59,19 @@ def run_describe(
     if method == "hog":
         images = (read_image(m.image) for m in tqdm(members, desc=f"describe {species}"))
         descriptors = describe_images(list(images), size=config["describe"]["thumbnail_size"])
+    elif method == "specimen":
+        images = (read_image(m.image) for m in tqdm(members, desc=f"describe {species}"))
+        descriptors = describe_specimens(
+            list(images), size=config["describe"]["thumbnail_size"], seed=config["seed"],
+            **silhouette_settings(config.get("registration")),
+        )
     elif method == "sam2":
         from ..engines import make_engine
 
         engine = make_engine("sam2", config.get("sam2"), seed=config["seed"])
         descriptors = engine.describe_images([read_image(m.image) for m in members])
     else:
-        raise ValueError(f"describe.method must be hog or sam2, got {method!r}")
+        raise ValueError(f"describe.method must be specimen, hog or sam2, got {method!r}")
     (descriptors,) = centre_descriptors(descriptors)  # one species' common look removed: no hubs
     save_descriptors(out, [m.specimen for m in members], descriptors, method)
 
