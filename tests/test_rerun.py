@@ -116,3 +116,26 @@ def test_report_has_rulegraph_overlays_tables_and_plots(finished, tmp_path):
     for structure in ("head", "pronotum", "elytra", "legs", "antennae"):
         assert f"{structure}.png" in text
     assert f"{UNCHANGED}_05.png" in text and "qc.html" in text and "evaluation.html" in text
+
+
+def planned_describe_runtime(tmp_path, extra_config=None):
+    """The runtime (minutes) a dry run gives the changed species' `describe` job."""
+    import re
+
+    tmp_path.mkdir()
+    workdir = copy_project(tmp_path, extra_config)
+    result = snakemake(workdir, "--dry-run", f"results/{CHANGED}/descriptors.npz", timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return int(re.search(r"runtime=(\d+)", result.stdout).group(1)), sheet(workdir)
+
+
+def test_the_specimen_descriptor_asks_for_time_by_the_number_of_images(tmp_path):
+    runtime, rows = planned_describe_runtime(tmp_path / "specimen")
+    images = int((rows["species"] == CHANGED).sum())
+    assert runtime == 30 + -(-images // 60)  # 30 min plus 1 s per image, rounded up
+    hog, _ = planned_describe_runtime(tmp_path / "hog", {"describe": {"method": "hog"}})
+    assert hog == 30
+    configured, _ = planned_describe_runtime(
+        tmp_path / "set", {"resources": {"describe": {"runtime": 7}}}
+    )
+    assert configured == 7

@@ -1,4 +1,5 @@
 import hashlib
+import math
 import sys
 from functools import cache
 from pathlib import Path
@@ -81,6 +82,16 @@ def scaled(rule_name, key, default):
     """Memory or runtime that grows with the attempt, so a retry after OOM/timeout gets more."""
     base = resource(rule_name, key, default)
     return lambda wildcards, attempt: base * attempt
+
+
+def describe_runtime(wildcards, attempt):
+    """Minutes for `describe`: the configured runtime, or for the weights-free specimen
+    descriptor 30 min plus 1 s per image (its GrabCut silhouette measured 0.2-0.35 s per image
+    on the shared sets), growing with the attempt like `scaled`."""
+    configured = config["resources"].get("describe", {}).get("runtime")
+    if configured is None and config["describe"]["method"] == "specimen":
+        configured = 30 + math.ceil(len(member_images(wildcards)) / 60)
+    return (configured or 30) * attempt
 
 
 def sam2_checkpoint(wildcards):

@@ -16,7 +16,7 @@ rule describe:
     threads: resource("describe", "threads", 2 if DESCRIBE_SAM2 else 1)
     resources:
         mem_mb=scaled("describe", "mem_mb", 8000 if DESCRIBE_SAM2 else 2000),
-        runtime=scaled("describe", "runtime", 30 if DESCRIBE_SAM2 else 60),
+        runtime=describe_runtime,
         gpu=gpus("describe", DESCRIBE_SAM2),
     params:
         sheet=sheet_columns("specimen", "image"),
