@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import cv2
 import numpy as np
 from skimage.color import rgb2gray
 from skimage.feature import hog
@@ -95,23 +94,17 @@ def describe_specimens(
     plain_detail: float = 0.0,
     seed: int = 0,
 ) -> np.ndarray:
-    """Stack of :func:`specimen_descriptor` rows, the silhouettes found as the registration
-    engine finds them (:func:`traitrack.foreground.foreground_mask` at ``working_size``)."""
-    from .foreground import foreground_mask
+    """Stack of :func:`specimen_descriptor` rows, on the working-size image and silhouette that
+    the registration engine registers (:func:`traitrack.engines.registration_align.prepare_silhouette`)."""
+    from .engines.registration_align import prepare_silhouette
 
     rows = []
     for image in images:
-        height, width = image.shape[:2]
-        scale = working_size / max(height, width)
-        small = cv2.resize(
-            np.ascontiguousarray(image),
-            (max(1, round(width * scale)), max(1, round(height * scale))),
-            interpolation=cv2.INTER_AREA,
+        silhouette = prepare_silhouette(
+            image, working_size=working_size, sigma=0.0, body_radius=0,
+            grabcut_iterations=grabcut_iterations, seed=seed, plain_detail=plain_detail,
         )
-        foreground = foreground_mask(
-            small, iterations=grabcut_iterations, plain_detail=plain_detail, seed=seed
-        )
-        rows.append(specimen_descriptor(small, foreground, size))
+        rows.append(specimen_descriptor(silhouette.image, silhouette.mask, size))
     return np.stack(rows)
 
 
