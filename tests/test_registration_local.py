@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import cv2
 import numpy as np
 import pytest
@@ -82,6 +84,17 @@ def test_nothing_changes_without_a_parent_or_a_template_part(rng):
     empty = np.zeros_like(truth)
     template = [PartTemplate(template_image, template_labels, 1.0)]
     assert np.array_equal(place_small_part(target_image, empty, template, EYE, HEAD), empty)
+
+
+def test_templates_the_fusion_dropped_do_not_vote(rng):
+    target_image, truth, head_only, (template,) = moved_eye(rng, (90, 70))
+    dropped = PartTemplate(template.image, template.labels, 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an all-zero vote once divided by zero
+        placed = place_small_part(target_image, head_only, [dropped], EYE, HEAD, classifier=4.0)
+    assert np.array_equal(placed, head_only)
+    kept = place_small_part(target_image, head_only, [template, dropped], EYE, HEAD)
+    assert np.array_equal(kept, place_small_part(target_image, head_only, [template], EYE, HEAD))
 
 
 @pytest.mark.parametrize(

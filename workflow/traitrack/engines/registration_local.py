@@ -85,6 +85,8 @@ def place_small_part(
     target = image.astype(np.float32)
     radius = np.sqrt(region.sum() / np.pi)
     for template in templates:
+        if template.weight <= 0:  # dropped by the fusion: no vote (all dropped: nothing moves)
+            continue
         proposal = _score_map(target, region, template, part, parent, margin, pull, radius, blob)
         if proposal is None:
             continue
