@@ -6,14 +6,14 @@ three quarters are the candidate pool for annotation.  For each N in ``--sizes``
 1, 5, 20):
 
 * "ours": the first N rows of :func:`traitrack.select.rank_annotation_candidates` over the
-  pool with nothing annotated yet (the specimen descriptors of the images, no QC scores) - the ranking
+  pool with nothing annotated yet (the thumbnail HOG of the images, no QC scores) - the ranking
   the workflow's ``annotate_next`` rule writes;
 * "random": N drawn uniformly from the pool, ``--draws`` draws with seeds 0, 1, ... (draw s is
   the first N of a permutation of the pool seeded with s, so its selections are nested like
   ours).
 
 Every evaluation target is then segmented by the registration engine with the min(5, N)
-nearest selected specimens by descriptor distance as templates (fused), scored with
+nearest selected specimens by the specimen descriptor as templates (fused), scored with
 :func:`traitrack.metrics.mean_iou`, and the table gives the mean mIoU over the targets:
 ours, the random mean (min/max over draws) and ours - random.  Identical (target, templates)
 runs are computed once, and with ``--cache FILE`` (a TSV of set, target, templates, mIoU)
@@ -116,7 +116,12 @@ def run_set(
         describe_paths(chosen_targets, "specimen", options), describe_paths(pool, "specimen", options)
     )
     to_pool = pairwise_distances(target_desc, pool_desc)
-    chosen = selections(pool, pool_desc, sizes, draws)
+    # annotate_next ranks by the thumbnail HOG (traitrack.describe.load_ranking_descriptors),
+    # centred like the other descriptors over the whole set
+    _, ranking_desc = centre_descriptors(
+        describe_paths(chosen_targets, "hog", options), describe_paths(pool, "hog", options)
+    )
+    chosen = selections(pool, ranking_desc, sizes, draws)
 
     # which templates each (selection, target) uses; the unique runs go to the workers
     plan: dict[tuple, list[tuple]] = {}

@@ -88,3 +88,46 @@ def test_the_specimen_crop_of_an_empty_silhouette_is_the_whole_image():
     foreground[3:6, 4:8] = True
     crop, silhouette = specimen_crop(image, foreground, pad_fraction=0.0)
     assert crop.shape[:2] == (3, 4) and silhouette.all()
+
+
+def test_annotate_next_ranks_by_the_thumbnail_that_the_specimen_method_also_writes(tmp_path):
+    from traitrack.describe import load_descriptors, load_ranking_descriptors, save_descriptors
+
+    names = ["a", "b"]
+    specimen, thumbnail = np.eye(2, dtype=np.float32), np.ones((2, 2), np.float32)
+    save_descriptors(tmp_path / "both.npz", names, specimen, "specimen", thumbnail)
+    assert np.array_equal(load_descriptors(tmp_path / "both.npz")[1], specimen)
+    ranked_names, ranked = load_ranking_descriptors(tmp_path / "both.npz")
+    assert ranked_names == names and np.array_equal(ranked, thumbnail)
+    save_descriptors(tmp_path / "one.npz", names, specimen, "hog")
+    assert np.array_equal(load_ranking_descriptors(tmp_path / "one.npz")[1], specimen)
+
+
+def test_the_describe_stage_writes_the_ranking_only_for_the_specimen_method(tmp_path):
+    from PIL import Image
+
+    from traitrack.config import load_config
+    from traitrack.describe import describe_images
+    from traitrack.stages.prepare import run_describe
+
+    rows = ["specimen\tspecies\timage\tmask"]
+    for i in range(3):
+        image = beetle_on_a_card((60, 80), (30 + 10 * i, 30), 40)
+        Image.fromarray(image).save(tmp_path / f"s{i}.png")
+        rows.append(f"s{i}\tgenus_species\t{tmp_path / f's{i}.png'}\t")
+    (tmp_path / "samples.tsv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "config.yaml").write_text(
+        f"samples: {tmp_path / 'samples.tsv'}\nstructures: [{{name: head, value: 1}}]\n"
+    )
+    config = load_config(tmp_path / "config.yaml")
+    run_describe(tmp_path / "samples.tsv", "genus_species", tmp_path / "d.npz", config)
+    with np.load(tmp_path / "d.npz") as data:
+        assert str(data["method"]) == "specimen"
+        images = [np.asarray(Image.open(tmp_path / f"s{i}.png")) for i in range(3)]
+        (expected,) = centre_descriptors(describe_images(images))
+        np.testing.assert_allclose(data["ranking"], expected, atol=1e-6)
+        assert data["descriptors"].shape[1] != expected.shape[1]
+    config["describe"]["method"] = "hog"
+    run_describe(tmp_path / "samples.tsv", "genus_species", tmp_path / "h.npz", config)
+    with np.load(tmp_path / "h.npz") as data:
+        assert "ranking" not in data.files

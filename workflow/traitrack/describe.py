@@ -108,18 +108,40 @@ def describe_specimens(
     return np.stack(rows)
 
 
-def save_descriptors(path: str | Path, names: Sequence[str], descriptors: np.ndarray, method: str) -> None:
-    """Write descriptors as ``.npz`` (names, matrix, method) atomically."""
+def save_descriptors(
+    path: str | Path,
+    names: Sequence[str],
+    descriptors: np.ndarray,
+    method: str,
+    ranking: np.ndarray | None = None,
+) -> None:
+    """Write descriptors as ``.npz`` (names, matrix, method) atomically; ``ranking``, when
+    given, is the matrix ``annotate_next`` ranks by (see :func:`load_ranking_descriptors`)."""
     from .io import atomic_output
 
+    extra = {} if ranking is None else {"ranking": ranking}
     with atomic_output(path) as tmp:
         with open(tmp, "wb") as handle:
-            np.savez(handle, names=np.asarray(names), descriptors=descriptors, method=method)
+            np.savez(handle, names=np.asarray(names), descriptors=descriptors, method=method, **extra)
 
 
 def load_descriptors(path: str | Path) -> tuple[list[str], np.ndarray]:
     with np.load(path, allow_pickle=False) as data:
         return [str(n) for n in data["names"]], data["descriptors"]
+
+
+def load_ranking_descriptors(path: str | Path) -> tuple[list[str], np.ndarray]:
+    """The descriptors ``annotate_next`` ranks candidates by: the file's ``ranking`` matrix
+    (the thumbnail HOG, which ``describe.method: specimen`` also writes), else its descriptors.
+
+    Why two: the specimen descriptor picks better templates for a target, but ranked by it the
+    shared ants' first picks served the others worse than random ones (learning curve, 20
+    targets: N = 1 / 5 at 0.323 / 0.400 against a random mean of 0.366 / 0.426), while ranked by
+    the thumbnail they had been ahead at every N in sessions 6-11.
+    """
+    with np.load(path, allow_pickle=False) as data:
+        matrix = data["ranking"] if "ranking" in data.files else data["descriptors"]
+        return [str(n) for n in data["names"]], matrix
 
 
 def centre_descriptors(*blocks: np.ndarray) -> list[np.ndarray]:

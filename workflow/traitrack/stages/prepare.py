@@ -18,6 +18,7 @@ from ..describe import (
     describe_images,
     describe_specimens,
     load_descriptors,
+    load_ranking_descriptors,
     save_descriptors,
 )
 from ..io import read_image, write_table
@@ -56,14 +57,19 @@ def run_describe(
     sheet = read_sample_sheet(samples)
     members = species_members(sheet, species, config["select"]["template_pool"])
     method = config["describe"]["method"]
+    ranking = None
     if method == "hog":
         images = (read_image(m.image) for m in tqdm(members, desc=f"describe {species}"))
         descriptors = describe_images(list(images), size=config["describe"]["thumbnail_size"])
     elif method == "specimen":
-        images = (read_image(m.image) for m in tqdm(members, desc=f"describe {species}"))
+        images = [read_image(m.image) for m in tqdm(members, desc=f"describe {species}")]
         descriptors = describe_specimens(
-            list(images), size=config["describe"]["thumbnail_size"], seed=config["seed"],
+            images, size=config["describe"]["thumbnail_size"], seed=config["seed"],
             **silhouette_settings(config.get("registration")),
+        )
+        # annotate_next ranks by the thumbnail (traitrack.describe.load_ranking_descriptors)
+        (ranking,) = centre_descriptors(
+            describe_images(images, size=config["describe"]["thumbnail_size"])
         )
     elif method == "sam2":
         from ..engines import make_engine
@@ -73,7 +79,7 @@ def run_describe(
     else:
         raise ValueError(f"describe.method must be specimen, hog or sam2, got {method!r}")
     (descriptors,) = centre_descriptors(descriptors)  # one species' common look removed: no hubs
-    save_descriptors(out, [m.specimen for m in members], descriptors, method)
+    save_descriptors(out, [m.specimen for m in members], descriptors, method, ranking)
 
 
 def run_select(
@@ -136,7 +142,7 @@ def run_annotate_next(
 ) -> None:
     """Unlabelled specimens ranked by how much annotating them would add."""
     sheet = read_sample_sheet(samples)
-    names, vectors = load_descriptors(descriptors)
+    names, vectors = load_ranking_descriptors(descriptors)
     index = {name: i for i, name in enumerate(names)}
     members = specimens(sheet, species)
     candidates = [s.specimen for s in members if not s.is_template]
