@@ -56,6 +56,7 @@ from traitrack.metrics import (  # noqa: E402
 )
 from traitrack.qc import qc_ranks, qc_score  # noqa: E402
 from traitrack.select import nearest_templates as select_templates  # noqa: E402
+from traitrack.stages.prepare import silhouette_settings  # noqa: E402
 from traitrack.structures import StructureTable  # noqa: E402
 
 DATA = ROOT / ".." / "shared" / "data"
@@ -103,13 +104,7 @@ def describe_paths(paths: list[Path], method: str, options: dict) -> np.ndarray:
     images = [read_image(p) for p in paths]
     if method == "hog":
         return np.stack([hog_descriptor(image) for image in images])
-    settings = {**DEFAULT_OPTIONS, **options}
-    return describe_specimens(
-        images,
-        working_size=int(settings["working_size"]),
-        grabcut_iterations=int(settings["grabcut_iterations"]),
-        plain_detail=float(settings["foreground_detail"]),
-    )
+    return describe_specimens(images, **silhouette_settings(options))
 
 
 def nearest_templates(
