@@ -17,7 +17,9 @@ grey thumbnail of the whole photograph, the default before session 12); the engi
 nearest alone and with all 5 fused.  QC round trip: the 5-template prediction is used as the
 only template to segment the nearest template back, scored against that template's true
 labels; the Spearman correlation between this round-trip mIoU and the target's true mIoU says
-whether the round trip ranks the targets.
+whether the round trip ranks the targets.  The same is printed for the fused prediction's own
+evidence (template agreement, edge agreement, single-template agreement) and for the workflow's
+``qc_score`` and ``qc_rank`` (:mod:`traitrack.qc`), which combine all four.
 
 Data: ../shared/data (beetles-5part: NEON "Beetles as Sentinel Taxa" images, CC BY 4.0, masks
 from Imageomics BeetleFlow; ants-4part: AntWeb images, CC BY 4.0, masks by EPFL CS-433
@@ -145,6 +147,7 @@ def evaluate_target(task: tuple) -> dict:
         result[f"{name}_miou"] = mean_iou(result[f"{name}_iou"])
         result[f"{name}_agreement"] = prediction.agreement
         result[f"{name}_edge_agreement"] = prediction.edge_agreement
+        result[f"{name}_single_template_agreement"] = prediction.single_template_agreement
         result[f"{name}_outline_iou"] = outline_iou(prediction.labels, truth)
         result[f"{name}_true_outline_miou"] = mean_iou(
             class_iou(with_true_outline(prediction.labels, truth), truth, structures.labels)
@@ -225,15 +228,19 @@ def report(results: list[dict], structures: StructureTable) -> None:
     round_trip = np.array([r["round_trip_miou"] for r in results])
     agreement = np.array([r["fused_agreement"] for r in results])
     edges = np.array([r["fused_edge_agreement"] for r in results])
+    singles = np.array([r["fused_single_template_agreement"] for r in results])
     print(f"QC ({len(results)} targets; true = {NEAREST}-fused mIoU; "
           "worst quarter = share of the truly worst quarter among the lowest-scored quarter):")
     for name, score in (
         ("round trip", round_trip),
         ("template agreement", agreement),
         ("edge agreement", edges),
-        ("round trip x agreement", qc_score(round_trip, agreement)),
-        ("qc_score = round trip x agreement x edge agreement", qc_score(round_trip, agreement, edges)),
-        ("qc_rank = mean percentile rank of the three (flags)", qc_ranks(round_trip, agreement, edges)),
+        ("single-template agreement", singles),
+        ("round trip x agreement x edge agreement", qc_score(round_trip, agreement, edges)),
+        ("rank of round trip, agreement, edge agreement", qc_ranks(round_trip, agreement, edges)),
+        ("qc_score = the product of all four", qc_score(round_trip, agreement, edges, singles)),
+        ("qc_rank = mean percentile rank of the four (flags)",
+         qc_ranks(round_trip, agreement, edges, singles)),
     ):
         low, high = spearman_interval(score, truth)
         print(
@@ -266,6 +273,7 @@ def write_csv(path: Path, key: str, results: list[dict], structures: StructureTa
             row["round_trip_miou"] = r["round_trip_miou"]
             row["agreement"] = r[f"{name}_agreement"]
             row["edge_agreement"] = r[f"{name}_edge_agreement"]
+            row["single_template_agreement"] = r[f"{name}_single_template_agreement"]
             row["outline_iou"] = r[f"{name}_outline_iou"]
             row["true_outline_miou"] = r[f"{name}_true_outline_miou"]
             row.update(

@@ -42,7 +42,9 @@ def test_round_trip_sends_the_prediction_back_onto_the_templates():
     target = Frame("t", np.zeros((20, 20, 3), np.uint8))
     templates = [Frame("a", np.zeros((20, 20, 3), np.uint8), labels()),
                  Frame("b", np.zeros((20, 20, 3), np.uint8), labels(2))]
-    evidence = evidence_of(Prediction("t", labels(), agreement=0.8, edge_agreement=0.9))
+    evidence = evidence_of(
+        Prediction("t", labels(), agreement=0.8, edge_agreement=0.9, single_template_agreement=0.7)
+    )
     rows = round_trip(engine, target, labels(), templates, STRUCTURES, evidence)
     (chunk,) = engine.chunks
     assert chunk[0].specimen == "t" and np.array_equal(chunk[0].labels, labels())
@@ -50,6 +52,7 @@ def test_round_trip_sends_the_prediction_back_onto_the_templates():
     assert [r["template"] for r in rows] == ["a", "b"]
     assert rows[0]["round_trip_miou"] == 1.0 and rows[1]["round_trip_miou"] < 1.0
     assert rows[0]["agreement"] == 0.8 and rows[1]["edge_agreement"] == 0.9
+    assert rows[1]["single_template_agreement"] == 0.7
     bare = round_trip(EchoEngine(), target, labels(), templates, STRUCTURES)
     assert math.isnan(bare[0]["agreement"]) and math.isnan(bare[0]["edge_agreement"])
 
@@ -90,6 +93,19 @@ def test_summary_flags_a_prediction_whose_boundaries_the_target_edges_move():
     assert not summary["fits"]["flagged"] and summary["off"]["flagged"]
     assert summary["off"]["qc_score"] == pytest.approx(0.36)
     assert summary["off"]["edge_agreement"] == 0.5
+
+
+def test_summary_flags_a_prediction_that_its_templates_alone_would_not_make():
+    """Templates that agree on the compact parts but, each alone, put the eye elsewhere."""
+    rows = [
+        {"specimen": specimen, "template": "a", "iou_head": 0.8, "round_trip_miou": 0.8,
+         "agreement": 0.9, "edge_agreement": 0.9, "single_template_agreement": alone}
+        for specimen, alone in (("sure", 0.9), ("unsure", 0.4))
+    ]
+    summary = {row["specimen"]: row for row in summarise_round_trips(rows, threshold=0.5)}
+    assert not summary["sure"]["flagged"] and summary["unsure"]["flagged"]
+    assert summary["unsure"]["qc_score"] == pytest.approx(0.8 * 0.9 * 0.9 * 0.4)
+    assert summary["unsure"]["qc_rank"] < summary["sure"]["qc_rank"]
 
 
 def test_the_lowest_quarter_by_rank_is_flagged_whatever_the_scores():

@@ -24,6 +24,7 @@ from traitrack.engines.registration_fusion import (
     template_weights,
 )
 from traitrack.foreground import foreground_mask
+from traitrack.metrics import class_iou, mean_iou
 from traitrack.structures import Structure, StructureTable
 
 STRUCTURES = StructureTable(
@@ -173,6 +174,23 @@ def test_edge_agreement_is_nan_without_the_snap(template, moved):
     assert np.isnan(prediction.edge_agreement)
 
 
+def test_single_template_agreement_is_what_each_template_predicts_alone(
+    template, moved, moved_prediction
+):
+    """Each template alone through the same steps, scored against the fused labels, gives the
+    numbers that running the engine with that template alone gives (one registration each)."""
+    good = draw_specimen(centre=(56, 58), angle=15.0, scale=1.1, seed=5)
+    bad = draw_specimen(centre=(50, 50), angle=-10.0, scale=0.9, seed=6, elongation=1.9)
+    fused = run([template, good, bad], moved[0])
+    alone = [run([one], moved[0]).labels for one in (template, good, bad)]
+    scores = [mean_iou(class_iou(labels, fused.labels, STRUCTURES.labels)) for labels in alone]
+    assert min(scores) < 0.95  # the templates do not all predict the fused labels
+    assert fused.single_template_agreement == pytest.approx(np.mean(scores))
+    assert np.isnan(moved_prediction.single_template_agreement)  # one template: no evidence
+    off = run([template, good], moved[0], {"qc_single_templates": False})
+    assert np.isnan(off.single_template_agreement)
+
+
 def test_round_trip_from_a_predicted_target_recovers_the_template(
     template, moved, moved_prediction
 ):
@@ -213,6 +231,8 @@ def test_unknown_and_bad_options_raise_naming_them():
         RegistrationEngine.from_options({"warp_speed": 9}, seed=0)
     with pytest.raises(OptionsError, match="working_size"):
         RegistrationEngine.from_options({"working_size": 0}, seed=0)
+    with pytest.raises(OptionsError, match="qc_single_templates"):
+        RegistrationEngine.from_options({"qc_single_templates": "yes"}, seed=0)
     with pytest.raises(OptionsError, match="template_silhouette"):
         RegistrationEngine.from_options({"template_silhouette": "guess"}, seed=0)
     assert make_engine("registration", {}, seed=3).name == "registration"

@@ -52,6 +52,9 @@ class Prediction:
     edge_agreement : how much of the transferred part boundaries the target's own edges
         confirm (0..1; registration: Dice of the compact parts before and after they are
         snapped to the target's edges), NaN for engines without it.
+    single_template_agreement : how well what each template predicts alone agrees with the
+        fused prediction, small and thin parts included (0..1; registration: mean mIoU), NaN
+        for engines without it or a single template.
     """
 
     specimen: str
@@ -61,6 +64,7 @@ class Prediction:
     templates: tuple[str, ...] = ()
     agreement: float = float("nan")
     edge_agreement: float = float("nan")
+    single_template_agreement: float = float("nan")
 
 
 @runtime_checkable

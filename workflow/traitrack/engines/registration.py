@@ -12,14 +12,14 @@ structure it is connected to -> small parts re-placed by a local search inside
 their parent, by template match and by a pixel classifier learnt from the templates
 (:mod:`.registration_local`, :mod:`.registration_appearance`) -> optionally, silhouette pixels
 that a classifier learnt from the templates calls annotated body, and that the transfer left
-unlabelled, given to the nearest part (:mod:`.registration_body`).  Nothing assumes that a
-template's labels are hand-made: the QC round trip calls the same
-:meth:`RegistrationEngine.propagate` with a predicted target as template.
+unlabelled, given to the nearest part (:mod:`.registration_body`).  For the QC, each template
+also runs the steps after fusion alone, and their agreement with the fused labels is evidence
+(``qc_single_templates``).  Nothing assumes that a template's labels are hand-made: the QC
+round trip calls the same :meth:`RegistrationEngine.propagate` with a predicted target.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import cv2
@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from ..describe import hog_descriptor
 from ..foreground import attached_to, foreground_from_prior, thin_dark_lines
-from ..metrics import nanmean
+from ..metrics import class_iou, mean_iou, nanmean
 from ..structures import StructureTable
 from .base import Frame, Prediction, probability_summary, split_chunk, templates_for
 from .registration_align import (
@@ -64,26 +64,7 @@ from .registration_options import (  # noqa: F401  (re-exported for callers)
     check_options,
 )
 from .registration_orient import allowed_turns, apply_turn, choose_turn, undo_turn
-
-
-@dataclass
-class _Template:
-    """A template frame prepared once per chunk: silhouette(s) and full-resolution maps.
-
-    ``views`` holds (silhouette, (N, H, W) structure indicator maps, RGB image) per mirror
-    state; ``body_samples`` the body classifier's training pixels per view (empty when
-    ``body_fill`` is off).
-    """
-
-    specimen: str
-    views: list[tuple[Silhouette, np.ndarray, np.ndarray]]
-    descriptor: np.ndarray
-    body_samples: list[tuple[np.ndarray, np.ndarray]]
-
-    def samples_for(self, silhouette: Silhouette) -> tuple[np.ndarray, np.ndarray]:
-        """The body samples of the view whose silhouette registration chose."""
-        index = next(i for i, view in enumerate(self.views) if view[0] is silhouette)
-        return self.body_samples[index]
+from .registration_state import PreparedTemplate, Scene, Steps, as_rgb
 
 
 class RegistrationEngine:
@@ -114,7 +95,7 @@ class RegistrationEngine:
         templates, targets = split_chunk(frames)
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(int(self.options["threads"]))
         cv2.setNumThreads(int(self.options["threads"]))
-        prepared: dict[str, _Template] = {}
+        prepared: dict[str, PreparedTemplate] = {}
         predictions = []
         # the classifiers' OpenMP and BLAS pools too, or each job would use every core
         with threadpool_limits(limits=int(self.options["threads"])):
@@ -136,7 +117,7 @@ class RegistrationEngine:
         self, image: np.ndarray, known_foreground: np.ndarray | None = None
     ) -> Silhouette:
         return prepare_silhouette(
-            _rgb(image),
+            as_rgb(image),
             known_foreground=known_foreground,
             working_size=int(self.options["working_size"]),
             sigma=float(self.options["silhouette_sigma"]),
@@ -160,7 +141,7 @@ class RegistrationEngine:
             body_radius=int(self.options["body_radius"]),
         )
 
-    def _prepare_template(self, frame: Frame, structures: StructureTable) -> _Template:
+    def _prepare_template(self, frame: Frame, structures: StructureTable) -> PreparedTemplate:
         labels = np.asarray(frame.labels)
         if labels.shape != frame.image.shape[:2]:
             raise ValueError(
@@ -169,7 +150,7 @@ class RegistrationEngine:
             )
         silhouette = self._template_silhouette(frame.image, labels > 0)
         maps = one_hot(labels, structures)
-        image = _rgb(frame.image)
+        image = as_rgb(frame.image)
         views = [(silhouette, maps, image)]
         if self.options["try_mirror"]:
             views.append((
@@ -187,7 +168,7 @@ class RegistrationEngine:
                 )
                 for view_silhouette, view_maps, _ in views
             ]
-        return _Template(frame.specimen, views, hog_descriptor(image), samples)
+        return PreparedTemplate(frame.specimen, views, hog_descriptor(image), samples)
 
     def _register(self, target: Silhouette, template: Silhouette, initial=None) -> Alignment:
         return register(
@@ -202,7 +183,7 @@ class RegistrationEngine:
         )
 
     def _align(
-        self, target: Silhouette, template: _Template
+        self, target: Silhouette, template: PreparedTemplate
     ) -> tuple[Alignment, np.ndarray, Silhouette, np.ndarray]:
         """Register every view (plain, mirrored) of a template; keep the best-fitting one."""
         best = None
@@ -246,7 +227,7 @@ class RegistrationEngine:
         return refined, realigned
 
     def _predict(
-        self, target: Frame, templates: list[_Template], structures: StructureTable
+        self, target: Frame, templates: list[PreparedTemplate], structures: StructureTable
     ) -> Prediction:
         """Turn the target as its appearance says, predict, and turn the labels back."""
         turn = choose_turn(
@@ -263,7 +244,7 @@ class RegistrationEngine:
         return prediction
 
     def _predict_as_is(
-        self, target: Frame, templates: list[_Template], structures: StructureTable
+        self, target: Frame, templates: list[PreparedTemplate], structures: StructureTable
     ) -> Prediction:
         silhouette = self._silhouette(target.image)
         aligned = [self._align(silhouette, template) for template in templates]
@@ -282,49 +263,82 @@ class RegistrationEngine:
             drop_below=float(self.options["drop_below"]),
         )
         probabilities = fuse_probabilities(warped, weights)
-        image = _rgb(target.image)
-        body = full_resolution_mask(silhouette)
-        allowed = body if self.options["restrict_to_foreground"] else np.ones_like(body)
-        labels = labels_from_probabilities(probabilities, allowed)
-        small = set(dict(self.options["small_parts"]))
-        compact = [s.label for s in structures if s.kind == "blob" and s.name not in small]
-        transferred = labels
-        labels = snap_to_edges(
-            image, probabilities, labels, allowed, compact,
-            beta=float(self.options["snap_beta"]),
-            confidence=float(self.options["snap_confidence"]),
-        )
+        scene = Scene.of(as_rgb(target.image), silhouette, structures, self.options)
+        steps = self._steps_after_fusion(scene, probabilities, templates, aligned, weights)
         edge_agreement = (
-            mean_dice(transferred, labels, compact) if self.options["snap_beta"] > 0 else np.nan
+            mean_dice(steps.transferred, steps.snapped, scene.compact)
+            if self.options["snap_beta"] > 0 else np.nan
         )
-        thin = [s.label for s in structures if s.kind == "thin"]
-        if self.options["thin_from_silhouette"] and thin:
-            labels = assign_appendages(
-                labels, probabilities,
-                appendages=self._appendages(image, silhouette, body, labels),
-                thin_labels=thin,
-                spread=float(self.options["thin_spread"]) / silhouette.spacing[0],
-                min_probability=float(self.options["thin_min_probability"]),
-                follow_connections=bool(self.options["thin_follow_connections"]),
-            )
-        labels = self._place_small_parts(image, labels, aligned, weights, structures)
         # the templates' agreement with what they transferred, before the body fill adds
         # pixels that no template put there
-        agreement = template_agreement(warped, labels, structures)
-        if self.options["body_fill"] > 0:
-            labels = self._fill_body(
-                labels, silhouette, allowed, templates, aligned, weights, compact
-            )
+        agreement = template_agreement(warped, steps.unfilled, structures)
         blobs = [agreement[s.name] for s in structures if s.kind == "blob"]
         return Prediction(
             specimen=target.specimen,
-            labels=labels,
-            confidence=probability_summary(labels, probabilities, structures),
+            labels=steps.labels,
+            confidence=probability_summary(steps.labels, probabilities, structures),
             object_score=agreement,
             templates=tuple(t.specimen for t in templates),
             agreement=nanmean(blobs or list(agreement.values())),
             edge_agreement=float(edge_agreement),
+            single_template_agreement=self._single_template_agreement(
+                scene, steps.labels, warped, templates, aligned, weights
+            ),
         )
+
+    def _steps_after_fusion(self, scene, probabilities, templates, aligned, weights) -> Steps:
+        """Labels from fused probabilities: arg-max, snapped to the target's edges, thin parts
+        onto its appendages, small parts re-placed, then the body fill."""
+        transferred = labels_from_probabilities(probabilities, scene.allowed)
+        snapped = snap_to_edges(
+            scene.image, probabilities, transferred, scene.allowed, scene.compact,
+            beta=float(self.options["snap_beta"]),
+            confidence=float(self.options["snap_confidence"]),
+        )
+        labels = snapped
+        thin = [s.label for s in scene.structures if s.kind == "thin"]
+        if self.options["thin_from_silhouette"] and thin:
+            labels = assign_appendages(
+                labels, probabilities,
+                appendages=self._appendages(scene.image, scene.silhouette, scene.body, labels),
+                thin_labels=thin,
+                spread=float(self.options["thin_spread"]) / scene.silhouette.spacing[0],
+                min_probability=float(self.options["thin_min_probability"]),
+                follow_connections=bool(self.options["thin_follow_connections"]),
+            )
+        unfilled = self._place_small_parts(scene.image, labels, aligned, weights, scene.structures)
+        filled = unfilled
+        if self.options["body_fill"] > 0:
+            filled = self._fill_body(
+                unfilled, scene.silhouette, scene.allowed, templates, aligned, weights,
+                scene.compact,
+            )
+        return Steps(transferred, snapped, unfilled, filled)
+
+    def _single_template_agreement(self, scene, fused, warped, templates, aligned, weights):
+        """Mean mIoU (all structures) between the fused labels and what each template
+        predicts alone (the same registration, every step after fusion).
+
+        The warped masks' agreement (:func:`template_agreement`) does not see the small and
+        thin parts, which the steps after fusion re-place: each template alone re-places them
+        by its own look, and where the templates put the eye in different places, the eye is
+        likely wrong.  Templates the fusion dropped count too: that they disagree is the
+        evidence.  NaN with ``qc_single_templates`` false or a single template.
+        """
+        if not self.options["qc_single_templates"] or len(weights) < 2:
+            return float("nan")
+        alone = np.ones(1)
+        scores = [
+            mean_iou(class_iou(
+                self._steps_after_fusion(
+                    scene, warped[i], templates[i : i + 1], aligned[i : i + 1], alone
+                ).labels,
+                fused,
+                scene.structures.labels,
+            ))
+            for i in range(len(weights))
+        ]
+        return nanmean(scores)
 
     def _fill_body(self, labels, silhouette, allowed, templates, aligned, weights, compact):
         """Unlabelled silhouette pixels that the templates' body classifier calls body, and
@@ -388,11 +402,3 @@ class RegistrationEngine:
             )
         return labels
 
-
-def _rgb(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        raise ValueError(f"registration engine needs uint8 images, got dtype {image.dtype}")
-    if image.ndim == 2:
-        return np.repeat(image[..., None], 3, axis=2)
-    return np.ascontiguousarray(image[..., :3])

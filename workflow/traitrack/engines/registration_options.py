@@ -133,6 +133,11 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     # more than this probability, and that touch a labelled part, take the nearest compact
     # part (registration_body); 0 turns it off
     "body_fill": 0.0,
+    # QC evidence: each template the fusion kept also predicts the target alone, through every
+    # step after fusion (no second registration), and the mean mIoU of those predictions with
+    # the fused one is the prediction's single_template_agreement (see qc.EVIDENCE); false
+    # skips that work and leaves it NaN
+    "qc_single_templates": True,
 }
 
 
@@ -168,7 +173,7 @@ def check_options(options: Mapping[str, Any]) -> None:
     flags = (
         "try_mirror", "restrict_to_foreground", "refine_foreground", "thin_from_silhouette",
         "thin_follow_connections",
-        "orient_mirror",
+        "orient_mirror", "qc_single_templates",
     )
     bad += [k for k in flags if not isinstance(options[k], bool)]
     sigmas = options["ridge_sigmas"]
