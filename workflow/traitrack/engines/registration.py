@@ -300,7 +300,7 @@ class RegistrationEngine:
         if self.options["thin_from_silhouette"] and thin:
             labels = assign_appendages(
                 labels, probabilities,
-                appendages=self._appendages(scene.image, scene.silhouette, scene.body, labels),
+                appendages=self._appendages(scene, labels),
                 thin_labels=thin,
                 spread=float(self.options["thin_spread"]) / scene.silhouette.spacing[0],
                 min_probability=float(self.options["thin_min_probability"]),
@@ -357,27 +357,28 @@ class RegistrationEngine:
         probability[~allowed] = 0.0
         return fill_body(labels, probability, float(self.options["body_fill"]), compact)
 
-    def _appendages(
-        self, image: np.ndarray, silhouette: Silhouette, body: np.ndarray, labels: np.ndarray
-    ) -> np.ndarray:
+    def _appendages(self, scene: Scene, labels: np.ndarray) -> np.ndarray:
         """The target's own thin-part pixels (full resolution): its silhouette minus the
-        silhouette's opening, plus unlabelled pixels on thin dark lines attached to the body."""
-        appendages = full_resolution_mask(
-            silhouette,
-            silhouette.mask & ~body_of(silhouette.mask, int(self.options["appendage_radius"])),
-        )
-        if not self.options["ridge_sigmas"]:
-            return appendages
-        band = max(1, round(float(self.options["ridge_band"]) * max(silhouette.mask.shape)))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1,) * 2)
-        near = cv2.dilate(silhouette.mask.astype(np.uint8), kernel).astype(bool)
-        lines = thin_dark_lines(
-            image,
-            tuple(s / silhouette.spacing[0] for s in self.options["ridge_sigmas"]),
-            float(self.options["ridge_quantile"]),
-            region=full_resolution_mask(silhouette, near),
-        )
-        return appendages | (attached_to(lines, body) & (labels == 0))
+        silhouette's opening, plus unlabelled pixels on thin dark lines attached to the body.
+        Both are the target's alone, so ``scene`` keeps them for every template's steps."""
+        silhouette, options = scene.silhouette, self.options
+        if scene.own_appendages is None:
+            opened = body_of(silhouette.mask, int(options["appendage_radius"]))
+            scene.own_appendages = full_resolution_mask(silhouette, silhouette.mask & ~opened)
+            if options["ridge_sigmas"]:
+                band = max(1, round(float(options["ridge_band"]) * max(silhouette.mask.shape)))
+                kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1,) * 2)
+                near = cv2.dilate(silhouette.mask.astype(np.uint8), kernel).astype(bool)
+                lines = thin_dark_lines(
+                    scene.image,
+                    tuple(s / silhouette.spacing[0] for s in options["ridge_sigmas"]),
+                    float(options["ridge_quantile"]),
+                    region=full_resolution_mask(silhouette, near),
+                )
+                scene.attached_lines = attached_to(lines, scene.body)
+        if scene.attached_lines is None:
+            return scene.own_appendages
+        return scene.own_appendages | (scene.attached_lines & (labels == 0))
 
     def _place_small_parts(self, image, labels, aligned, weights, structures):
         """Re-place each configured small part by a local search inside its parent part

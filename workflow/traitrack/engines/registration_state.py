@@ -34,7 +34,9 @@ class PreparedTemplate:
 @dataclass
 class Scene:
     """One target as the steps after fusion see it: its RGB image, silhouette, silhouette at
-    full resolution (``body``), where labels may go, and its compact (non-small) blobs."""
+    full resolution (``body``), where labels may go, and its compact (non-small) blobs; its
+    own appendage pixels and the thin dark lines attached to its body, once found (they do not
+    depend on the templates)."""
 
     image: np.ndarray
     silhouette: Silhouette
@@ -42,6 +44,8 @@ class Scene:
     allowed: np.ndarray
     compact: list[int]
     structures: StructureTable
+    own_appendages: np.ndarray | None = None
+    attached_lines: np.ndarray | None = None
 
     @classmethod
     def of(cls, image, silhouette, structures, options) -> "Scene":
