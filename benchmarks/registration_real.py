@@ -242,6 +242,9 @@ def report(results: list[dict], structures: StructureTable) -> None:
         ("qc_rank = mean percentile rank of the four (flags)",
          qc_ranks(round_trip, agreement, edges, singles)),
     ):
+        if np.isnan(score).all():  # e.g. qc_single_templates=false: nothing to rank
+            print(f"  {name}: not computed (NaN for every target)")
+            continue
         low, high = spearman_interval(score, truth)
         print(
             f"  {name}: mean {np.nanmean(score):.3f}, Spearman {spearman(score, truth):.3f} "

@@ -27,3 +27,39 @@ def test_targets_are_kept_evenly_spaced():
 def test_per_target_scores_go_to_one_csv_per_set():
     assert scores_path(Path("out/full.csv"), "ants") == Path("out/full-ants.csv")
     assert scores_path(Path("full"), "beetles") == Path("full-beetles.csv")
+
+
+def test_report_says_when_a_qc_signal_was_not_computed(capsys):
+    """With ``qc_single_templates=false`` the signal is NaN everywhere: the report says so
+    instead of printing a mean of nothing and a worst-quarter share of 0."""
+    import warnings
+
+    import numpy as np
+    from registration_real import report
+    from traitrack.structures import StructureTable
+
+    structures = StructureTable.from_config({
+        "structures": [{"name": "head", "value": 1}, {"name": "eye", "value": 2}],
+        "background": {"value": 0},
+    })
+    rng = np.random.default_rng(0)
+    results = []
+    for index in range(8):
+        row = {"target": f"t{index}", "round_trip_miou": rng.random()}
+        for name in ("one", "fused"):
+            row[f"{name}_iou"] = {s.label: rng.random() for s in structures}
+            row[f"{name}_miou"] = rng.random()
+            row[f"{name}_seconds"] = 1.0
+            row[f"{name}_outline_iou"] = rng.random()
+            row[f"{name}_true_outline_miou"] = rng.random()
+        row["fused_agreement"] = rng.random()
+        row["fused_edge_agreement"] = rng.random()
+        row["fused_single_template_agreement"] = float("nan")
+        results.append(row)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        report(results, structures)
+    printed = capsys.readouterr().out
+    assert "single-template agreement: not computed" in printed
+    assert "template agreement: mean" in printed
+    assert "qc_rank = mean percentile rank of the four (flags): mean" in printed
