@@ -56,7 +56,7 @@ from traitrack.metrics import (  # noqa: E402
     spearman_interval,
     with_true_outline,
 )
-from traitrack.qc import qc_ranks, qc_score  # noqa: E402
+from traitrack.qc import EVIDENCE, qc_ranks, qc_score  # noqa: E402
 from traitrack.select import nearest_templates as select_templates  # noqa: E402
 from traitrack.stages.prepare import silhouette_settings  # noqa: E402
 from traitrack.structures import StructureTable  # noqa: E402
@@ -145,9 +145,8 @@ def evaluate_target(task: tuple) -> dict:
         result[f"{name}_seconds"] = time.perf_counter() - start
         result[f"{name}_iou"] = class_iou(prediction.labels, truth, structures.labels)
         result[f"{name}_miou"] = mean_iou(result[f"{name}_iou"])
-        result[f"{name}_agreement"] = prediction.agreement
-        result[f"{name}_edge_agreement"] = prediction.edge_agreement
-        result[f"{name}_single_template_agreement"] = prediction.single_template_agreement
+        for field in EVIDENCE:  # the prediction's own QC evidence, as the workflow's QC takes it
+            result[f"{name}_{field}"] = getattr(prediction, field)
         result[f"{name}_outline_iou"] = outline_iou(prediction.labels, truth)
         result[f"{name}_true_outline_miou"] = mean_iou(
             class_iou(with_true_outline(prediction.labels, truth), truth, structures.labels)
@@ -226,21 +225,20 @@ def report(results: list[dict], structures: StructureTable) -> None:
         print(f"  {label}: outline IoU {outline:.3f}, mIoU with the true outline {imposed:.3f}")
     truth = np.array([r["fused_miou"] for r in results])
     round_trip = np.array([r["round_trip_miou"] for r in results])
-    agreement = np.array([r["fused_agreement"] for r in results])
-    edges = np.array([r["fused_edge_agreement"] for r in results])
-    singles = np.array([r["fused_single_template_agreement"] for r in results])
+    evidence = {field: np.array([r[f"fused_{field}"] for r in results]) for field in EVIDENCE}
+    agreement, edges = evidence["agreement"], evidence["edge_agreement"]
     print(f"QC ({len(results)} targets; true = {NEAREST}-fused mIoU; "
           "worst quarter = share of the truly worst quarter among the lowest-scored quarter):")
     for name, score in (
         ("round trip", round_trip),
         ("template agreement", agreement),
         ("edge agreement", edges),
-        ("single-template agreement", singles),
+        ("single-template agreement", evidence["single_template_agreement"]),
         ("round trip x agreement x edge agreement", qc_score(round_trip, agreement, edges)),
         ("rank of round trip, agreement, edge agreement", qc_ranks(round_trip, agreement, edges)),
-        ("qc_score = the product of all four", qc_score(round_trip, agreement, edges, singles)),
+        ("qc_score = the product of all four", qc_score(round_trip, *evidence.values())),
         ("qc_rank = mean percentile rank of the four (flags)",
-         qc_ranks(round_trip, agreement, edges, singles)),
+         qc_ranks(round_trip, *evidence.values())),
     ):
         if np.isnan(score).all():  # e.g. qc_single_templates=false: nothing to rank
             print(f"  {name}: not computed (NaN for every target)")
@@ -274,9 +272,7 @@ def write_csv(path: Path, key: str, results: list[dict], structures: StructureTa
             row.update({f"iou_{s.name}": r[f"{name}_iou"][s.label] for s in structures})
             row["seconds"] = r[f"{name}_seconds"]
             row["round_trip_miou"] = r["round_trip_miou"]
-            row["agreement"] = r[f"{name}_agreement"]
-            row["edge_agreement"] = r[f"{name}_edge_agreement"]
-            row["single_template_agreement"] = r[f"{name}_single_template_agreement"]
+            row.update({field: r[f"{name}_{field}"] for field in EVIDENCE})
             row["outline_iou"] = r[f"{name}_outline_iou"]
             row["true_outline_miou"] = r[f"{name}_true_outline_miou"]
             row.update(

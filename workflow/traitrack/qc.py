@@ -10,8 +10,8 @@ onto its template just as well, and a registration maps its own labels back whet
 they fit the target.  So the QC score also takes the forward prediction's own evidence
 (:data:`EVIDENCE`): how well its templates agree, how much of its part boundaries the
 target's own edges confirm, and how well what each template predicts alone agrees with the
-fused prediction (small and thin parts included).  Engines that have no such evidence leave it NaN, and the round
-trip stands alone.
+fused prediction (small and thin parts included).  Engines that have no such evidence leave
+it NaN, and the round trip stands alone.
 """
 
 from __future__ import annotations

@@ -134,9 +134,9 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     # part (registration_body); 0 turns it off
     "body_fill": 0.0,
     # QC evidence: each template (also those the fusion dropped) predicts the target alone,
-    # through every step after fusion (no second registration), and the mean mIoU of those predictions with
-    # the fused one is the prediction's single_template_agreement (see qc.EVIDENCE); false
-    # skips that work and leaves it NaN
+    # through every step after fusion (no second registration), and the mean mIoU of those
+    # predictions with the fused one is the prediction's single_template_agreement (see
+    # qc.EVIDENCE); false skips that work and leaves it NaN
     "qc_single_templates": True,
 }
 
