@@ -83,10 +83,10 @@ def measure(size: int, mode: str, steps: int, threads: int) -> dict:
 
     import torch
 
-    from traitrack.engines.sam2_model import ModelSpec, build_model
-    from traitrack.palindrome import FeatureSource, FinetuneOptions, cycle_step
-    from traitrack.palindrome_data import load_templates, training_set
-    from traitrack.palindrome_weights import LoraOptions, make_trainable
+    from traitrack.engines.sam2.model import ModelSpec, build_model
+    from traitrack.finetune.train import FeatureSource, FinetuneOptions, cycle_step
+    from traitrack.finetune.data import load_templates, training_set
+    from traitrack.finetune.weights import LoraOptions, make_trainable
     from traitrack.samples import read_sample_sheet
     from traitrack.structures import StructureTable
 

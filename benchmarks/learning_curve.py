@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from registration_real import DATA, SET_OPTIONS, SETS, describe_paths, split  # noqa: E402
 from traitrack.describe import centre_descriptors, pairwise_distances  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
-from traitrack.engines.registration import RegistrationEngine  # noqa: E402
+from traitrack.engines.registration.engine import RegistrationEngine  # noqa: E402
 from traitrack.io import read_image, read_mask  # noqa: E402
 from traitrack.metrics import class_iou, mean_iou  # noqa: E402
 from traitrack.select import rank_annotation_candidates  # noqa: E402

@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT / "workflow"))
 
 from traitrack.describe import centre_descriptors, describe_specimens, hog_descriptor  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
-from traitrack.engines.registration import DEFAULT_OPTIONS, RegistrationEngine  # noqa: E402
+from traitrack.engines.registration.engine import DEFAULT_OPTIONS, RegistrationEngine  # noqa: E402
 from traitrack.io import read_image, read_mask  # noqa: E402
 from traitrack.metrics import (  # noqa: E402
     class_iou,

@@ -43,7 +43,7 @@ from PIL import Image  # noqa: E402
 
 from traitrack.engines import make_engine  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
-from traitrack.engines.letterbox import IMAGE_MEAN, IMAGE_STD, fit_letterbox, letterbox_image, normalise_image  # noqa: E402
+from traitrack.engines.sam2.letterbox import IMAGE_MEAN, IMAGE_STD, fit_letterbox, letterbox_image, normalise_image  # noqa: E402
 from traitrack.structures import Structure, StructureTable  # noqa: E402
 
 PARTS = {

@@ -54,9 +54,12 @@ def test_species_without_templates_names_specimens_to_annotate(tmp_path):
     from traitrack.config import load_config
 
     config = load_config(config_path)
-    run_describe(sheet, "genus_species", tmp_path / "d.npz", config)
+    run_describe(
+        sheet, "genus_species", tmp_path / "d.npz", method="specimen", thumbnail_size=64,
+        pool="species", seed=0, registration=config["registration"],
+    )
     with pytest.raises(NoTemplatesError, match="Annotate these specimens first") as error:
-        run_select(sheet, "genus_species", tmp_path / "d.npz", tmp_path / "s.tsv", config)
+        run_select(sheet, "genus_species", tmp_path / "d.npz", tmp_path / "s.tsv", k=5, pool="species")
     assert "sp" in str(error.value) and "template_pool" in str(error.value)
     assert not (tmp_path / "s.tsv").exists()
 
@@ -79,9 +82,9 @@ def test_cli_reports_bad_config_with_exit_code_2(tmp_path, capsys):
 
 def test_finetuned_weights_need_the_sam2_engine(tmp_path):
     from traitrack.config import validate_config
-    from traitrack.stages.segment import engine_from_config
+    from traitrack.stages.propagate import engine_for_job
 
     config = validate_config({"structures": [{"name": "head"}]})
-    assert engine_from_config(config).name == "registration"
+    assert engine_for_job("registration", config["registration"], 0).name == "registration"
     with pytest.raises(ValueError, match="engine: sam2"):
-        engine_from_config(config, tmp_path / "weights.pt")
+        engine_for_job("registration", config["registration"], 0, tmp_path / "weights.pt")

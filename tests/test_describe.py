@@ -120,14 +120,14 @@ def test_the_describe_stage_writes_the_ranking_only_for_the_specimen_method(tmp_
         f"samples: {tmp_path / 'samples.tsv'}\nstructures: [{{name: head, value: 1}}]\n"
     )
     config = load_config(tmp_path / "config.yaml")
-    run_describe(tmp_path / "samples.tsv", "genus_species", tmp_path / "d.npz", config)
+    settings = dict(thumbnail_size=64, pool="species", seed=0, registration=config["registration"])
+    run_describe(tmp_path / "samples.tsv", "genus_species", tmp_path / "d.npz", method="specimen", **settings)
     with np.load(tmp_path / "d.npz") as data:
         assert str(data["method"]) == "specimen"
         images = [np.asarray(Image.open(tmp_path / f"s{i}.png")) for i in range(3)]
         (expected,) = centre_descriptors(describe_images(images))
         np.testing.assert_allclose(data["ranking"], expected, atol=1e-6)
         assert data["descriptors"].shape[1] != expected.shape[1]
-    config["describe"]["method"] = "hog"
-    run_describe(tmp_path / "samples.tsv", "genus_species", tmp_path / "h.npz", config)
+    run_describe(tmp_path / "samples.tsv", "genus_species", tmp_path / "h.npz", method="hog", **settings)
     with np.load(tmp_path / "h.npz") as data:
         assert "ranking" not in data.files

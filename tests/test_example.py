@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from skimage.morphology import skeletonize
 
-from traitrack.example import (
+from traitrack.example.synthetic import (
     BODY_PLANS,
     SAMPLE_COLUMNS,
     encode_rgb,

@@ -23,22 +23,22 @@ from PIL import Image  # noqa: E402
 from traitrack.config import validate_config  # noqa: E402
 from traitrack.engines import make_engine  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
-from traitrack.engines.sam2_model import (
+from traitrack.engines.sam2.model import (
     CheckpointError,
     ModelSpec,
     build_model,
     instantiate_model,
 )  # noqa: E402
 from traitrack.io import InputError  # noqa: E402
-from traitrack.palindrome import (  # noqa: E402
+from traitrack.finetune.train import (  # noqa: E402
     FeatureSource,
     FinetuneOptions,
     cycle_step,
     mean_cycle_loss,
-    run_finetune,
     train,
 )
-from traitrack.palindrome_cycle import (  # noqa: E402
+from traitrack.stages.finetune import run_finetune  # noqa: E402
+from traitrack.finetune.cycle import (  # noqa: E402
     backward_half,
     condition,
     cycle_loss,
@@ -46,13 +46,13 @@ from traitrack.palindrome_cycle import (  # noqa: E402
     frame_inputs,
     predict,
 )
-from traitrack.palindrome_data import PairSampler, load_templates, training_set  # noqa: E402
-from traitrack.palindrome_weights import (  # noqa: E402
+from traitrack.finetune.data import PairSampler, load_templates, training_set  # noqa: E402
+from traitrack.finetune.weights import (  # noqa: E402
     LoraOptions,
-    apply_finetuned_weights,
     make_trainable,
     save_weights,
 )
+from traitrack.engines.sam2.model import apply_finetuned_weights  # noqa: E402
 from traitrack.samples import read_sample_sheet  # noqa: E402
 from traitrack.structures import StructureTable  # noqa: E402
 
@@ -322,6 +322,22 @@ def finetune_config(steps, **extra):
     }
 
 
+def finetune_stage(sheet_path, config, outputs, **extra):
+    """The finetune rule's call: its script passes the config's sections as plain values."""
+    return run_finetune(
+        sheet_path,
+        "sp",
+        structures=StructureTable.from_config(config),
+        finetune=config["finetune"],
+        sam2=config["sam2"],
+        seed=config["seed"],
+        weights_out=outputs[0],
+        loss_out=outputs[1],
+        plot_out=outputs[2],
+        **extra,
+    )
+
+
 def test_killed_job_resumes_and_tuned_weights_change_propagate(sheet_path, tmp_path):
     config = finetune_config(steps=2)
     outputs = [tmp_path / "run" / n for n in ("weights.pt", "loss.tsv", "loss.png")]
@@ -331,15 +347,15 @@ def test_killed_job_resumes_and_tuned_weights_change_propagate(sheet_path, tmp_p
             raise Killed
 
     with pytest.raises(Killed):
-        run_finetune(sheet_path, "sp", config, *outputs, on_step=kill_after_first)
+        finetune_stage(sheet_path, config, outputs, on_step=kill_after_first)
     assert (tmp_path / "run" / "state.pt").is_file() and not outputs[0].exists()
     steps_run = []
-    rows = run_finetune(sheet_path, "sp", config, *outputs, on_step=lambda step, row: steps_run.append(step))
+    rows = finetune_stage(sheet_path, config, outputs, on_step=lambda step, row: steps_run.append(step))
     assert steps_run == [1] and [r["step"] for r in rows] == [1, 2]  # resumed at the second step
     assert not (tmp_path / "run" / "state.pt").exists() and all(p.stat().st_size > 0 for p in outputs)
 
     reference = [tmp_path / "ref" / n for n in ("weights.pt", "loss.tsv", "loss.png")]
-    run_finetune(sheet_path, "sp", config, *reference)
+    finetune_stage(sheet_path, config, reference)
     resumed, uninterrupted = (torch.load(p[0], weights_only=True)["state"] for p in (outputs, reference))
     assert resumed.keys() == uninterrupted.keys()
     for key in resumed:

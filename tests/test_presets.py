@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from traitrack.config import validate_config
-from traitrack.engines.registration import RegistrationEngine
+from traitrack.engines.registration.engine import RegistrationEngine
 from traitrack.structures import StructureTable
 
 PRESETS = sorted((Path(__file__).resolve().parents[1] / "config" / "datasets").glob("*.yaml"))

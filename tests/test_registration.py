@@ -15,15 +15,15 @@ import pytest
 
 from traitrack.engines import make_engine
 from traitrack.engines.base import Frame
-from traitrack.engines.registration import DEFAULT_OPTIONS, OptionsError, RegistrationEngine
-from traitrack.engines.registration_fusion import (
+from traitrack.engines.registration.engine import DEFAULT_OPTIONS, OptionsError, RegistrationEngine
+from traitrack.engines.registration.fusion import (
     assign_appendages,
     consensus_weights,
     fuse_probabilities,
     labels_from_probabilities,
     template_weights,
 )
-from traitrack.foreground import foreground_mask
+from traitrack.silhouette import foreground_mask
 from traitrack.metrics import class_iou, mean_iou
 from traitrack.structures import Structure, StructureTable
 
@@ -256,7 +256,7 @@ def test_fusion_weights_favour_the_better_registration():
 def test_demons_step_improves_the_fit_beyond_the_affine():
     """The composite transform (field first, then affine) must fit better than the affine alone;
     composing in the wrong order loses the gain."""
-    from traitrack.engines.registration_align import (
+    from traitrack.engines.registration.align import (
         align_similarity,
         deform,
         prepare_silhouette,
@@ -300,7 +300,7 @@ def test_consensus_weights_drop_the_template_that_disagrees():
 
 
 def test_only_lines_attached_to_the_body_count_as_appendages():
-    from traitrack.engines.registration import attached_to
+    from traitrack.engines.registration.engine import attached_to
 
     body = np.zeros((30, 30), bool)
     body[10:20, 10:20] = True

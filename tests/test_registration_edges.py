@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from traitrack.engines.registration import OptionsError, RegistrationEngine
-from traitrack.engines.registration_edges import snap_to_edges
+from traitrack.engines.registration.engine import OptionsError, RegistrationEngine
+from traitrack.engines.registration.edges import snap_to_edges
 
 HEAD, BODY, LEG = 1, 2, 3
 

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from traitrack.engines.registration import OptionsError, RegistrationEngine
-from traitrack.engines.registration_local import PartTemplate, place_small_part
+from traitrack.engines.registration.engine import OptionsError, RegistrationEngine
+from traitrack.engines.registration.local import PartTemplate, place_small_part
 
 HEAD, EYE = 1, 2
 
@@ -139,7 +139,7 @@ def test_the_stamp_gives_way_to_the_targets_own_eye(rng):
     """The templates' eye is round; the target's is an oval with a specular highlight.
     Stamped where the search put it, the round shape covers part of the oval; the target's own
     dark patch (its convex hull, over the highlight) replaces it."""
-    from traitrack.engines.registration_local import own_region
+    from traitrack.engines.registration.local import own_region
 
     head = np.zeros((120, 160), np.uint8)
     cv2.ellipse(head, (80, 60), (50, 35), 0, 0, 360, 1, -1)

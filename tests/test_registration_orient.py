@@ -9,8 +9,8 @@ from test_registration import STRUCTURES, blob_miou, draw_specimen
 
 from traitrack.describe import hog_descriptor
 from traitrack.engines.base import Frame
-from traitrack.engines.registration import OptionsError, RegistrationEngine
-from traitrack.engines.registration_orient import (
+from traitrack.engines.registration.engine import OptionsError, RegistrationEngine
+from traitrack.engines.registration.orient import (
     Turn,
     allowed_turns,
     apply_turn,

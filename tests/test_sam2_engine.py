@@ -16,15 +16,15 @@ pytest.importorskip("sam2")
 
 from traitrack.engines import make_engine  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
-from traitrack.engines.letterbox import (  # noqa: E402
+from traitrack.engines.sam2.letterbox import (  # noqa: E402
     fit_letterbox,
     labels_from_logits,
     letterbox_image,
     letterbox_mask,
     unletterbox_logits,
 )
-from traitrack.engines.sam2_engine import Sam2Engine  # noqa: E402
-from traitrack.engines.sam2_model import (  # noqa: E402
+from traitrack.engines.sam2.engine import Sam2Engine  # noqa: E402
+from traitrack.engines.sam2.model import (  # noqa: E402
     CheckpointError,
     RandomWeightsRefused,
     download_and_verify,

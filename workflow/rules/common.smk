@@ -7,9 +7,13 @@ from pathlib import Path
 from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
-from traitrack.samples import read_sample_sheet, species_list  # noqa: E402
-from traitrack.stages.prepare import species_members  # noqa: E402
-from traitrack.palindrome_data import training_set  # noqa: E402
+# planning the DAG needs the sample sheet only: nothing heavier than pandas is imported here
+from traitrack.samples import (  # noqa: E402
+    read_sample_sheet,
+    species_list,
+    species_members,
+    training_set,
+)
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 
@@ -18,6 +22,8 @@ validate(SAMPLES, schema="../schemas/samples.schema.yaml")
 SPECIES = species_list(SAMPLES)
 ENGINE = config["engine"]
 CONFIG_SCHEMA_DIR = Path(workflow.basedir) / "workflow" / "schemas"
+# what every rule that reads masks or label maps needs to know about the parts
+STRUCTURES = {"structures": config["structures"], "background": config["background"]}
 
 
 wildcard_constraints:
@@ -34,16 +40,21 @@ def members(species):
     return tuple(species_members(SAMPLES, species, config["select"]["template_pool"]))
 
 
-@cache
-def sheet_digest(species, fields):
-    """Fingerprint of the sample-sheet columns `fields` of the rows a species' jobs read.
+def rows_digest(rows, fields):
+    """Fingerprint of the sample-sheet columns `fields` of some rows.
 
     A `params:` entry instead of the sheet as an input file: editing the rows of one species
     reruns that species only, and only the rules that read the edited columns (a new
     `px_per_mm` reruns `measure`, not the GPU rule `propagate`).
     """
-    rows = [tuple(getattr(m, field) for field in fields) for m in members(species)]
-    return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+    values = [tuple(getattr(row, field) for field in fields) for row in rows]
+    return hashlib.sha256(repr(values).encode()).hexdigest()[:16]
+
+
+@cache
+def sheet_digest(species, fields):
+    """The digest of the rows a species' jobs read (cached: many jobs ask)."""
+    return rows_digest(members(species), fields)
 
 
 def sheet_columns(*fields):
@@ -92,6 +103,24 @@ def describe_runtime(wildcards, attempt):
     if configured is None and config["describe"]["method"] == "specimen":
         configured = 30 + math.ceil(len(member_images(wildcards)) / 60)
     return (configured or 30) * attempt
+
+
+def describe_registration():
+    """The registration settings `describe` reads (its silhouettes): only these, so that
+    tuning the engine's other options does not describe the species again."""
+    keys = ("working_size", "grabcut_iterations", "foreground_detail")
+    return {key: value for key, value in config["registration"].items() if key in keys}
+
+
+def propagate_threads():
+    """Threads of `propagate`: `resources.propagate.threads`, else the registration engine's
+    `threads` option (the job uses what it reserves), else 2 for SAM 2's torch threads.
+    """
+    if ENGINE == "registration":
+        default = config["registration"].get("threads", 1)
+    else:
+        default = 2
+    return resource("propagate", "threads", default)
 
 
 def sam2_checkpoint(wildcards):
@@ -162,11 +191,7 @@ def finetune_masks(wildcards):
 def finetune_sheet(wildcards):
     """Digest of the training rows: a new specimen in the pool retrains, other rows do not."""
     fields = ("specimen", "species", "image", "mask", "gt_mask", "genus")
-    rows = [
-        tuple(getattr(m, f) for f in fields)
-        for m in finetune_set(wildcards.species).members
-    ]
-    return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+    return rows_digest(finetune_set(wildcards.species).members, fields)
 
 
 def finetune_settings(wildcards):

@@ -16,5 +16,8 @@ rule evaluate:
         runtime=scaled("evaluate", "runtime", 30),
     params:
         sheet=sheet_columns("specimen", "mask", "gt_mask"),
+        samples=config["samples"],
+        structures=STRUCTURES,
+        engine=ENGINE,
     script:
         "../scripts/evaluate.py"

@@ -26,5 +26,10 @@ rule finetune:
     params:
         sheet=finetune_sheet,
         settings=finetune_settings,
+        samples=config["samples"],
+        structures=STRUCTURES,
+        finetune=config["finetune"],
+        sam2=config["sam2"],
+        seed=config["seed"],
     script:
         "../scripts/finetune.py"

@@ -18,5 +18,7 @@ rule measure:
         runtime=scaled("measure", "runtime", 60),
     params:
         sheet=sheet_columns("specimen", "image", "mask", "px_per_mm"),
+        samples=config["samples"],
+        structures=STRUCTURES,
     script:
         "../scripts/measure.py"

@@ -20,6 +20,13 @@ rule describe:
         gpu=gpus("describe", DESCRIBE_SAM2),
     params:
         sheet=sheet_columns("specimen", "image"),
+        samples=config["samples"],
+        method=config["describe"]["method"],
+        thumbnail_size=config["describe"]["thumbnail_size"],
+        pool=config["select"]["template_pool"],
+        seed=config["seed"],
+        registration=describe_registration(),
+        sam2=config["sam2"] if DESCRIBE_SAM2 else {},
     script:
         "../scripts/describe.py"
 
@@ -37,6 +44,9 @@ rule select:
         "../../envs/traitrack.yaml"
     params:
         sheet=sheet_columns("specimen", "species", "image", "mask", "genus"),
+        samples=config["samples"],
+        k=config["select"]["k"],
+        pool=config["select"]["template_pool"],
     script:
         "../scripts/select.py"
 
@@ -52,23 +62,8 @@ rule order:
     localrule: True
     conda:
         "../../envs/traitrack.yaml"
+    params:
+        mode=config["order"]["mode"],
+        chunk_length=config["order"]["chunk_length"],
     script:
         "../scripts/order.py"
-
-
-rule annotate_next:
-    input:
-        descriptors="results/{species}/descriptors.npz",
-        qc="results/{species}/qc.tsv",
-        samples=ancient(config["samples"]),
-    output:
-        "results/{species}/annotate_next.tsv",
-    log:
-        "logs/annotate_next/{species}.log",
-    localrule: True
-    conda:
-        "../../envs/traitrack.yaml"
-    params:
-        sheet=sheet_columns("specimen", "mask"),
-    script:
-        "../scripts/annotate_next.py"

@@ -16,12 +16,18 @@ rule propagate:
         "results/benchmarks/propagate/{species}.tsv"
     conda:
         "../../envs/sam2.yaml" if ENGINE == "sam2" else "../../envs/traitrack.yaml"
-    threads: resource("propagate", "threads", 2)
+    threads: propagate_threads()
     resources:
         mem_mb=scaled("propagate", "mem_mb", 8000),
         runtime=scaled("propagate", "runtime", 120),
         gpu=gpus("propagate", ENGINE == "sam2"),
     params:
         sheet=sheet_columns("specimen", "species", "image", "mask", "genus"),
+        samples=config["samples"],
+        structures=STRUCTURES,
+        engine=ENGINE,
+        engine_options=config[ENGINE],
+        seed=config["seed"],
+        qc=config["qc"],
     script:
         "../scripts/propagate.py"

@@ -23,6 +23,8 @@ rule overlays:
         runtime=scaled("overlays", "runtime", 60),
     params:
         sheet=sheet_columns("specimen", "image", "mask"),
+        samples=config["samples"],
+        structures=STRUCTURES,
     script:
         "../scripts/overlays.py"
 
@@ -64,6 +66,8 @@ rule plots:
     localrule: True
     conda:
         "../../envs/traitrack.yaml"
+    params:
+        seed=config["seed"],
     script:
         "../scripts/plots.py"
 

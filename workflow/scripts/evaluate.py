@@ -6,12 +6,15 @@ sys.path.insert(0, f"{snakemake.scriptdir}/..")
 from traitrack.logs import log_to  # noqa: E402
 
 log_to(snakemake.log[0])
-from traitrack.stages.report import run_evaluate  # noqa: E402
+from traitrack.stages.evaluate import run_evaluate  # noqa: E402
+from traitrack.structures import StructureTable  # noqa: E402
 
 run_evaluate(
-    snakemake.config["samples"],
+    snakemake.params.samples,
     snakemake.wildcards.species,
     snakemake.input.labels,
-    snakemake.config,
+    StructureTable.from_config(snakemake.params.structures),
+    snakemake.params.engine,
     snakemake.output[0],
 )
+

@@ -6,14 +6,19 @@ sys.path.insert(0, f"{snakemake.scriptdir}/..")
 from traitrack.logs import log_to  # noqa: E402
 
 log_to(snakemake.log[0])
-from traitrack.palindrome import run_finetune  # noqa: E402
+from traitrack.stages.finetune import run_finetune  # noqa: E402
+from traitrack.structures import StructureTable  # noqa: E402
 
 run_finetune(
-    snakemake.config["samples"],
+    snakemake.params.samples,
     snakemake.wildcards.species,
-    snakemake.config,
+    structures=StructureTable.from_config(snakemake.params.structures),
+    finetune=snakemake.params.finetune,
+    sam2=snakemake.params.sam2,
+    seed=snakemake.params.seed,
     weights_out=snakemake.output.weights,
     loss_out=snakemake.output.loss,
     plot_out=snakemake.output.plot,
     threads=snakemake.threads,
 )
+

@@ -13,5 +13,7 @@ run_order(
     snakemake.input.selection,
     snakemake.input.descriptors,
     snakemake.output[0],
-    snakemake.config,
+    mode=snakemake.params.mode,
+    chunk_length=snakemake.params.chunk_length,
 )
+

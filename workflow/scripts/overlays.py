@@ -7,11 +7,13 @@ from traitrack.logs import log_to  # noqa: E402
 
 log_to(snakemake.log[0])
 from traitrack.stages.report import run_overlays  # noqa: E402
+from traitrack.structures import StructureTable  # noqa: E402
 
 run_overlays(
-    snakemake.config["samples"],
+    snakemake.params.samples,
     snakemake.wildcards.species,
     snakemake.input.labels,
-    snakemake.config,
+    StructureTable.from_config(snakemake.params.structures),
     snakemake.output[0],
 )
+

@@ -6,6 +6,7 @@ sys.path.insert(0, f"{snakemake.scriptdir}/..")
 from traitrack.logs import log_to  # noqa: E402
 
 log_to(snakemake.log[0])
-from traitrack.plots import write_distribution_plots  # noqa: E402
+from traitrack.stages.report import run_plots  # noqa: E402
 
-write_distribution_plots(snakemake.input[0], snakemake.output[0], seed=snakemake.config["seed"])
+run_plots(snakemake.input[0], snakemake.output[0], seed=snakemake.params.seed)
+

@@ -9,9 +9,11 @@ log_to(snakemake.log[0])
 from traitrack.stages.prepare import run_select  # noqa: E402
 
 run_select(
-    snakemake.input.samples,
+    snakemake.params.samples,
     snakemake.wildcards.species,
     snakemake.input.descriptors,
     snakemake.output[0],
-    snakemake.config,
+    k=snakemake.params.k,
+    pool=snakemake.params.pool,
 )
+

@@ -15,3 +15,4 @@ run_tables(
     evaluation_out=snakemake.output.evaluation,
     summary_out=snakemake.output.summary,
 )
+

@@ -14,7 +14,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .config import load_config
+from traitrack.config import load_config
 
 
 def _species_paths(results: Path, species: str) -> dict[str, Path]:
@@ -36,30 +36,59 @@ def _species_paths(results: Path, species: str) -> dict[str, Path]:
 
 
 def _run_stage(args: argparse.Namespace) -> None:
-    from .stages import prepare, report, segment
+    """Run one stage with the values its rule's ``params:`` would pass."""
+    from traitrack.stages import annotate_next, evaluate, measure, prepare, propagate, report
+    from traitrack.structures import StructureTable
 
     config = load_config(args.config, {"samples": args.samples} if args.samples else None)
-    samples = config["samples"]
-    p = _species_paths(Path(args.results), args.species)
+    samples, species, seed = config["samples"], args.species, config["seed"]
+    structures = StructureTable.from_config(config)
+    p = _species_paths(Path(args.results), species)
     stage = args.stage
     if stage == "describe":
-        prepare.run_describe(samples, args.species, p["descriptors"], config)
+        prepare.run_describe(
+            samples, species, p["descriptors"],
+            method=config["describe"]["method"],
+            thumbnail_size=config["describe"]["thumbnail_size"],
+            pool=config["select"]["template_pool"],
+            seed=seed,
+            registration=config["registration"],
+            sam2=config["sam2"],
+        )
     elif stage == "select":
-        prepare.run_select(samples, args.species, p["descriptors"], p["selection"], config)
+        prepare.run_select(
+            samples, species, p["descriptors"], p["selection"],
+            k=config["select"]["k"], pool=config["select"]["template_pool"],
+        )
     elif stage == "order":
-        prepare.run_order(args.species, p["selection"], p["descriptors"], p["pseudovideo"], config)
+        prepare.run_order(
+            species, p["selection"], p["descriptors"], p["pseudovideo"],
+            mode=config["order"]["mode"], chunk_length=config["order"]["chunk_length"],
+        )
     elif stage == "propagate":
-        segment.run_propagate(
-            samples, args.species, p["pseudovideo"], config, p["labels"], p["predictions"], p["qc"], p["coco"]
+        propagate.run_propagate(
+            samples, species, p["pseudovideo"],
+            structures=structures,
+            engine_name=config["engine"],
+            engine_options=config[config["engine"]],
+            seed=seed,
+            qc=config["qc"],
+            labels_dir=p["labels"],
+            predictions_out=p["predictions"],
+            qc_out=p["qc"],
+            coco_out=p["coco"],
+            threads=args.threads,
         )
     elif stage == "annotate-next":
-        prepare.run_annotate_next(samples, args.species, p["descriptors"], p["qc"], p["annotate_next"])
+        annotate_next.run_annotate_next(samples, species, p["descriptors"], p["qc"], p["annotate_next"])
     elif stage == "measure":
-        report.run_measure(samples, args.species, p["labels"], p["predictions"], config, p["traits_dir"], p["traits"])
+        measure.run_measure(
+            samples, species, p["labels"], p["predictions"], structures, p["traits_dir"], p["traits"]
+        )
     elif stage == "evaluate":
-        report.run_evaluate(samples, args.species, p["labels"], config, p["evaluation"])
+        evaluate.run_evaluate(samples, species, p["labels"], structures, config["engine"], p["evaluation"])
     elif stage == "overlays":
-        report.run_overlays(samples, args.species, p["labels"], config, p["overlays"])
+        report.run_overlays(samples, species, p["labels"], structures, p["overlays"])
 
 
 STAGES = {
@@ -87,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         stage.add_argument("--config", default="config/config.yaml", help="config YAML (default: %(default)s)")
         stage.add_argument("--samples", help="sample sheet, overriding the config's `samples`")
         stage.add_argument("--results", default="results", help="results folder (default: %(default)s)")
+        stage.add_argument("--threads", type=int, default=1, help="threads (propagate; default: %(default)s)")
         stage.set_defaults(func=_run_stage)
     example = sub.add_parser(
         "example", help="write the synthetic example data set", description="Write the synthetic example data set."
@@ -98,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _write_example(out: str, seed: int) -> None:
-    from .example import write_example
+    from traitrack.example.synthetic import write_example
 
     write_example(out, seed=seed)
 

@@ -95,8 +95,8 @@ def describe_specimens(
     seed: int = 0,
 ) -> np.ndarray:
     """Stack of :func:`specimen_descriptor` rows, on the working-size image and silhouette that
-    the registration engine registers (:func:`traitrack.engines.registration_align.prepare_silhouette`)."""
-    from .engines.registration_align import prepare_silhouette
+    the registration engine registers (:func:`traitrack.engines.registration.align.prepare_silhouette`)."""
+    from traitrack.engines.registration.align import prepare_silhouette
 
     rows = []
     for image in images:
@@ -117,7 +117,7 @@ def save_descriptors(
 ) -> None:
     """Write descriptors as ``.npz`` (names, matrix, method) atomically; ``ranking``, when
     given, is the matrix ``annotate_next`` ranks by (see :func:`load_ranking_descriptors`)."""
-    from .io import atomic_output
+    from traitrack.io import atomic_output
 
     extra = {} if ranking is None else {"ranking": ranking}
     with atomic_output(path) as tmp:

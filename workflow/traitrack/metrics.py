@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .foreground import nearest_source_labels
-from .structures import StructureTable
+from traitrack.silhouette import nearest_source_labels
+from traitrack.structures import StructureTable
 
 IOU_THRESHOLD = 0.7
 ALL = "all"

@@ -30,7 +30,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .describe import pairwise_distances
+from traitrack.describe import pairwise_distances
 
 ORDER_MODES = ("chain", "pairs", "filename")
 
@@ -119,7 +119,7 @@ def _union_in_rank_order(targets: Sequence[str], per_target: Mapping[str, list[s
 
 
 def write_pseudovideo(path: str | Path, species: str, mode: str, chunks: Sequence[Chunk]) -> None:
-    from .io import atomic_output
+    from traitrack.io import atomic_output
 
     document = {"species": species, "mode": mode, "chunks": [asdict(c) for c in chunks]}
     with atomic_output(path) as tmp:

@@ -17,8 +17,8 @@ from PIL import Image, ImageDraw, ImageFont
 from skimage.segmentation import find_boundaries
 from skimage.util import img_as_ubyte
 
-from .io_common import atomic_output
-from .structures import StructureTable
+from traitrack.io.common import atomic_output
+from traitrack.structures import StructureTable
 
 LEGEND_BACKGROUND = (255, 255, 255)
 TEXT_COLOUR = (0, 0, 0)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .io import InputError
+from traitrack.io import InputError
 
 # Traits worth a panel, in this order; a trait is shown when the table has a value for it.
 DISTRIBUTION_TRAITS = ("area_mm2", "length_mm", "width_mm", "centreline_length_mm")

@@ -21,9 +21,9 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy.stats import rankdata
 
-from .engines.base import Engine, Frame, Prediction
-from .metrics import class_iou, mean_iou, nanmean
-from .structures import StructureTable
+from traitrack.engines.base import Engine, Frame, Prediction
+from traitrack.metrics import class_iou, mean_iou, nanmean
+from traitrack.structures import StructureTable
 
 EVIDENCE = ("agreement", "edge_agreement", "single_template_agreement")
 """The :class:`Prediction` fields (0..1, NaN when the engine has none) that the QC carries."""

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .io import InputError
+from traitrack.io.common import InputError
 
 REQUIRED_COLUMNS = ("specimen", "species", "image")
 OPTIONAL_COLUMNS = ("mask", "px_per_mm", "gt_mask", "genus")
+POOLS = ("species", "genus", "all")
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -108,21 +109,84 @@ def specimens(sheet: pd.DataFrame, species: str | None = None) -> list[Specimen]
     ]
 
 
-def template_pool(sheet: pd.DataFrame, species: str, pool: str = "species") -> list[Specimen]:
-    """Templates a species may borrow from: its own, its genus' or all templates."""
-    members = specimens(sheet, species)
-    if not members:
+def pool_specimens(sheet: pd.DataFrame, species: str, pool: str = "species") -> list[Specimen]:
+    """All rows of the species, of its genus, or of the whole sheet, in sheet order.
+
+    Parameters
+    ----------
+    sheet : the sample sheet (:func:`read_sample_sheet`).
+    species : the species slug.
+    pool : ``species``, ``genus`` or ``all``.
+
+    Returns
+    -------
+    list of Specimen
+    """
+    if pool not in POOLS:
+        raise ValueError(f"a pool must be one of {POOLS}, got {pool!r}")
+    own = specimens(sheet, species)
+    if not own:
         raise InputError(f"no specimen of species {species!r} in the sample sheet")
     if pool == "species":
-        candidates = members
-    elif pool == "genus":
-        genus = members[0].genus
-        candidates = [s for s in specimens(sheet) if s.genus == genus]
-    elif pool == "all":
-        candidates = specimens(sheet)
-    else:
-        raise ValueError(f"template pool must be species, genus or all, got {pool!r}")
-    return [s for s in candidates if s.is_template]
+        return own
+    if pool == "genus":
+        return [s for s in specimens(sheet) if s.genus == own[0].genus]
+    return specimens(sheet)
+
+
+def template_pool(sheet: pd.DataFrame, species: str, pool: str = "species") -> list[Specimen]:
+    """Templates a species may borrow from: its own, its genus' or all templates."""
+    return [s for s in pool_specimens(sheet, species, pool) if s.is_template]
+
+
+def species_members(sheet: pd.DataFrame, species: str, pool: str) -> list[Specimen]:
+    """The species' specimens plus the templates it borrows from the wider pool, in sheet order.
+
+    These are the rows a species' jobs read: the workflow's input functions and the stages
+    ``describe`` and ``propagate`` use the same list.
+    """
+    own = specimens(sheet, species)
+    borrowed = [t for t in template_pool(sheet, species, pool) if t.species != species]
+    return own + borrowed
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """The specimens one fine-tuning job learns from, in sample-sheet order."""
+
+    species: str
+    templates: tuple[Specimen, ...]
+    targets: tuple[Specimen, ...]
+
+    @property
+    def members(self) -> tuple[Specimen, ...]:
+        return self.templates + self.targets
+
+
+def training_set(
+    sheet: pd.DataFrame, species: str, pool: str = "species", allow_gt_targets: bool = False
+) -> TrainingSet:
+    """Templates and targets of a species' pool; an empty side is an error saying what to do."""
+    rows = pool_specimens(sheet, species, pool)
+    templates = tuple(s for s in rows if s.is_template)
+    targets = tuple(s for s in rows if not s.is_template and (allow_gt_targets or not s.gt_mask))
+    if not templates:
+        raise InputError(
+            f"fine-tuning {species!r} (finetune.pool: {pool}) found no template (row with a `mask`); "
+            "annotate a specimen first or widen finetune.pool to genus or all"
+        )
+    if not targets:
+        held_out = [s.specimen for s in rows if not s.is_template and s.gt_mask]
+        hint = (
+            f"; {len(held_out)} rows are held out because they have a `gt_mask` "
+            "(set finetune.allow_gt_targets: true to train on them too)"
+            if held_out
+            else ""
+        )
+        raise InputError(
+            f"fine-tuning {species!r} (finetune.pool: {pool}) found no unlabelled specimen{hint}"
+        )
+    return TrainingSet(species, templates, targets)
 
 
 def species_list(sheet: pd.DataFrame) -> list[str]:

@@ -25,7 +25,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .describe import pairwise_distances
+from traitrack.describe import pairwise_distances
 
 
 class NoTemplatesError(ValueError):

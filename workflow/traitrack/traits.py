@@ -54,7 +54,7 @@ from scipy.sparse import csgraph
 from skimage import color, measure, morphology
 from skimage.util import img_as_float
 
-from .structures import Structure, StructureTable
+from traitrack.structures import Structure, StructureTable
 
 LENGTH_TRAITS = (
     "perimeter", "length", "width", "feret_max", "major_axis", "minor_axis",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .base import Engine, Frame, Prediction
+from traitrack.engines.base import Engine, Frame, Prediction
 
 ENGINE_NAMES = ("registration", "sam2")
 
@@ -16,11 +16,11 @@ def make_engine(name: str, options: Mapping[str, Any] | None = None, seed: int =
     """
     options = dict(options or {})
     if name == "registration":
-        from .registration import RegistrationEngine
+        from traitrack.engines.registration.engine import RegistrationEngine
 
         return RegistrationEngine.from_options(options, seed=seed)
     if name == "sam2":
-        from .sam2_engine import Sam2Engine
+        from traitrack.engines.sam2.engine import Sam2Engine
 
         return Sam2Engine.from_options(options, seed=seed)
     raise ValueError(f"unknown engine {name!r}; choose one of {ENGINE_NAMES}")

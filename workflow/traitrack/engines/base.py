@@ -14,7 +14,7 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from ..structures import StructureTable
+from traitrack.structures import StructureTable
 
 
 @dataclass
@@ -69,9 +69,17 @@ class Prediction:
 
 @runtime_checkable
 class Engine(Protocol):
-    """Turns a chunk (templates first, then targets in order) into predictions for the targets."""
+    """Turns a chunk (templates first, then targets in order) into predictions for the targets.
+
+    Attributes
+    ----------
+    name : the engine's name, written into every output row.
+    random_weights : True when the engine's masks come from untrained weights (SAM 2 built
+        with ``allow_random_weights`` for tests); the stages mark every output with it.
+    """
 
     name: str
+    random_weights: bool
 
     def propagate(
         self, frames: Sequence[Frame], structures: StructureTable

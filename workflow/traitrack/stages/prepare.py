@@ -1,7 +1,8 @@
-"""Stages describe, select, order and annotate_next: from the sample sheet to pseudo-videos.
+"""Stages of ``prepare.smk`` (describe, select, order): from the sample sheet to pseudo-videos.
 
-Each ``run_*`` function reads files, calls the pure functions of the library and writes its
-outputs atomically; the workflow's scripts and the ``traitrack`` CLI both call them.
+Each ``run_<rule>`` function reads files, calls the pure functions of the library and writes
+its outputs atomically; the workflow's scripts and the ``traitrack`` CLI both call them with
+plain values.
 """
 
 from __future__ import annotations
@@ -13,33 +14,25 @@ from typing import Any, Mapping
 import pandas as pd
 from tqdm import tqdm
 
-from ..describe import (
+from traitrack.describe import (
     centre_descriptors,
     describe_images,
     describe_specimens,
     load_descriptors,
-    load_ranking_descriptors,
     save_descriptors,
 )
-from ..io import read_image, write_table
-from ..order import build_chunks, write_pseudovideo
-from ..samples import read_sample_sheet, specimens, template_pool
-from ..select import NoTemplatesError, nearest_templates, rank_annotation_candidates
+from traitrack.io import read_image, write_table
+from traitrack.order import build_chunks, write_pseudovideo
+from traitrack.samples import read_sample_sheet, species_members, specimens, template_pool
+from traitrack.select import NoTemplatesError, nearest_templates, rank_annotation_candidates
 
 log = logging.getLogger(__name__)
-
-
-def species_members(sheet: pd.DataFrame, species: str, pool: str) -> list:
-    """The species' specimens plus templates borrowed from the wider pool, in sheet order."""
-    own = specimens(sheet, species)
-    borrowed = [t for t in template_pool(sheet, species, pool) if t.species != species]
-    return own + borrowed
 
 
 def silhouette_settings(registration: Mapping[str, Any] | None) -> dict:
     """The registration engine's foreground settings (its defaults where the config is silent),
     so that ``describe.method: specimen`` sees the silhouette the engine will register."""
-    from ..engines.registration import DEFAULT_OPTIONS
+    from traitrack.engines.registration.options import DEFAULT_OPTIONS
 
     options = {**DEFAULT_OPTIONS, **(registration or {})}
     return {
@@ -50,35 +43,55 @@ def silhouette_settings(registration: Mapping[str, Any] | None) -> dict:
 
 
 def run_describe(
-    samples: str | Path, species: str, out: str | Path, config: Mapping[str, Any]
+    samples: str | Path,
+    species: str,
+    out: str | Path,
+    *,
+    method: str,
+    thumbnail_size: int,
+    pool: str,
+    seed: int,
+    registration: Mapping[str, Any] | None = None,
+    sam2: Mapping[str, Any] | None = None,
 ) -> None:
-    """Descriptors of every specimen of a species and of the templates it may borrow, centred
-    on their mean (:func:`traitrack.describe.centre_descriptors`)."""
+    """Descriptors of every specimen of a species and of the templates it may borrow.
+
+    Parameters
+    ----------
+    samples : the sample sheet.
+    species : the species slug.
+    out : the ``descriptors.npz`` to write.
+    method : ``specimen``, ``hog`` or ``sam2`` (config ``describe.method``).
+    thumbnail_size : side of the HOG thumbnails (config ``describe.thumbnail_size``).
+    pool : where borrowed templates come from (config ``select.template_pool``).
+    seed : the config's seed (GrabCut's draws).
+    registration, sam2 : the engines' config sections: ``specimen`` finds silhouettes with the
+        registration engine's foreground settings, ``sam2`` pools the SAM 2 encoder.
+
+    Descriptors are centred on their mean (:func:`traitrack.describe.centre_descriptors`):
+    one species' common look removed, no photograph becomes everyone's nearest neighbour.
+    """
     sheet = read_sample_sheet(samples)
-    members = species_members(sheet, species, config["select"]["template_pool"])
-    method = config["describe"]["method"]
+    members = species_members(sheet, species, pool)
     ranking = None
     if method == "hog":
         images = (read_image(m.image) for m in tqdm(members, desc=f"describe {species}"))
-        descriptors = describe_images(list(images), size=config["describe"]["thumbnail_size"])
+        descriptors = describe_images(list(images), size=thumbnail_size)
     elif method == "specimen":
         images = [read_image(m.image) for m in tqdm(members, desc=f"describe {species}")]
         descriptors = describe_specimens(
-            images, size=config["describe"]["thumbnail_size"], seed=config["seed"],
-            **silhouette_settings(config.get("registration")),
+            images, size=thumbnail_size, seed=seed, **silhouette_settings(registration)
         )
         # annotate_next ranks by the thumbnail (traitrack.describe.load_ranking_descriptors)
-        (ranking,) = centre_descriptors(
-            describe_images(images, size=config["describe"]["thumbnail_size"])
-        )
+        (ranking,) = centre_descriptors(describe_images(images, size=thumbnail_size))
     elif method == "sam2":
-        from ..engines import make_engine
+        from traitrack.engines import make_engine
 
-        engine = make_engine("sam2", config.get("sam2"), seed=config["seed"])
+        engine = make_engine("sam2", sam2, seed=seed)
         descriptors = engine.describe_images([read_image(m.image) for m in members])
     else:
         raise ValueError(f"describe.method must be specimen, hog or sam2, got {method!r}")
-    (descriptors,) = centre_descriptors(descriptors)  # one species' common look removed: no hubs
+    (descriptors,) = centre_descriptors(descriptors)
     save_descriptors(out, [m.specimen for m in members], descriptors, method, ranking)
 
 
@@ -87,17 +100,24 @@ def run_select(
     species: str,
     descriptors: str | Path,
     out: str | Path,
-    config: Mapping[str, Any],
+    *,
+    k: int,
+    pool: str,
 ) -> None:
-    """The k nearest templates of every target of the species."""
+    """The ``k`` nearest templates of every target of the species (``selection.tsv``), from
+    its own templates or, with ``pool`` (config ``select.template_pool``), its genus' or all.
+
+    A species without templates is an error naming the specimens to annotate first.
+    """
     sheet = read_sample_sheet(samples)
-    pool = config["select"]["template_pool"]
     names, vectors = load_descriptors(descriptors)
     index = {name: i for i, name in enumerate(names)}
     templates = [t.specimen for t in template_pool(sheet, species, pool)]
     targets = [s.specimen for s in specimens(sheet, species) if not s.is_template]
     if not templates:
-        ranking = rank_annotation_candidates(targets, vectors[[index[t] for t in targets]], vectors[:0])
+        ranking = rank_annotation_candidates(
+            targets, vectors[[index[t] for t in targets]], vectors[:0]
+        )
         first = ", ".join(ranking["specimen"].head(3))
         raise NoTemplatesError(
             f"species {species!r} has no template (no row with a `mask` in {samples}). "
@@ -109,7 +129,7 @@ def run_select(
         vectors[[index[t] for t in targets]].reshape(len(targets), -1),
         templates,
         vectors[[index[t] for t in templates]],
-        k=config["select"]["k"],
+        k=k,
     )
     write_table(out, table)
 
@@ -119,40 +139,14 @@ def run_order(
     selection: str | Path,
     descriptors: str | Path,
     out: str | Path,
-    config: Mapping[str, Any],
+    *,
+    mode: str,
+    chunk_length: int,
 ) -> None:
-    """Pseudo-video chunks of the species, written as ``pseudovideo.json``."""
+    """Pseudo-video chunks of the species (``pseudovideo.json``; config ``order``)."""
     names, vectors = load_descriptors(descriptors)
     table = pd.read_csv(selection, sep="\t")
     chunks = build_chunks(
-        config["order"]["mode"],
-        table,
-        {name: vectors[i] for i, name in enumerate(names)},
-        config["order"]["chunk_length"],
+        mode, table, {name: vectors[i] for i, name in enumerate(names)}, chunk_length
     )
-    write_pseudovideo(out, species, config["order"]["mode"], chunks)
-
-
-def run_annotate_next(
-    samples: str | Path,
-    species: str,
-    descriptors: str | Path,
-    qc: str | Path,
-    out: str | Path,
-) -> None:
-    """Unlabelled specimens ranked by how much annotating them would add."""
-    sheet = read_sample_sheet(samples)
-    names, vectors = load_ranking_descriptors(descriptors)
-    index = {name: i for i, name in enumerate(names)}
-    members = specimens(sheet, species)
-    candidates = [s.specimen for s in members if not s.is_template]
-    annotated = [s.specimen for s in members if s.is_template]
-    qc_table = pd.read_csv(qc, sep="\t")
-    scores = dict(zip(qc_table["specimen"], qc_table["qc_score"])) if len(qc_table) else {}
-    ranking = rank_annotation_candidates(
-        candidates,
-        vectors[[index[c] for c in candidates]].reshape(len(candidates), -1),
-        vectors[[index[a] for a in annotated]].reshape(len(annotated), -1),
-        scores,
-    )
-    write_table(out, ranking)
+    write_pseudovideo(out, species, mode, chunks)

@@ -7,7 +7,7 @@ directly instead:
 
 * the N structures are the batch dimension of one call (image features expanded to N), so a
   frame costs one pass whatever N is;
-* image features come from a :class:`~traitrack.engines.sam2_features.FeatureCache`, so an
+* image features come from a :class:`~traitrack.engines.sam2.features.FeatureCache`, so an
   image is encoded once per job;
 * the first memory-attention layer's self-attention, which sees only the image (the same for
   every object), runs once per frame instead of once per object
@@ -30,8 +30,8 @@ from typing import Iterable, Iterator
 import torch
 import torch.nn.functional as F
 
-from .sam2_features import ImageFeatures
-from .sam2_model import autocast
+from traitrack.engines.sam2.features import ImageFeatures
+from traitrack.engines.sam2.model import autocast
 
 
 @dataclass
@@ -54,7 +54,7 @@ class Sam2Tracker:
 
     Parameters
     ----------
-    model : a ``SAM2Base`` (built by :func:`~traitrack.engines.sam2_model.build_model`).
+    model : a ``SAM2Base`` (built by :func:`~traitrack.engines.sam2.model.build_model`).
     device, dtype : where to compute and the autocast dtype.
     memory_frames : previous target frames kept as spatial memory (SAM 2's default is
         ``num_maskmem - 1`` = 6); fewer is faster and keeps the templates more dominant.

@@ -30,7 +30,7 @@ import numpy as np
 import tifffile
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .io_common import InputError, require_file
+from traitrack.io.common import InputError, require_file
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 

@@ -1,18 +1,18 @@
 """A small part's look, learnt from the templates: a per-target pixel classifier.
 
 An ant's eye is a dark oval on a pale head, a pale grey sheen on a black one, or a smooth patch
-on a sculptured one; a template's eye patch matched by correlation (:mod:`.registration_local`)
+on a sculptured one; a template's eye patch matched by correlation (:mod:`.local`)
 finds it only in a head coloured like the template's.  What the eyes share is how they differ
 from *their own* head.  So every pixel is described relative to its parent part (Lab colour,
 local mean, texture and a blob response at the part's size, each as a z-score over the parent),
 and a logistic regression learns part-versus-parent from the target's templates.  No position
 enters the features: where the part lies is the template match's job, which is added to this
-probability in :func:`traitrack.engines.registration_local.place_small_part`.
+probability in :func:`traitrack.engines.registration.local.place_small_part`.
 
 A linear model, because it has a handful of templates to learn from, often of other genera:
 on the shared ants' tuning split a random forest and gradient boosting placed the eye worse
 (eye IoU 0.20 and 0.21 against 0.27 in a scratch comparison; more flexible models can fit the
-few templates' own heads).  The engine's numbers: ``registration_options``
+few templates' own heads).  The engine's numbers: ``registration.options``
 (``small_part_classifier``).
 """
 
@@ -49,7 +49,7 @@ def relative_features(image: np.ndarray, region: np.ndarray, part_radius: float)
 
 def gradient_magnitude(channel: np.ndarray) -> np.ndarray:
     """|Sobel gradient| of a (smoothed) float32 channel: how strong an edge each pixel lies on,
-    for the classifier's features and for the small part's rim (registration_local)."""
+    for the classifier's features and for the small part's rim (registration.local)."""
     return np.hypot(cv2.Sobel(channel, cv2.CV_32F, 1, 0), cv2.Sobel(channel, cv2.CV_32F, 0, 1))
 
 
@@ -81,7 +81,7 @@ def part_probability(
     radius in the target (px), from a classifier trained on the templates' parents.
 
     ``templates``: objects with ``image``, ``labels`` and ``weight``
-    (:class:`~traitrack.engines.registration_local.PartTemplate`).  A template's pixels count
+    (:class:`~traitrack.engines.registration.local.PartTemplate`).  A template's pixels count
     with its fusion weight; the two classes are balanced.  None when no template shows the part
     (or all of them show nothing else), so the caller falls back to the template match.
     """

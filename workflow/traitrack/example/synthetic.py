@@ -12,7 +12,7 @@ templates whose ``mask`` is that same ground truth.  The label map is rasterised
 photograph is painted from it, so image and masks agree exactly.  Everything is deterministic in
 the seed: the same seed writes byte-identical files.
 
-Command line: ``python -m traitrack.example OUT_DIR [--seed N]``.
+Command line: ``python -m traitrack.example.synthetic OUT_DIR [--seed N]``.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ import pandas as pd
 from PIL import Image
 from scipy import ndimage
 
-from .example_paint import _background, _pin_head
-from .structures import Structure, StructureTable
+from traitrack.example.paint import _background, _pin_head
+from traitrack.structures import Structure, StructureTable
 
 SPECIMENS_PER_SPECIES = 12
 TEMPLATES_PER_SPECIES = 2
@@ -394,7 +394,7 @@ def write_example(out_dir: str | os.PathLike, seed: int = 0, root: str | os.Path
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m traitrack.example", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m traitrack.example.synthetic", description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", help="folder to write images/, masks/, gt/ and samples.tsv into")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same files)")
     args = parser.parse_args(argv)

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from skimage.segmentation import watershed
 
-from ..structures import StructureTable
+from traitrack.structures import StructureTable
 
 
 def one_hot(labels: np.ndarray, structures: StructureTable) -> np.ndarray:

@@ -7,7 +7,7 @@ often darker or paler patch).  So: each template's eye patch, scaled by the pare
 ratio, is matched (normalised cross-correlation, OpenCV) inside the target's transferred head;
 the score maps of all templates are summed with the fusion weights, with a soft pull towards
 where each template has its eye within its head.  A pixel classifier learnt from the templates
-(:mod:`.registration_appearance`) adds how likely each pixel is to be eye by its look relative
+(:mod:`.appearance`) adds how likely each pixel is to be eye by its look relative
 to its own head, which finds eyes that look unlike the templates' patches.  The templates' eye
 shapes are then stamped, as a weighted vote, at the best position, and the stamp gives way to
 the target's own dark or pale patch there when one overlaps it enough (:func:`own_region`):
@@ -26,7 +26,7 @@ VOTE_SHARE = 0.3
 import cv2
 import numpy as np
 
-from .registration_appearance import (
+from traitrack.engines.registration.appearance import (
     gradient_magnitude,
     part_probability,
     scale_normalised_log,
@@ -70,7 +70,7 @@ def place_small_part(
     added to the correlation; on the shared ants, with the true head given, the eye's IoU rose
     from 0.12 to 0.15 with 0.5 (and to 0.17 with the 0.3 vote share below).
     ``classifier``: weight of the part's probability from a pixel classifier trained on the
-    templates (:mod:`.registration_appearance`; blurred at half the part's radius, 1 at its
+    templates (:mod:`.appearance`; blurred at half the part's radius, 1 at its
     peak inside the parent), added to the template match's mean score; 0 turns it off.
     ``snap``: the least IoU with the stamped shape at which the target's own region replaces
     it (:func:`own_region`); 0 keeps the stamp.
@@ -130,7 +130,7 @@ def own_region(
     the placed part's area.  Of the nested pieces around an eye, the one whose rim lies on the
     strongest edge wins (mean gradient along the rim, times the IoU with ``placed``), so the
     templates' size does not decide the outline.  The engine's numbers:
-    ``registration_options`` (``small_part_snap``).
+    ``registration.options`` (``small_part_snap``).
     """
     area = int(placed.sum())
     if area == 0 or not region.any():

@@ -15,8 +15,8 @@ import pandas as pd
 from PIL import Image
 from pycocotools import mask as coco_mask
 
-from .io_common import InputError, atomic_output, require_file
-from .structures import StructureTable
+from traitrack.io.common import InputError, atomic_output, require_file
+from traitrack.structures import StructureTable
 
 TABLE_SEPARATORS = {".csv": ",", ".tsv": "\t"}
 

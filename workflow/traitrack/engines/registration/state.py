@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..structures import StructureTable
-from .registration_align import Silhouette, full_resolution_mask
+from traitrack.structures import StructureTable
+from traitrack.engines.registration.align import Silhouette, full_resolution_mask
 
 
 @dataclass

@@ -36,8 +36,8 @@ from PIL import Image
 from pycocotools import mask as coco_mask
 from skimage.draw import disk
 
-from .io_common import InputError
-from .structures import StructureTable
+from traitrack.io.common import InputError
+from traitrack.structures import StructureTable
 
 LABELME_BACKGROUND = ("_background_", "background")
 _AREALESS_SHAPES = ("point", "points", "line", "linestrip")

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from traitrack.foreground import border_model_init, foreground_mask, mark_by_detail
+from traitrack.silhouette import border_model_init, foreground_mask, mark_by_detail
 
 
 def pinned_specimen(textured: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

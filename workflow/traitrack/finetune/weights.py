@@ -10,7 +10,7 @@ Two modes:
   base weights (``W + alpha / rank * B @ A``), so inference needs neither peft nor extra compute.
 
 Both files are plain dicts of tensors, strings and numbers, read with ``weights_only=True`` on
-top of the base checkpoint (:func:`apply_finetuned_weights`).  The training state (trainable
+top of the base checkpoint (:func:`traitrack.engines.sam2.model.apply_finetuned_weights`).  The training state (trainable
 weights, AdamW moments, loss rows) is a separate file written every ``save_every`` steps
 through a temporary name, so a killed job resumes from its last complete save.
 """
@@ -24,10 +24,9 @@ from typing import Any
 
 import torch
 
-from .engines.sam2_model import CheckpointError, load_weights_file
-from .io import atomic_output
+from traitrack.engines.sam2.model import FORMAT
+from traitrack.io import atomic_output
 
-FORMAT = "traitrack-palindrome-1"
 DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj")  # memory attention + mask decoder
 
 
@@ -107,64 +106,6 @@ def save_weights(path: str | os.PathLike, named, lora: LoraOptions, base: dict[s
     }
     with atomic_output(path) as temporary:
         torch.save(payload, temporary)
-
-
-def read_weights(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a tuned-weights file with ``weights_only=True``; a foreign file is a clear error."""
-    path = Path(path)
-    payload = load_weights_file(
-        path,
-        missing=f"fine-tuned weights {path} do not exist; run the finetune rule or fix sam2 option finetuned_weights",
-        unreadable=f"fine-tuned weights {path} cannot be read",
-        fix="delete the file and run the finetune rule again",
-    )
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a traitrack fine-tuned weights file (format {FORMAT})")
-    return payload
-
-
-def apply_finetuned_weights(
-    model: torch.nn.Module, path: str | os.PathLike, model_size: str
-) -> dict[str, Any]:
-    """Put tuned weights on top of a base model in place; returns the file's ``base`` record.
-
-    Full weights replace the trained parameters; LoRA adapters are merged into their layers.
-    A file made for another model size, or naming layers the model lacks, is refused.
-    """
-    payload = read_weights(path)
-    base = payload["base"]
-    if base.get("model_size") != model_size:
-        raise CheckpointError(
-            f"fine-tuned weights {path} were trained on a {base.get('model_size')!r} model but the engine uses "
-            f"{model_size!r}; make sam2 option model_size match or fine-tune again"
-        )
-    parameters = dict(model.named_parameters())
-    with torch.no_grad():
-        if payload["mode"] == "full":
-            _check_names(path, payload["state"], parameters)
-            for name, value in payload["state"].items():
-                parameters[name].copy_(value)
-        else:
-            scale = payload["lora"]["alpha"] / payload["lora"]["rank"]
-            layers = sorted({name.rsplit(".lora_", 1)[0] for name in payload["state"]})
-            _check_names(path, {f"{layer}.weight": None for layer in layers}, parameters)
-            for layer in layers:
-                update = lora_update(payload["state"][f"{layer}.lora_A"], payload["state"][f"{layer}.lora_B"])
-                parameters[f"{layer}.weight"].add_(scale * update.to(parameters[f"{layer}.weight"]))
-    return base
-
-
-def lora_update(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """The weight change ``B A`` of one adapter, for linear layers and (as peft) convolutions."""
-    if a.ndim == 2:
-        return b @ a
-    return torch.nn.functional.conv2d(a.transpose(0, 1), b).transpose(0, 1)
-
-
-def _check_names(path, state: dict, parameters: dict) -> None:
-    unknown = sorted(set(state) - set(parameters))
-    if unknown:
-        raise CheckpointError(f"fine-tuned weights {path} name layers this model lacks: {unknown[:5]}")
 
 
 def save_state(

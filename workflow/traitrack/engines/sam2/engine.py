@@ -23,12 +23,12 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from ..structures import StructureTable
-from .base import Frame, Prediction, probability_summary, split_chunk, templates_for
-from .letterbox import fit_letterbox, labels_from_logits, letterbox_image, letterbox_mask, normalise_image, unletterbox_logits
-from .sam2_features import FeatureCache, ImageFeatures, image_key
-from .sam2_model import ModelSpec, build_model
-from .sam2_tracker import Sam2Tracker, TrackedFrame
+from traitrack.structures import StructureTable
+from traitrack.engines.base import Frame, Prediction, probability_summary, split_chunk, templates_for
+from traitrack.engines.sam2.letterbox import fit_letterbox, labels_from_logits, letterbox_image, letterbox_mask, normalise_image, unletterbox_logits
+from traitrack.engines.sam2.features import FeatureCache, ImageFeatures, image_key
+from traitrack.engines.sam2.model import ModelSpec, apply_finetuned_weights, build_model
+from traitrack.engines.sam2.tracker import Sam2Tracker, TrackedFrame
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,6 @@ class Sam2Engine:
         self.model, self.device, self.dtype = build_model(spec)
         self.finetuned_weights = str(finetuned_weights or "")
         if self.finetuned_weights:
-            from ..palindrome_weights import apply_finetuned_weights
-
             apply_finetuned_weights(self.model, self.finetuned_weights, spec.model_size)
             log.info("sam2 engine uses fine-tuned weights %s", self.finetuned_weights)
         self.random_weights = spec.random_weights

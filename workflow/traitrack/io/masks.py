@@ -9,7 +9,7 @@ Formats and rules:
   an alpha channel is ignored.
 - Palette PNGs: the palette indices are the values when the config declares
   ``structures[].value``; otherwise the palette colours are used as an RGB mask.
-- COCO and labelme JSON: see :mod:`traitrack.io_annotations`; the kind is detected from the
+- COCO and labelme JSON: see :mod:`traitrack.io.annotations`; the kind is detected from the
   content, not the file name.
 
 Any value, colour or category the config does not declare raises :class:`InputError` naming the
@@ -27,10 +27,10 @@ import numpy as np
 import tifffile
 from PIL import Image, UnidentifiedImageError
 
-from .io_annotations import labels_from_annotation_json
-from .io_common import InputError, require_file
-from .io_images import TIFF_SUFFIXES
-from .structures import StructureTable
+from traitrack.io.annotations import labels_from_annotation_json
+from traitrack.io.common import InputError, require_file
+from traitrack.io.images import TIFF_SUFFIXES
+from traitrack.structures import StructureTable
 
 _SHOW_AT_MOST = 8
 

@@ -11,7 +11,7 @@ place relative to the silhouette's centre and spread).  Silhouette pixels the cl
 body, left unlabelled by the transfer and attached to a labelled part, then take the nearest
 compact part's label (:func:`fill_body`).
 
-Position is a feature here, unlike for small parts (:mod:`.registration_appearance`): the
+Position is a feature here, unlike for small parts (:mod:`.appearance`): the
 lower mesosoma and the legs are told apart by where they lie as much as by their look.  On the
 ants' tuning split (a scratch comparison) the classifier's body overlapped the annotated body
 by 0.615 IoU with position and 0.546 without (logistic regression).
@@ -26,7 +26,7 @@ one template and a shifted target (``tests/test_registration_body.py``, three se
 0.561 (one template 0.409, against 0.398 for the regression and 0.410 for the trees).  Both
 learn from :data:`MAX_SAMPLES` template pixels drawn in proportion to their weights (see
 :func:`body_probability`).  Everything runs at the registration's working size.  The engine's
-numbers: ``registration_options`` (``body_fill``).
+numbers: ``registration.options`` (``body_fill``).
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from scipy import ndimage as ndi
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
-from ..foreground import attached_to, nearest_source_labels
-from .registration_appearance import lab_against
+from traitrack.silhouette import attached_to, nearest_source_labels
+from traitrack.engines.registration.appearance import lab_against
 
 #: local scales, as fractions of the square root of the silhouette's area
 _COLOUR_SCALES = (0.05, 0.1)

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import SimpleITK as sitk
 
-from ..foreground import clean_silhouette, foreground_mask
+from traitrack.silhouette import clean_silhouette, foreground_mask
 
 
 @dataclass
@@ -85,7 +85,7 @@ def prepare_silhouette(
     ``known_foreground`` (full resolution, bool) replaces the GrabCut silhouette: a template's
     label map already says where the specimen is, and is more trustworthy than GrabCut on a
     pale specimen on a white mount.  ``plain_detail`` > 0 starts GrabCut from the image's
-    detail too (:func:`traitrack.foreground.mark_by_detail`).
+    detail too (:func:`traitrack.silhouette.mark_by_detail`).
     """
     full_shape = image.shape[:2]
     height, width = working_shape(full_shape, working_size)

@@ -10,7 +10,7 @@ so a job restarted at step k draws what the killed job would have drawn, and it 
 shuffled rounds: every template is visited once in each round of ``len(templates)`` steps,
 every target once in each round of ``len(targets)`` steps (one epoch).
 
-Images and masks go through the same code as inference: :mod:`traitrack.engines.letterbox`.
+Images and masks go through the same code as inference: :mod:`traitrack.engines.sam2.letterbox`.
 """
 
 from __future__ import annotations
@@ -19,69 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
-from .engines.letterbox import fit_letterbox, letterbox_image, letterbox_mask, normalise_image
-from .io import InputError, read_image, read_mask
-from .samples import Specimen, specimens
-from .structures import StructureTable
-
-POOLS = ("species", "genus", "all")
-
-
-@dataclass(frozen=True)
-class TrainingSet:
-    """The specimens one fine-tuning job learns from, in sample-sheet order."""
-
-    species: str
-    templates: tuple[Specimen, ...]
-    targets: tuple[Specimen, ...]
-
-    @property
-    def members(self) -> tuple[Specimen, ...]:
-        return self.templates + self.targets
-
-
-def pool_specimens(sheet: pd.DataFrame, species: str, pool: str = "species") -> list[Specimen]:
-    """All rows of the species, of its genus, or of the whole sheet."""
-    if pool not in POOLS:
-        raise ValueError(f"finetune.pool must be one of {POOLS}, got {pool!r}")
-    own = specimens(sheet, species)
-    if not own:
-        raise InputError(f"no specimen of species {species!r} in the sample sheet")
-    if pool == "species":
-        return own
-    if pool == "genus":
-        return [s for s in specimens(sheet) if s.genus == own[0].genus]
-    return specimens(sheet)
-
-
-def training_set(
-    sheet: pd.DataFrame, species: str, pool: str = "species", allow_gt_targets: bool = False
-) -> TrainingSet:
-    """Templates and targets of a species' pool; an empty side is an error saying what to do."""
-    rows = pool_specimens(sheet, species, pool)
-    templates = tuple(s for s in rows if s.is_template)
-    targets = tuple(s for s in rows if not s.is_template and (allow_gt_targets or not s.gt_mask))
-    if not templates:
-        raise InputError(
-            f"fine-tuning {species!r} (finetune.pool: {pool}) found no template (row with a `mask`); "
-            "annotate a specimen first or widen finetune.pool to genus or all"
-        )
-    if not targets:
-        held_out = [s.specimen for s in rows if not s.is_template and s.gt_mask]
-        hint = (
-            f"; {len(held_out)} rows are held out because they have a `gt_mask` "
-            "(set finetune.allow_gt_targets: true to train on them too)"
-            if held_out
-            else ""
-        )
-        raise InputError(
-            f"fine-tuning {species!r} (finetune.pool: {pool}) found no unlabelled specimen{hint}"
-        )
-    return TrainingSet(species, templates, targets)
-
+from traitrack.engines.sam2.letterbox import fit_letterbox, letterbox_image, letterbox_mask, normalise_image
+from traitrack.io import read_image, read_mask
+from traitrack.samples import Specimen, TrainingSet, training_set  # noqa: F401  (re-exported)
+from traitrack.structures import StructureTable
 
 @dataclass(frozen=True)
 class PairSampler:

@@ -13,7 +13,7 @@ The loss (:func:`cycle_loss`) compares x0' with x0's true masks; because the pro
 its gradient flows through the backward half into the forward prediction.
 
 Every step is the model's own (``track_step``, ``_encode_new_memory``), called as
-:class:`~traitrack.engines.sam2_tracker.Sam2Tracker` calls them, with the model in eval mode (no
+:class:`~traitrack.engines.sam2.tracker.Sam2Tracker` calls them, with the model in eval mode (no
 dropout, SAM 2's inference-time memory settings).  The one difference is where the gradient must
 pass: the soft prompt's memory is encoded from the sigmoid of its logits (SAM 2's training-time
 path, ``is_mask_from_pts=False``) instead of the binarised mask inference uses, which would cut

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .registration_orient import QUARTER_TURNS
+from traitrack.engines.registration.orient import QUARTER_TURNS
 
 DEFAULT_OPTIONS: dict[str, Any] = {
     # working size (px, longest side) at which silhouettes are found and registered
@@ -24,7 +24,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     # out of focus, card points and mounts stay out of the silhouette.  Pixels below this
     # fraction of the image's 99th-percentile detail are plain; plain regions reaching the
     # border are background.  0 (colour alone) for specimens on printed labels, which have
-    # detail everywhere.  See traitrack.foreground.mark_by_detail.  On the ants' tuning split
+    # detail everywhere.  See traitrack.silhouette.mark_by_detail.  On the ants' tuning split
     # (``registration_real.py --tuning-split --targets 40 --option foreground_detail=X``,
     # 5 fused) mIoU rose from 0.366 to 0.470 / 0.475 / 0.497 / 0.473 / 0.427 with
     # 0.05 / 0.075 / 0.1 / 0.15 / 0.2 (ants: 0.1); on the beetles' it fell from 0.596 to
@@ -91,7 +91,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "ridge_band": 0.05,
     # the compact parts' boundaries snapped to the target's own edges: a random walker on its
     # colour (beta: edge sensitivity, 0 turns it off) seeded where the fused probability of a
-    # part or of background reaches snap_confidence; see registration_edges
+    # part or of background reaches snap_confidence; see registration.edges
     "snap_beta": 3000.0,
     "snap_confidence": 0.9,
     # force background where the target's own silhouette is absent
@@ -110,20 +110,20 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "orient_mirror": False,
     "orient_margin": 0.05,
     # small parts placed by a local appearance search inside their parent part, as
-    # {part: parent} structure names (ants: {eye: head}); see registration_local
+    # {part: parent} structure names (ants: {eye: head}); see registration.local
     "small_parts": {},
     # that search's pull towards the registered position (squared distance in parent radii)
     "small_part_pull": 1.0,
     # and its weight of a round-patch (|LoG|) detector at the part's size
     "small_part_blob": 0.5,
     # weight of the part's probability from a pixel classifier trained on the templates (its
-    # look relative to its parent: registration_appearance), against the template match's
+    # look relative to its parent: registration.appearance), against the template match's
     # score; 0 turns it off.  On the ants' tuning split (``registration_real.py --set ants
     # --tuning-split --targets 40``, 5 fused) the eye's IoU rose from 0.138 (off) to 0.257 /
     # 0.288 / 0.281 with 2 / 4 / 8, and the mIoU from 0.497 to 0.539 with 4
     "small_part_classifier": 4.0,
     # the placed part gives way to the target's own dark or pale patch that overlaps it with at
-    # least this IoU (registration_local.own_region); 0 keeps the templates' stamped shape.
+    # least this IoU (registration.local.own_region); 0 keeps the templates' stamped shape.
     # On the ants' tuning split (40 targets, 5 fused; a scratch run of the benchmark's fused
     # path, which gives 0.563 / 0.288 as ``registration_real.py --tuning-split`` does at 0) eye
     # IoU 0.288 (0) -> 0.319 / 0.320 / 0.316 (0.2 / 0.3 / 0.45), mIoU 0.563 -> 0.571 (0.3)
@@ -131,7 +131,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     # for sets whose masks leave out part of what the camera sees (the ants' legs): unlabelled
     # silhouette pixels that a classifier learnt from the templates calls annotated body with
     # more than this probability, and that touch a labelled part, take the nearest compact
-    # part (registration_body); 0 turns it off
+    # part (registration.body); 0 turns it off
     "body_fill": 0.0,
     # QC evidence: each template (also those the fusion dropped) predicts the target alone,
     # through every step after fusion (no second registration), and the mean mIoU of those

@@ -1,16 +1,16 @@
 """Palindrome fine-tuning: cycle-consistent self-training of SAM 2 on a species' own specimens.
 
 Each step takes one template x0 (with all its structure masks) and one unlabelled specimen x1
-of the species' pool, runs the cycle x0 -> x1 -> x0' (:mod:`traitrack.palindrome_cycle`: the
+of the species' pool, runs the cycle x0 -> x1 -> x0' (:mod:`traitrack.finetune.cycle`: the
 memory is reset between the halves and x1 is prompted with its own *soft* prediction), and
 minimises the per-structure BCE + Dice (+ object score) loss of x0' against x0's true masks,
 summed over structures, with one backward pass through the whole cycle.
 
 By default everything but the image encoder learns, and the encoder's features are computed
 once per image (:class:`FeatureSource`); with ``lora.enabled`` only peft LoRA adapters learn
-(:mod:`traitrack.palindrome_weights`).  AdamW with a cosine learning-rate schedule, gradient
+(:mod:`traitrack.finetune.weights`).  AdamW with a cosine learning-rate schedule, gradient
 clipping, bfloat16 autocast on CUDA, and a seed that fixes the order of (template, target)
-pairs (:mod:`traitrack.palindrome_data`).  Every ``save_every`` steps the training state is
+pairs (:mod:`traitrack.finetune.data`).  Every ``save_every`` steps the training state is
 saved; a job killed and restarted with the same inputs and settings resumes from it and ends
 with the weights an uninterrupted run would have produced.
 
@@ -25,7 +25,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -34,29 +34,23 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from .engines.sam2_features import FeatureCache, ImageFeatures
-from .engines.sam2_model import autocast
-from .io import atomic_output, read_image, write_table
-from .palindrome_cycle import CycleOutput, cycle_loss, encode_levels, frame_inputs, palindrome_cycle
-from .palindrome_data import (
+from traitrack.engines.sam2.features import FeatureCache, ImageFeatures
+from traitrack.engines.sam2.model import autocast
+from traitrack.io import atomic_output, read_image
+from traitrack.finetune.cycle import CycleOutput, cycle_loss, encode_levels, frame_inputs, palindrome_cycle
+from traitrack.finetune.data import (
     PairSampler,
     Template,
-    TrainingSet,
     file_key,
-    load_templates,
     model_input,
-    training_set,
 )
-from .palindrome_weights import (
+from traitrack.finetune.weights import (
     LoraOptions,
     encoder_is_frozen,
     load_state,
-    make_trainable,
     save_state,
-    save_weights,
 )
-from .samples import Specimen, read_sample_sheet
-from .structures import StructureTable
+from traitrack.samples import Specimen
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +101,7 @@ class FeatureSource:
 
     A frozen encoder's features do not change during training: they are computed once per
     image, kept in a bounded RAM cache that spills to a temporary folder
-    (:class:`~traitrack.engines.sam2_features.FeatureCache`).  A learning encoder (LoRA
+    (:class:`~traitrack.engines.sam2.features.FeatureCache`).  A learning encoder (LoRA
     adapters inside it) runs at every step, inside the graph.
     """
 
@@ -243,94 +237,6 @@ def _loss_row(step, template, target, losses, names, lr, grad_norm, seconds) -> 
 def fingerprint_of(*parts: Any) -> str:
     """A digest of everything a saved state depends on (settings, model, training set)."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
-
-
-def run_finetune(
-    samples: str | Path,
-    species: str,
-    config: Mapping[str, Any],
-    weights_out: str | Path,
-    loss_out: str | Path,
-    plot_out: str | Path,
-    state_path: str | Path | None = None,
-    on_step: Callable[[int, dict], None] | None = None,
-    threads: int | None = None,
-) -> list[dict]:
-    """The ``finetune`` stage of one species: train, then write weights, loss table and plot.
-
-    ``state_path`` (default ``state.pt`` next to the weights) holds the resumable state; it is
-    deleted once the outputs are written.  ``threads`` caps torch's CPU threads at the job's
-    allocation (torch would otherwise start one per core of the node and stall on a shared one).
-    """
-    from .engines.sam2_engine import Sam2Engine, model_spec
-    from .engines.sam2_model import build_model
-
-    if threads:
-        torch.set_num_threads(int(threads))
-    options = FinetuneOptions.from_config(config)
-    structures = StructureTable.from_config(config)
-    data: TrainingSet = training_set(
-        read_sample_sheet(samples), species, options.pool, options.allow_gt_targets
-    )
-    engine_options = {**Sam2Engine.DEFAULT_OPTIONS, **(config.get("sam2") or {})}
-    spec = model_spec(engine_options, seed=options.seed)
-    torch.manual_seed(options.seed)
-    model, device, dtype = build_model(spec)
-    named = make_trainable(model, options.lora)
-    model.to(device)
-    templates = load_templates(data.templates, structures, spec.image_size)
-    features = FeatureSource(
-        model,
-        device,
-        dtype,
-        int(engine_options["features_in_memory"]),
-        getattr(torch, str(engine_options["feature_dtype"])),
-    )
-    state_path = Path(state_path) if state_path else Path(weights_out).with_name("state.pt")
-    fingerprint = fingerprint_of(
-        asdict(options),
-        asdict(spec),
-        structures.names,
-        [(t.specimen, t.image, t.mask) for t in data.templates],
-        [(t.specimen, file_key(t, spec.image_size)) for t in data.targets],
-    )
-    log.info(
-        "fine-tuning %s on %d templates and %d targets (%s, %d trainable tensors, encoder %s)",
-        species,
-        len(templates),
-        len(data.targets),
-        "LoRA" if options.lora.enabled else "full",
-        len(named),
-        "frozen" if features.frozen else "learning",
-    )
-    try:
-        rows = train(
-            model,
-            named,
-            features,
-            templates,
-            data.targets,
-            options,
-            structures.names,
-            state_path,
-            fingerprint,
-            on_step,
-        )
-    finally:
-        features.close()
-    base = {
-        "model_size": spec.model_size,
-        "checkpoint": Path(spec.checkpoint).name if spec.checkpoint else "",
-        "random_weights": spec.random_weights,
-        "image_size": spec.image_size,
-        "species": species,
-    }
-    save_weights(weights_out, named, options.lora, base, steps=len(rows))
-    table = loss_table(rows, structures.names)
-    write_table(loss_out, table)
-    write_loss_plot(plot_out, table, species)
-    state_path.unlink(missing_ok=True)
-    return rows
 
 
 def loss_table(rows: list[dict], names: list[str]) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..describe import hog_descriptor
+from traitrack.describe import hog_descriptor
 
 QUARTER_TURNS = (0, 90, 180, 270)
 

@@ -1,4 +1,4 @@
-"""Stage propagate: run the engine over every chunk, then the QC round trip, in one job.
+"""Stage of ``propagate.smk``: run the engine over every chunk, then the QC round trip, in one job.
 
 Forward pass and QC share one engine object so that an engine with an image-feature cache
 (SAM 2) encodes every image once per job; every ``propagate`` call still starts from an empty
@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..engines import make_engine
-from ..engines.base import Frame
-from ..io import read_image, read_label_png, read_mask, write_coco, write_label_png, write_table
-from ..order import read_pseudovideo
-from ..qc import EVIDENCE, evidence_of, round_trip, summarise_round_trips
-from ..samples import Specimen, read_sample_sheet, specimens
-from ..structures import StructureTable
+from traitrack.engines import make_engine
+from traitrack.engines.base import Engine, Frame
+from traitrack.io import read_image, read_label_png, read_mask, write_coco, write_label_png, write_table
+from traitrack.order import read_pseudovideo
+from traitrack.qc import EVIDENCE, evidence_of, round_trip, summarise_round_trips
+from traitrack.samples import Specimen, read_sample_sheet, specimens
+from traitrack.structures import StructureTable
 
 log = logging.getLogger(__name__)
 
@@ -46,37 +46,70 @@ class SpecimenStore:
         return self._template_cache[name]
 
 
-def engine_from_config(config: Mapping[str, Any], finetuned_weights: str | Path = ""):
-    """The configured engine; SAM 2 with the species' fine-tuned weights when given."""
-    name = config["engine"]
-    options = dict(config.get(name) or {})
+def engine_for_job(
+    engine_name: str,
+    engine_options: Mapping[str, Any] | None,
+    seed: int,
+    finetuned_weights: str | Path = "",
+    threads: int = 1,
+) -> Engine:
+    """The configured engine, using the job's ``threads``; SAM 2 with the species' fine-tuned
+    weights when given (any other engine refuses them)."""
+    options = dict(engine_options or {})
+    if engine_name == "registration":
+        options["threads"] = int(threads)
     if finetuned_weights:
-        if name != "sam2":
-            raise ValueError(f"fine-tuned weights {finetuned_weights} need `engine: sam2`, not {name!r}")
+        if engine_name != "sam2":
+            raise ValueError(
+                f"fine-tuned weights {finetuned_weights} need `engine: sam2`, not {engine_name!r}"
+            )
         options["finetuned_weights"] = str(finetuned_weights)
-    return make_engine(name, options, seed=config["seed"])
+    if engine_name == "sam2":
+        import torch
+
+        torch.set_num_threads(int(threads))
+    return make_engine(engine_name, options, seed=seed)
 
 
 def run_propagate(
     samples: str | Path,
     species: str,
     pseudovideo: str | Path,
-    config: Mapping[str, Any],
+    *,
+    structures: StructureTable,
+    engine_name: str,
+    engine_options: Mapping[str, Any] | None,
+    seed: int,
+    qc: Mapping[str, Any],
     labels_dir: str | Path,
     predictions_out: str | Path,
     qc_out: str | Path,
     coco_out: str | Path,
     finetuned_weights: str | Path = "",
+    threads: int = 1,
 ) -> None:
-    """Segment every target of a species, score it by the round trip, export masks."""
+    """Segment every target of a species, score it by the round trip, export masks.
+
+    Parameters
+    ----------
+    samples : the sample sheet.
+    species : the species slug.
+    pseudovideo : ``pseudovideo.json`` (rule ``order``).
+    structures : the part table.
+    engine_name, engine_options : the engine's name and its config section.
+    seed : the config's seed.
+    qc : the config's ``qc`` section (``threshold``, ``flag_share``, ``max_templates``).
+    labels_dir, predictions_out, qc_out, coco_out : the outputs.
+    finetuned_weights : the species' fine-tuned SAM 2 weights (rule ``finetune``), or "".
+    threads : the job's threads: the registration engine's thread count, torch's for SAM 2.
+    """
     sheet = read_sample_sheet(samples)
-    structures = StructureTable.from_config(config)
-    engine = engine_from_config(config, finetuned_weights)
+    engine = engine_for_job(engine_name, engine_options, seed, finetuned_weights, threads)
     _, chunks = read_pseudovideo(pseudovideo)
     store = SpecimenStore(specimens(sheet), structures)
     labels_dir = Path(labels_dir)
     labels_dir.mkdir(parents=True, exist_ok=True)
-    random_weights = bool(getattr(engine, "random_weights", False))
+    random_weights = engine.random_weights
 
     rows, qc_rows = [], []
     for chunk in tqdm(chunks, desc=f"propagate {species}", unit="chunk"):
@@ -89,7 +122,7 @@ def run_propagate(
         for target, prediction in zip(targets, predictions):
             write_label_png(labels_dir / f"{target.specimen}.png", prediction.labels)
             rows.append(_prediction_row(prediction, engine.name, random_weights, structures))
-            qc_templates = [store.template(t) for t in prediction.templates][: config["qc"]["max_templates"]]
+            qc_templates = [store.template(t) for t in prediction.templates][: qc["max_templates"]]
             qc_rows += round_trip(
                 engine, target, prediction.labels, qc_templates, structures,
                 evidence_of(prediction),
@@ -102,7 +135,6 @@ def run_propagate(
             rows.append(_template_row(specimen.specimen, structures))
 
     write_table(predictions_out, pd.DataFrame(rows))
-    qc = config["qc"]
     qc_table = pd.DataFrame(summarise_round_trips(qc_rows, qc["threshold"], qc["flag_share"]))
     if qc_table.empty:
         qc_table = pd.DataFrame(columns=[

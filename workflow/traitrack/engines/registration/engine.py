@@ -1,18 +1,18 @@
 """The weights-free ``registration`` engine: label transfer by silhouette registration.
 
-For each target: an orientation by appearance (:mod:`.registration_orient`, within the
-dataset's prior) -> its foreground silhouette (:mod:`traitrack.foreground`); for each of its
+For each target: an orientation by appearance (:mod:`.orient`, within the
+dataset's prior) -> its foreground silhouette (:mod:`traitrack.silhouette`); for each of its
 templates: global alignment (multi-start similarity, then affine) -> deformation (demons) ->
 the template's per-structure maps warped onto the target; then fusion over templates weighted
 by registration quality and agreement with the other templates, outliers dropped
-(:mod:`.registration_fusion`) -> the compact parts' boundaries snapped to the target's own
-edges (:mod:`.registration_edges`) -> thin structures extended onto the target's own appendage
+(:mod:`.fusion`) -> the compact parts' boundaries snapped to the target's own
+edges (:mod:`.edges`) -> thin structures extended onto the target's own appendage
 pixels and thin dark lines attached to it, each piece labelled as the transferred thin
 structure it is connected to -> small parts re-placed by a local search inside
 their parent, by template match and by a pixel classifier learnt from the templates
-(:mod:`.registration_local`, :mod:`.registration_appearance`) -> optionally, silhouette pixels
+(:mod:`.local`, :mod:`.appearance`) -> optionally, silhouette pixels
 that a classifier learnt from the templates calls annotated body, and that the transfer left
-unlabelled, given to the nearest part (:mod:`.registration_body`).  For the QC, each template
+unlabelled, given to the nearest part (:mod:`.body`).  For the QC, each template
 also runs the steps after fusion alone, and their agreement with the fused labels is evidence
 (``qc_single_templates``).  Nothing assumes that a template's labels are hand-made: the QC
 round trip calls the same :meth:`RegistrationEngine.propagate` with a predicted target.
@@ -27,12 +27,12 @@ import numpy as np
 import SimpleITK as sitk
 from threadpoolctl import threadpool_limits
 
-from ..describe import hog_descriptor
-from ..foreground import attached_to, foreground_from_prior, thin_dark_lines
-from ..metrics import class_iou, mean_iou, nanmean
-from ..structures import StructureTable
-from .base import Frame, Prediction, probability_summary, split_chunk, templates_for
-from .registration_align import (
+from traitrack.describe import hog_descriptor
+from traitrack.silhouette import attached_to, foreground_from_prior, thin_dark_lines
+from traitrack.metrics import class_iou, mean_iou, nanmean
+from traitrack.structures import StructureTable
+from traitrack.engines.base import Frame, Prediction, probability_summary, split_chunk, templates_for
+from traitrack.engines.registration.align import (
     Alignment,
     Silhouette,
     body_of,
@@ -45,8 +45,8 @@ from .registration_align import (
     warp_working_mask,
     working_resolution_mask,
 )
-from .registration_body import body_probability, body_samples, fill_body
-from .registration_fusion import (
+from traitrack.engines.registration.body import body_probability, body_samples, fill_body
+from traitrack.engines.registration.fusion import (
     assign_appendages,
     consensus_weights,
     fuse_probabilities,
@@ -56,21 +56,22 @@ from .registration_fusion import (
     template_agreement,
     template_weights,
 )
-from .registration_edges import snap_to_edges
-from .registration_local import PartTemplate, place_small_part
-from .registration_options import (  # noqa: F401  (re-exported for callers)
+from traitrack.engines.registration.edges import snap_to_edges
+from traitrack.engines.registration.local import PartTemplate, place_small_part
+from traitrack.engines.registration.options import (  # noqa: F401  (re-exported for callers)
     DEFAULT_OPTIONS,
     OptionsError,
     check_options,
 )
-from .registration_orient import allowed_turns, apply_turn, choose_turn, undo_turn
-from .registration_state import PreparedTemplate, Scene, Steps, as_rgb
+from traitrack.engines.registration.orient import allowed_turns, apply_turn, choose_turn, undo_turn
+from traitrack.engines.registration.state import PreparedTemplate, Scene, Steps, as_rgb
 
 
 class RegistrationEngine:
     """Label transfer by registration of foreground silhouettes; see the module docstring."""
 
     name = "registration"
+    random_weights = False  # weights-free: nothing to be random
 
     def __init__(self, options: Mapping[str, Any] | None = None, seed: int = 0) -> None:
         self.options = {**DEFAULT_OPTIONS, **dict(options or {})}
@@ -342,7 +343,7 @@ class RegistrationEngine:
 
     def _fill_body(self, labels, silhouette, allowed, templates, aligned, weights, compact):
         """Unlabelled silhouette pixels that the templates' body classifier calls body, and
-        that touch a labelled part, take the nearest compact part (:mod:`.registration_body`)."""
+        that touch a labelled part, take the nearest compact part (:mod:`.body`)."""
         samples = [
             template.samples_for(template_silhouette)
             for template, (_, _, template_silhouette, _) in zip(templates, aligned)

@@ -31,6 +31,9 @@ BACKBONE_STRIDE = 16
 IMAGE_SIZE_MULTIPLE = 32  # Hiera pools the stride-4 grid three times: the grid must divide
 
 
+FORMAT = "traitrack-palindrome-1"  # the fine-tuned weights file (traitrack.finetune.weights)
+
+
 class CheckpointError(ValueError):
     """A checkpoint is missing, unreadable, truncated or belongs to another model."""
 
@@ -239,3 +242,63 @@ def _copy_with_progress(source, target, total: int | None, block: int = 1 << 20)
             written += len(chunk)
             progress.update(len(chunk))
     return written
+
+
+# ---- fine-tuned weights (written by traitrack.finetune.weights, read here by the engine)
+
+def read_weights(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a tuned-weights file with ``weights_only=True``; a foreign file is a clear error."""
+    path = Path(path)
+    payload = load_weights_file(
+        path,
+        missing=f"fine-tuned weights {path} do not exist; run the finetune rule or fix sam2 option finetuned_weights",
+        unreadable=f"fine-tuned weights {path} cannot be read",
+        fix="delete the file and run the finetune rule again",
+    )
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a traitrack fine-tuned weights file (format {FORMAT})")
+    return payload
+
+
+def apply_finetuned_weights(
+    model: torch.nn.Module, path: str | os.PathLike, model_size: str
+) -> dict[str, Any]:
+    """Put tuned weights on top of a base model in place; returns the file's ``base`` record.
+
+    Full weights replace the trained parameters; LoRA adapters are merged into their layers.
+    A file made for another model size, or naming layers the model lacks, is refused.
+    """
+    payload = read_weights(path)
+    base = payload["base"]
+    if base.get("model_size") != model_size:
+        raise CheckpointError(
+            f"fine-tuned weights {path} were trained on a {base.get('model_size')!r} model but the engine uses "
+            f"{model_size!r}; make sam2 option model_size match or fine-tune again"
+        )
+    parameters = dict(model.named_parameters())
+    with torch.no_grad():
+        if payload["mode"] == "full":
+            _check_names(path, payload["state"], parameters)
+            for name, value in payload["state"].items():
+                parameters[name].copy_(value)
+        else:
+            scale = payload["lora"]["alpha"] / payload["lora"]["rank"]
+            layers = sorted({name.rsplit(".lora_", 1)[0] for name in payload["state"]})
+            _check_names(path, {f"{layer}.weight": None for layer in layers}, parameters)
+            for layer in layers:
+                update = lora_update(payload["state"][f"{layer}.lora_A"], payload["state"][f"{layer}.lora_B"])
+                parameters[f"{layer}.weight"].add_(scale * update.to(parameters[f"{layer}.weight"]))
+    return base
+
+
+def lora_update(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The weight change ``B A`` of one adapter, for linear layers and (as peft) convolutions."""
+    if a.ndim == 2:
+        return b @ a
+    return torch.nn.functional.conv2d(a.transpose(0, 1), b).transpose(0, 1)
+
+
+def _check_names(path, state: dict, parameters: dict) -> None:
+    unknown = sorted(set(state) - set(parameters))
+    if unknown:
+        raise CheckpointError(f"fine-tuned weights {path} name layers this model lacks: {unknown[:5]}")

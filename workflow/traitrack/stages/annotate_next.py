@@ -1,0 +1,40 @@
+"""Stage of ``annotate_next.smk``: which unlabelled specimens to annotate first.
+
+It runs after ``propagate`` because low QC scores weigh in the ranking.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from traitrack.describe import load_ranking_descriptors
+from traitrack.io import write_table
+from traitrack.samples import read_sample_sheet, specimens
+from traitrack.select import rank_annotation_candidates
+
+
+def run_annotate_next(
+    samples: str | Path,
+    species: str,
+    descriptors: str | Path,
+    qc: str | Path,
+    out: str | Path,
+) -> None:
+    """Unlabelled specimens ranked by how much annotating them would add."""
+    sheet = read_sample_sheet(samples)
+    names, vectors = load_ranking_descriptors(descriptors)
+    index = {name: i for i, name in enumerate(names)}
+    members = specimens(sheet, species)
+    candidates = [s.specimen for s in members if not s.is_template]
+    annotated = [s.specimen for s in members if s.is_template]
+    qc_table = pd.read_csv(qc, sep="\t")
+    scores = dict(zip(qc_table["specimen"], qc_table["qc_score"])) if len(qc_table) else {}
+    ranking = rank_annotation_candidates(
+        candidates,
+        vectors[[index[c] for c in candidates]].reshape(len(candidates), -1),
+        vectors[[index[a] for a in annotated]].reshape(len(annotated), -1),
+        scores,
+    )
+    write_table(out, ranking)

@@ -1,0 +1,13 @@
+"""Stage of ``checkpoint.smk``: the official SAM 2.1 checkpoint, fetched and verified."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def run_download_checkpoint(size: str, out: str | Path) -> None:
+    """Download the SAM 2.1 checkpoint of model ``size`` to ``out`` and load it strictly into
+    the model: a truncated or foreign file fails the job and is deleted."""
+    from traitrack.engines.sam2.model import checkpoint_url, download_and_verify
+
+    download_and_verify(checkpoint_url(size), out, size)

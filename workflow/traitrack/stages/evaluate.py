@@ -1,0 +1,40 @@
+"""Stage of ``evaluate.smk``: IoU of a species' predictions against its ``gt_mask``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from traitrack.io import read_label_png, read_mask, write_table
+from traitrack.metrics import evaluate_pair, evaluation_table
+from traitrack.samples import read_sample_sheet, specimens
+from traitrack.structures import StructureTable
+
+
+def run_evaluate(
+    samples: str | Path,
+    species: str,
+    labels_dir: str | Path,
+    structures: StructureTable,
+    engine: str,
+    out: str | Path,
+) -> None:
+    """IoU of every predicted target that has a ``gt_mask`` (templates are not scored).
+
+    ``engine`` labels the rows, so that tables of several engines can be pooled.
+    """
+    sheet = read_sample_sheet(samples)
+    rows = []
+    for specimen in specimens(sheet, species):
+        if specimen.gt_mask is None or specimen.is_template:
+            continue
+        predicted = read_label_png(Path(labels_dir) / f"{specimen.specimen}.png")
+        truth = read_mask(specimen.gt_mask, structures, specimen.image, predicted.shape)
+        rows.append(
+            {
+                "specimen": specimen.specimen,
+                "species": species,
+                "engine": engine,
+                **evaluate_pair(predicted, truth, structures),
+            }
+        )
+    write_table(out, evaluation_table(rows))
