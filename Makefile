@@ -24,10 +24,14 @@ test: $(BIN)/.installed
 	$(BIN)/pytest -q
 
 lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 
 format: $(BIN)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 	$(BIN)/snakefmt Snakefile workflow/rules
 
 # after `make example`: the HTML report (rule graph, overlays, QC, evaluation, trait plots)

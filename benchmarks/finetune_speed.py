@@ -60,7 +60,9 @@ def sample_sheet(folder: Path) -> Path:
         for index in range(3):
             yy, xx = np.mgrid[:400, :300]
             labels = np.zeros((400, 300), np.uint8)
-            for label, (cy, ry) in enumerate([(60, 30), (120, 35), (250, 110), (330, 20), (30, 15)], start=1):
+            for label, (cy, ry) in enumerate(
+                [(60, 30), (120, 35), (250, 110), (330, 20), (30, 15)], start=1
+            ):
                 labels[((yy - cy) / ry) ** 2 + ((xx - 150) / (60 + 10 * label)) ** 2 < 1] = label
             image = rng.integers(0, 256, (400, 300, 3), dtype=np.uint8)
             colours = np.array([(0, 0, 0), *PARTS.values()], np.uint8)
@@ -84,8 +86,8 @@ def measure(size: int, mode: str, steps: int, threads: int) -> dict:
     import torch
 
     from traitrack.engines.sam2.model import ModelSpec, build_model
-    from traitrack.finetune.train import FeatureSource, FinetuneOptions, cycle_step
     from traitrack.finetune.data import load_templates, training_set
+    from traitrack.finetune.train import FeatureSource, FinetuneOptions, cycle_step
     from traitrack.finetune.weights import LoraOptions, make_trainable
     from traitrack.samples import read_sample_sheet
     from traitrack.structures import StructureTable
@@ -96,11 +98,15 @@ def measure(size: int, mode: str, steps: int, threads: int) -> dict:
         structures = StructureTable.from_config(
             {"structures": [{"name": n, "rgb": list(c)} for n, c in PARTS.items()]}
         )
-        model, device, dtype = build_model(ModelSpec("tiny", None, size, "cpu", allow_random_weights=True))
+        model, device, dtype = build_model(
+            ModelSpec("tiny", None, size, "cpu", allow_random_weights=True)
+        )
         lora = LoraOptions(enabled=mode == "lora")
         named = make_trainable(model, lora)
         options = FinetuneOptions(lr=1e-5, lora=lora)
-        optimizer = torch.optim.AdamW([p for _, p in named], lr=options.lr, weight_decay=options.weight_decay)
+        optimizer = torch.optim.AdamW(
+            [p for _, p in named], lr=options.lr, weight_decay=options.weight_decay
+        )
         templates = load_templates(data.templates, structures, size)
         features = FeatureSource(model, device, dtype)
         with torch.no_grad():
@@ -110,7 +116,9 @@ def measure(size: int, mode: str, steps: int, threads: int) -> dict:
         timings = []
         for step in range(steps + 1):  # step 0 is the warm-up
             began = time.perf_counter()
-            losses, _ = cycle_step(model, features, templates[0], data.targets[step % len(data.targets)])
+            losses, _ = cycle_step(
+                model, features, templates[0], data.targets[step % len(data.targets)]
+            )
             optimizer.zero_grad(set_to_none=True)
             losses.sum().backward()
             torch.nn.utils.clip_grad_norm_([p for _, p in named], options.grad_clip)
@@ -169,7 +177,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
-    parser.add_argument("--modes", nargs="+", default=["frozen", "lora"], choices=["frozen", "lora"])
+    parser.add_argument(
+        "--modes", nargs="+", default=["frozen", "lora"], choices=["frozen", "lora"]
+    )
     parser.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--child", help=argparse.SUPPRESS)

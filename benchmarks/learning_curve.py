@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT / "workflow"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from registration_real import DATA, SET_OPTIONS, SETS, describe_paths, split  # noqa: E402
+
 from traitrack.describe import centre_descriptors, pairwise_distances  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
 from traitrack.engines.registration.engine import RegistrationEngine  # noqa: E402
@@ -113,7 +114,8 @@ def run_set(
     # the workflow's default descriptor, centred over the whole set as its describe step centres
     # a species'
     target_desc, pool_desc = centre_descriptors(
-        describe_paths(chosen_targets, "specimen", options), describe_paths(pool, "specimen", options)
+        describe_paths(chosen_targets, "specimen", options),
+        describe_paths(pool, "specimen", options),
     )
     to_pool = pairwise_distances(target_desc, pool_desc)
     # annotate_next ranks by the thumbnail HOG (traitrack.describe.load_ranking_descriptors),
@@ -130,7 +132,9 @@ def run_set(
         members = np.asarray(members)
         runs = []
         for t, target in enumerate(chosen_targets):
-            near = members[np.argsort(to_pool[t, members], kind="stable")[: min(FUSED, len(members))]]
+            near = members[
+                np.argsort(to_pool[t, members], kind="stable")[: min(FUSED, len(members))]
+            ]
             templates = tuple(pool[j] for j in near)
             runs.append((target.stem, tuple(p.stem for p in templates)))
             unique.setdefault(runs[-1], (target, templates, config, options))
@@ -173,16 +177,32 @@ def report(curve: dict, sizes: list[int], draws: int) -> None:
     if draws == 0:  # ours only (e.g. to fill the cache)
         print("\n".join(f"N={n}: ours mIoU {curve[('ours', 0, n)]:.3f}" for n in sizes), flush=True)
         return
-    header = ["N", "ours mIoU", f"random mean ({draws} draws)", "random min", "random max", "ours - random"]
+    header = [
+        "N",
+        "ours mIoU",
+        f"random mean ({draws} draws)",
+        "random min",
+        "random max",
+        "ours - random",
+    ]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for n in sizes:
         ours = curve[("ours", 0, n)]
         rand = np.array([curve[("random", d, n)] for d in range(draws)])
-        cells = [str(n), f"{ours:.3f}", f"{rand.mean():.3f}", f"{rand.min():.3f}", f"{rand.max():.3f}",
-                 f"{ours - rand.mean():+.3f}"]
+        cells = [
+            str(n),
+            f"{ours:.3f}",
+            f"{rand.mean():.3f}",
+            f"{rand.min():.3f}",
+            f"{rand.max():.3f}",
+            f"{ours - rand.mean():+.3f}",
+        ]
         print("| " + " | ".join(cells) + " |")
-    ahead = all(curve[("ours", 0, n)] > np.mean([curve[("random", d, n)] for d in range(draws)]) for n in sizes)
+    ahead = all(
+        curve[("ours", 0, n)] > np.mean([curve[("random", d, n)] for d in range(draws)])
+        for n in sizes
+    )
     print(f"ours ahead of the random mean at every N: {'yes' if ahead else 'NO'}", flush=True)
 
 

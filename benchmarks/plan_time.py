@@ -42,7 +42,11 @@ def synthetic_sheet(specimens: int, species: int) -> pd.DataFrame:
     for i in range(specimens):
         species_index = i % species
         rank = i // species
-        source = with_mask.iloc[i % len(with_mask)] if rank < TEMPLATES_PER_SPECIES else example.iloc[i % len(example)]
+        source = (
+            with_mask.iloc[i % len(with_mask)]
+            if rank < TEMPLATES_PER_SPECIES
+            else example.iloc[i % len(example)]
+        )
         rows.append(
             {
                 "specimen": f"sp{species_index:03d}_{rank:05d}",
@@ -71,7 +75,16 @@ def plan(workdir: Path, sheet: Path, profile: Path | None) -> tuple[float, str]:
         f"samples={sheet}",
     ]
     if profile:
-        command = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "snakemake", *command[1:]]
+        command = [
+            sys.executable,
+            "-m",
+            "cProfile",
+            "-o",
+            str(profile),
+            "-m",
+            "snakemake",
+            *command[1:],
+        ]
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     seconds = time.perf_counter() - start
@@ -103,7 +116,9 @@ def main() -> None:
         synthetic_sheet(args.specimens, args.species).to_csv(sheet, sep="\t", index=False)
         seconds, output = plan(workdir, sheet, args.profile)
     counts = job_counts(output)
-    print(f"specimens={args.specimens} species={args.species} plan_seconds={seconds:.1f} jobs={counts.get('total')}")
+    print(
+        f"specimens={args.specimens} species={args.species} plan_seconds={seconds:.1f} jobs={counts.get('total')}"
+    )
     print("  " + " ".join(f"{rule}={n}" for rule, n in counts.items() if rule != "total"))
 
 

@@ -123,9 +123,7 @@ def nearest_templates(
     seconds = (time.perf_counter() - start) / (len(targets) + len(pool))
     print(f"{method} descriptors: {seconds:.2f} s per image (one process, reading included)")
     by_name = {p.stem: p for p in pool}
-    table = select_templates(
-        [t.stem for t in targets], target_desc, list(by_name), pool_desc, k=k
-    )
+    table = select_templates([t.stem for t in targets], target_desc, list(by_name), pool_desc, k=k)
     chosen = table.groupby("target", sort=False)["template"].agg(list)
     return [[by_name[name] for name in chosen[t.stem]] for t in targets]
 
@@ -156,7 +154,9 @@ def evaluate_target(task: tuple) -> dict:
     back_frames = [Frame(target.stem, image, prediction.labels)]
     back_frames += [Frame(t.specimen, t.image) for t in nearest]
     backs = engine.propagate(back_frames, structures)
-    per_template = [class_iou(b.labels, t.labels, structures.labels) for b, t in zip(backs, nearest)]
+    per_template = [
+        class_iou(b.labels, t.labels, structures.labels) for b, t in zip(backs, nearest)
+    ]
     result["round_trip_iou"] = {
         label: nanmean([ious[label] for ious in per_template]) for label in structures.labels
     }
@@ -205,9 +205,7 @@ def report(results: list[dict], structures: StructureTable) -> None:
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for name, label in (("one", "1 (nearest)"), ("fused", f"{NEAREST} fused")):
-        per_class = [
-            np.nanmean([r[f"{name}_iou"][s.label] for r in results]) for s in structures
-        ]
+        per_class = [np.nanmean([r[f"{name}_iou"][s.label] for r in results]) for s in structures]
         cells = [
             label,
             f"{np.nanmean([r[f'{name}_miou'] for r in results]):.3f}",
@@ -227,8 +225,10 @@ def report(results: list[dict], structures: StructureTable) -> None:
     round_trip = np.array([r["round_trip_miou"] for r in results])
     evidence = {field: np.array([r[f"fused_{field}"] for r in results]) for field in EVIDENCE}
     agreement, edges = evidence["agreement"], evidence["edge_agreement"]
-    print(f"QC ({len(results)} targets; true = {NEAREST}-fused mIoU; "
-          "worst quarter = share of the truly worst quarter among the lowest-scored quarter):")
+    print(
+        f"QC ({len(results)} targets; true = {NEAREST}-fused mIoU; "
+        "worst quarter = share of the truly worst quarter among the lowest-scored quarter):"
+    )
     for name, score in (
         ("round trip", round_trip),
         ("template agreement", agreement),
@@ -237,8 +237,10 @@ def report(results: list[dict], structures: StructureTable) -> None:
         ("round trip x agreement x edge agreement", qc_score(round_trip, agreement, edges)),
         ("rank of round trip, agreement, edge agreement", qc_ranks(round_trip, agreement, edges)),
         ("qc_score = the product of all four", qc_score(round_trip, *evidence.values())),
-        ("qc_rank = mean percentile rank of the four (flags)",
-         qc_ranks(round_trip, *evidence.values())),
+        (
+            "qc_rank = mean percentile rank of the four (flags)",
+            qc_ranks(round_trip, *evidence.values()),
+        ),
     ):
         if np.isnan(score).all():  # e.g. qc_single_templates=false: nothing to rank
             print(f"  {name}: not computed (NaN for every target)")
@@ -275,9 +277,7 @@ def write_csv(path: Path, key: str, results: list[dict], structures: StructureTa
             row.update({field: r[f"{name}_{field}"] for field in EVIDENCE})
             row["outline_iou"] = r[f"{name}_outline_iou"]
             row["true_outline_miou"] = r[f"{name}_true_outline_miou"]
-            row.update(
-                {f"round_trip_{s.name}": r["round_trip_iou"][s.label] for s in structures}
-            )
+            row.update({f"round_trip_{s.name}": r["round_trip_iou"][s.label] for s in structures})
             rows.append(row)
     frame = pd.DataFrame(rows)
     path = scores_path(path, key)
@@ -316,28 +316,41 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2, help="processes over targets")
     parser.add_argument("--option", action="append", default=[], help="engine option key=value")
     parser.add_argument(
-        "--csv", type=Path, default=None,
+        "--csv",
+        type=Path,
+        default=None,
         help="append per-target scores to NAME-SET.csv, given NAME or NAME.csv (one file per set)",
     )
     parser.add_argument(
-        "--qc-templates", type=int, default=1,
+        "--qc-templates",
+        type=int,
+        default=1,
         help="templates the QC round trip goes back to (the workflow's qc.max_templates)",
     )
     parser.add_argument(
-        "--tuning-split", action="store_true",
+        "--tuning-split",
+        action="store_true",
         help="the split defaults are tuned on (targets 2, 6, 10, ...; pool: odd indices)",
     )
     parser.add_argument(
-        "--describe", choices=("specimen", "hog"), default="specimen",
+        "--describe",
+        choices=("specimen", "hog"),
+        default="specimen",
         help="descriptor that picks each target's templates (the workflow's describe.method)",
     )
     args = parser.parse_args(argv)
     options = parse_options(args.option)
-    print(f"engine options: {({**DEFAULT_OPTIONS, **options})}")
+    print(f"engine options: { ({**DEFAULT_OPTIONS, **options}) }")
     for key in ("beetles", "ants") if args.set == "both" else (args.set,):
         run_set(
-            key, args.targets, args.workers, options, args.csv, args.qc_templates,
-            args.tuning_split, args.describe,
+            key,
+            args.targets,
+            args.workers,
+            options,
+            args.csv,
+            args.qc_templates,
+            args.tuning_split,
+            args.describe,
         )
 
 

@@ -43,17 +43,32 @@ from PIL import Image  # noqa: E402
 
 from traitrack.engines import make_engine  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
-from traitrack.engines.sam2.letterbox import IMAGE_MEAN, IMAGE_STD, fit_letterbox, letterbox_image, normalise_image  # noqa: E402
+from traitrack.engines.sam2.letterbox import (  # noqa: E402
+    IMAGE_MEAN,
+    IMAGE_STD,
+    fit_letterbox,
+    letterbox_image,
+    normalise_image,
+)
 from traitrack.structures import Structure, StructureTable  # noqa: E402
 
 PARTS = {
     "beetles-5part": {
-        "head": (200, 0, 0), "pronotum": (0, 200, 0), "elytra": (0, 0, 200),
-        "legs": (200, 200, 0), "antennae": (200, 0, 200),
+        "head": (200, 0, 0),
+        "pronotum": (0, 200, 0),
+        "elytra": (0, 0, 200),
+        "legs": (200, 200, 0),
+        "antennae": (200, 0, 200),
     },
     "beetles-9part": {
-        "head": (100, 0, 0), "eyes": (0, 100, 0), "mouthparts": (0, 0, 100), "pronotum": (100, 100, 0),
-        "elytra": (100, 0, 100), "tail": (0, 100, 100), "legs": (200, 0, 0), "antennae": (0, 200, 0),
+        "head": (100, 0, 0),
+        "eyes": (0, 100, 0),
+        "mouthparts": (0, 0, 100),
+        "pronotum": (100, 100, 0),
+        "elytra": (100, 0, 100),
+        "tail": (0, 100, 100),
+        "legs": (200, 0, 0),
+        "antennae": (0, 200, 0),
         "pin": (0, 0, 200),
     },
 }
@@ -62,7 +77,9 @@ PARTS = {
 def structures_of(dataset: str, names: list[str] | None = None) -> StructureTable:
     parts = PARTS[dataset]
     names = names or list(parts)
-    return StructureTable(tuple(Structure(n, i + 1, parts[n], rgb=parts[n]) for i, n in enumerate(names)))
+    return StructureTable(
+        tuple(Structure(n, i + 1, parts[n], rgb=parts[n]) for i, n in enumerate(names))
+    )
 
 
 def read_frame(data: Path, dataset: str, name: str, structures: StructureTable | None) -> Frame:
@@ -82,8 +99,11 @@ def image_names(data: Path, dataset: str) -> list[str]:
 
 def new_engine(args) -> object:
     options = {
-        "model_size": args.model_size, "image_size": args.image_size, "allow_random_weights": True,
-        "device": "cpu", "memory_frames": args.memory_frames,
+        "model_size": args.model_size,
+        "image_size": args.image_size,
+        "allow_random_weights": True,
+        "device": "cpu",
+        "memory_frames": args.memory_frames,
     }
     import warnings
 
@@ -131,9 +151,13 @@ class EncoderClock:
 class ModuleClock:
     """Wall seconds inside sam2's sub-networks (``--profile``; they do not nest), per phase."""
 
-    PARTS = {"encoder": ("forward_image",), "memory attention": ("memory_attention", "forward"),
-             "mask decoder": ("sam_mask_decoder", "forward"), "memory encoder": ("memory_encoder", "forward"),
-             "prompt encoder": ("sam_prompt_encoder", "forward")}
+    PARTS = {
+        "encoder": ("forward_image",),
+        "memory attention": ("memory_attention", "forward"),
+        "mask decoder": ("sam_mask_decoder", "forward"),
+        "memory encoder": ("memory_encoder", "forward"),
+        "prompt encoder": ("sam_prompt_encoder", "forward"),
+    }
 
     def __init__(self, model):
         self.restore, self.phase, self.totals = [], "forward", {}
@@ -151,6 +175,7 @@ class ModuleClock:
             finally:
                 key = (self.phase, part)
                 self.totals[key] = self.totals.get(key, 0.0) + time.perf_counter() - start
+
         return timed
 
     def close(self) -> None:
@@ -161,9 +186,17 @@ class ModuleClock:
                 setattr(owner, name, original)
 
     def report(self, forward: float, qc: float, floor: float, count: int) -> None:
-        print(f"profile   {'part':17s} {'propagation':>11s} {'QC':>7s} {'together':>8s} {'x encoder':>9s}  (s/target)")
-        rows = {part: [self.totals.get((phase, part), 0.0) / count for phase in ("forward", "qc")] for part in self.PARTS}
-        rows["other"] = [forward - sum(r[0] for r in rows.values()), qc - sum(r[1] for r in rows.values())]
+        print(
+            f"profile   {'part':17s} {'propagation':>11s} {'QC':>7s} {'together':>8s} {'x encoder':>9s}  (s/target)"
+        )
+        rows = {
+            part: [self.totals.get((phase, part), 0.0) / count for phase in ("forward", "qc")]
+            for part in self.PARTS
+        }
+        rows["other"] = [
+            forward - sum(r[0] for r in rows.values()),
+            qc - sum(r[1] for r in rows.values()),
+        ]
         rows["total"] = [forward, qc]
         for part, (f, q) in rows.items():
             print(f"profile   {part:17s} {f:11.3f} {q:7.3f} {f + q:8.3f} {(f + q) / floor:9.2f}")
@@ -176,14 +209,19 @@ def ours(engine, template: Frame, targets: list[Frame], structures, profile: boo
     predictions = []
     modules = ModuleClock(engine.model) if profile else None
     clock = EncoderClock(engine.model)
-    forward = seconds(lambda: predictions.extend(engine.propagate([template, *targets], structures)))
+    forward = seconds(
+        lambda: predictions.extend(engine.propagate([template, *targets], structures))
+    )
     in_run_floor = clock.close()
     encoded = engine.features.stats.encoded
     backward = 0.0
     if modules:
         modules.phase = "qc"
     for target, prediction in zip(targets, predictions):
-        chunk = [Frame(target.specimen, target.image, prediction.labels), Frame(template.specimen, template.image)]
+        chunk = [
+            Frame(target.specimen, target.image, prediction.labels),
+            Frame(template.specimen, template.image),
+        ]
         backward += seconds(lambda: engine.propagate(chunk, structures))
     assert engine.features.stats.encoded == encoded, "the QC pass must not encode images"
     if modules:
@@ -217,7 +255,9 @@ def sst(model, template: Frame, targets: list[Frame], structures) -> float:
         def run():
             state = model.init_state(video_path=video)
             for s in structures:
-                model.add_new_mask(state, frame_idx=0, obj_id=s.label, mask=template.labels == s.label)
+                model.add_new_mask(
+                    state, frame_idx=0, obj_id=s.label, mask=template.labels == s.label
+                )
             for _ in model.propagate_in_video(state):
                 pass
 
@@ -232,41 +272,59 @@ def speed(args) -> None:
     template = read_frame(data, "beetles-5part", names[0], structures)
     targets = [read_frame(data, "beetles-5part", n, None) for n in names[1 : 1 + args.targets]]
     engine = new_engine(args)
-    warm = read_frame(data, "beetles-5part", names[-1], None)  # first calls pay one-off set-up costs
+    warm = read_frame(
+        data, "beetles-5part", names[-1], None
+    )  # first calls pay one-off set-up costs
     engine.propagate([template, warm], structures)
     sst(engine.model, template, [warm], structures)
-    print(f"# sam2.1 {args.model_size} random weights, image size {args.image_size}, "
-          f"{torch.get_num_threads()} threads, memory_frames {args.memory_frames}, {len(targets)} targets")
+    print(
+        f"# sam2.1 {args.model_size} random weights, image size {args.image_size}, "
+        f"{torch.get_num_threads()} threads, memory_frames {args.memory_frames}, {len(targets)} targets"
+    )
     standalone = encoder_floor(engine, [template, *targets])
     forward, qc, floor, modules = ours(engine, template, targets, structures, args.profile)
-    print(f"encoder   {floor:.3f} s per image (forward_image median inside our propagation; "
-          f"{standalone:.3f} s standalone just before; the machine is shared, so ratios use the former)")
-    print(f"ours      propagation {forward:.3f} s/target, QC {qc:.3f} s/target, "
-          f"together {forward + qc:.3f} s/target = {(forward + qc) / floor:.2f}x encoder (goal <= 1.3x); "
-          f"propagation alone {forward / floor:.2f}x encoder")
+    print(
+        f"encoder   {floor:.3f} s per image (forward_image median inside our propagation; "
+        f"{standalone:.3f} s standalone just before; the machine is shared, so ratios use the former)"
+    )
+    print(
+        f"ours      propagation {forward:.3f} s/target, QC {qc:.3f} s/target, "
+        f"together {forward + qc:.3f} s/target = {(forward + qc) / floor:.2f}x encoder (goal <= 1.3x); "
+        f"propagation alone {forward / floor:.2f}x encoder"
+    )
     if modules:
         modules.report(forward, qc, floor, len(targets))
     clock = EncoderClock(engine.model)
     baseline = sst(engine.model, template, targets, structures)
     sst_floor = clock.close()
-    print(f"sst       {baseline:.3f} s/target (2-frame video per target, sam2 predictor API; "
-          f"{len(clock.times) / len(targets):.0f} encoder passes per target at {sst_floor:.3f} s); "
-          f"ours/sst = {forward / baseline:.2f} (goal <= 0.55)")
+    print(
+        f"sst       {baseline:.3f} s/target (2-frame video per target, sam2 predictor API; "
+        f"{len(clock.times) / len(targets):.0f} encoder passes per target at {sst_floor:.3f} s); "
+        f"ours/sst = {forward / baseline:.2f} (goal <= 0.55)"
+    )
 
     nine = structures_of("beetles-9part")
     names9 = image_names(data, "beetles-9part")
     template9 = read_frame(data, "beetles-9part", names9[0], nine)
     targets9 = [read_frame(data, "beetles-9part", n, None) for n in names9[1 : 1 + args.targets]]
     one = nine.subset(["elytra"])
-    template1 = Frame(template9.specimen, template9.image, (template9.labels == nine.by_name("elytra").label).astype(np.uint8))
+    template1 = Frame(
+        template9.specimen,
+        template9.image,
+        (template9.labels == nine.by_name("elytra").label).astype(np.uint8),
+    )
     per_target = {}
     for label, table, tmpl in (("9", nine, template9), ("1", one, template1)):
         fresh = new_engine(args)  # cold target features in both runs: encoding included
         fresh.propagate([tmpl, warm], table)
-        per_target[label] = seconds(lambda: fresh.propagate([tmpl, *targets9], table)) / len(targets9)
+        per_target[label] = seconds(lambda: fresh.propagate([tmpl, *targets9], table)) / len(
+            targets9
+        )
         fresh.close()
-    print(f"structs   9 parts {per_target['9']:.3f} s/target, 1 part {per_target['1']:.3f} s/target, "
-          f"ratio {per_target['9'] / per_target['1']:.2f} (goal <= 1.5)")
+    print(
+        f"structs   9 parts {per_target['9']:.3f} s/target, 1 part {per_target['1']:.3f} s/target, "
+        f"ratio {per_target['9'] / per_target['1']:.2f} (goal <= 1.5)"
+    )
     engine.close()
 
 
@@ -279,9 +337,14 @@ def rss_child(args) -> None:
     engine = new_engine(args)
     start = time.perf_counter()
     for first in range(1, len(names), args.chunk_size):
-        targets = [read_frame(data, "beetles-5part", n, None) for n in names[first : first + args.chunk_size]]
+        targets = [
+            read_frame(data, "beetles-5part", n, None)
+            for n in names[first : first + args.chunk_size]
+        ]
         for target, prediction in zip(targets, engine.propagate([template, *targets], structures)):
-            engine.propagate([Frame(target.specimen, target.image, prediction.labels), template], structures)
+            engine.propagate(
+                [Frame(target.specimen, target.image, prediction.labels), template], structures
+            )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{len(names)} {peak_mb:.1f} {time.perf_counter() - start:.1f} {engine.features.stats}")
 
@@ -292,16 +355,31 @@ def rss(args) -> None:
         command = [sys.executable, __file__, "--rss-child", str(frames), *forwarded(args)]
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout.split()
         peaks[frames] = float(out[1])
-        print(f"rss       {frames} frames: peak {peaks[frames]:.1f} MB in {out[2]} s ({' '.join(out[3:])})")
+        print(
+            f"rss       {frames} frames: peak {peaks[frames]:.1f} MB in {out[2]} s ({' '.join(out[3:])})"
+        )
     low, high = peaks[min(peaks)], peaks[max(peaks)]
-    print(f"rss       {min(peaks)} -> {max(peaks)} frames: {100 * (high - low) / low:+.1f}% (goal <= +10%)")
+    print(
+        f"rss       {min(peaks)} -> {max(peaks)} frames: {100 * (high - low) / low:+.1f}% (goal <= +10%)"
+    )
 
 
 def forwarded(args) -> list[str]:
     return [
-        "--data", args.data, "--image-size", str(args.image_size), "--model-size", args.model_size,
-        "--memory-frames", str(args.memory_frames), "--chunk-size", str(args.chunk_size),
-        "--threads", str(args.threads), "--rss-structures", *args.rss_structures,
+        "--data",
+        args.data,
+        "--image-size",
+        str(args.image_size),
+        "--model-size",
+        args.model_size,
+        "--memory-frames",
+        str(args.memory_frames),
+        "--chunk-size",
+        str(args.chunk_size),
+        "--threads",
+        str(args.threads),
+        "--rss-structures",
+        *args.rss_structures,
     ]
 
 

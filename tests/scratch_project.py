@@ -37,7 +37,9 @@ def copy_project(destination: Path, extra_config: dict | None = None) -> Path:
     for name in ("Snakefile", "workflow", "config", "envs", "profiles"):
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(
+                source, destination / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
         else:
             shutil.copy(source, destination / name)
     shutil.copytree(ROOT / "resources" / "example", destination / "resources" / "example")
@@ -46,7 +48,9 @@ def copy_project(destination: Path, extra_config: dict | None = None) -> Path:
     return destination
 
 
-def snakemake(workdir: Path, *args: str, timeout: int = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, timeout: int = 600, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run Snakemake in `workdir` with the example config plus fast.yaml."""
     return subprocess.run(
         [

@@ -36,12 +36,15 @@ def test_report_says_when_a_qc_signal_was_not_computed(capsys):
 
     import numpy as np
     from registration_real import report
+
     from traitrack.structures import StructureTable
 
-    structures = StructureTable.from_config({
-        "structures": [{"name": "head", "value": 1}, {"name": "eye", "value": 2}],
-        "background": {"value": 0},
-    })
+    structures = StructureTable.from_config(
+        {
+            "structures": [{"name": "head", "value": 1}, {"name": "eye", "value": 2}],
+            "background": {"value": 0},
+        }
+    )
     rng = np.random.default_rng(0)
     results = []
     for index in range(8):

@@ -26,7 +26,10 @@ def test_help_lists_every_stage(capsys):
 def test_module_runs_without_installation():
     result = subprocess.run(
         [sys.executable, "-m", "traitrack", "propagate", "--help"],
-        cwd=ROOT / "workflow", capture_output=True, text=True, timeout=60,
+        cwd=ROOT / "workflow",
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0 and "--species" in result.stdout
 
@@ -55,11 +58,19 @@ def test_species_without_templates_names_specimens_to_annotate(tmp_path):
 
     config = load_config(config_path)
     run_describe(
-        sheet, "genus_species", tmp_path / "d.npz", method="specimen", thumbnail_size=64,
-        pool="species", seed=0, registration=config["registration"],
+        sheet,
+        "genus_species",
+        tmp_path / "d.npz",
+        method="specimen",
+        thumbnail_size=64,
+        pool="species",
+        seed=0,
+        registration=config["registration"],
     )
     with pytest.raises(NoTemplatesError, match="Annotate these specimens first") as error:
-        run_select(sheet, "genus_species", tmp_path / "d.npz", tmp_path / "s.tsv", k=5, pool="species")
+        run_select(
+            sheet, "genus_species", tmp_path / "d.npz", tmp_path / "s.tsv", k=5, pool="species"
+        )
     assert "sp" in str(error.value) and "template_pool" in str(error.value)
     assert not (tmp_path / "s.tsv").exists()
 
@@ -68,7 +79,17 @@ def test_cli_stages_write_the_workflow_files(tmp_path):
     _, config_path = _tiny_species(tmp_path, with_template=True)
     results = tmp_path / "results"
     for stage in ("describe", "select", "order"):
-        code = main([stage, "--species", "genus_species", "--config", str(config_path), "--results", str(results)])
+        code = main(
+            [
+                stage,
+                "--species",
+                "genus_species",
+                "--config",
+                str(config_path),
+                "--results",
+                str(results),
+            ]
+        )
         assert code == 0
     assert (results / "genus_species" / "pseudovideo.json").exists()
 

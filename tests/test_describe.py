@@ -56,10 +56,12 @@ def beetle_on_a_card(shape, centre, scale, width_ratio=0.45, card=True):
 
     image = np.full((*shape, 3), 235, np.uint8)
     if card:
-        image[int(shape[0] * 0.7):, : int(shape[1] * 0.45)] = 170
+        image[int(shape[0] * 0.7) :, : int(shape[1] * 0.45)] = 170
     cx, cy = centre
     body = (int(scale * 0.32), int(scale * 0.32 * width_ratio * 2))
-    cv2.ellipse(image, (cx, cy + int(scale * 0.12)), (body[1], body[0]), 0, 0, 360, (40, 30, 20), -1)
+    cv2.ellipse(
+        image, (cx, cy + int(scale * 0.12)), (body[1], body[0]), 0, 0, 360, (40, 30, 20), -1
+    )
     cv2.circle(image, (cx, cy - int(scale * 0.3)), int(scale * 0.1), (40, 30, 20), -1)
     return image
 
@@ -121,13 +123,17 @@ def test_the_describe_stage_writes_the_ranking_only_for_the_specimen_method(tmp_
     )
     config = load_config(tmp_path / "config.yaml")
     settings = dict(thumbnail_size=64, pool="species", seed=0, registration=config["registration"])
-    run_describe(tmp_path / "samples.tsv", "genus_species", tmp_path / "d.npz", method="specimen", **settings)
+    run_describe(
+        tmp_path / "samples.tsv", "genus_species", tmp_path / "d.npz", method="specimen", **settings
+    )
     with np.load(tmp_path / "d.npz") as data:
         assert str(data["method"]) == "specimen"
         images = [np.asarray(Image.open(tmp_path / f"s{i}.png")) for i in range(3)]
         (expected,) = centre_descriptors(describe_images(images))
         np.testing.assert_allclose(data["ranking"], expected, atol=1e-6)
         assert data["descriptors"].shape[1] != expected.shape[1]
-    run_describe(tmp_path / "samples.tsv", "genus_species", tmp_path / "h.npz", method="hog", **settings)
+    run_describe(
+        tmp_path / "samples.tsv", "genus_species", tmp_path / "h.npz", method="hog", **settings
+    )
     with np.load(tmp_path / "h.npz") as data:
         assert "ranking" not in data.files

@@ -47,7 +47,10 @@ def test_sample_sheet_columns_slugs_and_templates(generated):
     assert len(on_disk) == 24 and on_disk["specimen"].is_unique
     assert set(on_disk["species"]) == {"carabus_synth", "pterostichus_synth"}
     templates = on_disk[on_disk["mask"] != ""]
-    assert templates.groupby("species").size().to_dict() == {"carabus_synth": 2, "pterostichus_synth": 2}
+    assert templates.groupby("species").size().to_dict() == {
+        "carabus_synth": 2,
+        "pterostichus_synth": 2,
+    }
     assert (on_disk["gt_mask"] != "").all()
     assert on_disk["px_per_mm"].between(15, 30).all()
     assert on_disk["specimen"].tolist() == sheet["specimen"].tolist()

@@ -28,8 +28,11 @@ from traitrack.structures import Structure, StructureTable
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 BEETLE_COLOURS = {
-    "head": (200, 0, 0), "pronotum": (0, 200, 0), "elytra": (0, 0, 200),
-    "legs": (200, 200, 0), "antennae": (200, 0, 200),
+    "head": (200, 0, 0),
+    "pronotum": (0, 200, 0),
+    "elytra": (0, 0, 200),
+    "legs": (200, 200, 0),
+    "antennae": (200, 0, 200),
 }
 ANT_VALUES = {"head": 0, "mesosoma": 3, "gaster": 4, "eye": 5}
 
@@ -66,9 +69,9 @@ def asymmetric_rgb(height=6, width=10) -> np.ndarray:
 def ant_labels() -> tuple[np.ndarray, np.ndarray]:
     """A raw ant-style value mask (background 6) and its expected internal labels."""
     raw = np.full((8, 12), 6, np.uint8)
-    raw[1:4, 1:5] = 0   # head
-    raw[2, 2] = 5       # eye
-    raw[4:7, 5:8] = 3   # mesosoma
+    raw[1:4, 1:5] = 0  # head
+    raw[2, 2] = 5  # eye
+    raw[4:7, 5:8] = 3  # mesosoma
     raw[3:7, 9:12] = 4  # gaster
     expected = np.zeros_like(raw)
     expected[raw == 0], expected[raw == 5] = 1, 4
@@ -122,8 +125,8 @@ def test_png_modes(tmp_path):
     assert np.array_equal(read_image(tmp_path / "palette.png"), np.asarray(palette.convert("RGB")))
 
     rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
-    rgba[0, 0, 3] = 0      # fully transparent -> white
-    rgba[0, 1, 3] = 128    # half transparent -> halfway to white
+    rgba[0, 0, 3] = 0  # fully transparent -> white
+    rgba[0, 1, 3] = 128  # half transparent -> halfway to white
     Image.fromarray(rgba, mode="RGBA").save(tmp_path / "rgba.png")
     result = read_image(tmp_path / "rgba.png")
     assert result.shape == rgb.shape
@@ -179,21 +182,39 @@ def test_missing_and_broken_image(tmp_path):
 
 def test_pixel_size_imagej_mm_and_micron(tmp_path):
     image = np.zeros((4, 4), np.uint8)
-    tifffile.imwrite(tmp_path / "mm.tif", image, imagej=True,
-                     resolution=(1 / 0.005, 1 / 0.005), metadata={"unit": "mm"})
+    tifffile.imwrite(
+        tmp_path / "mm.tif",
+        image,
+        imagej=True,
+        resolution=(1 / 0.005, 1 / 0.005),
+        metadata={"unit": "mm"},
+    )
     assert read_pixel_size(tmp_path / "mm.tif") == pytest.approx(200.0)
-    tifffile.imwrite(tmp_path / "um.tif", image, imagej=True,
-                     resolution=(1 / 2.5, 1 / 2.5), metadata={"unit": "micron"})
+    tifffile.imwrite(
+        tmp_path / "um.tif",
+        image,
+        imagej=True,
+        resolution=(1 / 2.5, 1 / 2.5),
+        metadata={"unit": "micron"},
+    )
     assert read_pixel_size(tmp_path / "um.tif") == pytest.approx(400.0)
 
 
 def test_pixel_size_ome(tmp_path):
     image = np.zeros((4, 4), np.uint8)
-    tifffile.imwrite(tmp_path / "a.ome.tif", image, ome=True,
-                     metadata={"PhysicalSizeX": 4.0, "PhysicalSizeXUnit": "µm"})
+    tifffile.imwrite(
+        tmp_path / "a.ome.tif",
+        image,
+        ome=True,
+        metadata={"PhysicalSizeX": 4.0, "PhysicalSizeXUnit": "µm"},
+    )
     assert read_pixel_size(tmp_path / "a.ome.tif") == pytest.approx(250.0)
-    tifffile.imwrite(tmp_path / "b.ome.tif", image, ome=True, metadata={"PhysicalSizeX": 0.01,
-                                                                    "PhysicalSizeXUnit": "mm"})
+    tifffile.imwrite(
+        tmp_path / "b.ome.tif",
+        image,
+        ome=True,
+        metadata={"PhysicalSizeX": 0.01, "PhysicalSizeXUnit": "mm"},
+    )
     assert read_pixel_size(tmp_path / "b.ome.tif") == pytest.approx(100.0)
 
 
@@ -301,8 +322,9 @@ def test_coco_polygon_and_rle_with_folders(tmp_path):
 
 def test_coco_overlap_smaller_on_top(tmp_path):
     document = coco_document([[1, 1, 11, 1, 11, 9, 1, 9]])
-    document["annotations"].insert(1, {"id": 9, "image_id": 3, "category_id": 2,
-                                       "segmentation": [[4, 4, 7, 4, 7, 7, 4, 7]]})
+    document["annotations"].insert(
+        1, {"id": 9, "image_id": 3, "category_id": 2, "segmentation": [[4, 4, 7, 4, 7, 7, 4, 7]]}
+    )
     path = tmp_path / "overlap.json"
     path.write_text(json.dumps(document))
     labels = read_mask(path, ant_table(), image_name="specimen_1.jpg")
@@ -333,11 +355,16 @@ def test_coco_errors(tmp_path):
 
 def test_labelme_shapes(tmp_path):
     document = {
-        "imageHeight": 20, "imageWidth": 30, "imagePath": "../img/specimen.png",
+        "imageHeight": 20,
+        "imageWidth": 30,
+        "imagePath": "../img/specimen.png",
         "shapes": [
             {"label": "head", "shape_type": "rectangle", "points": [[2, 2], [12, 10]]},
-            {"label": "gaster", "shape_type": "polygon",
-             "points": [[15, 2], [28, 2], [28, 18], [15, 18]]},
+            {
+                "label": "gaster",
+                "shape_type": "polygon",
+                "points": [[15, 2], [28, 2], [28, 18], [15, 18]],
+            },
             {"label": "eye", "shape_type": "circle", "points": [[6, 6], [8, 6]]},
             {"label": "head", "shape_type": "point", "points": [[1, 1]]},
         ],
@@ -364,10 +391,17 @@ def test_write_coco_round_trip(tmp_path):
     other = np.zeros((5, 4), np.uint8)
     other[1:3, 1:3] = 3
     path = tmp_path / "out" / "masks.json"
-    extra = {"specimen": "b1", "engine": "registration",
-             "confidence": {"head": np.float32(0.5), "legs": float("nan")}}
-    write_coco(path, [("imgs/b1.png", beetle, extra), ("b2.png", other, {})], beetle_table(),
-               info={"description": "test"})
+    extra = {
+        "specimen": "b1",
+        "engine": "registration",
+        "confidence": {"head": np.float32(0.5), "legs": float("nan")},
+    }
+    write_coco(
+        path,
+        [("imgs/b1.png", beetle, extra), ("b2.png", other, {})],
+        beetle_table(),
+        info={"description": "test"},
+    )
     document = json.loads(path.read_text())
     first = document["images"][0]
     assert first["specimen"] == "b1" and first["confidence"] == {"head": 0.5, "legs": None}
@@ -416,10 +450,13 @@ def test_atomic_output_leaves_nothing_on_exception(tmp_path):
 
 @pytest.mark.realdata
 @pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is absent")
-@pytest.mark.parametrize("dataset, table, expected", [
-    ("beetles-5part", beetle_table, {0, 1, 2, 3, 4, 5}),
-    ("ants-4part", ant_table, {0, 1, 2, 3, 4}),
-])
+@pytest.mark.parametrize(
+    "dataset, table, expected",
+    [
+        ("beetles-5part", beetle_table, {0, 1, 2, 3, 4, 5}),
+        ("ants-4part", ant_table, {0, 1, 2, 3, 4}),
+    ],
+)
 def test_real_masks_map_every_pixel(dataset, table, expected):
     masks = sorted((DATA / dataset / "masks").glob("*.png"))[:2]
     if len(masks) < 2:

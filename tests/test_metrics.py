@@ -96,7 +96,13 @@ def test_share_above_is_strict_and_skips_nan():
 
 def test_summary_per_species_and_overall(table):
     rows = [
-        {"specimen": "a1", "species": "ant", "miou": 0.9, "iou_head": 0.9, "iou_body": float("nan")},
+        {
+            "specimen": "a1",
+            "species": "ant",
+            "miou": 0.9,
+            "iou_head": 0.9,
+            "iou_body": float("nan"),
+        },
         {"specimen": "a2", "species": "ant", "miou": 0.5, "iou_head": 0.6, "iou_body": 0.4},
         {"specimen": "b1", "species": "bee", "miou": 0.8, "iou_head": 0.8, "iou_body": 0.8},
     ]

@@ -62,7 +62,9 @@ def test_background_pixels_are_unchanged(table, scene):
     image, labels = scene
     overlay = render_overlay(image, labels, table)
     background = labels == 0
-    np.testing.assert_array_equal(overlay[: image.shape[0], : image.shape[1]][background], image[background])
+    np.testing.assert_array_equal(
+        overlay[: image.shape[0], : image.shape[1]][background], image[background]
+    )
 
 
 def test_undeclared_labels_stay_untinted(table, scene):
@@ -79,8 +81,10 @@ def test_title_adds_a_band_above(table, scene):
     titled = render_overlay(image, labels, table, title="specimen_001")
     band = titled.shape[0] - plain.shape[0]
     assert band > 0
-    np.testing.assert_array_equal(titled[band : band + image.shape[0], : image.shape[1]],
-                                  plain[: image.shape[0], : image.shape[1]])
+    np.testing.assert_array_equal(
+        titled[band : band + image.shape[0], : image.shape[1]],
+        plain[: image.shape[0], : image.shape[1]],
+    )
 
 
 def test_rendering_is_deterministic(table, scene):
@@ -100,7 +104,9 @@ def test_write_overlay_writes_png_atomically(table, scene, tmp_path):
     image, labels = scene
     path = tmp_path / "out" / "overlay.png"
     write_overlay(path, image, labels, table, alpha=0.3)
-    np.testing.assert_array_equal(np.asarray(Image.open(path)), render_overlay(image, labels, table, alpha=0.3))
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(path)), render_overlay(image, labels, table, alpha=0.3)
+    )
     assert sorted(p.name for p in path.parent.iterdir()) == ["overlay.png"]  # no temporary left
 
 

@@ -26,18 +26,10 @@ from traitrack.engines.base import Frame  # noqa: E402
 from traitrack.engines.sam2.model import (
     CheckpointError,
     ModelSpec,
+    apply_finetuned_weights,  # noqa: E402
     build_model,
     instantiate_model,
 )  # noqa: E402
-from traitrack.io import InputError  # noqa: E402
-from traitrack.finetune.train import (  # noqa: E402
-    FeatureSource,
-    FinetuneOptions,
-    cycle_step,
-    mean_cycle_loss,
-    train,
-)
-from traitrack.stages.finetune import run_finetune  # noqa: E402
 from traitrack.finetune.cycle import (  # noqa: E402
     backward_half,
     condition,
@@ -47,19 +39,32 @@ from traitrack.finetune.cycle import (  # noqa: E402
     predict,
 )
 from traitrack.finetune.data import PairSampler, load_templates, training_set  # noqa: E402
+from traitrack.finetune.train import (  # noqa: E402
+    FeatureSource,
+    FinetuneOptions,
+    cycle_step,
+    mean_cycle_loss,
+    train,
+)
 from traitrack.finetune.weights import (  # noqa: E402
     LoraOptions,
     make_trainable,
     save_weights,
 )
-from traitrack.engines.sam2.model import apply_finetuned_weights  # noqa: E402
+from traitrack.io import InputError  # noqa: E402
 from traitrack.samples import read_sample_sheet  # noqa: E402
+from traitrack.stages.finetune import run_finetune  # noqa: E402
 from traitrack.structures import StructureTable  # noqa: E402
 
 pytestmark = pytest.mark.sam2
 
 SIZE = 256
-SAM2_OPTIONS = {"model_size": "tiny", "image_size": SIZE, "allow_random_weights": True, "device": "cpu"}
+SAM2_OPTIONS = {
+    "model_size": "tiny",
+    "image_size": SIZE,
+    "allow_random_weights": True,
+    "device": "cpu",
+}
 STRUCTURES = [{"name": "head", "value": 1}, {"name": "body", "value": 2}]
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
@@ -185,7 +190,9 @@ def test_gradient_reaches_forward_prediction_and_trainable_parameters_not_the_en
         "sam_mask_decoder.transformer",
         "obj_ptr_proj.",
     ):
-        assert any(g is not None and g.abs().sum() > 0 for n, g in grads.items() if n.startswith(part)), part
+        assert any(
+            g is not None and g.abs().sum() > 0 for n, g in grads.items() if n.startswith(part)
+        ), part
     encoder = [n for n in grads if n.startswith("image_encoder.")]
     assert encoder and all(grads[n] is None for n in encoder)
     assert all(not p.requires_grad for p in model.image_encoder.parameters())
@@ -224,7 +231,11 @@ def test_training_set_and_sampling_visit_every_template(sheet_path):
         "u1",
         "g0",
     ]
-    assert [t.specimen for t in training_set(sheet, "sp", pool="genus").templates] == ["t0", "t1", "o0"]
+    assert [t.specimen for t in training_set(sheet, "sp", pool="genus").templates] == [
+        "t0",
+        "t1",
+        "o0",
+    ]
     with pytest.raises(InputError, match="finetune.pool"):
         training_set(sheet, "other_sp")
     sampler = PairSampler(templates=3, targets=5, seed=4)
@@ -239,14 +250,20 @@ def test_training_set_and_sampling_visit_every_template(sheet_path):
 
 def test_options_from_config():
     options = FinetuneOptions.from_config(
-        {"seed": 3, "finetune": {"enabled": True, "epochs": 2, "lora": {"enabled": True, "rank": 4}}}
+        {
+            "seed": 3,
+            "finetune": {"enabled": True, "epochs": 2, "lora": {"enabled": True, "rank": 4}},
+        }
     )
     assert options.seed == 3 and options.lora.rank == 4 and options.lora.scale == 4.0
     assert options.total_steps(targets=7) == 14 and FinetuneOptions(steps=9).total_steps(7) == 9
     with pytest.raises(ValueError, match="batch"):
         FinetuneOptions.from_config({"finetune": {"batch": 2}})
     # the schema's defaults and the dataclass's are the same
-    assert FinetuneOptions.from_config(validate_config({"structures": STRUCTURES})) == FinetuneOptions()
+    assert (
+        FinetuneOptions.from_config(validate_config({"structures": STRUCTURES}))
+        == FinetuneOptions()
+    )
     with pytest.raises(ValueError, match="finetune/pool"):
         validate_config({"structures": STRUCTURES, "finetune": {"pool": "family"}})
 
@@ -254,7 +271,9 @@ def test_options_from_config():
 def test_full_weights_reload_exactly_and_foreign_files_are_refused(setup, tmp_path):
     path = tmp_path / "weights.pt"
     save_weights(path, setup["named"], LoraOptions(), {"model_size": "tiny"}, steps=1)
-    fresh = instantiate_model("tiny", SIZE, seed=1)  # other base weights: the file must overwrite them
+    fresh = instantiate_model(
+        "tiny", SIZE, seed=1
+    )  # other base weights: the file must overwrite them
     apply_finetuned_weights(fresh, path, "tiny")
     trained = dict(setup["model"].named_parameters())
     for name, parameter in fresh.named_parameters():
@@ -290,7 +309,9 @@ def test_lora_trains_only_adapters_and_merges_into_the_same_layers(setup, tmp_pa
     apply_finetuned_weights(base, path, "tiny")
     merged_layers = dict(base.named_modules())
     wrapped = {n: m for n, m in model.named_modules() if hasattr(m, "lora_A")}
-    assert any(isinstance(m.base_layer, torch.nn.Conv2d) for m in wrapped.values())  # memory_encoder.out_proj
+    assert any(
+        isinstance(m.base_layer, torch.nn.Conv2d) for m in wrapped.values()
+    )  # memory_encoder.out_proj
     for name, layer in wrapped.items():
         base_layer = layer.base_layer
         if isinstance(base_layer, torch.nn.Linear):
@@ -298,7 +319,9 @@ def test_lora_trains_only_adapters_and_merges_into_the_same_layers(setup, tmp_pa
         else:
             probe = torch.randn(1, base_layer.in_channels, 5, 5)
         with torch.no_grad():
-            torch.testing.assert_close(merged_layers[name](probe), layer(probe), rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(
+                merged_layers[name](probe), layer(probe), rtol=1e-4, atol=1e-5
+            )
 
 
 class Killed(Exception):
@@ -350,13 +373,19 @@ def test_killed_job_resumes_and_tuned_weights_change_propagate(sheet_path, tmp_p
         finetune_stage(sheet_path, config, outputs, on_step=kill_after_first)
     assert (tmp_path / "run" / "state.pt").is_file() and not outputs[0].exists()
     steps_run = []
-    rows = finetune_stage(sheet_path, config, outputs, on_step=lambda step, row: steps_run.append(step))
+    rows = finetune_stage(
+        sheet_path, config, outputs, on_step=lambda step, row: steps_run.append(step)
+    )
     assert steps_run == [1] and [r["step"] for r in rows] == [1, 2]  # resumed at the second step
-    assert not (tmp_path / "run" / "state.pt").exists() and all(p.stat().st_size > 0 for p in outputs)
+    assert not (tmp_path / "run" / "state.pt").exists() and all(
+        p.stat().st_size > 0 for p in outputs
+    )
 
     reference = [tmp_path / "ref" / n for n in ("weights.pt", "loss.tsv", "loss.png")]
     finetune_stage(sheet_path, config, reference)
-    resumed, uninterrupted = (torch.load(p[0], weights_only=True)["state"] for p in (outputs, reference))
+    resumed, uninterrupted = (
+        torch.load(p[0], weights_only=True)["state"] for p in (outputs, reference)
+    )
     assert resumed.keys() == uninterrupted.keys()
     for key in resumed:
         torch.testing.assert_close(resumed[key], uninterrupted[key], rtol=0, atol=1e-6)
@@ -381,7 +410,9 @@ def test_a_few_steps_on_real_beetles_lower_the_training_loss(tmp_path):
         pytest.skip("../shared/data/beetles-5part is absent")
     names = sorted(p.stem for p in (dataset / "images").glob("*.png"))[:2]
     rows = ["specimen\tspecies\timage\tmask"]
-    rows += [f"{n}\tb\t{dataset / 'images' / n}.png\t{dataset / 'masks' / n}.png" for n in names[:1]]
+    rows += [
+        f"{n}\tb\t{dataset / 'images' / n}.png\t{dataset / 'masks' / n}.png" for n in names[:1]
+    ]
     rows += [f"{n}\tb\t{dataset / 'images' / n}.png\t" for n in names[1:]]
     (tmp_path / "samples.tsv").write_text("\n".join(rows) + "\n")
     parts = {

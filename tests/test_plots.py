@@ -6,7 +6,12 @@ import pytest
 from PIL import Image
 
 from traitrack.io import InputError
-from traitrack.plots import distribution_traits, present_parts, write_distribution_plots, write_table_html
+from traitrack.plots import (
+    distribution_traits,
+    present_parts,
+    write_distribution_plots,
+    write_table_html,
+)
 
 
 def trait_table(mm=True):

@@ -119,17 +119,37 @@ def _selection(rows):
 
 
 def test_chunks_in_all_modes():
-    descriptors = {n: np.array([v]) for n, v in {"T1": 0.0, "T2": 100.0, "a": 3.0, "b": 1.0, "c": 2.0, "z": 99.0}.items()}
+    descriptors = {
+        n: np.array([v])
+        for n, v in {"T1": 0.0, "T2": 100.0, "a": 3.0, "b": 1.0, "c": 2.0, "z": 99.0}.items()
+    }
     selection = _selection(
-        [("a", 1, "T1", 3), ("a", 2, "T2", 97), ("b", 1, "T1", 1), ("b", 2, "T2", 99),
-         ("c", 1, "T1", 2), ("c", 2, "T2", 98), ("z", 1, "T2", 1), ("z", 2, "T1", 99)]
+        [
+            ("a", 1, "T1", 3),
+            ("a", 2, "T2", 97),
+            ("b", 1, "T1", 1),
+            ("b", 2, "T2", 99),
+            ("c", 1, "T1", 2),
+            ("c", 2, "T2", 98),
+            ("z", 1, "T2", 1),
+            ("z", 2, "T1", 99),
+        ]
     )
     chain = build_chunks("chain", selection, descriptors, chunk_length=2)
-    assert [c.targets for c in chain] == [["b", "c"], ["a"], ["z"]]  # nearest-neighbour walk from T1
+    assert [c.targets for c in chain] == [
+        ["b", "c"],
+        ["a"],
+        ["z"],
+    ]  # nearest-neighbour walk from T1
     assert chain[0].templates == ["T1", "T2"] and chain[2].templates == ["T2", "T1"]
     assert chain[0].target_templates["b"] == ["T1", "T2"]
     pairs = build_chunks("pairs", selection[selection["rank"] == 1], descriptors, chunk_length=5)
-    assert [(c.templates, c.targets) for c in pairs] == [(["T1"], ["a"]), (["T1"], ["b"]), (["T1"], ["c"]), (["T2"], ["z"])]
+    assert [(c.templates, c.targets) for c in pairs] == [
+        (["T1"], ["a"]),
+        (["T1"], ["b"]),
+        (["T1"], ["c"]),
+        (["T2"], ["z"]),
+    ]
     by_name = build_chunks("filename", selection, descriptors, chunk_length=3)
     assert [c.targets for c in by_name] == [["a", "b", "c"], ["z"]]
     with pytest.raises(ValueError, match="order mode"):

@@ -25,9 +25,7 @@ class EchoEngine:
     def propagate(self, frames, structures):
         self.chunks.append(frames)
         template = next(f for f in frames if f.labels is not None)
-        return [
-            Prediction(f.specimen, template.labels.copy()) for f in frames if f.labels is None
-        ]
+        return [Prediction(f.specimen, template.labels.copy()) for f in frames if f.labels is None]
 
 
 def labels(shift=0):
@@ -40,8 +38,10 @@ def labels(shift=0):
 def test_round_trip_sends_the_prediction_back_onto_the_templates():
     engine = EchoEngine()
     target = Frame("t", np.zeros((20, 20, 3), np.uint8))
-    templates = [Frame("a", np.zeros((20, 20, 3), np.uint8), labels()),
-                 Frame("b", np.zeros((20, 20, 3), np.uint8), labels(2))]
+    templates = [
+        Frame("a", np.zeros((20, 20, 3), np.uint8), labels()),
+        Frame("b", np.zeros((20, 20, 3), np.uint8), labels(2)),
+    ]
     evidence = evidence_of(
         Prediction("t", labels(), agreement=0.8, edge_agreement=0.9, single_template_agreement=0.7)
     )
@@ -67,12 +67,27 @@ def test_qc_score_is_round_trip_times_the_evidence_and_round_trip_alone_without_
 
 def test_summary_flags_a_consistent_round_trip_when_templates_disagree():
     rows = [
-        {"specimen": "good", "template": "a", "iou_head": 0.9, "round_trip_miou": 0.9,
-         "agreement": 0.9},
-        {"specimen": "flipped", "template": "a", "iou_head": 0.9, "round_trip_miou": 0.9,
-         "agreement": 0.3},
-        {"specimen": "sam2", "template": "a", "iou_head": 0.7, "round_trip_miou": 0.7,
-         "agreement": float("nan")},
+        {
+            "specimen": "good",
+            "template": "a",
+            "iou_head": 0.9,
+            "round_trip_miou": 0.9,
+            "agreement": 0.9,
+        },
+        {
+            "specimen": "flipped",
+            "template": "a",
+            "iou_head": 0.9,
+            "round_trip_miou": 0.9,
+            "agreement": 0.3,
+        },
+        {
+            "specimen": "sam2",
+            "template": "a",
+            "iou_head": 0.7,
+            "round_trip_miou": 0.7,
+            "agreement": float("nan"),
+        },
     ]
     summary = {row["specimen"]: row for row in summarise_round_trips(rows, threshold=0.5)}
     assert not summary["good"]["flagged"] and summary["flipped"]["flagged"]
@@ -84,10 +99,22 @@ def test_summary_flags_a_consistent_round_trip_when_templates_disagree():
 
 def test_summary_flags_a_prediction_whose_boundaries_the_target_edges_move():
     rows = [
-        {"specimen": "fits", "template": "a", "iou_head": 0.8, "round_trip_miou": 0.8,
-         "agreement": 0.9, "edge_agreement": 0.95},
-        {"specimen": "off", "template": "a", "iou_head": 0.8, "round_trip_miou": 0.8,
-         "agreement": 0.9, "edge_agreement": 0.5},
+        {
+            "specimen": "fits",
+            "template": "a",
+            "iou_head": 0.8,
+            "round_trip_miou": 0.8,
+            "agreement": 0.9,
+            "edge_agreement": 0.95,
+        },
+        {
+            "specimen": "off",
+            "template": "a",
+            "iou_head": 0.8,
+            "round_trip_miou": 0.8,
+            "agreement": 0.9,
+            "edge_agreement": 0.5,
+        },
     ]
     summary = {row["specimen"]: row for row in summarise_round_trips(rows, threshold=0.5)}
     assert not summary["fits"]["flagged"] and summary["off"]["flagged"]
@@ -98,8 +125,15 @@ def test_summary_flags_a_prediction_whose_boundaries_the_target_edges_move():
 def test_summary_flags_a_prediction_that_its_templates_alone_would_not_make():
     """Templates that agree on the compact parts but, each alone, put the eye elsewhere."""
     rows = [
-        {"specimen": specimen, "template": "a", "iou_head": 0.8, "round_trip_miou": 0.8,
-         "agreement": 0.9, "edge_agreement": 0.9, "single_template_agreement": alone}
+        {
+            "specimen": specimen,
+            "template": "a",
+            "iou_head": 0.8,
+            "round_trip_miou": 0.8,
+            "agreement": 0.9,
+            "edge_agreement": 0.9,
+            "single_template_agreement": alone,
+        }
         for specimen, alone in (("sure", 0.9), ("unsure", 0.4))
     ]
     summary = {row["specimen"]: row for row in summarise_round_trips(rows, threshold=0.5)}
@@ -113,21 +147,29 @@ def test_the_lowest_quarter_by_rank_is_flagged_whatever_the_scores():
     the round trip and both pieces of evidence are flagged, not the one the product (decided
     by the round trip's wide spread) puts lowest."""
     signals = {  # round trip, agreement, edge agreement
-        "a": (0.90, 0.95, 0.99), "b": (0.85, 0.90, 0.98), "c": (0.80, 0.92, 0.97),
-        "d": (0.75, 0.91, 0.96), "e": (0.70, 0.94, 0.95),
-        "poor_evidence": (0.72, 0.60, 0.80), "poorer": (0.71, 0.62, 0.81),
+        "a": (0.90, 0.95, 0.99),
+        "b": (0.85, 0.90, 0.98),
+        "c": (0.80, 0.92, 0.97),
+        "d": (0.75, 0.91, 0.96),
+        "e": (0.70, 0.94, 0.95),
+        "poor_evidence": (0.72, 0.60, 0.80),
+        "poorer": (0.71, 0.62, 0.81),
         "low_round_trip": (0.30, 0.96, 0.995),
     }
     rows = [
-        {"specimen": name, "template": "t", "iou_head": rt, "round_trip_miou": rt,
-         "agreement": agreement, "edge_agreement": edges}
+        {
+            "specimen": name,
+            "template": "t",
+            "iou_head": rt,
+            "round_trip_miou": rt,
+            "agreement": agreement,
+            "edge_agreement": edges,
+        }
         for name, (rt, agreement, edges) in signals.items()
     ]
     summary = {row["specimen"]: row for row in summarise_round_trips(rows, threshold=0.2)}
     assert min(summary, key=lambda name: summary[name]["qc_score"]) == "low_round_trip"
-    assert {name for name, row in summary.items() if row["flagged"]} == {
-        "poor_evidence", "poorer"
-    }
+    assert {name for name, row in summary.items() if row["flagged"]} == {"poor_evidence", "poorer"}
     assert all(0 < row["qc_rank"] <= 1 for row in summary.values())
     # no share: the threshold alone flags; a NaN round trip is always flagged
     by_threshold = summarise_round_trips(rows, threshold=0.3, flag_share=0.0)

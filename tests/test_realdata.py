@@ -53,10 +53,21 @@ def test_real_specimens_end_to_end(tmp_path, dataset):
     preset = PRESETS / f"{dataset}.yaml"  # structures, background and engine options
     structures = yaml.safe_load(preset.read_text())["structures"]
     result = subprocess.run(
-        [str(SNAKEMAKE), "--cores", "2", "--snakefile", str(ROOT / "Snakefile"),
-         "--directory", str(tmp_path),
-         "--configfile", str(tmp_path / "config.yaml"), str(preset)],
-        capture_output=True, text=True, timeout=900,
+        [
+            str(SNAKEMAKE),
+            "--cores",
+            "2",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(tmp_path / "config.yaml"),
+            str(preset),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     evaluation = pd.read_csv(tmp_path / "results" / "evaluation.tsv", sep="\t")

@@ -23,8 +23,8 @@ from traitrack.engines.registration.fusion import (
     labels_from_probabilities,
     template_weights,
 )
-from traitrack.silhouette import foreground_mask
 from traitrack.metrics import class_iou, mean_iou
+from traitrack.silhouette import foreground_mask
 from traitrack.structures import Structure, StructureTable
 
 STRUCTURES = StructureTable(

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from traitrack.engines.base import Frame
-from traitrack.engines.registration.engine import OptionsError, RegistrationEngine
 from traitrack.engines.registration.body import body_probability, body_samples, fill_body
+from traitrack.engines.registration.engine import OptionsError, RegistrationEngine
 from traitrack.structures import StructureTable
 
 HEAD, GASTER = 1, 2

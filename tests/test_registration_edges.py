@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from traitrack.engines.registration.engine import OptionsError, RegistrationEngine
 from traitrack.engines.registration.edges import snap_to_edges
+from traitrack.engines.registration.engine import OptionsError, RegistrationEngine
 
 HEAD, BODY, LEG = 1, 2, 3
 
@@ -81,9 +81,7 @@ def test_thin_parts_and_a_zero_beta_are_left_alone(rng):
 def test_without_confident_seeds_the_labels_stay(rng):
     image, truth = two_part_scene(rng)
     faint = offset_probabilities(truth, shift=0) * 0.3
-    snapped = snap_to_edges(
-        image, faint, truth, truth > 0, [HEAD, BODY], beta=3000, confidence=0.9
-    )
+    snapped = snap_to_edges(image, faint, truth, truth > 0, [HEAD, BODY], beta=3000, confidence=0.9)
     assert (snapped == truth).all()
 
 

@@ -32,10 +32,10 @@ def moved_eye(rng, eye_centre, eye_radius=8):
     """The usual template (eye at (60, 50), radius 8) and a target with the same head whose eye
     lies at ``eye_centre``: the target's image, its truth, its labels with the eye left as
     head, and the template list."""
-    template_image, template_labels = head_with_eye((120, 160), (80, 60), (50, 35), (60, 50), 8, rng)
-    target_image, truth = head_with_eye(
-        (120, 160), (80, 60), (50, 35), eye_centre, eye_radius, rng
+    template_image, template_labels = head_with_eye(
+        (120, 160), (80, 60), (50, 35), (60, 50), 8, rng
     )
+    target_image, truth = head_with_eye((120, 160), (80, 60), (50, 35), eye_centre, eye_radius, rng)
     head_only = np.where(truth == EYE, HEAD, truth).astype(np.uint8)
     return target_image, truth, head_only, [PartTemplate(template_image, template_labels, 1.0)]
 
@@ -50,7 +50,9 @@ def rng():
 
 
 def test_eye_found_where_the_template_has_it_and_the_transfer_lost_it(rng):
-    template_image, template_labels = head_with_eye((120, 160), (80, 60), (50, 35), (60, 50), 8, rng)
+    template_image, template_labels = head_with_eye(
+        (120, 160), (80, 60), (50, 35), (60, 50), 8, rng
+    )
     # the target: same layout, larger; its transferred labels know the head but put the eye off
     target_image, truth = head_with_eye((150, 200), (100, 75), (62, 44), (75, 62), 10, rng)
     transferred = np.where(truth == EYE, HEAD, truth).astype(np.uint8)
@@ -77,8 +79,12 @@ def test_appearance_moves_the_eye_away_from_the_templates_position(rng):
 
 
 def test_nothing_changes_without_a_parent_or_a_template_part(rng):
-    template_image, template_labels = head_with_eye((120, 160), (80, 60), (50, 35), (60, 50), 8, rng)
-    no_eye = PartTemplate(template_image, np.where(template_labels == EYE, HEAD, template_labels), 1.0)
+    template_image, template_labels = head_with_eye(
+        (120, 160), (80, 60), (50, 35), (60, 50), 8, rng
+    )
+    no_eye = PartTemplate(
+        template_image, np.where(template_labels == EYE, HEAD, template_labels), 1.0
+    )
     target_image, truth = head_with_eye((120, 160), (80, 60), (50, 35), (60, 50), 8, rng)
     assert np.array_equal(place_small_part(target_image, truth, [no_eye], EYE, HEAD), truth)
     empty = np.zeros_like(truth)
@@ -112,7 +118,9 @@ def test_engine_places_the_configured_small_part(rng):
     structures = StructureTable.from_config(
         {"structures": [{"name": "head", "value": 1}, {"name": "eye", "value": 2}]}
     )
-    template_image, template_labels = head_with_eye((120, 160), (80, 60), (50, 35), (60, 50), 8, rng)
+    template_image, template_labels = head_with_eye(
+        (120, 160), (80, 60), (50, 35), (60, 50), 8, rng
+    )
     target_image, truth = head_with_eye((120, 160), (84, 58), (52, 36), (66, 50), 8, rng)
     frames = [Frame("template", template_image, template_labels), Frame("target", target_image)]
     options = {"small_parts": {"eye": "head"}, "demons_iterations": 10}

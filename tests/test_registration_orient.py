@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from test_registration import STRUCTURES, blob_miou, draw_specimen
 
 from traitrack.describe import hog_descriptor

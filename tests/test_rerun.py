@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-
 from scratch_project import copy_project, finished_fast_example, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -45,7 +44,9 @@ def species_of(wildcards):
 
 
 def sheet(workdir):
-    return pd.read_csv(workdir / "config" / "samples.tsv", sep="\t", dtype=str, keep_default_na=False)
+    return pd.read_csv(
+        workdir / "config" / "samples.tsv", sep="\t", dtype=str, keep_default_na=False
+    )
 
 
 def test_a_finished_run_has_nothing_to_do(project):
@@ -79,7 +80,9 @@ def test_changed_template_mask_reruns_only_its_species(project):
     mask[0, 0] = 255 - mask[0, 0]  # one pixel: new content, not just a new mtime
     Image.fromarray(mask).save(mask_path)
     jobs = dry_run(project)
-    assert_only_changed_species(jobs, {"propagate", "measure", "overlays", "evaluate", "annotate_next"})
+    assert_only_changed_species(
+        jobs, {"propagate", "measure", "overlays", "evaluate", "annotate_next"}
+    )
 
 
 def test_sheet_edit_of_one_species_reruns_only_it(project):
@@ -111,7 +114,13 @@ def test_report_has_rulegraph_overlays_tables_and_plots(finished, tmp_path):
     result = snakemake(finished, "--report", str(report), timeout=300)
     assert result.returncode == 0, result.stderr[-4000:]
     text = report.read_text()
-    for expected in ("Overlays", "Quality control", "Evaluation", "Trait distributions", "rulegraph"):
+    for expected in (
+        "Overlays",
+        "Quality control",
+        "Evaluation",
+        "Trait distributions",
+        "rulegraph",
+    ):
         assert expected in text, expected
     for structure in ("head", "pronotum", "elytra", "legs", "antennae"):
         assert f"{structure}.png" in text

@@ -16,6 +16,7 @@ pytest.importorskip("sam2")
 
 from traitrack.engines import make_engine  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
+from traitrack.engines.sam2.engine import Sam2Engine  # noqa: E402
 from traitrack.engines.sam2.letterbox import (  # noqa: E402
     fit_letterbox,
     labels_from_logits,
@@ -23,7 +24,6 @@ from traitrack.engines.sam2.letterbox import (  # noqa: E402
     letterbox_mask,
     unletterbox_logits,
 )
-from traitrack.engines.sam2.engine import Sam2Engine  # noqa: E402
 from traitrack.engines.sam2.model import (  # noqa: E402
     CheckpointError,
     RandomWeightsRefused,
@@ -36,7 +36,12 @@ from traitrack.structures import Structure, StructureTable  # noqa: E402
 pytestmark = pytest.mark.sam2
 
 SIZE = 256
-TEST_OPTIONS = {"model_size": "tiny", "image_size": SIZE, "allow_random_weights": True, "device": "cpu"}
+TEST_OPTIONS = {
+    "model_size": "tiny",
+    "image_size": SIZE,
+    "allow_random_weights": True,
+    "device": "cpu",
+}
 
 
 def table(count: int) -> StructureTable:
@@ -102,7 +107,9 @@ def track_step_spy(engine, monkeypatch) -> list[dict]:
 # -- geometry (no model) ---------------------------------------------------------------------
 @pytest.mark.parametrize("shape", [(200, 37), (45, 250), (101, 77), (256, 256), (1, 9)])
 def test_letterbox_round_trip_is_exact_for_frames_up_to_the_model_size(shape):
-    labels = stripes(*shape, 2) if min(shape) > 5 else (np.arange(shape[1])[None] % 3).astype(np.uint8)
+    labels = (
+        stripes(*shape, 2) if min(shape) > 5 else (np.arange(shape[1])[None] % 3).astype(np.uint8)
+    )
     box = fit_letterbox(*shape, SIZE)
     assert max(box.inner_height, box.inner_width) == SIZE
     square = letterbox_mask(labels, box)
@@ -120,7 +127,9 @@ def test_letterbox_round_trip_is_exact_for_random_shapes_and_noise_labels():
         labels = rng.integers(0, 4, (height, width)).astype(np.uint8)  # every pixel a boundary
         box = fit_letterbox(height, width, SIZE)
         square = letterbox_mask(labels, box)
-        logits = torch.stack([torch.from_numpy((square == k) * 20.0 - 10.0) for k in (1, 2, 3)]).float()
+        logits = torch.stack(
+            [torch.from_numpy((square == k) * 20.0 - 10.0) for k in (1, 2, 3)]
+        ).float()
         np.testing.assert_array_equal(labels_from_logits(unletterbox_logits(logits, box)), labels)
 
 
@@ -180,7 +189,10 @@ def test_deterministic_and_independent_of_earlier_calls(engine, chunk):
 def test_conditioning_masks_come_back_exactly_through_sam2(engine):
     structures = table(3)
     shapes = {"tall": (230, 41), "wide": (33, 256), "odd": (97, 151)}
-    templates = [Frame(name, random_image(i, *shape), stripes(*shape, 3)) for i, (name, shape) in enumerate(shapes.items())]
+    templates = [
+        Frame(name, random_image(i, *shape), stripes(*shape, 3))
+        for i, (name, shape) in enumerate(shapes.items())
+    ]
     outputs = engine.track_chunk(templates + [Frame("t", random_image(9, 50, 50))], structures)
     returned = {frame.specimen: prediction for frame, prediction in outputs}
     for template in templates:
@@ -198,7 +210,10 @@ def test_a_chunk_with_two_templates_conditions_on_both(engine, chunk, monkeypatc
     monkeypatch.undo()
     only_first = engine.propagate([frames[0], frames[1]], structures)
     assert both[0].templates == ("tmpl", "tmpl2")
-    assert not np.array_equal(both[0].labels, only_first[0].labels) or both[0].object_score != only_first[0].object_score
+    assert (
+        not np.array_equal(both[0].labels, only_first[0].labels)
+        or both[0].object_score != only_first[0].object_score
+    )
 
 
 def test_qc_pass_starts_from_empty_memory_and_encodes_nothing(engine, chunk, monkeypatch):
@@ -206,7 +221,10 @@ def test_qc_pass_starts_from_empty_memory_and_encodes_nothing(engine, chunk, mon
     forward = engine.propagate(frames, structures)
     encoded = engine.features.stats.encoded
     calls = track_step_spy(engine, monkeypatch)
-    backward_chunk = [Frame("a", frames[1].image, labels=forward[0].labels), Frame("tmpl", frames[0].image)]
+    backward_chunk = [
+        Frame("a", frames[1].image, labels=forward[0].labels),
+        Frame("tmpl", frames[0].image),
+    ]
     backward = engine.propagate(backward_chunk, structures)
     assert engine.features.stats.encoded == encoded  # cached features reused
     assert calls[0] == {"frame": 0, "conditioning": True, "cond_memory": [], "other_memory": []}
@@ -214,7 +232,9 @@ def test_qc_pass_starts_from_empty_memory_and_encodes_nothing(engine, chunk, mon
     monkeypatch.undo()
     with pytest.warns(UserWarning):
         fresh = make_engine("sam2", {**TEST_OPTIONS, "memory_frames": 2}, seed=0)
-    np.testing.assert_array_equal(fresh.propagate(backward_chunk, structures)[0].labels, backward[0].labels)
+    np.testing.assert_array_equal(
+        fresh.propagate(backward_chunk, structures)[0].labels, backward[0].labels
+    )
     fresh.close()
 
 
@@ -227,7 +247,13 @@ def test_shared_first_self_attention_is_sam2s_own_result(engine):
     memory = torch.randn(memory_tokens, objects, 64, generator=generator)
     memory_pos = torch.randn(memory_tokens, objects, 64, generator=generator)
     with torch.inference_mode():
-        shared = attention(curr=[image], curr_pos=[image_pos], memory=memory, memory_pos=memory_pos, num_obj_ptr_tokens=4)
+        shared = attention(
+            curr=[image],
+            curr_pos=[image_pos],
+            memory=memory,
+            memory_pos=memory_pos,
+            num_obj_ptr_tokens=4,
+        )
         own = type(attention).forward(attention, [image], memory, [image_pos], memory_pos, 4)
     assert shared.shape == own.shape == (hw, objects, 256)
     torch.testing.assert_close(shared, own, rtol=0, atol=1e-6)
@@ -236,7 +262,9 @@ def test_shared_first_self_attention_is_sam2s_own_result(engine):
 def test_memory_bank_and_feature_cache_do_not_grow_with_frames(chunk, monkeypatch):
     frames, structures = chunk
     with pytest.warns(UserWarning):
-        small = make_engine("sam2", {**TEST_OPTIONS, "memory_frames": 2, "features_in_memory": 3}, seed=0)
+        small = make_engine(
+            "sam2", {**TEST_OPTIONS, "memory_frames": 2, "features_in_memory": 3}, seed=0
+        )
     targets = [Frame(f"t{i}", random_image(20 + i, 48, 64)) for i in range(7)]
     calls = track_step_spy(small, monkeypatch)
     small.propagate([frames[0]] + targets, structures)
@@ -254,15 +282,21 @@ def test_describe_images_pools_and_feeds_the_cache(engine):
     descriptors = engine.describe_images(images, names=["d0", "d1"])
     assert descriptors.shape == (2, 256) and descriptors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(descriptors, axis=1), 1.0, rtol=1e-5)
-    engine.propagate([Frame("d0", images[0], np.ones((64, 100), np.uint8)), Frame("d1", images[1])], table(1))
+    engine.propagate(
+        [Frame("d0", images[0], np.ones((64, 100), np.uint8)), Frame("d1", images[1])], table(1)
+    )
     assert engine.features.stats.encoded == before + 2
 
 
 def test_bad_frames_are_refused_with_names(engine):
     with pytest.raises(ValueError, match="'gray'"):
-        engine.propagate([Frame("gray", np.zeros((10, 10), np.uint8), np.zeros((10, 10), np.uint8))], table(1))
+        engine.propagate(
+            [Frame("gray", np.zeros((10, 10), np.uint8), np.zeros((10, 10), np.uint8))], table(1)
+        )
     with pytest.raises(ValueError, match="exceeds"):
-        engine.propagate([Frame("x", random_image(0, 10, 10), np.full((10, 10), 3, np.uint8))], table(2))
+        engine.propagate(
+            [Frame("x", random_image(0, 10, 10), np.full((10, 10), 3, np.uint8))], table(2)
+        )
 
 
 # -- weights and checkpoints -----------------------------------------------------------------
@@ -275,7 +309,10 @@ def test_a_real_config_refuses_random_weights():
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match="download_checkpoint"):
-        make_engine("sam2", {"model_size": "tiny", "image_size": SIZE, "checkpoint": str(tmp_path / "no.pt")})
+        make_engine(
+            "sam2",
+            {"model_size": "tiny", "image_size": SIZE, "checkpoint": str(tmp_path / "no.pt")},
+        )
 
 
 @pytest.fixture(scope="module")
@@ -286,7 +323,9 @@ def tiny_checkpoint(tmp_path_factory):
 
 
 def test_checkpoint_loads_strictly_and_makes_real_weights(tiny_checkpoint):
-    engine = make_engine("sam2", {"model_size": "tiny", "image_size": SIZE, "checkpoint": str(tiny_checkpoint)})
+    engine = make_engine(
+        "sam2", {"model_size": "tiny", "image_size": SIZE, "checkpoint": str(tiny_checkpoint)}
+    )
     assert engine.random_weights is False
     reference = instantiate_model("tiny", 1024, seed=3).state_dict()
     for key, value in engine.model.state_dict().items():

@@ -14,7 +14,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from scratch_project import copy_project, finished_fast_example, snakemake
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
@@ -65,7 +64,12 @@ def env():
 def scheduler_records(workdir, env):
     """`scontrol show job` of every job submitted from `workdir`, as dicts of its fields."""
     out = subprocess.run(
-        ["scontrol", "show", "job", "-o"], capture_output=True, text=True, timeout=30, env=env, check=True
+        ["scontrol", "show", "job", "-o"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+        check=True,
     ).stdout
     records = []
     for line in out.splitlines():
@@ -76,7 +80,11 @@ def scheduler_records(workdir, env):
 
 
 def cancel_jobs(workdir, env):
-    ids = [r["JobId"] for r in scheduler_records(workdir, env) if r["JobState"] in ("PENDING", "RUNNING")]
+    ids = [
+        r["JobId"]
+        for r in scheduler_records(workdir, env)
+        if r["JobState"] in ("PENDING", "RUNNING")
+    ]
     if ids:
         subprocess.run(["scancel", *ids], timeout=30, env=env)
 
@@ -136,8 +144,14 @@ def test_cluster_results_equal_local_results(runs):
     local, cluster = (run / "results" for run in runs)
     files = ["traits.csv", "evaluation.tsv", "evaluation_summary.tsv"]
     for species in SPECIES:
-        files += [f"{species}/{name}" for name in ("qc.tsv", "predictions.tsv", "masks.coco.json", "annotate_next.tsv")]
-        files += [f"{species}/labels/{png.name}" for png in sorted((local / species / "labels").glob("*.png"))]
+        files += [
+            f"{species}/{name}"
+            for name in ("qc.tsv", "predictions.tsv", "masks.coco.json", "annotate_next.tsv")
+        ]
+        files += [
+            f"{species}/labels/{png.name}"
+            for png in sorted((local / species / "labels").glob("*.png"))
+        ]
     assert len(files) > 30
     match, mismatch, errors = filecmp.cmpfiles(local, cluster, files, shallow=False)
     assert not mismatch and not errors, (mismatch, errors)

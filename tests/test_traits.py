@@ -131,7 +131,10 @@ def test_centreline_sums_pieces_and_keeps_longest():
 @pytest.mark.parametrize("degrees", [10, 22.5, 35])
 def test_centreline_of_slanted_line_has_no_staircase_bias(degrees):
     skeleton = np.zeros((200, 250), dtype=bool)
-    end = (190 - round(200 * np.sin(np.deg2rad(degrees))), 10 + round(200 * np.cos(np.deg2rad(degrees))))
+    end = (
+        190 - round(200 * np.sin(np.deg2rad(degrees))),
+        10 + round(200 * np.cos(np.deg2rad(degrees))),
+    )
     rr, cc = draw.line(190, 10, *end)
     skeleton[rr, cc] = True
     expected = np.hypot(end[0] - 190, end[1] - 10)
@@ -174,8 +177,12 @@ def test_colour_of_a_painted_structure(table):
     assert (body.rgb_mean_r, body.rgb_mean_g, body.rgb_mean_b) == pytest.approx(paint)
     assert (body.rgb_median_r, body.rgb_median_g, body.rgb_median_b) == pytest.approx(paint)
     expected_lab = color.rgb2lab(np.array([[paint]], dtype=np.uint8))[0, 0]
-    assert (body.lab_mean_l, body.lab_mean_a, body.lab_mean_b) == pytest.approx(expected_lab, abs=1e-4)
-    assert (body.lab_median_l, body.lab_median_a, body.lab_median_b) == pytest.approx(expected_lab, abs=1e-4)
+    assert (body.lab_mean_l, body.lab_mean_a, body.lab_mean_b) == pytest.approx(
+        expected_lab, abs=1e-4
+    )
+    assert (body.lab_median_l, body.lab_median_a, body.lab_median_b) == pytest.approx(
+        expected_lab, abs=1e-4
+    )
 
 
 def test_absent_structure_has_a_row_of_nan(table):
@@ -185,8 +192,15 @@ def test_absent_structure_has_a_row_of_nan(table):
     leg = row_of(frame, "leg")
     assert not leg.present
     assert leg.area_px == 0 and leg.n_components == 0
-    for column in ("perimeter_px", "length_px", "solidity", "rgb_mean_r", "lab_median_b",
-                   "centroid_row_px", "centreline_length_px"):
+    for column in (
+        "perimeter_px",
+        "length_px",
+        "solidity",
+        "rgb_mean_r",
+        "lab_median_b",
+        "centroid_row_px",
+        "centreline_length_px",
+    ):
         assert np.isnan(leg[column]), column
 
 

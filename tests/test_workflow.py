@@ -29,7 +29,16 @@ def copy_project(destination: Path) -> Path:
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(SNAKEMAKE), "--cores", "2", "--directory", str(workdir), "--snakefile", str(workdir / "Snakefile"), *args],
+        [
+            str(SNAKEMAKE),
+            "--cores",
+            "2",
+            "--directory",
+            str(workdir),
+            "--snakefile",
+            str(workdir / "Snakefile"),
+            *args,
+        ],
         capture_output=True,
         text=True,
         timeout=900,

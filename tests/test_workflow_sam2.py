@@ -7,7 +7,6 @@ not the quality of the masks.
 
 import pandas as pd
 import pytest
-
 from scratch_project import copy_project, snakemake
 
 pytest.importorskip("sam2")
@@ -15,7 +14,12 @@ pytestmark = [pytest.mark.sam2, pytest.mark.workflow]
 
 SAM2_CONFIG = {
     "engine": "sam2",
-    "sam2": {"model_size": "tiny", "image_size": 256, "device": "cpu", "allow_random_weights": True},
+    "sam2": {
+        "model_size": "tiny",
+        "image_size": 256,
+        "device": "cpu",
+        "allow_random_weights": True,
+    },
     "finetune": {"enabled": True, "steps": 2, "save_every": 1, "allow_gt_targets": True},
     "resources": {"finetune": {"threads": 1}, "propagate": {"threads": 1}},
 }

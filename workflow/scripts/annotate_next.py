@@ -15,4 +15,3 @@ run_annotate_next(
     snakemake.input.qc,
     snakemake.output[0],
 )
-

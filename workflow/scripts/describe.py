@@ -19,4 +19,3 @@ run_describe(
     registration=snakemake.params.registration,
     sam2=snakemake.params.sam2,
 )
-

@@ -9,4 +9,3 @@ log_to(snakemake.log[0])
 from traitrack.stages.checkpoint import run_download_checkpoint  # noqa: E402
 
 run_download_checkpoint(snakemake.wildcards.size, snakemake.output[0])
-

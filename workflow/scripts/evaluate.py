@@ -17,4 +17,3 @@ run_evaluate(
     snakemake.params.engine,
     snakemake.output[0],
 )
-

@@ -21,4 +21,3 @@ run_finetune(
     plot_out=snakemake.output.plot,
     threads=snakemake.threads,
 )
-

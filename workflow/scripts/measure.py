@@ -18,4 +18,3 @@ run_measure(
     per_specimen_dir=snakemake.output.per_specimen,
     species_table=snakemake.output.table,
 )
-

@@ -16,4 +16,3 @@ run_order(
     mode=snakemake.params.mode,
     chunk_length=snakemake.params.chunk_length,
 )
-

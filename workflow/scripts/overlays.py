@@ -16,4 +16,3 @@ run_overlays(
     StructureTable.from_config(snakemake.params.structures),
     snakemake.output[0],
 )
-

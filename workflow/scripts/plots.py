@@ -9,4 +9,3 @@ log_to(snakemake.log[0])
 from traitrack.stages.report import run_plots  # noqa: E402
 
 run_plots(snakemake.input[0], snakemake.output[0], seed=snakemake.params.seed)
-

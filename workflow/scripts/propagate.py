@@ -25,4 +25,3 @@ run_propagate(
     finetuned_weights=snakemake.input.get("finetuned", ""),
     threads=snakemake.threads,
 )
-

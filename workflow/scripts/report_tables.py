@@ -14,4 +14,3 @@ run_report_tables(
     qc_out=snakemake.output.qc,
     evaluation_out=snakemake.output.evaluation,
 )
-

@@ -16,4 +16,3 @@ run_select(
     k=snakemake.params.k,
     pool=snakemake.params.pool,
 )
-

@@ -15,4 +15,3 @@ run_tables(
     evaluation_out=snakemake.output.evaluation,
     summary_out=snakemake.output.summary,
 )
-

@@ -1,4 +1,5 @@
-from traitrack.cli import main
 import sys
+
+from traitrack.cli import main
 
 sys.exit(main())

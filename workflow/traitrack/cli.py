@@ -47,7 +47,9 @@ def _run_stage(args: argparse.Namespace) -> None:
     stage = args.stage
     if stage == "describe":
         prepare.run_describe(
-            samples, species, p["descriptors"],
+            samples,
+            species,
+            p["descriptors"],
             method=config["describe"]["method"],
             thumbnail_size=config["describe"]["thumbnail_size"],
             pool=config["select"]["template_pool"],
@@ -57,17 +59,27 @@ def _run_stage(args: argparse.Namespace) -> None:
         )
     elif stage == "select":
         prepare.run_select(
-            samples, species, p["descriptors"], p["selection"],
-            k=config["select"]["k"], pool=config["select"]["template_pool"],
+            samples,
+            species,
+            p["descriptors"],
+            p["selection"],
+            k=config["select"]["k"],
+            pool=config["select"]["template_pool"],
         )
     elif stage == "order":
         prepare.run_order(
-            species, p["selection"], p["descriptors"], p["pseudovideo"],
-            mode=config["order"]["mode"], chunk_length=config["order"]["chunk_length"],
+            species,
+            p["selection"],
+            p["descriptors"],
+            p["pseudovideo"],
+            mode=config["order"]["mode"],
+            chunk_length=config["order"]["chunk_length"],
         )
     elif stage == "propagate":
         propagate.run_propagate(
-            samples, species, p["pseudovideo"],
+            samples,
+            species,
+            p["pseudovideo"],
             structures=structures,
             engine_name=config["engine"],
             engine_options=config[config["engine"]],
@@ -80,13 +92,23 @@ def _run_stage(args: argparse.Namespace) -> None:
             threads=args.threads,
         )
     elif stage == "annotate-next":
-        annotate_next.run_annotate_next(samples, species, p["descriptors"], p["qc"], p["annotate_next"])
+        annotate_next.run_annotate_next(
+            samples, species, p["descriptors"], p["qc"], p["annotate_next"]
+        )
     elif stage == "measure":
         measure.run_measure(
-            samples, species, p["labels"], p["predictions"], structures, p["traits_dir"], p["traits"]
+            samples,
+            species,
+            p["labels"],
+            p["predictions"],
+            structures,
+            p["traits_dir"],
+            p["traits"],
         )
     elif stage == "evaluate":
-        evaluate.run_evaluate(samples, species, p["labels"], structures, config["engine"], p["evaluation"])
+        evaluate.run_evaluate(
+            samples, species, p["labels"], structures, config["engine"], p["evaluation"]
+        )
     elif stage == "overlays":
         report.run_overlays(samples, species, p["labels"], structures, p["overlays"])
 
@@ -113,15 +135,25 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in STAGES.items():
         stage = sub.add_parser(name, help=help_text, description=help_text)
         stage.add_argument("--species", required=True, help="species slug from the sample sheet")
-        stage.add_argument("--config", default="config/config.yaml", help="config YAML (default: %(default)s)")
+        stage.add_argument(
+            "--config", default="config/config.yaml", help="config YAML (default: %(default)s)"
+        )
         stage.add_argument("--samples", help="sample sheet, overriding the config's `samples`")
-        stage.add_argument("--results", default="results", help="results folder (default: %(default)s)")
-        stage.add_argument("--threads", type=int, default=1, help="threads (propagate; default: %(default)s)")
+        stage.add_argument(
+            "--results", default="results", help="results folder (default: %(default)s)"
+        )
+        stage.add_argument(
+            "--threads", type=int, default=1, help="threads (propagate; default: %(default)s)"
+        )
         stage.set_defaults(func=_run_stage)
     example = sub.add_parser(
-        "example", help="write the synthetic example data set", description="Write the synthetic example data set."
+        "example",
+        help="write the synthetic example data set",
+        description="Write the synthetic example data set.",
     )
-    example.add_argument("out", nargs="?", default="resources/example", help="folder (default: %(default)s)")
+    example.add_argument(
+        "out", nargs="?", default="resources/example", help="folder (default: %(default)s)"
+    )
     example.add_argument("--seed", type=int, default=0)
     example.set_defaults(func=lambda a: _write_example(a.out, a.seed))
     return parser

@@ -11,8 +11,8 @@ deciding who looks alike.  A SAM 2 engine may supply pooled encoder features ins
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from skimage.color import rgb2gray
@@ -101,8 +101,13 @@ def describe_specimens(
     rows = []
     for image in images:
         silhouette = prepare_silhouette(
-            image, working_size=working_size, sigma=0.0, body_radius=0,
-            grabcut_iterations=grabcut_iterations, seed=seed, plain_detail=plain_detail,
+            image,
+            working_size=working_size,
+            sigma=0.0,
+            body_radius=0,
+            grabcut_iterations=grabcut_iterations,
+            seed=seed,
+            plain_detail=plain_detail,
         )
         rows.append(specimen_descriptor(silhouette.image, silhouette.mask, size))
     return np.stack(rows)
@@ -122,7 +127,9 @@ def save_descriptors(
     extra = {} if ranking is None else {"ranking": ranking}
     with atomic_output(path) as tmp:
         with open(tmp, "wb") as handle:
-            np.savez(handle, names=np.asarray(names), descriptors=descriptors, method=method, **extra)
+            np.savez(
+                handle, names=np.asarray(names), descriptors=descriptors, method=method, **extra
+            )
 
 
 def load_descriptors(path: str | Path) -> tuple[list[str], np.ndarray]:

@@ -10,5 +10,7 @@ def log_to(path: str) -> None:
     """Redirect stderr to ``path`` (line-buffered) and log INFO and above there."""
     sys.stderr = open(path, "w", buffering=1)
     logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        stream=sys.stderr,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )

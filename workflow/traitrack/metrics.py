@@ -20,7 +20,7 @@ IoU above the threshold; the column name follows the threshold).
 from __future__ import annotations
 
 import warnings
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -78,7 +78,10 @@ def share_column(threshold: float = IOU_THRESHOLD) -> str:
 
 
 def evaluate_pair(
-    pred: np.ndarray, truth: np.ndarray, structures: StructureTable, threshold: float = IOU_THRESHOLD
+    pred: np.ndarray,
+    truth: np.ndarray,
+    structures: StructureTable,
+    threshold: float = IOU_THRESHOLD,
 ) -> dict[str, float]:
     """Scores of one predicted label map against its ground truth.
 

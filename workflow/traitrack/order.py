@@ -23,9 +23,9 @@ its targets' templates, nearest first.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -71,7 +71,9 @@ def build_chunks(
         raise ValueError(f"chunk_length must be >= 1, got {chunk_length}")
     per_target = templates_by_target(selection)
     if mode == "pairs":
-        return [Chunk(list(t), [target], {target: list(t)}) for target, t in sorted(per_target.items())]
+        return [
+            Chunk(list(t), [target], {target: list(t)}) for target, t in sorted(per_target.items())
+        ]
     if mode == "filename":
         sequences = [sorted(per_target)]
     else:
@@ -81,7 +83,11 @@ def build_chunks(
         for start in range(0, len(sequence), chunk_length):
             targets = sequence[start : start + chunk_length]
             chunks.append(
-                Chunk(_union_in_rank_order(targets, per_target), targets, {t: per_target[t] for t in targets})
+                Chunk(
+                    _union_in_rank_order(targets, per_target),
+                    targets,
+                    {t: per_target[t] for t in targets},
+                )
             )
     return chunks
 

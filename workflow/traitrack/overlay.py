@@ -67,14 +67,18 @@ def render_overlay(
     return _add_legend_and_title(tinted, structures, legend, title)
 
 
-def write_overlay(path: str | os.PathLike, image, labels, structures: StructureTable, **kwargs) -> None:
+def write_overlay(
+    path: str | os.PathLike, image, labels, structures: StructureTable, **kwargs
+) -> None:
     """Render with :func:`render_overlay` (``kwargs`` passed on) and write a PNG atomically."""
     overlay = render_overlay(image, labels, structures, **kwargs)
     with atomic_output(path) as temporary:
         Image.fromarray(overlay).save(temporary, format="PNG")
 
 
-def tint(rgb: np.ndarray, labels: np.ndarray, structures: StructureTable, alpha: float) -> np.ndarray:
+def tint(
+    rgb: np.ndarray, labels: np.ndarray, structures: StructureTable, alpha: float
+) -> np.ndarray:
     """Blend structure pixels with their colour and draw their outlines; background untouched."""
     colours = np.zeros((max(structures.labels, default=0) + 1, 3), dtype=float)
     declared = np.zeros(len(colours), dtype=bool)
@@ -119,7 +123,8 @@ def _add_legend_and_title(
         left = width + pad
         draw.rectangle(
             (left, top, left + swatch - 1, top + swatch - 1),
-            fill=tuple(structure.colour), outline=TEXT_COLOUR,
+            fill=tuple(structure.colour),
+            outline=TEXT_COLOUR,
         )
         draw.text((left + swatch + pad, top), structure.name, fill=TEXT_COLOUR, font=font)
     return np.asarray(canvas)

@@ -8,8 +8,8 @@ the points uses a fixed seed).
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,8 @@ def distribution_traits(table: pd.DataFrame) -> list[str]:
         found = [
             column
             for column in candidates
-            if column in table.columns and np.isfinite(pd.to_numeric(table[column], errors="coerce")).any()
+            if column in table.columns
+            and np.isfinite(pd.to_numeric(table[column], errors="coerce")).any()
         ]
         if found:
             return found
@@ -57,7 +58,9 @@ def distribution_figure(
     axes = figure.subplots(1, max(len(traits), 1), squeeze=False)[0]
     rng = np.random.default_rng(seed)
     for axis, trait in zip(axes, traits):
-        values = [pd.to_numeric(rows.loc[rows["species"] == s, trait], errors="coerce") for s in species]
+        values = [
+            pd.to_numeric(rows.loc[rows["species"] == s, trait], errors="coerce") for s in species
+        ]
         finite = [v[np.isfinite(v)] for v in values]
         if any(len(v) for v in finite):
             axis.boxplot(
@@ -67,12 +70,23 @@ def distribution_figure(
                 showfliers=False,
                 widths=0.6,
             )
-        for position, (name, column) in enumerate(zip(species, finite), start=1):
-            source = rows.loc[column.index, "source"] if "source" in rows else pd.Series("", column.index)
+        for position, column in enumerate(finite, start=1):
+            source = (
+                rows.loc[column.index, "source"]
+                if "source" in rows
+                else pd.Series("", column.index)
+            )
             jitter = position + rng.uniform(-0.15, 0.15, len(column))
             manual = (source == "template").to_numpy()
             axis.scatter(column[~manual], jitter[~manual], s=10, color="tab:blue", zorder=3)
-            axis.scatter(column[manual], jitter[manual], s=18, facecolors="none", edgecolors="tab:red", zorder=3)
+            axis.scatter(
+                column[manual],
+                jitter[manual],
+                s=18,
+                facecolors="none",
+                edgecolors="tab:red",
+                zorder=3,
+            )
         axis.set_yticks(range(1, len(species) + 1), species)
         axis.set_xlabel(trait)
         axis.grid(axis="x", alpha=0.3)
@@ -81,7 +95,9 @@ def distribution_figure(
     return figure
 
 
-def write_distribution_plots(traits_csv: str | Path, out_dir: str | Path, seed: int = 0) -> list[Path]:
+def write_distribution_plots(
+    traits_csv: str | Path, out_dir: str | Path, seed: int = 0
+) -> list[Path]:
     """One PNG per structure (``<structure>.png``) in ``out_dir``; returns the paths written.
 
     Raises :class:`InputError` when the trait table lacks the columns the plots need.
@@ -119,7 +135,9 @@ def table_html(table: pd.DataFrame, title: str, note: str = "") -> str:
     )
 
 
-def write_table_html(tables: Sequence[str | Path], out: str | Path, title: str, note: str = "") -> None:
+def write_table_html(
+    tables: Sequence[str | Path], out: str | Path, title: str, note: str = ""
+) -> None:
     """Concatenate tab-separated tables (e.g. every species' ``qc.tsv``) into one HTML page."""
     frames = [pd.read_csv(path, sep="\t") for path in tables]
     frames = [frame for frame in frames if len(frame)]

@@ -16,7 +16,7 @@ it NaN, and the round trip stands alone.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy.stats import rankdata
@@ -55,7 +55,9 @@ def round_trip(
     for template, prediction in zip(templates, backward):
         ious = class_iou(prediction.labels, template.labels, structures.labels)
         row = {"specimen": target.specimen, "template": template.specimen}
-        row.update({f"iou_{structures.by_label(label).name}": value for label, value in ious.items()})
+        row.update(
+            {f"iou_{structures.by_label(label).name}": value for label, value in ious.items()}
+        )
         row["round_trip_miou"] = mean_iou(ious)
         row.update({key: float((evidence or {}).get(key, np.nan)) for key in EVIDENCE})
         rows.append(row)

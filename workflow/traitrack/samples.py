@@ -46,7 +46,9 @@ def read_sample_sheet(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{path}: sample sheet not found; set `samples:` in the config to its path")
+        raise InputError(
+            f"{path}: sample sheet not found; set `samples:` in the config to its path"
+        )
     sheet = pd.read_csv(path, sep="\t", dtype=str, comment="#", keep_default_na=False)
     sheet.columns = [c.strip() for c in sheet.columns]
     missing = [c for c in REQUIRED_COLUMNS if c not in sheet.columns]

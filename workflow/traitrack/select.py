@@ -20,7 +20,7 @@ random at N = 1, 5, 20 on the beetles, and on the ants only at N = 20.
 from __future__ import annotations
 
 import heapq
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -92,7 +92,9 @@ def rank_annotation_candidates(
     qc_scores = dict(qc_scores or {})
     n = len(candidate_names)
     if n == 0:
-        return pd.DataFrame(columns=["rank", "specimen", "coverage_distance", "qc_score", "priority"])
+        return pd.DataFrame(
+            columns=["rank", "specimen", "coverage_distance", "qc_score", "priority"]
+        )
     qc = np.array([_clip01(qc_scores.get(name, 1.0)) for name in candidate_names])
     weight = 2.0 - qc
     within = pairwise_distances(candidate_descriptors, candidate_descriptors).astype(np.float64)
@@ -121,7 +123,9 @@ def rank_annotation_candidates(
         rows.append((len(rows) + 1, candidate_names[pick], coverage, float(qc[pick]), fresh))
         nearest = np.minimum(nearest, within[:, pick])
         covered[:] = True
-    return pd.DataFrame(rows, columns=["rank", "specimen", "coverage_distance", "qc_score", "priority"])
+    return pd.DataFrame(
+        rows, columns=["rank", "specimen", "coverage_distance", "qc_score", "priority"]
+    )
 
 
 def _clip01(value: float) -> float:

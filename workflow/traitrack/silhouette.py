@@ -59,7 +59,7 @@ def foreground_mask(
     if not foreground.any():
         foreground = np.zeros(rgb.shape[:2], bool)
         strip = _strip_width(rgb.shape[:2], border_fraction)
-        foreground[strip:-strip or None, strip:-strip or None] = True
+        foreground[strip : -strip or None, strip : -strip or None] = True
     return foreground
 
 
@@ -272,7 +272,9 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"foreground_mask needs an (H, W) or (H, W, 3) image, got shape {image.shape}")
 
 
-def _grabcut_foreground(rgb: np.ndarray, init: np.ndarray, iterations: int, seed: int, run: bool) -> np.ndarray:
+def _grabcut_foreground(
+    rgb: np.ndarray, init: np.ndarray, iterations: int, seed: int, run: bool
+) -> np.ndarray:
     """GrabCut from an initial label mask (seeded, so deterministic); its definite and probable
     foreground.  ``run=False`` returns the initial mask's foreground unchanged (GrabCut needs
     both foreground and background seeds)."""
@@ -282,7 +284,12 @@ def _grabcut_foreground(rgb: np.ndarray, init: np.ndarray, iterations: int, seed
         bgd_model = np.zeros((1, 65), np.float64)
         fgd_model = np.zeros((1, 65), np.float64)
         cv2.grabCut(
-            cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), mask, None, bgd_model, fgd_model,
-            int(iterations), cv2.GC_INIT_WITH_MASK,
+            cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+            mask,
+            None,
+            bgd_model,
+            fgd_model,
+            int(iterations),
+            cv2.GC_INIT_WITH_MASK,
         )
     return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)

@@ -8,8 +8,9 @@ maps back.  Keeping the mapping in one table means no module guesses an encoding
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 MEASUREMENT_KINDS = ("blob", "thin")
 
@@ -107,7 +108,7 @@ class StructureTable:
         return {s.label: s.colour for s in self.structures}
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "StructureTable":
+    def from_config(cls, config: Mapping[str, Any]) -> StructureTable:
         """Build from the validated config (keys ``structures`` and ``background``)."""
         background = config.get("background", {}) or {}
         return cls(
@@ -120,7 +121,7 @@ class StructureTable:
             ignore_values=tuple(int(v) for v in background.get("ignore_values", ())),
         )
 
-    def subset(self, names: Iterable[str]) -> "StructureTable":
+    def subset(self, names: Iterable[str]) -> StructureTable:
         """A table of only some structures, relabelled 1..M (for benchmarks by structure count)."""
         picked = [self.by_name(n) for n in names]
         return StructureTable(
@@ -148,8 +149,16 @@ def _structure_from_entry(label: int, entry: Mapping[str, Any]) -> Structure:
 
 
 _TAB10 = [
-    (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-    (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
 ]
 
 

@@ -45,7 +45,7 @@ Provenance (specimen, engine, templates, confidence) is added by the caller.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -57,13 +57,23 @@ from skimage.util import img_as_float
 from traitrack.structures import Structure, StructureTable
 
 LENGTH_TRAITS = (
-    "perimeter", "length", "width", "feret_max", "major_axis", "minor_axis",
-    "centreline_length", "centreline_longest",
+    "perimeter",
+    "length",
+    "width",
+    "feret_max",
+    "major_axis",
+    "minor_axis",
+    "centreline_length",
+    "centreline_longest",
 )
 SHAPE_TRAITS = ("eccentricity", "solidity", "orientation_deg")
 POSITION_TRAITS = (
-    "centroid_row_px", "centroid_col_px",
-    "bbox_min_row_px", "bbox_min_col_px", "bbox_max_row_px", "bbox_max_col_px",
+    "centroid_row_px",
+    "centroid_col_px",
+    "bbox_min_row_px",
+    "bbox_min_col_px",
+    "bbox_max_row_px",
+    "bbox_max_col_px",
 )
 COLOUR_TRAITS = tuple(
     f"{space}_{stat}_{channel}"
@@ -85,9 +95,15 @@ def trait_columns(px_per_mm: float | None = None) -> list[str]:
     unit = "mm" if px_per_mm is not None else "px"
     areas = ["area_px", "area_mm2"] if px_per_mm is not None else ["area_px"]
     return [
-        "structure", "kind", "present", "n_components", *areas,
+        "structure",
+        "kind",
+        "present",
+        "n_components",
+        *areas,
         *(f"{name}_{unit}" for name in LENGTH_TRAITS),
-        *SHAPE_TRAITS, *POSITION_TRAITS, *COLOUR_TRAITS,
+        *SHAPE_TRAITS,
+        *POSITION_TRAITS,
+        *COLOUR_TRAITS,
     ]
 
 

@@ -9,8 +9,9 @@ state of the forward pass can leak into the round trip.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -81,9 +82,7 @@ class Engine(Protocol):
     name: str
     random_weights: bool
 
-    def propagate(
-        self, frames: Sequence[Frame], structures: StructureTable
-    ) -> list[Prediction]:
+    def propagate(self, frames: Sequence[Frame], structures: StructureTable) -> list[Prediction]:
         """Return one :class:`Prediction` per target frame, in the order the targets appear."""
         ...
 
@@ -125,6 +124,8 @@ def probability_summary(
     for structure in structures:
         inside = labels == structure.label
         summary[structure.name] = (
-            float(probabilities[structure.label - 1][inside].mean()) if inside.any() else float("nan")
+            float(probabilities[structure.label - 1][inside].mean())
+            if inside.any()
+            else float("nan")
         )
     return summary

@@ -49,7 +49,10 @@ def example_structures() -> StructureTable:
         ("antennae", (200, 0, 200), "thin"),
     ]
     return StructureTable(
-        tuple(Structure(name, i + 1, rgb, kind, rgb=rgb) for i, (name, rgb, kind) in enumerate(entries))
+        tuple(
+            Structure(name, i + 1, rgb, kind, rgb=rgb)
+            for i, (name, rgb, kind) in enumerate(entries)
+        )
     )
 
 
@@ -76,10 +79,32 @@ class BodyPlan:
 
 
 BODY_PLANS = (
-    BodyPlan("carabus_synth", "png", (1.3, 2.15), 0.18, (1.0, 0.66), 0.22, (0.7, 0.6), 2.4,
-             (1.25, 1.3, 1.1), (58, 78, 44), (30, 30, 28)),
-    BodyPlan("pterostichus_synth", "jpg", (1.55, 1.85), 0.05, (1.3, 0.62), -0.06, (0.55, 0.48), 2.1,
-             (1.0, 1.1, 0.9), (96, 54, 32), (112, 58, 34)),
+    BodyPlan(
+        "carabus_synth",
+        "png",
+        (1.3, 2.15),
+        0.18,
+        (1.0, 0.66),
+        0.22,
+        (0.7, 0.6),
+        2.4,
+        (1.25, 1.3, 1.1),
+        (58, 78, 44),
+        (30, 30, 28),
+    ),
+    BodyPlan(
+        "pterostichus_synth",
+        "jpg",
+        (1.55, 1.85),
+        0.05,
+        (1.3, 0.62),
+        -0.06,
+        (0.55, 0.48),
+        2.1,
+        (1.0, 1.1, 0.9),
+        (96, 54, 32),
+        (112, 58, 34),
+    ),
 )
 
 
@@ -128,7 +153,9 @@ def blob_labels(u: np.ndarray, v: np.ndarray, plan: BodyPlan) -> np.ndarray:
         head |= _superellipse(u, v, side * 0.92 * hw, c["head"] - 0.15 * hl, 0.22 * hw, 0.3 * hl, 2)
         mu, mv = u - side * 0.38 * hw, v - (c["head"] - 0.95 * hl)
         cos, sin = np.cos(np.radians(30)), side * np.sin(np.radians(30))
-        head |= _superellipse(cos * mu + sin * mv, -sin * mu + cos * mv, 0, 0, 0.13 * hw, 0.5 * hl, 2)
+        head |= _superellipse(
+            cos * mu + sin * mv, -sin * mu + cos * mv, 0, 0, 0.13 * hw, 0.5 * hl, 2
+        )
     labels[head] = HEAD
     return labels
 
@@ -141,7 +168,9 @@ def _polyline(start, headings_deg, lengths) -> np.ndarray:
     return np.array(points)
 
 
-def appendage_paths(plan: BodyPlan, rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def appendage_paths(
+    plan: BodyPlan, rng: np.random.Generator
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Jointed leg and curved antenna centre lines in body-frame mm, with a random pose each.
 
     Legs start under the body (the body is painted over them), so only the free part shows.
@@ -160,13 +189,17 @@ def appendage_paths(plan: BodyPlan, rng: np.random.Generator) -> tuple[list[np.n
         for (su, sv), headings, factor in sockets.values():
             swing = rng.normal(0, 12)
             turned = np.array(headings) + swing + rng.normal(0, 8, 3)
-            path = _polyline((su, sv), turned, np.array(plan.leg_lengths) * factor * rng.uniform(0.92, 1.08))
+            path = _polyline(
+                (su, sv), turned, np.array(plan.leg_lengths) * factor * rng.uniform(0.92, 1.08)
+            )
             legs.append(path * [side, 1])
     antennae = []
     for side in (1, -1):
         start, end = -80 + rng.normal(0, 8), -25 + rng.normal(0, 12)
         headings = np.linspace(start, end, 11)
-        path = _polyline((0.5 * hw, c["head"] - 0.6 * hl), headings, np.full(11, plan.antenna_length / 11))
+        path = _polyline(
+            (0.5 * hw, c["head"] - 0.6 * hl), headings, np.full(11, plan.antenna_length / 11)
+        )
         antennae.append(path * [side, 1])
     return legs, antennae
 
@@ -224,8 +257,14 @@ def place(extent_points_mm: np.ndarray, rng: np.random.Generator) -> Placement:
     before = margins[:, 0] + extra * share
     size = np.minimum(np.ceil(size + extra), MAX_SIDE).astype(int)
     centre = before - low * px_per_mm
-    return Placement(angle, mirrored, scale, px_per_mm, (float(centre[0]), float(centre[1])),
-                     (int(size[1]), int(size[0])))
+    return Placement(
+        angle,
+        mirrored,
+        scale,
+        px_per_mm,
+        (float(centre[0]), float(centre[1])),
+        (int(size[1]), int(size[0])),
+    )
 
 
 def _extent_points(plan: BodyPlan, legs, antennae) -> np.ndarray:
@@ -238,8 +277,6 @@ def _extent_points(plan: BodyPlan, legs, antennae) -> np.ndarray:
 # ---------------------------------------------------------------- rasterising and painting
 
 
-
-
 def path_mask(shape: tuple[int, int], path_px: np.ndarray, widths) -> np.ndarray:
     """Pixels whose centre lies within ``width / 2`` of each segment of a polyline (x, y).
 
@@ -248,7 +285,10 @@ def path_mask(shape: tuple[int, int], path_px: np.ndarray, widths) -> np.ndarray
     """
     mask = np.zeros(shape, bool)
     for (ax, ay), (bx, by), width in zip(path_px[:-1], path_px[1:], widths):
-        x0, y0 = (max(int(np.floor(min(ax, bx) - width)), 0), max(int(np.floor(min(ay, by) - width)), 0))
+        x0, y0 = (
+            max(int(np.floor(min(ax, bx) - width)), 0),
+            max(int(np.floor(min(ay, by) - width)), 0),
+        )
         x1 = max(int(np.ceil(max(ax, bx) + width)) + 1, 0)
         y1 = max(int(np.ceil(max(ay, by) + width)) + 1, 0)
         y, x = np.mgrid[y0 : min(y1, shape[0]), x0 : min(x1, shape[1])].astype(float)
@@ -258,10 +298,6 @@ def path_mask(shape: tuple[int, int], path_px: np.ndarray, widths) -> np.ndarray
     return mask
 
 
-
-
-
-
 def _body_colours(labels, u, v, plan: BodyPlan, placement: Placement, rng) -> np.ndarray:
     """Paint the specimen: domed blobs with dark rims, elytral striae and suture, glossy
     highlights (light from the upper left), and legs and antennae in their own colour."""
@@ -269,24 +305,26 @@ def _body_colours(labels, u, v, plan: BodyPlan, placement: Placement, rng) -> np
     rim = 0.45 * placement.px_per_mm * placement.scale
     for label in (HEAD, PRONOTUM, ELYTRA):
         depth = ndimage.distance_transform_edt(labels == label)
-        shade = np.where(labels == label, 0.5 + 0.6 * (1 - (1 - np.clip(depth / rim, 0, 1)) ** 2), shade)
+        shade = np.where(
+            labels == label, 0.5 + 0.6 * (1 - (1 - np.clip(depth / rim, 0, 1)) ** 2), shade
+        )
     (ew, el), c = plan.elytra_half, _centres(plan)
     striae = 1 - 0.12 * (0.5 + 0.5 * np.cos(2 * np.pi * u / (ew / 4.5)))
     shade = np.where(labels == ELYTRA, shade * striae * np.where(np.abs(u) < 0.05, 0.6, 1.0), shade)
     spots = [((side * 0.45 * ew, c["elytra"] - 0.3 * el), (0.22, 0.9)) for side in (-1, 1)]
-    spots += [((-0.3 * plan.pronotum_half[0], c["pronotum"] - 0.2 * plan.pronotum_half[1]), (0.3, 0.2)),
-              ((-0.25 * plan.head_half[0], c["head"]), (0.18, 0.18))]
-    gloss = sum(np.exp(-((u - cu) ** 2 / (2 * su**2) + (v - cv) ** 2 / (2 * sv**2)))
-                for (cu, cv), (su, sv) in spots)
+    spots += [
+        ((-0.3 * plan.pronotum_half[0], c["pronotum"] - 0.2 * plan.pronotum_half[1]), (0.3, 0.2)),
+        ((-0.25 * plan.head_half[0], c["head"]), (0.18, 0.18)),
+    ]
+    gloss = sum(
+        np.exp(-((u - cu) ** 2 / (2 * su**2) + (v - cv) ** 2 / (2 * sv**2)))
+        for (cu, cv), (su, sv) in spots
+    )
     body = np.array(plan.body_rgb) * rng.uniform(0.85, 1.15) * rng.uniform(0.93, 1.07, 3)
     painted = body * shade[..., None] + 70 * gloss[..., None]
     limb = np.array(plan.leg_rgb) * rng.uniform(0.85, 1.15)
     limb_shade = 0.85 + 0.3 * ndimage.gaussian_filter(rng.random(labels.shape), 1.5)
     return np.where((labels >= LEGS)[..., None], limb * limb_shade[..., None], painted)
-
-
-
-
 
 
 def render_specimen(plan: BodyPlan, rng: np.random.Generator) -> Specimen:
@@ -303,7 +341,9 @@ def render_specimen(plan: BodyPlan, rng: np.random.Generator) -> Specimen:
     for path in legs:
         labels[path_mask(placement.shape, placement.to_pixels(path), (2.9, 2.5, 2.1))] = LEGS
     for path in antennae:
-        labels[path_mask(placement.shape, placement.to_pixels(path), np.full(len(path) - 1, 2.1))] = ANTENNAE
+        labels[
+            path_mask(placement.shape, placement.to_pixels(path), np.full(len(path) - 1, 2.1))
+        ] = ANTENNAE
     blobs = blob_labels(u, v, plan)
     labels = np.where(blobs > 0, blobs, labels).astype(np.uint8)
 
@@ -313,7 +353,9 @@ def render_specimen(plan: BodyPlan, rng: np.random.Generator) -> Specimen:
     pin_radius = rng.uniform(0.25, 0.38) * ew * placement.px_per_mm * placement.scale
 
     image = _background(labels, pin_xy, rng, placement)
-    image = np.where((labels > 0)[..., None], _body_colours(labels, u, v, plan, placement, rng), image)
+    image = np.where(
+        (labels > 0)[..., None], _body_colours(labels, u, v, plan, placement, rng), image
+    )
     on_pin, pin_paint = _pin_head(placement.shape, pin_xy, pin_radius, rng)
     image = np.where(on_pin[..., None], pin_paint, image)
     labels[on_pin] = 0
@@ -356,7 +398,9 @@ def _sheet_path(path: Path, root: Path) -> str:
         return absolute.as_posix()
 
 
-def write_example(out_dir: str | os.PathLike, seed: int = 0, root: str | os.PathLike | None = None) -> pd.DataFrame:
+def write_example(
+    out_dir: str | os.PathLike, seed: int = 0, root: str | os.PathLike | None = None
+) -> pd.DataFrame:
     """Generate the example set into ``out_dir`` and return its sample sheet.
 
     Writes ``images/`` (PNG for carabus_synth, JPEG for pterostichus_synth), ``masks/``
@@ -382,10 +426,16 @@ def write_example(out_dir: str | os.PathLike, seed: int = 0, root: str | os.Path
                 mask_path = out_dir / "masks" / f"{slug}.png"
                 _save(mask, mask_path)
                 mask_entry = _sheet_path(mask_path, root)
-            rows.append({
-                "specimen": slug, "species": plan.species, "image": _sheet_path(image_path, root),
-                "mask": mask_entry, "px_per_mm": specimen.px_per_mm, "gt_mask": _sheet_path(gt_path, root),
-            })
+            rows.append(
+                {
+                    "specimen": slug,
+                    "species": plan.species,
+                    "image": _sheet_path(image_path, root),
+                    "mask": mask_entry,
+                    "px_per_mm": specimen.px_per_mm,
+                    "gt_mask": _sheet_path(gt_path, root),
+                }
+            )
     sheet = pd.DataFrame(rows, columns=SAMPLE_COLUMNS)
     temporary = out_dir / ".samples.tsv.part"
     sheet.to_csv(temporary, sep="\t", index=False)
@@ -394,7 +444,9 @@ def write_example(out_dir: str | os.PathLike, seed: int = 0, root: str | os.Path
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m traitrack.example.synthetic", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m traitrack.example.synthetic", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("out_dir", help="folder to write images/, masks/, gt/ and samples.tsv into")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same files)")
     args = parser.parse_args(argv)

@@ -64,7 +64,9 @@ class CycleOutput:
     backward: HalfOutput
 
 
-def encode_levels(model, image: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+def encode_levels(
+    model, image: torch.Tensor
+) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
     """The image encoder's raw feature levels and positional encodings of a (1, 3, S, S) image.
 
     Raw means before the mask decoder's ``conv_s0``/``conv_s1`` projections, which
@@ -148,7 +150,9 @@ def predict(model, frame: FrameInputs, memory: dict) -> HalfOutput:
         num_frames=CYCLE_FRAMES,
         run_mem_encoder=False,
     )
-    return HalfOutput(out["pred_masks_high_res"][:, 0].float(), out["object_score_logits"][:, 0].float())
+    return HalfOutput(
+        out["pred_masks_high_res"][:, 0].float(), out["object_score_logits"][:, 0].float()
+    )
 
 
 def forward_half(model, x0: FrameInputs, masks0: torch.Tensor, x1: FrameInputs) -> HalfOutput:
@@ -174,7 +178,10 @@ def palindrome_cycle(model, x0: FrameInputs, masks0: torch.Tensor, x1: FrameInpu
 
 
 def cycle_loss(
-    logits: torch.Tensor, object_scores: torch.Tensor, targets: torch.Tensor, object_weight: float = 1.0
+    logits: torch.Tensor,
+    object_scores: torch.Tensor,
+    targets: torch.Tensor,
+    object_weight: float = 1.0,
 ) -> torch.Tensor:
     """Per-structure loss (N,) of x0' against x0's true masks; the step minimises its sum.
 
@@ -192,7 +199,9 @@ def cycle_loss(
     targets = targets.float()
     logits = logits.float().clamp(min=LOGIT_FLOOR)
     present = targets.flatten(1).amax(dim=1)
-    bce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none").flatten(1).mean(dim=1)
+    bce = (
+        F.binary_cross_entropy_with_logits(logits, targets, reduction="none").flatten(1).mean(dim=1)
+    )
     probabilities = torch.sigmoid(logits).flatten(1)
     flat_targets = targets.flatten(1)
     dice = 1 - (2 * (probabilities * flat_targets).sum(1) + 1) / (

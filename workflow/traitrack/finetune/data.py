@@ -21,10 +21,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from traitrack.engines.sam2.letterbox import fit_letterbox, letterbox_image, letterbox_mask, normalise_image
+from traitrack.engines.sam2.letterbox import (
+    fit_letterbox,
+    letterbox_image,
+    letterbox_mask,
+    normalise_image,
+)
 from traitrack.io import read_image, read_mask
 from traitrack.samples import Specimen, TrainingSet, training_set  # noqa: F401  (re-exported)
 from traitrack.structures import StructureTable
+
 
 @dataclass(frozen=True)
 class PairSampler:
@@ -54,7 +60,9 @@ def model_input(image: np.ndarray, size: int) -> torch.Tensor:
 
 def structure_masks(labels: np.ndarray, count: int, size: int) -> torch.Tensor:
     """(N, S, S) boolean letterboxed masks of a label map, structure i in row i - 1."""
-    square = torch.from_numpy(letterbox_mask(labels, fit_letterbox(*labels.shape[:2], size)).astype(np.int64))
+    square = torch.from_numpy(
+        letterbox_mask(labels, fit_letterbox(*labels.shape[:2], size)).astype(np.int64)
+    )
     return square[None] == torch.arange(1, count + 1)[:, None, None]
 
 
@@ -66,7 +74,9 @@ class Template:
     masks: torch.Tensor
 
 
-def load_templates(templates: tuple[Specimen, ...], structures: StructureTable, size: int) -> list[Template]:
+def load_templates(
+    templates: tuple[Specimen, ...], structures: StructureTable, size: int
+) -> list[Template]:
     """Read every template's mask once (they are few and used at every step)."""
     loaded = []
     for specimen in templates:

@@ -25,9 +25,10 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,8 +37,13 @@ from matplotlib.figure import Figure
 
 from traitrack.engines.sam2.features import FeatureCache, ImageFeatures
 from traitrack.engines.sam2.model import autocast
-from traitrack.io import atomic_output, read_image
-from traitrack.finetune.cycle import CycleOutput, cycle_loss, encode_levels, frame_inputs, palindrome_cycle
+from traitrack.finetune.cycle import (
+    CycleOutput,
+    cycle_loss,
+    encode_levels,
+    frame_inputs,
+    palindrome_cycle,
+)
 from traitrack.finetune.data import (
     PairSampler,
     Template,
@@ -50,6 +56,7 @@ from traitrack.finetune.weights import (
     load_state,
     save_state,
 )
+from traitrack.io import atomic_output, read_image
 from traitrack.samples import Specimen
 
 log = logging.getLogger(__name__)
@@ -72,7 +79,7 @@ class FinetuneOptions:
     seed: int = 0
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "FinetuneOptions":
+    def from_config(cls, config: Mapping[str, Any]) -> FinetuneOptions:
         section = dict(config.get("finetune") or {})
         section.pop("enabled", None)
         lora = dict(section.pop("lora", None) or {})
@@ -117,13 +124,20 @@ class FeatureSource:
         self.frozen = encoder_is_frozen(model)
         self.pos: tuple[torch.Tensor, ...] | None = None
         self.cache = FeatureCache(
-            self._encode_frozen, in_memory=in_memory, storage_dtype=storage_dtype, model_tag="palindrome-raw"
+            self._encode_frozen,
+            in_memory=in_memory,
+            storage_dtype=storage_dtype,
+            model_tag="palindrome-raw",
         )
 
-    def levels(self, specimen: Specimen) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+    def levels(
+        self, specimen: Specimen
+    ) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
         if self.frozen:
             features = self.cache.get(file_key(specimen, self.model.image_size), specimen)
-            return tuple(level.to(self.device, torch.float32) for level in features.levels), self.pos
+            return tuple(
+                level.to(self.device, torch.float32) for level in features.levels
+            ), self.pos
         with autocast(self.device, self.dtype):
             levels, pos = encode_levels(self.model, self._input(specimen))
         return levels, pos
@@ -254,7 +268,9 @@ def loss_table(rows: list[dict], names: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def write_loss_plot(path: str | Path, table: pd.DataFrame, title: str = "", window: int = 20) -> None:
+def write_loss_plot(
+    path: str | Path, table: pd.DataFrame, title: str = "", window: int = 20
+) -> None:
     """Loss per step (points) with its running mean, and each structure's running mean."""
     figure = Figure(figsize=(7, 4), dpi=100)
     axes = figure.add_subplot()
@@ -291,5 +307,7 @@ def mean_cycle_loss(
     with torch.no_grad():
         for template in templates:
             for target in targets:
-                values.append(float(cycle_step(model, features, template, target, object_weight)[0].sum()))
+                values.append(
+                    float(cycle_step(model, features, template, target, object_weight)[0].sum())
+                )
     return float(np.mean(values))

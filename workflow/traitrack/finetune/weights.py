@@ -44,7 +44,9 @@ class LoraOptions:
         return self.alpha / self.rank
 
 
-def make_trainable(model: torch.nn.Module, lora: LoraOptions) -> list[tuple[str, torch.nn.Parameter]]:
+def make_trainable(
+    model: torch.nn.Module, lora: LoraOptions
+) -> list[tuple[str, torch.nn.Parameter]]:
     """Freeze what must not learn (adding LoRA adapters if asked); return what the optimiser updates."""
     for parameter in model.parameters():
         parameter.requires_grad_(False)
@@ -83,7 +85,9 @@ def encoder_is_frozen(model: torch.nn.Module) -> bool:
     return not any(p.requires_grad for p in model.image_encoder.parameters())
 
 
-def tuned_state(named: list[tuple[str, torch.nn.Parameter]], lora: LoraOptions) -> dict[str, torch.Tensor]:
+def tuned_state(
+    named: list[tuple[str, torch.nn.Parameter]], lora: LoraOptions
+) -> dict[str, torch.Tensor]:
     """The trained tensors as saved: parameter names, or ``<layer>.lora_A/B`` for adapters."""
     state = {}
     for name, parameter in named:
@@ -94,14 +98,20 @@ def tuned_state(named: list[tuple[str, torch.nn.Parameter]], lora: LoraOptions) 
     return state
 
 
-def save_weights(path: str | os.PathLike, named, lora: LoraOptions, base: dict[str, Any], steps: int) -> None:
+def save_weights(
+    path: str | os.PathLike, named, lora: LoraOptions, base: dict[str, Any], steps: int
+) -> None:
     """Write the tuned-weights file (atomically: a killed job never leaves half a file)."""
     payload = {
         "format": FORMAT,
         "mode": "lora" if lora.enabled else "full",
         "base": dict(base),
         "steps": int(steps),
-        "lora": {"rank": lora.rank, "alpha": float(lora.alpha), "target_modules": list(lora.target_modules)},
+        "lora": {
+            "rank": lora.rank,
+            "alpha": float(lora.alpha),
+            "target_modules": list(lora.target_modules),
+        },
         "state": tuned_state(named, lora),
     }
     with atomic_output(path) as temporary:
@@ -123,7 +133,9 @@ def save_state(
         torch.save(payload, temporary)
 
 
-def load_state(path: str | os.PathLike, fingerprint: str, named, optimizer) -> tuple[int, list[dict]] | None:
+def load_state(
+    path: str | os.PathLike, fingerprint: str, named, optimizer
+) -> tuple[int, list[dict]] | None:
     """Restore a saved state if it belongs to this run; ``None`` means start from step 0.
 
     A state of other settings or inputs (another fingerprint) or an unreadable one is ignored:

@@ -102,8 +102,10 @@ def labels_from_coco(
     names = {category["id"]: category["name"] for category in data.get("categories", [])}
     lookup = structures.category_lookup()
     annotations = [a for a in data["annotations"] if a.get("image_id") == entry.get("id")]
-    used = [names.get(a.get("category_id"), f"<category id {a.get('category_id')}>")
-            for a in annotations]
+    used = [
+        names.get(a.get("category_id"), f"<category id {a.get('category_id')}>")
+        for a in annotations
+    ]
     _check_names(path, used, lookup)
     pieces = [
         (_coco_segmentation_mask(path, a.get("segmentation"), height, width), lookup[name])
@@ -197,7 +199,7 @@ def _labelme_embedded_mask(encoded: str, points: np.ndarray, shape: tuple[int, i
         local = np.asarray(image.convert("L")) > 0
     top, left = int(round(points[0][1])), int(round(points[0][0]))
     mask = np.zeros(shape, dtype=bool)
-    region = mask[top:top + local.shape[0], left:left + local.shape[1]]
+    region = mask[top : top + local.shape[0], left : left + local.shape[1]]
     region |= local[: region.shape[0], : region.shape[1]]
     return mask
 

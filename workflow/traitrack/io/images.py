@@ -36,13 +36,28 @@ TIFF_SUFFIXES = (".tif", ".tiff")
 
 # Millimetres per unit; keys lower-case, as ImageJ and OME spell them.
 _MM_PER_UNIT = {
-    "nm": 1e-6, "nanometer": 1e-6, "nanometre": 1e-6,
-    "um": 1e-3, "µm": 1e-3, "μm": 1e-3, "micron": 1e-3, "microns": 1e-3,
-    "micrometer": 1e-3, "micrometre": 1e-3, "\\u00b5m": 1e-3,
-    "mm": 1.0, "millimeter": 1.0, "millimetre": 1.0,
-    "cm": 10.0, "centimeter": 10.0, "centimetre": 10.0,
-    "m": 1000.0, "meter": 1000.0, "metre": 1000.0,
-    "in": 25.4, "inch": 25.4,
+    "nm": 1e-6,
+    "nanometer": 1e-6,
+    "nanometre": 1e-6,
+    "um": 1e-3,
+    "µm": 1e-3,
+    "μm": 1e-3,
+    "micron": 1e-3,
+    "microns": 1e-3,
+    "micrometer": 1e-3,
+    "micrometre": 1e-3,
+    "\\u00b5m": 1e-3,
+    "mm": 1.0,
+    "millimeter": 1.0,
+    "millimetre": 1.0,
+    "cm": 10.0,
+    "centimeter": 10.0,
+    "centimetre": 10.0,
+    "m": 1000.0,
+    "meter": 1000.0,
+    "metre": 1000.0,
+    "in": 25.4,
+    "inch": 25.4,
 }
 
 

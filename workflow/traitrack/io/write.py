@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,10 +68,15 @@ def write_coco(
     for image_id, (file_name, labels, extra) in enumerate(records, start=1):
         labels = np.asarray(labels)
         height, width = labels.shape
-        images.append({
-            "id": image_id, "file_name": str(file_name), "height": int(height),
-            "width": int(width), **(extra or {}),
-        })
+        images.append(
+            {
+                "id": image_id,
+                "file_name": str(file_name),
+                "height": int(height),
+                "width": int(width),
+                **(extra or {}),
+            }
+        )
         for structure in structures:
             annotation = _rle_annotation(labels == structure.label)
             if annotation is None:
@@ -97,8 +103,10 @@ def _rle_annotation(mask: np.ndarray) -> dict | None:
         return None
     rle = coco_mask.encode(np.asfortranarray(mask.astype(np.uint8)))
     return {
-        "segmentation": {"size": [int(s) for s in rle["size"]],
-                         "counts": rle["counts"].decode("ascii")},
+        "segmentation": {
+            "size": [int(s) for s in rle["size"]],
+            "counts": rle["counts"].decode("ascii"),
+        },
         "area": float(coco_mask.area(rle)),
         "bbox": [float(v) for v in coco_mask.toBbox(rle)],
         "iscrowd": 0,

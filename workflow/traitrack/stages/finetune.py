@@ -7,15 +7,16 @@ A job killed by its time limit resumes from the training state next to the weigh
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 
 from traitrack.engines.sam2.engine import Sam2Engine, model_spec
 from traitrack.engines.sam2.model import build_model
-from traitrack.finetune.data import load_templates
+from traitrack.finetune.data import file_key, load_templates
 from traitrack.finetune.train import (
     FeatureSource,
     FinetuneOptions,
@@ -24,7 +25,6 @@ from traitrack.finetune.train import (
     train,
     write_loss_plot,
 )
-from traitrack.finetune.data import file_key
 from traitrack.finetune.weights import make_trainable, save_weights
 from traitrack.io import write_table
 from traitrack.samples import TrainingSet, read_sample_sheet, training_set

@@ -8,8 +8,9 @@ memory, so the round trip learns nothing from the forward pass.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,14 @@ from tqdm import tqdm
 
 from traitrack.engines import make_engine
 from traitrack.engines.base import Engine, Frame
-from traitrack.io import read_image, read_label_png, read_mask, write_coco, write_label_png, write_table
+from traitrack.io import (
+    read_image,
+    read_label_png,
+    read_mask,
+    write_coco,
+    write_label_png,
+    write_table,
+)
 from traitrack.order import read_pseudovideo
 from traitrack.qc import EVIDENCE, evidence_of, round_trip, summarise_round_trips
 from traitrack.samples import Specimen, read_sample_sheet, specimens
@@ -124,7 +132,11 @@ def run_propagate(
             rows.append(_prediction_row(prediction, engine.name, random_weights, structures))
             qc_templates = [store.template(t) for t in prediction.templates][: qc["max_templates"]]
             qc_rows += round_trip(
-                engine, target, prediction.labels, qc_templates, structures,
+                engine,
+                target,
+                prediction.labels,
+                qc_templates,
+                structures,
                 evidence_of(prediction),
             )
 
@@ -137,15 +149,27 @@ def run_propagate(
     write_table(predictions_out, pd.DataFrame(rows))
     qc_table = pd.DataFrame(summarise_round_trips(qc_rows, qc["threshold"], qc["flag_share"]))
     if qc_table.empty:
-        qc_table = pd.DataFrame(columns=[
-            "specimen", "templates", "round_trip_miou", *EVIDENCE, "qc_score", "qc_rank", "flagged",
-        ])
+        qc_table = pd.DataFrame(
+            columns=[
+                "specimen",
+                "templates",
+                "round_trip_miou",
+                *EVIDENCE,
+                "qc_score",
+                "qc_rank",
+                "flagged",
+            ]
+        )
     qc_table.insert(1, "engine", engine.name)
     write_table(qc_out, qc_table)
     write_coco(
         coco_out,
         (
-            (Path(store.by_name[r["specimen"]].image).name, read_label_png(labels_dir / f"{r['specimen']}.png"), r)
+            (
+                Path(store.by_name[r["specimen"]].image).name,
+                read_label_png(labels_dir / f"{r['specimen']}.png"),
+                r,
+            )
             for r in rows
         ),
         structures,
@@ -154,7 +178,9 @@ def run_propagate(
     log.info("propagated %d targets of %s with %s", len(qc_table), species, engine.name)
 
 
-def _prediction_row(prediction, engine: str, random_weights: bool, structures: StructureTable) -> dict:
+def _prediction_row(
+    prediction, engine: str, random_weights: bool, structures: StructureTable
+) -> dict:
     row = {
         "specimen": prediction.specimen,
         "source": "prediction",
@@ -169,7 +195,13 @@ def _prediction_row(prediction, engine: str, random_weights: bool, structures: S
 
 
 def _template_row(specimen: str, structures: StructureTable) -> dict:
-    row = {"specimen": specimen, "source": "template", "engine": "manual", "random_weights": False, "templates": specimen}
+    row = {
+        "specimen": specimen,
+        "source": "template",
+        "engine": "manual",
+        "random_weights": False,
+        "templates": specimen,
+    }
     for structure in structures:
         row[f"confidence_{structure.name}"] = 1.0
         row[f"object_score_{structure.name}"] = np.nan

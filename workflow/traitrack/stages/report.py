@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 from tqdm import tqdm
@@ -33,7 +33,13 @@ def run_overlays(
     for specimen in tqdm(specimens(sheet, species), desc=f"overlays {species}"):
         labels = read_label_png(Path(labels_dir) / f"{specimen.specimen}.png")
         title = f"{specimen.specimen} ({'template' if specimen.is_template else 'predicted'})"
-        write_overlay(out_dir / f"{specimen.specimen}.png", read_image(specimen.image), labels, structures, title=title)
+        write_overlay(
+            out_dir / f"{specimen.specimen}.png",
+            read_image(specimen.image),
+            labels,
+            structures,
+            title=title,
+        )
 
 
 def run_tables(
@@ -48,7 +54,11 @@ def run_tables(
     frames = [pd.read_csv(p, sep="\t") for p in evaluation_tables]
     evaluation = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     write_table(evaluation_out, evaluation)
-    summary = summarise_evaluation(evaluation, by=("engine", "species")) if len(evaluation) else evaluation
+    summary = (
+        summarise_evaluation(evaluation, by=("engine", "species"))
+        if len(evaluation)
+        else evaluation
+    )
     write_table(summary_out, summary)
 
 

@@ -91,9 +91,14 @@ def prepare_silhouette(
     height, width = working_shape(full_shape, working_size)
     small = cv2.resize(np.ascontiguousarray(image), (width, height), interpolation=cv2.INTER_AREA)
     if known_foreground is not None and np.any(known_foreground):
-        mask = cv2.resize(
-            np.asarray(known_foreground, np.float32), (width, height), interpolation=cv2.INTER_AREA
-        ) >= 0.5
+        mask = (
+            cv2.resize(
+                np.asarray(known_foreground, np.float32),
+                (width, height),
+                interpolation=cv2.INTER_AREA,
+            )
+            >= 0.5
+        )
     else:
         mask = foreground_mask(
             small, iterations=grabcut_iterations, plain_detail=plain_detail, seed=seed
@@ -233,8 +238,11 @@ def register(
     """
     if initial is None:
         initial = align_similarity(
-            fixed, moving,
-            start_angles=start_angles, turn_penalty=turn_penalty, iterations=similarity_iterations,
+            fixed,
+            moving,
+            start_angles=start_angles,
+            turn_penalty=turn_penalty,
+            iterations=similarity_iterations,
         )
     global_transform = refine_affine(fixed, moving, initial, iterations=affine_iterations)
     transform = deform(
@@ -249,8 +257,11 @@ def warp_working_mask(
     """A template's working-size mask warped onto the target's working grid (float 0..1)."""
     return sitk.GetArrayFromImage(
         sitk.Resample(
-            sitk.GetImageFromArray(mask.astype(np.float32)), fixed.smooth, transform,
-            sitk.sitkLinear, 0.0,
+            sitk.GetImageFromArray(mask.astype(np.float32)),
+            fixed.smooth,
+            transform,
+            sitk.sitkLinear,
+            0.0,
         )
     )
 
@@ -305,9 +316,12 @@ def _optimise(
     method.SetMetricSamplingStrategy(method.NONE)
     method.SetInterpolator(sitk.sitkLinear)
     method.SetOptimizerAsGradientDescent(
-        learningRate=1.0, numberOfIterations=int(iterations),
-        convergenceMinimumValue=1e-6, convergenceWindowSize=10,
-        estimateLearningRate=method.EachIteration, maximumStepSizeInPhysicalUnits=1.0,
+        learningRate=1.0,
+        numberOfIterations=int(iterations),
+        convergenceMinimumValue=1e-6,
+        convergenceWindowSize=10,
+        estimateLearningRate=method.EachIteration,
+        maximumStepSizeInPhysicalUnits=1.0,
     )
     method.SetOptimizerScalesFromPhysicalShift()
     method.SetShrinkFactorsPerLevel(list(shrink_factors))

@@ -18,7 +18,7 @@ few templates' own heads).  The engine's numbers: ``registration.options``
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np

@@ -31,7 +31,7 @@ numbers: ``registration.options`` (``body_fill``).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -39,8 +39,8 @@ from scipy import ndimage as ndi
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
-from traitrack.silhouette import attached_to, nearest_source_labels
 from traitrack.engines.registration.appearance import lab_against
+from traitrack.silhouette import attached_to, nearest_source_labels
 
 #: local scales, as fractions of the square root of the silhouette's area
 _COLOUR_SCALES = (0.05, 0.1)
@@ -119,9 +119,7 @@ def body_probability(
     classes = np.concatenate([y for (_, y), _ in kept])
     if classes.all() or not classes.any():
         return None
-    pixel_weights = np.concatenate(
-        [np.full(len(y), max(float(w), 1e-6)) for (_, y), w in kept]
-    )
+    pixel_weights = np.concatenate([np.full(len(y), max(float(w), 1e-6)) for (_, y), w in kept])
     for value in (True, False):
         pixel_weights[classes == value] /= pixel_weights[classes == value].sum()
     drawn = np.random.default_rng(seed).choice(

@@ -14,7 +14,7 @@ head/pronotum/elytra from 0.64/0.69/0.81 to 0.65/0.73/0.82.
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -66,4 +66,3 @@ def snap_to_edges(
     result = labels.copy()
     result[open_to_change] = decided[open_to_change]
     return result
-

@@ -20,7 +20,8 @@ round trip calls the same :meth:`RegistrationEngine.propagate` with a predicted 
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -28,10 +29,13 @@ import SimpleITK as sitk
 from threadpoolctl import threadpool_limits
 
 from traitrack.describe import hog_descriptor
-from traitrack.silhouette import attached_to, foreground_from_prior, thin_dark_lines
-from traitrack.metrics import class_iou, mean_iou, nanmean
-from traitrack.structures import StructureTable
-from traitrack.engines.base import Frame, Prediction, probability_summary, split_chunk, templates_for
+from traitrack.engines.base import (
+    Frame,
+    Prediction,
+    probability_summary,
+    split_chunk,
+    templates_for,
+)
 from traitrack.engines.registration.align import (
     Alignment,
     Silhouette,
@@ -46,6 +50,7 @@ from traitrack.engines.registration.align import (
     working_resolution_mask,
 )
 from traitrack.engines.registration.body import body_probability, body_samples, fill_body
+from traitrack.engines.registration.edges import snap_to_edges
 from traitrack.engines.registration.fusion import (
     assign_appendages,
     consensus_weights,
@@ -56,7 +61,6 @@ from traitrack.engines.registration.fusion import (
     template_agreement,
     template_weights,
 )
-from traitrack.engines.registration.edges import snap_to_edges
 from traitrack.engines.registration.local import PartTemplate, place_small_part
 from traitrack.engines.registration.options import (  # noqa: F401  (re-exported for callers)
     DEFAULT_OPTIONS,
@@ -65,6 +69,9 @@ from traitrack.engines.registration.options import (  # noqa: F401  (re-exported
 )
 from traitrack.engines.registration.orient import allowed_turns, apply_turn, choose_turn, undo_turn
 from traitrack.engines.registration.state import PreparedTemplate, Scene, Steps, as_rgb
+from traitrack.metrics import class_iou, mean_iou, nanmean
+from traitrack.silhouette import attached_to, foreground_from_prior, thin_dark_lines
+from traitrack.structures import StructureTable
 
 
 class RegistrationEngine:
@@ -78,7 +85,7 @@ class RegistrationEngine:
         self.seed = int(seed)
 
     @classmethod
-    def from_options(cls, options: Mapping[str, Any], seed: int) -> "RegistrationEngine":
+    def from_options(cls, options: Mapping[str, Any], seed: int) -> RegistrationEngine:
         """Build from the config's engine section; unknown keys and bad values raise."""
         options = dict(options or {})
         unknown = sorted(set(options) - set(DEFAULT_OPTIONS))
@@ -104,9 +111,7 @@ class RegistrationEngine:
                 chosen = templates_for(target, templates)
                 for template in chosen:
                     if template.specimen not in prepared:
-                        prepared[template.specimen] = self._prepare_template(
-                            template, structures
-                        )
+                        prepared[template.specimen] = self._prepare_template(template, structures)
                 predictions.append(
                     self._predict(target, [prepared[t.specimen] for t in chosen], structures)
                 )
@@ -137,7 +142,9 @@ class RegistrationEngine:
             return from_image
         union = from_image.mask | working_resolution_mask(from_image, labelled)
         return silhouette_from_mask(
-            union, from_image.image, from_image.full_shape,
+            union,
+            from_image.image,
+            from_image.full_shape,
             sigma=float(self.options["silhouette_sigma"]),
             body_radius=int(self.options["body_radius"]),
         )
@@ -154,11 +161,13 @@ class RegistrationEngine:
         image = as_rgb(frame.image)
         views = [(silhouette, maps, image)]
         if self.options["try_mirror"]:
-            views.append((
-                mirrored(silhouette),
-                np.ascontiguousarray(maps[:, :, ::-1]),
-                np.ascontiguousarray(image[:, ::-1]),
-            ))
+            views.append(
+                (
+                    mirrored(silhouette),
+                    np.ascontiguousarray(maps[:, :, ::-1]),
+                    np.ascontiguousarray(image[:, ::-1]),
+                )
+            )
         samples = []
         if self.options["body_fill"] > 0:
             samples = [
@@ -173,7 +182,8 @@ class RegistrationEngine:
 
     def _register(self, target: Silhouette, template: Silhouette, initial=None) -> Alignment:
         return register(
-            target, template,
+            target,
+            template,
             start_angles=int(self.options["start_angles"]),
             turn_penalty=float(self.options["turn_penalty"]),
             similarity_iterations=int(self.options["similarity_iterations"]),
@@ -195,7 +205,9 @@ class RegistrationEngine:
         return best
 
     def _refine(
-        self, target: Silhouette, aligned: list[tuple[Alignment, np.ndarray, Silhouette, np.ndarray]]
+        self,
+        target: Silhouette,
+        aligned: list[tuple[Alignment, np.ndarray, Silhouette, np.ndarray]],
     ) -> tuple[Silhouette, list[tuple[Alignment, np.ndarray, Silhouette, np.ndarray]]]:
         """Second pass: target foreground guided by the warped templates, then re-registration."""
         weights = template_weights(
@@ -206,13 +218,16 @@ class RegistrationEngine:
             for weight, (alignment, _, silhouette, _) in zip(weights, aligned)
         )
         mask = foreground_from_prior(
-            target.image, prior,
+            target.image,
+            prior,
             iterations=int(self.options["grabcut_iterations"]),
             margin_fraction=float(self.options["prior_margin"]),
             seed=self.seed,
         )
         refined = silhouette_from_mask(
-            mask, target.image, target.full_shape,
+            mask,
+            target.image,
+            target.full_shape,
             sigma=float(self.options["silhouette_sigma"]),
             body_radius=int(self.options["body_radius"]),
         )
@@ -268,7 +283,8 @@ class RegistrationEngine:
         steps = self._steps_after_fusion(scene, probabilities, templates, aligned, weights)
         edge_agreement = (
             mean_dice(steps.transferred, steps.snapped, scene.compact)
-            if self.options["snap_beta"] > 0 else np.nan
+            if self.options["snap_beta"] > 0
+            else np.nan
         )
         # the templates' agreement with what they transferred, before the body fill adds
         # pixels that no template put there
@@ -292,7 +308,11 @@ class RegistrationEngine:
         onto its appendages, small parts re-placed, then the body fill."""
         transferred = labels_from_probabilities(probabilities, scene.allowed)
         snapped = snap_to_edges(
-            scene.image, probabilities, transferred, scene.allowed, scene.compact,
+            scene.image,
+            probabilities,
+            transferred,
+            scene.allowed,
+            scene.compact,
             beta=float(self.options["snap_beta"]),
             confidence=float(self.options["snap_confidence"]),
         )
@@ -300,7 +320,8 @@ class RegistrationEngine:
         thin = [s.label for s in scene.structures if s.kind == "thin"]
         if self.options["thin_from_silhouette"] and thin:
             labels = assign_appendages(
-                labels, probabilities,
+                labels,
+                probabilities,
                 appendages=self._appendages(scene, labels),
                 thin_labels=thin,
                 spread=float(self.options["thin_spread"]) / scene.silhouette.spacing[0],
@@ -311,7 +332,12 @@ class RegistrationEngine:
         filled = unfilled
         if self.options["body_fill"] > 0:
             filled = self._fill_body(
-                unfilled, scene.silhouette, scene.allowed, templates, aligned, weights,
+                unfilled,
+                scene.silhouette,
+                scene.allowed,
+                templates,
+                aligned,
+                weights,
                 scene.compact,
             )
         return Steps(transferred, snapped, unfilled, filled)
@@ -330,13 +356,15 @@ class RegistrationEngine:
             return float("nan")
         alone = np.ones(1)
         scores = [
-            mean_iou(class_iou(
-                self._steps_after_fusion(
-                    scene, warped[i], templates[i : i + 1], aligned[i : i + 1], alone
-                ).labels,
-                fused,
-                scene.structures.labels,
-            ))
+            mean_iou(
+                class_iou(
+                    self._steps_after_fusion(
+                        scene, warped[i], templates[i : i + 1], aligned[i : i + 1], alone
+                    ).labels,
+                    fused,
+                    scene.structures.labels,
+                )
+            )
             for i in range(len(weights))
         ]
         return nanmean(scores)
@@ -385,7 +413,10 @@ class RegistrationEngine:
         """Re-place each configured small part by a local search inside its parent part
         (``image``: the target's RGB image)."""
         for part_name, parent_name in dict(self.options["small_parts"]).items():
-            part, parent = structures.by_name(part_name).label, structures.by_name(parent_name).label
+            part, parent = (
+                structures.by_name(part_name).label,
+                structures.by_name(parent_name).label,
+            )
             candidates = [
                 PartTemplate(
                     image=image,
@@ -395,7 +426,11 @@ class RegistrationEngine:
                 for (_, maps, _, image), weight in zip(aligned, weights)
             ]
             labels = place_small_part(
-                image, labels, candidates, part, parent,
+                image,
+                labels,
+                candidates,
+                part,
+                parent,
                 pull=float(self.options["small_part_pull"]),
                 blob=float(self.options["small_part_blob"]),
                 classifier=float(self.options["small_part_classifier"]),
@@ -403,4 +438,3 @@ class RegistrationEngine:
                 seed=self.seed,
             )
         return labels
-

@@ -6,7 +6,7 @@ keeps thin structures as partial votes, where majority voting of hard labels era
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -18,9 +18,11 @@ from traitrack.structures import StructureTable
 def one_hot(labels: np.ndarray, structures: StructureTable) -> np.ndarray:
     """(N, H, W) float32 indicator maps of structures 1..N of a label map."""
     labels = np.asarray(labels)
-    return np.stack(
-        [(labels == structure.label).astype(np.float32) for structure in structures]
-    ) if len(structures) else np.zeros((0, *labels.shape), np.float32)
+    return (
+        np.stack([(labels == structure.label).astype(np.float32) for structure in structures])
+        if len(structures)
+        else np.zeros((0, *labels.shape), np.float32)
+    )
 
 
 def template_weights(qualities: Sequence[float], power: float) -> np.ndarray:

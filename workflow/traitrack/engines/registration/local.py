@@ -16,12 +16,8 @@ the templates' eyes are of other sizes and shapes, the target's outline is in it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
-
-# share of the templates (by weight) that must cover a pixel of the placed part: below half,
-# because templates disagree on the exact outline and an intersection shrinks the part
-VOTE_SHARE = 0.3
 
 import cv2
 import numpy as np
@@ -31,6 +27,10 @@ from traitrack.engines.registration.appearance import (
     part_probability,
     scale_normalised_log,
 )
+
+# share of the templates (by weight) that must cover a pixel of the placed part: below half,
+# because templates disagree on the exact outline and an intersection shrinks the part
+VOTE_SHARE = 0.3
 
 
 @dataclass
@@ -169,10 +169,12 @@ def _pieces_touching(
     ``stamp``, of an area within ``sizes`` (the levels: see :func:`own_region`)."""
     values = lightness[inside]
     low, high = np.percentile(values, [1, 99])
-    spaced = np.concatenate([
-        np.quantile(values, np.linspace(0.02, 0.98, levels)),
-        np.linspace(low, high, levels + 2)[1:-1],
-    ])
+    spaced = np.concatenate(
+        [
+            np.quantile(values, np.linspace(0.02, 0.98, levels)),
+            np.linspace(low, high, levels + 2)[1:-1],
+        ]
+    )
     for level in spaced:
         for side in (lightness < level, lightness > level):
             count, pieces, stats, _ = cv2.connectedComponentsWithStats(
@@ -224,18 +226,20 @@ def _score_map(
     if min(size) < 3 or size[0] >= target.shape[1] or size[1] >= target.shape[0]:
         return None
     patch = cv2.resize(
-        template.image[top:bottom, left:right].astype(np.float32), size,
+        template.image[top:bottom, left:right].astype(np.float32),
+        size,
         interpolation=cv2.INTER_AREA,
     )
     stamp = cv2.resize(
-        part_mask[top:bottom, left:right].astype(np.float32), size,
+        part_mask[top:bottom, left:right].astype(np.float32),
+        size,
         interpolation=cv2.INTER_LINEAR,
     )
     ncc = cv2.matchTemplate(target, patch, cv2.TM_CCOEFF_NORMED)
     ncc = np.nan_to_num(ncc, nan=-1.0)
     score = np.full(region.shape, -1.0, np.float32)
     offset_y, offset_x = size[1] // 2, size[0] // 2
-    score[offset_y:offset_y + ncc.shape[0], offset_x:offset_x + ncc.shape[1]] = ncc
+    score[offset_y : offset_y + ncc.shape[0], offset_x : offset_x + ncc.shape[1]] = ncc
     if blob > 0:
         score += np.float32(blob) * _blobness(target, float(np.sqrt(stamp.sum() / np.pi)), region)
     expected = _expected_centre(template, region, part, parent)
@@ -300,7 +304,9 @@ def _stamp_votes(
         y1, x1 = min(shape[0], top + height), min(shape[1], left + width)
         if y1 <= y0 or x1 <= x0:
             continue
-        accumulated[y0:y1, x0:x1] += np.float32(weight) * stamp[y0 - top:y1 - top, x0 - left:x1 - left]
+        accumulated[y0:y1, x0:x1] += (
+            np.float32(weight) * stamp[y0 - top : y1 - top, x0 - left : x1 - left]
+        )
     return accumulated >= VOTE_SHARE * total_weight
 
 

@@ -6,7 +6,8 @@ table; :func:`check_options` names every bad key at once, before any image is re
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -152,28 +153,51 @@ def check_options(options: Mapping[str, Any]) -> None:
     """Raise :class:`OptionsError` naming every option of the wrong type or range."""
     minimum_ints = {"working_size": 16, "threads": 1, "start_angles": 1}
     non_negative_ints = (
-        "body_radius", "appendage_radius", "grabcut_iterations", "similarity_iterations",
+        "body_radius",
+        "appendage_radius",
+        "grabcut_iterations",
+        "similarity_iterations",
         "affine_iterations",
         "demons_iterations",
     )
     bad = [k for k, low in minimum_ints.items() if not _is_int(options[k]) or options[k] < low]
     bad += [k for k in non_negative_ints if not _is_int(options[k]) or options[k] < 0]
     bad += [
-        k for k in (
-            "silhouette_sigma", "demons_smoothing", "weight_power", "turn_penalty", "prior_margin",
-            "thin_spread", "thin_min_probability", "small_part_pull", "small_part_blob",
-            "small_part_classifier", "small_part_snap", "body_fill",
-            "orient_margin", "agreement_power", "drop_below", "ridge_quantile", "ridge_band",
-            "snap_beta", "snap_confidence", "foreground_detail",
+        k
+        for k in (
+            "silhouette_sigma",
+            "demons_smoothing",
+            "weight_power",
+            "turn_penalty",
+            "prior_margin",
+            "thin_spread",
+            "thin_min_probability",
+            "small_part_pull",
+            "small_part_blob",
+            "small_part_classifier",
+            "small_part_snap",
+            "body_fill",
+            "orient_margin",
+            "agreement_power",
+            "drop_below",
+            "ridge_quantile",
+            "ridge_band",
+            "snap_beta",
+            "snap_confidence",
+            "foreground_detail",
         )
         if not isinstance(options[k], (int, float))
         or isinstance(options[k], bool)
         or options[k] < 0
     ]
     flags = (
-        "try_mirror", "restrict_to_foreground", "refine_foreground", "thin_from_silhouette",
+        "try_mirror",
+        "restrict_to_foreground",
+        "refine_foreground",
+        "thin_from_silhouette",
         "thin_follow_connections",
-        "orient_mirror", "qc_single_templates",
+        "orient_mirror",
+        "qc_single_templates",
     )
     bad += [k for k in flags if not isinstance(options[k], bool)]
     sigmas = options["ridge_sigmas"]

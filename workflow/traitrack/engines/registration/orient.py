@@ -11,8 +11,8 @@ pose wins unless another is clearly closer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from traitrack.structures import StructureTable
 from traitrack.engines.registration.align import Silhouette, full_resolution_mask
+from traitrack.structures import StructureTable
 
 
 @dataclass
@@ -48,7 +48,7 @@ class Scene:
     attached_lines: np.ndarray | None = None
 
     @classmethod
-    def of(cls, image, silhouette, structures, options) -> "Scene":
+    def of(cls, image, silhouette, structures, options) -> Scene:
         body = full_resolution_mask(silhouette)
         allowed = body if options["restrict_to_foreground"] else np.ones_like(body)
         small = set(dict(options["small_parts"]))

@@ -17,18 +17,32 @@ from __future__ import annotations
 import hashlib
 import logging
 import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from traitrack.structures import StructureTable
-from traitrack.engines.base import Frame, Prediction, probability_summary, split_chunk, templates_for
-from traitrack.engines.sam2.letterbox import fit_letterbox, labels_from_logits, letterbox_image, letterbox_mask, normalise_image, unletterbox_logits
+from traitrack.engines.base import (
+    Frame,
+    Prediction,
+    probability_summary,
+    split_chunk,
+    templates_for,
+)
 from traitrack.engines.sam2.features import FeatureCache, ImageFeatures, image_key
+from traitrack.engines.sam2.letterbox import (
+    fit_letterbox,
+    labels_from_logits,
+    letterbox_image,
+    letterbox_mask,
+    normalise_image,
+    unletterbox_logits,
+)
 from traitrack.engines.sam2.model import ModelSpec, apply_finetuned_weights, build_model
 from traitrack.engines.sam2.tracker import Sam2Tracker, TrackedFrame
+from traitrack.structures import StructureTable
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +93,9 @@ class Sam2Engine:
         self.image_size = spec.image_size
         self.tracker = Sam2Tracker(self.model, self.device, self.dtype, memory_frames)
         if feature_dtype not in ("float32", "bfloat16"):
-            raise ValueError(f"sam2 feature_dtype must be float32 or bfloat16, got {feature_dtype!r}")
+            raise ValueError(
+                f"sam2 feature_dtype must be float32 or bfloat16, got {feature_dtype!r}"
+            )
         self.features = FeatureCache(
             encode=self._encode,
             in_memory=int(features_in_memory),
@@ -90,12 +106,14 @@ class Sam2Engine:
         )
 
     @classmethod
-    def from_options(cls, options: Mapping[str, Any] | None = None, seed: int = 0) -> "Sam2Engine":
+    def from_options(cls, options: Mapping[str, Any] | None = None, seed: int = 0) -> Sam2Engine:
         """Build from the config's ``sam2`` section; an unknown key (a typo) is an error."""
         options = dict(options or {})
         unknown = sorted(set(options) - set(cls.DEFAULT_OPTIONS))
         if unknown:
-            raise ValueError(f"unknown sam2 engine option(s) {unknown}; known: {sorted(cls.DEFAULT_OPTIONS)}")
+            raise ValueError(
+                f"unknown sam2 engine option(s) {unknown}; known: {sorted(cls.DEFAULT_OPTIONS)}"
+            )
         merged = {**cls.DEFAULT_OPTIONS, **options}
         return cls(
             model_spec(merged, seed),
@@ -111,9 +129,15 @@ class Sam2Engine:
     def propagate(self, frames: Sequence[Frame], structures: StructureTable) -> list[Prediction]:
         """One :class:`Prediction` per target, in chunk order, from a fresh memory."""
         templates, targets = split_chunk(frames)
-        return [prediction for prediction in self._run(templates, targets, structures) if prediction is not None]
+        return [
+            prediction
+            for prediction in self._run(templates, targets, structures)
+            if prediction is not None
+        ]
 
-    def track_chunk(self, frames: Sequence[Frame], structures: StructureTable) -> list[tuple[Frame, Prediction]]:
+    def track_chunk(
+        self, frames: Sequence[Frame], structures: StructureTable
+    ) -> list[tuple[Frame, Prediction]]:
         """Like :meth:`propagate` but also returns the templates' outputs (read back through SAM 2).
 
         The geometry test uses it: a template's mask must come back unchanged.
@@ -129,7 +153,10 @@ class Sam2Engine:
         for frame in [*templates, *targets]:
             _check_frame(frame, count)
         template_names = tuple(t.specimen for t in templates)
-        conditioning = [(self.image_features(t.specimen, t.image), self._structure_masks(t, count)) for t in templates]
+        conditioning = [
+            (self.image_features(t.specimen, t.image), self._structure_masks(t, count))
+            for t in templates
+        ]
         target_features = (self.image_features(t.specimen, t.image) for t in targets)
         num_frames = len(templates) + len(targets)
         for tracked in self.tracker.track(conditioning, target_features, num_frames):
@@ -143,7 +170,9 @@ class Sam2Engine:
             ordered = chosen + tuple(n for n in template_names if n not in chosen)
             yield self._prediction(target, tracked, structures, ordered)
 
-    def _prediction(self, frame: Frame, tracked: TrackedFrame, structures, template_names) -> Prediction:
+    def _prediction(
+        self, frame: Frame, tracked: TrackedFrame, structures, template_names
+    ) -> Prediction:
         box = fit_letterbox(*frame.image.shape[:2], self.image_size)
         logits = unletterbox_logits(tracked.logits, box)
         labels = labels_from_logits(logits)
@@ -172,7 +201,9 @@ class Sam2Engine:
         square = torch.from_numpy(letterbox_mask(frame.labels, box).astype(np.int64))
         return square[None] == torch.arange(1, count + 1)[:, None, None]
 
-    def describe_images(self, images: Sequence[np.ndarray], names: Sequence[str] | None = None) -> np.ndarray:
+    def describe_images(
+        self, images: Sequence[np.ndarray], names: Sequence[str] | None = None
+    ) -> np.ndarray:
         """SAM 2 image descriptors: the stride-16 encoder features pooled over the specimen.
 
         Returns an (n_images, 256) float32 array, each row the mean feature over the grid
@@ -193,7 +224,11 @@ class Sam2Engine:
             cols_slice = slice(box.left // stride, -(-(box.left + box.inner_width) // stride))
             pooled = top[:, rows_slice, cols_slice].mean(dim=(1, 2))
             rows.append((pooled / pooled.norm().clamp_min(1e-12)).cpu().numpy())
-        return np.stack(rows).astype(np.float32) if rows else np.zeros((0, self.model.hidden_dim), np.float32)
+        return (
+            np.stack(rows).astype(np.float32)
+            if rows
+            else np.zeros((0, self.model.hidden_dim), np.float32)
+        )
 
     describe = describe_images
 
@@ -216,14 +251,16 @@ class Sam2Engine:
         """Free the feature cache (and delete its temporary spill directory)."""
         self.features.close()
 
-    def __enter__(self) -> "Sam2Engine":
+    def __enter__(self) -> Sam2Engine:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
     def _model_tag(self) -> str:
-        weights = Path(self.spec.checkpoint).stem if self.spec.checkpoint else f"random{self.spec.seed}"
+        weights = (
+            Path(self.spec.checkpoint).stem if self.spec.checkpoint else f"random{self.spec.seed}"
+        )
         if self.finetuned_weights:  # tuned conv_s0/conv_s1 (or adapters) change the cached features
             weights += "-tuned" + _file_digest(self.finetuned_weights)
         return f"{self.spec.model_size}-{self.image_size}-{weights}"
@@ -252,7 +289,12 @@ def _file_digest(path: str | Path) -> str:
 
 
 def _check_image(name: str, image: np.ndarray) -> None:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+    if (
+        not isinstance(image, np.ndarray)
+        or image.ndim != 3
+        or image.shape[2] != 3
+        or image.dtype != np.uint8
+    ):
         shape = getattr(image, "shape", None)
         dtype = getattr(image, "dtype", None)
         raise ValueError(

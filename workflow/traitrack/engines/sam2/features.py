@@ -15,9 +15,9 @@ import shutil
 import tempfile
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -37,7 +37,7 @@ class ImageFeatures:
     def nbytes(self) -> int:
         return sum(level.numel() * level.element_size() for level in self.levels)
 
-    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> "ImageFeatures":
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> ImageFeatures:
         return ImageFeatures(tuple(level.to(device=device, dtype=dtype) for level in self.levels))
 
 
@@ -108,7 +108,9 @@ class FeatureCache:
             return self._memory[key]
         path = self._path(key)
         if path.is_file():
-            features = ImageFeatures(tuple(torch.load(path, map_location=self.storage_device, weights_only=True)))
+            features = ImageFeatures(
+                tuple(torch.load(path, map_location=self.storage_device, weights_only=True))
+            )
             self._on_disk.add(key)
             self.stats.disk_hits += 1
         else:

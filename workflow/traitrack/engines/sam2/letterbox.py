@@ -75,7 +75,9 @@ def letterbox_image(image: np.ndarray, box: Letterbox) -> np.ndarray:
     Area averaging when shrinking avoids aliasing; bilinear when enlarging.
     """
     if image.shape[:2] != (box.height, box.width):
-        raise ValueError(f"image of shape {image.shape[:2]} does not match letterbox {(box.height, box.width)}")
+        raise ValueError(
+            f"image of shape {image.shape[:2]} does not match letterbox {(box.height, box.width)}"
+        )
     shrinking = box.inner_height < box.height or box.inner_width < box.width
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
     inner = cv2.resize(image, (box.inner_width, box.inner_height), interpolation=interpolation)
@@ -105,7 +107,9 @@ def letterbox_mask(mask: np.ndarray, box: Letterbox) -> np.ndarray:
     letterboxed once and split into structures afterwards.
     """
     if mask.shape[:2] != (box.height, box.width):
-        raise ValueError(f"mask of shape {mask.shape[:2]} does not match letterbox {(box.height, box.width)}")
+        raise ValueError(
+            f"mask of shape {mask.shape[:2]} does not match letterbox {(box.height, box.width)}"
+        )
     rows = _centre_sources(box.inner_height, box.height)
     cols = _centre_sources(box.inner_width, box.width)
     out = np.zeros((box.size, box.size), dtype=mask.dtype)
@@ -135,7 +139,10 @@ def unletterbox_logits(logits: torch.Tensor, box: Letterbox) -> torch.Tensor:
     # other blocks outvote the right one in 2-D.)  Otherwise the frame is finer: bilinear.
     mode = "nearest-exact" if box.inner_height >= box.height else "bilinear"
     return torch.nn.functional.interpolate(
-        inner[:, None], size=(box.height, box.width), mode=mode, **({"align_corners": False} if mode == "bilinear" else {})
+        inner[:, None],
+        size=(box.height, box.width),
+        mode=mode,
+        **({"align_corners": False} if mode == "bilinear" else {}),
     )[:, 0]
 
 

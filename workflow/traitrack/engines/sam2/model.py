@@ -65,7 +65,9 @@ class ModelSpec:
                 f"(Hiera's pooled grid must divide evenly), got {self.image_size}"
             )
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
-            raise ValueError(f"sam2 dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}")
+            raise ValueError(
+                f"sam2 dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}"
+            )
 
     @property
     def random_weights(self) -> bool:
@@ -75,7 +77,9 @@ class ModelSpec:
 def checkpoint_url(model_size: str) -> str:
     """The official SAM 2.1 checkpoint URL for a model size (``base_plus`` keeps its name)."""
     if model_size not in MODEL_CONFIGS:
-        raise ValueError(f"unknown SAM 2.1 model size {model_size!r}; choose one of {sorted(MODEL_CONFIGS)}")
+        raise ValueError(
+            f"unknown SAM 2.1 model size {model_size!r}; choose one of {sorted(MODEL_CONFIGS)}"
+        )
     return CHECKPOINT_URL.format(size=model_size)
 
 
@@ -85,7 +89,9 @@ def resolve_device(device: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     resolved = torch.device(device)
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"sam2 device {device!r} was asked for but no CUDA device is visible; use 'auto' or 'cpu'")
+        raise ValueError(
+            f"sam2 device {device!r} was asked for but no CUDA device is visible; use 'auto' or 'cpu'"
+        )
     return resolved
 
 
@@ -169,7 +175,9 @@ def load_checkpoint_strict(model: torch.nn.Module, path: str | os.PathLike) -> N
     )
     state = loaded.get("model") if isinstance(loaded, dict) else None
     if not isinstance(state, dict):
-        raise CheckpointError(f"SAM 2 checkpoint {path} has no 'model' state dict; is it a SAM 2 checkpoint?")
+        raise CheckpointError(
+            f"SAM 2 checkpoint {path} has no 'model' state dict; is it a SAM 2 checkpoint?"
+        )
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:
@@ -224,7 +232,9 @@ def download_and_verify(url: str, dest: str | os.PathLike, model_size: str) -> P
             expected = response.headers.get("Content-Length")
             written = _copy_with_progress(response, out, int(expected) if expected else None)
         if expected is not None and written != int(expected):
-            raise CheckpointError(f"download of {url} stopped after {written} of {expected} bytes; try again")
+            raise CheckpointError(
+                f"download of {url} stopped after {written} of {expected} bytes; try again"
+            )
         verify_checkpoint(temporary, model_size)
         os.replace(temporary, dest)
     finally:
@@ -246,6 +256,7 @@ def _copy_with_progress(source, target, total: int | None, block: int = 1 << 20)
 
 # ---- fine-tuned weights (written by traitrack.finetune.weights, read here by the engine)
 
+
 def read_weights(path: str | os.PathLike) -> dict[str, Any]:
     """Load a tuned-weights file with ``weights_only=True``; a foreign file is a clear error."""
     path = Path(path)
@@ -256,7 +267,9 @@ def read_weights(path: str | os.PathLike) -> dict[str, Any]:
         fix="delete the file and run the finetune rule again",
     )
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a traitrack fine-tuned weights file (format {FORMAT})")
+        raise CheckpointError(
+            f"{path} is not a traitrack fine-tuned weights file (format {FORMAT})"
+        )
     return payload
 
 
@@ -286,7 +299,9 @@ def apply_finetuned_weights(
             layers = sorted({name.rsplit(".lora_", 1)[0] for name in payload["state"]})
             _check_names(path, {f"{layer}.weight": None for layer in layers}, parameters)
             for layer in layers:
-                update = lora_update(payload["state"][f"{layer}.lora_A"], payload["state"][f"{layer}.lora_B"])
+                update = lora_update(
+                    payload["state"][f"{layer}.lora_A"], payload["state"][f"{layer}.lora_B"]
+                )
                 parameters[f"{layer}.weight"].add_(scale * update.to(parameters[f"{layer}.weight"]))
     return base
 
@@ -301,4 +316,6 @@ def lora_update(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def _check_names(path, state: dict, parameters: dict) -> None:
     unknown = sorted(set(state) - set(parameters))
     if unknown:
-        raise CheckpointError(f"fine-tuned weights {path} name layers this model lacks: {unknown[:5]}")
+        raise CheckpointError(
+            f"fine-tuned weights {path} name layers this model lacks: {unknown[:5]}"
+        )

@@ -24,8 +24,8 @@ encoded from the binarised low-resolution mask, as ``propagate_in_video_prefligh
 from __future__ import annotations
 
 import types
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -60,14 +60,18 @@ class Sam2Tracker:
         ``num_maskmem - 1`` = 6); fewer is faster and keeps the templates more dominant.
     """
 
-    def __init__(self, model, device: torch.device, dtype: torch.dtype, memory_frames: int | None = None):
+    def __init__(
+        self, model, device: torch.device, dtype: torch.dtype, memory_frames: int | None = None
+    ):
         self.model = model
         self.device = device
         self.dtype = dtype
         default = model.num_maskmem - 1
         self.memory_frames = default if memory_frames is None else int(memory_frames)
         if not 0 <= self.memory_frames <= default:
-            raise ValueError(f"sam2 memory_frames must be between 0 and {default}, got {memory_frames}")
+            raise ValueError(
+                f"sam2 memory_frames must be between 0 and {default}, got {memory_frames}"
+            )
         self._pos_enc: list[torch.Tensor] | None = None
         self._maskmem_pos_enc: list[torch.Tensor] | None = None
         self.peak_memory_entries = 0
@@ -115,7 +119,10 @@ class Sam2Tracker:
         """
         if not conditioning:
             raise ValueError("a SAM 2 chunk needs at least one conditioning frame")
-        output_dict: dict[str, dict[int, dict]] = {"cond_frame_outputs": {}, "non_cond_frame_outputs": {}}
+        output_dict: dict[str, dict[int, dict]] = {
+            "cond_frame_outputs": {},
+            "non_cond_frame_outputs": {},
+        }
         batch = conditioning[0][1].shape[0]
         for index, (features, masks) in enumerate(conditioning):
             yield self._condition(index, features, masks, output_dict, num_frames)
@@ -146,7 +153,10 @@ class Sam2Tracker:
             )
             # as propagate_in_video_preflight: memory from the (binarised) low-res mask
             high_res = F.interpolate(
-                out["pred_masks"].float(), size=(model.image_size, model.image_size), mode="bilinear", align_corners=False
+                out["pred_masks"].float(),
+                size=(model.image_size, model.image_size),
+                mode="bilinear",
+                align_corners=False,
             )
             maskmem, maskmem_pos = model._encode_new_memory(
                 current_vision_feats=feats,
@@ -156,7 +166,12 @@ class Sam2Tracker:
                 is_mask_from_pts=True,
             )
         output_dict["cond_frame_outputs"][index] = self._compact(out, maskmem, maskmem_pos)
-        return TrackedFrame(index, out["pred_masks_high_res"][:, 0].float(), out["object_score_logits"][:, 0].float(), True)
+        return TrackedFrame(
+            index,
+            out["pred_masks_high_res"][:, 0].float(),
+            out["object_score_logits"][:, 0].float(),
+            True,
+        )
 
     def _propagate(self, index, features, batch, output_dict, num_frames, remember) -> TrackedFrame:
         feats, pos_embeds, feat_sizes = self._vision_inputs(features, batch)
@@ -177,7 +192,12 @@ class Sam2Tracker:
             output_dict["non_cond_frame_outputs"][index] = self._compact(
                 out, out["maskmem_features"], out["maskmem_pos_enc"]
             )
-        return TrackedFrame(index, out["pred_masks_high_res"][:, 0].float(), out["object_score_logits"][:, 0].float(), False)
+        return TrackedFrame(
+            index,
+            out["pred_masks_high_res"][:, 0].float(),
+            out["object_score_logits"][:, 0].float(),
+            False,
+        )
 
     def _compact(self, out, maskmem, maskmem_pos) -> dict:
         """What later frames read from a frame: its memory (bfloat16, as sam2) and pointer."""
@@ -254,9 +274,15 @@ def share_image_self_attention(model) -> None:
         # MemoryAttentionLayer.forward, its object-independent self-attention done once
         output = first._forward_sa(output, query_pos[:1]).expand(batch, -1, -1)
         output = first._forward_ca(output, memory, query_pos, memory_pos, num_obj_ptr_tokens)
-        output = output + first.dropout3(first.linear2(first.dropout(first.activation(first.linear1(first.norm3(output))))))
+        output = output + first.dropout3(
+            first.linear2(first.dropout(first.activation(first.linear1(first.norm3(output)))))
+        )
         for layer in rest:
-            kwds = {"num_k_exclude_rope": num_obj_ptr_tokens} if isinstance(layer.cross_attn_image, RoPEAttention) else {}
+            kwds = (
+                {"num_k_exclude_rope": num_obj_ptr_tokens}
+                if isinstance(layer.cross_attn_image, RoPEAttention)
+                else {}
+            )
             output = layer(tgt=output, memory=memory, pos=memory_pos, query_pos=query_pos, **kwds)
         return self.norm(output).transpose(0, 1)
 
