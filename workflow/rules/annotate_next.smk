@@ -16,6 +16,5 @@ rule annotate_next:
         "../../envs/traitrack.yaml"
     params:
         sheet=sheet_columns("specimen", "mask"),
-        samples=config["samples"],
     script:
         "../scripts/annotate_next.py"

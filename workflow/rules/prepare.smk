@@ -44,7 +44,6 @@ rule select:
         "../../envs/traitrack.yaml"
     params:
         sheet=sheet_columns("specimen", "species", "image", "mask", "genus"),
-        samples=config["samples"],
         k=config["select"]["k"],
         pool=config["select"]["template_pool"],
     script:

@@ -9,7 +9,7 @@ log_to(snakemake.log[0])
 from traitrack.stages.annotate_next import run_annotate_next  # noqa: E402
 
 run_annotate_next(
-    snakemake.params.samples,
+    snakemake.input.samples,
     snakemake.wildcards.species,
     snakemake.input.descriptors,
     snakemake.input.qc,

@@ -9,7 +9,7 @@ log_to(snakemake.log[0])
 from traitrack.stages.prepare import run_select  # noqa: E402
 
 run_select(
-    snakemake.params.samples,
+    snakemake.input.samples,
     snakemake.wildcards.species,
     snakemake.input.descriptors,
     snakemake.output[0],
