@@ -47,7 +47,10 @@ from registration_real import DATA, SET_OPTIONS, SETS, describe_paths, split  # 
 
 from traitrack.describe import centre_descriptors, pairwise_distances  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
-from traitrack.engines.registration.engine import RegistrationEngine  # noqa: E402
+from traitrack.engines.registration.engine import (  # noqa: E402
+    RegistrationEngine,
+    RegistrationOptions,
+)
 from traitrack.io import read_image, read_mask  # noqa: E402
 from traitrack.metrics import class_iou, mean_iou  # noqa: E402
 from traitrack.select import rank_annotation_candidates  # noqa: E402
@@ -60,7 +63,7 @@ def segment(task: tuple) -> tuple[str, tuple[str, ...], float, float]:
     """Segment one target with its templates (fused); return its mIoU and the seconds taken."""
     target, templates, config, options = task
     structures = StructureTable.from_config(config)
-    engine = RegistrationEngine.from_options(options, seed=0)
+    engine = RegistrationEngine(options, seed=0)
     mask_of = lambda p: read_mask(p.parent.parent / "masks" / p.name, structures)  # noqa: E731
     frames = [Frame(p.stem, read_image(p), mask_of(p)) for p in templates]
     start = time.perf_counter()
@@ -110,7 +113,7 @@ def run_set(
     if not images:
         raise SystemExit(f"no images in {DATA / folder / 'images'}; is ../shared/data there?")
     chosen_targets, pool = split(images, targets)
-    options = dict(SET_OPTIONS[key])
+    options = RegistrationOptions.from_config(SET_OPTIONS[key])
     # the workflow's default descriptor, centred over the whole set as its describe step centres
     # a species'
     target_desc, pool_desc = centre_descriptors(

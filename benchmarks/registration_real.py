@@ -13,7 +13,7 @@ contains a benchmark target).
 For each target the 5 nearest pool images by the workflow's default descriptor are its
 templates (``--describe specimen``: HOG of the specimen's crop and silhouette,
 :func:`traitrack.describe.specimen_descriptor`; ``--describe hog``: HOG of a 64x64 letterboxed
-grey thumbnail of the whole photograph, the default before session 12); the engine runs with the
+grey thumbnail of the whole photograph, as ``describe: method: hog``); the engine runs with the
 nearest alone and with all 5 fused.  QC round trip: the 5-template prediction is used as the
 only template to segment the nearest template back, scored against that template's true
 labels; the Spearman correlation between this round-trip mIoU and the target's true mIoU says
@@ -31,7 +31,6 @@ from Imageomics BeetleFlow; ants-4part: AntWeb images, CC BY 4.0, masks by EPFL 
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import sys
 import time
@@ -45,7 +44,10 @@ sys.path.insert(0, str(ROOT / "workflow"))
 
 from traitrack.describe import centre_descriptors, describe_specimens, hog_descriptor  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
-from traitrack.engines.registration.engine import DEFAULT_OPTIONS, RegistrationEngine  # noqa: E402
+from traitrack.engines.registration.engine import (  # noqa: E402
+    RegistrationEngine,
+    RegistrationOptions,
+)
 from traitrack.io import read_image, read_mask  # noqa: E402
 from traitrack.metrics import (  # noqa: E402
     class_iou,
@@ -99,7 +101,7 @@ def split(
     return chosen, pool
 
 
-def describe_paths(paths: list[Path], method: str, options: dict) -> np.ndarray:
+def describe_paths(paths: list[Path], method: str, options: RegistrationOptions) -> np.ndarray:
     """Descriptors of ``paths`` as the workflow's describe step computes them (``method``
     ``specimen`` or ``hog``; ``options``: the set's registration options, whose foreground
     settings the specimen descriptor shares)."""
@@ -132,7 +134,7 @@ def evaluate_target(task: tuple) -> dict:
     """Run one target: 1 template, 5 fused, and the QC round trip; return scores and timings."""
     target, templates, config, options, qc_templates = task
     structures = StructureTable.from_config(config)
-    engine = RegistrationEngine.from_options(options, seed=0)
+    engine = RegistrationEngine(options, seed=0)
     mask_of = lambda p: read_mask(p.parent.parent / "masks" / p.name, structures)  # noqa: E731
     template_frames = [Frame(p.stem, read_image(p), mask_of(p)) for p in templates]
     image, truth = read_image(target), mask_of(target)
@@ -179,7 +181,7 @@ def run_set(
     if not images:
         raise SystemExit(f"no images in {DATA / folder / 'images'}; is ../shared/data there?")
     chosen, pool = split(images, targets, tuning)
-    options = {**SET_OPTIONS[key], **options}
+    options = RegistrationOptions.from_config({**SET_OPTIONS[key], **options})
     neighbours = nearest_templates(chosen, pool, NEAREST, describe, options)
     tasks = [(t, n, config, options, qc_templates) for t, n in zip(chosen, neighbours)]
     print(
@@ -291,21 +293,13 @@ def scores_path(path: Path, key: str) -> Path:
 
 
 def parse_options(pairs: list[str]) -> dict:
-    """``key=value`` engine options, values typed like the defaults."""
+    """``key=value`` engine options, each value read as YAML (``true``, ``0.1``, ``[0, 90]``,
+    ``{eye: head}``) as in a config file; :class:`RegistrationOptions` checks them."""
     options = {}
     for pair in pairs:
         key, _, value = pair.partition("=")
-        default = DEFAULT_OPTIONS.get(key)
-        if isinstance(default, (dict, list)):
-            options[key] = json.loads(value)
-        elif isinstance(default, bool):
-            options[key] = value.lower() in ("1", "true", "yes")
-        elif isinstance(default, int):
-            options[key] = int(value)
-        elif isinstance(default, float):
-            options[key] = float(value)
-        else:
-            options[key] = value
+        options[key] = yaml.safe_load(value)
+    RegistrationOptions.from_config(options)  # a typo or a bad value stops here, named
     return options
 
 
@@ -340,7 +334,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     options = parse_options(args.option)
-    print(f"engine options: { ({**DEFAULT_OPTIONS, **options}) }")
+    print(f"engine options: {RegistrationOptions.from_config(options)}")
     for key in ("beetles", "ants") if args.set == "both" else (args.set,):
         run_set(
             key,

@@ -125,7 +125,7 @@ def encoder_floor(engine, frames: list[Frame]) -> float:
         box = fit_letterbox(*frame.image.shape[:2], engine.image_size)
         tensor = normalise_image(letterbox_image(frame.image, box))
         with torch.inference_mode():
-            times.append(seconds(lambda: engine.model.forward_image(tensor)))
+            times.append(seconds(lambda tensor=tensor: engine.model.forward_image(tensor)))
     return statistics.median(times)
 
 
@@ -222,7 +222,7 @@ def ours(engine, template: Frame, targets: list[Frame], structures, profile: boo
             Frame(target.specimen, target.image, prediction.labels),
             Frame(template.specimen, template.image),
         ]
-        backward += seconds(lambda: engine.propagate(chunk, structures))
+        backward += seconds(lambda chunk=chunk: engine.propagate(chunk, structures))
     assert engine.features.stats.encoded == encoded, "the QC pass must not encode images"
     if modules:
         modules.close()
@@ -252,7 +252,7 @@ def sst(model, template: Frame, targets: list[Frame], structures) -> float:
             "width": template.image.shape[1],
         }
 
-        def run():
+        def run(video=video):
             state = model.init_state(video_path=video)
             for s in structures:
                 model.add_new_mask(
@@ -317,9 +317,9 @@ def speed(args) -> None:
     for label, table, tmpl in (("9", nine, template9), ("1", one, template1)):
         fresh = new_engine(args)  # cold target features in both runs: encoding included
         fresh.propagate([tmpl, warm], table)
-        per_target[label] = seconds(lambda: fresh.propagate([tmpl, *targets9], table)) / len(
-            targets9
-        )
+        per_target[label] = seconds(
+            lambda fresh=fresh, tmpl=tmpl, table=table: fresh.propagate([tmpl, *targets9], table)
+        ) / len(targets9)
         fresh.close()
     print(
         f"structs   9 parts {per_target['9']:.3f} s/target, 1 part {per_target['1']:.3f} s/target, "

@@ -26,6 +26,6 @@ def test_preset_is_a_valid_config(preset):
     config = validate_config(fragment)
     structures = StructureTable.from_config(config)
     assert len(structures.names) == len(fragment["structures"])
-    engine = RegistrationEngine.from_options(config["registration"], seed=0)
+    options = RegistrationEngine.from_options(config["registration"], seed=0).options.as_config()
     for key, value in (fragment.get("registration") or {}).items():
-        assert engine.options[key] == value
+        assert options[key] == value

@@ -15,7 +15,11 @@ import pytest
 
 from traitrack.engines import make_engine
 from traitrack.engines.base import Frame
-from traitrack.engines.registration.engine import DEFAULT_OPTIONS, OptionsError, RegistrationEngine
+from traitrack.engines.registration.engine import (
+    OptionsError,
+    RegistrationEngine,
+    RegistrationOptions,
+)
 from traitrack.engines.registration.fusion import (
     assign_appendages,
     consensus_weights,
@@ -236,7 +240,7 @@ def test_unknown_and_bad_options_raise_naming_them():
     with pytest.raises(OptionsError, match="template_silhouette"):
         RegistrationEngine.from_options({"template_silhouette": "guess"}, seed=0)
     assert make_engine("registration", {}, seed=3).name == "registration"
-    assert set(RegistrationEngine.from_options({}, seed=0).options) == set(DEFAULT_OPTIONS)
+    assert RegistrationEngine.from_options({}, seed=0).options == RegistrationOptions()
 
 
 def test_fusion_weights_favour_the_better_registration():

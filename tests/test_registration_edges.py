@@ -52,7 +52,7 @@ def test_an_offset_boundary_moves_onto_the_colour_edge(rng):
     foreground = truth > 0
     labels[~foreground] = 0
     snapped = snap_to_edges(
-        image, probabilities, labels, foreground, [HEAD, BODY], beta=3000, confidence=0.9
+        image, probabilities, labels, foreground, [HEAD, BODY], snap_beta=3000, snap_confidence=0.9
     )
     before = iou(labels == HEAD, truth == HEAD)
     after = iou(snapped == HEAD, truth == HEAD)
@@ -69,11 +69,11 @@ def test_thin_parts_and_a_zero_beta_are_left_alone(rng):
     labels[60:70, 30:33] = LEG  # a leg the engine placed from the target's own pixels
     foreground = labels > 0
     snapped = snap_to_edges(
-        image, probabilities, labels, foreground, [HEAD, BODY], beta=3000, confidence=0.9
+        image, probabilities, labels, foreground, [HEAD, BODY], snap_beta=3000, snap_confidence=0.9
     )
     assert (snapped[labels == LEG] == LEG).all()
     unchanged = snap_to_edges(
-        image, probabilities, labels, foreground, [HEAD, BODY], beta=0, confidence=0.9
+        image, probabilities, labels, foreground, [HEAD, BODY], snap_beta=0, snap_confidence=0.9
     )
     assert (unchanged == labels).all()
 
@@ -81,7 +81,9 @@ def test_thin_parts_and_a_zero_beta_are_left_alone(rng):
 def test_without_confident_seeds_the_labels_stay(rng):
     image, truth = two_part_scene(rng)
     faint = offset_probabilities(truth, shift=0) * 0.3
-    snapped = snap_to_edges(image, faint, truth, truth > 0, [HEAD, BODY], beta=3000, confidence=0.9)
+    snapped = snap_to_edges(
+        image, faint, truth, truth > 0, [HEAD, BODY], snap_beta=3000, snap_confidence=0.9
+    )
     assert (snapped == truth).all()
 
 

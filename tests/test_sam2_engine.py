@@ -16,7 +16,7 @@ pytest.importorskip("sam2")
 
 from traitrack.engines import make_engine  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
-from traitrack.engines.sam2.engine import Sam2Engine  # noqa: E402
+from traitrack.engines.sam2.engine import Sam2Options  # noqa: E402
 from traitrack.engines.sam2.letterbox import (  # noqa: E402
     fit_letterbox,
     labels_from_logits,
@@ -304,7 +304,7 @@ def test_a_real_config_refuses_random_weights():
     with pytest.raises(RandomWeightsRefused, match="checkpoint"):
         make_engine("sam2", {"model_size": "tiny", "image_size": SIZE})
     assert issubclass(RandomWeightsRefused, ValueError)
-    assert Sam2Engine.DEFAULT_OPTIONS["allow_random_weights"] is False
+    assert Sam2Options().allow_random_weights is False
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path):

@@ -39,7 +39,7 @@ def test_an_out_of_focus_pin_is_dropped_and_the_specimen_kept(textured):
     image, specimen, pin = pinned_specimen(textured)
     kept = foreground_mask(image)
     assert (kept & pin).sum() > 0.5 * pin.sum()  # GrabCut alone keeps the pin
-    found = foreground_mask(image, plain_detail=0.1)
+    found = foreground_mask(image, foreground_detail=0.1)
     assert (found & pin).sum() < 0.1 * pin.sum()
     assert (found & specimen).sum() / (found | specimen).sum() > 0.9
 

@@ -1,3 +1,5 @@
+"""``python -m traitrack``: the same as the ``traitrack`` command."""
+
 import sys
 
 from traitrack.cli import main

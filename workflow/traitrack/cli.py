@@ -126,6 +126,13 @@ STAGES = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Build the ``traitrack`` argument parser: one subcommand per stage, plus ``example``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser; each subcommand sets ``func`` to the function that runs it.
+    """
     parser = argparse.ArgumentParser(
         prog="traitrack",
         description="Segment specimen parts from a few templates per species and measure traits. "
@@ -166,6 +173,21 @@ def _write_example(out: str, seed: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``traitrack`` command.
+
+    Input errors (``ValueError``, which :class:`~traitrack.io.InputError` is) are printed
+    without a traceback, because their message names the file and the fix.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments; ``sys.argv[1:]`` when None.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 on an input error.
+    """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:

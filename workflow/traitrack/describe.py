@@ -25,6 +25,18 @@ def letterbox_grey(image: np.ndarray, size: int) -> np.ndarray:
 
     Padding with the image's own border colour rather than black keeps the pad from looking
     like a dark specimen edge.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        (H, W, 3) RGB or (H, W) grey uint8 image.
+    size : int
+        The thumbnail's side.
+
+    Returns
+    -------
+    numpy.ndarray
+        (size, size) float grey values in 0..1.
     """
     grey = rgb2gray(image) if image.ndim == 3 else image.astype(float) / 255.0
     height, width = grey.shape
@@ -39,7 +51,21 @@ def letterbox_grey(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def hog_descriptor(image: np.ndarray, size: int = 64) -> np.ndarray:
-    """L2-normalised HOG vector of the letterboxed grey thumbnail."""
+    """Return the L2-normalised HOG vector of the letterboxed grey thumbnail.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        (H, W, 3) RGB or (H, W) grey uint8 image.
+    size : int
+        The thumbnail's side (:func:`letterbox_grey`).
+
+    Returns
+    -------
+    numpy.ndarray
+        1-D float32 vector (9 orientations, 8 px cells, 2 x 2 cell blocks); all zeros for a
+        featureless image.
+    """
     features = hog(
         letterbox_grey(image, size),
         orientations=9,
@@ -52,13 +78,41 @@ def hog_descriptor(image: np.ndarray, size: int = 64) -> np.ndarray:
 
 
 def describe_images(images: Sequence[np.ndarray], size: int = 64) -> np.ndarray:
-    """Stack of HOG descriptors, one row per image."""
+    """Describe images by :func:`hog_descriptor`, one row per image.
+
+    Parameters
+    ----------
+    images : sequence of numpy.ndarray
+        The images.
+    size : int
+        The thumbnail's side.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_images, n_features) float32.
+    """
     return np.stack([hog_descriptor(image, size) for image in images])
 
 
 def specimen_crop(image: np.ndarray, foreground: np.ndarray, pad_fraction: float = 0.05):
-    """The image and its silhouette cut to the silhouette's bounding box, padded by
-    ``pad_fraction`` of its longer side (the whole image when the silhouette is empty)."""
+    """Cut an image and its silhouette to the silhouette's bounding box, padded.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        The image.
+    foreground : numpy.ndarray
+        (H, W) boolean silhouette on ``image``'s grid.
+    pad_fraction : float
+        The padding, as a fraction of the bounding box's longer side (clipped at the image's
+        edges).
+
+    Returns
+    -------
+    crop, silhouette : numpy.ndarray
+        Views of ``image`` and ``foreground``; both whole when the silhouette is empty.
+    """
     ys, xs = np.nonzero(foreground)
     if len(ys) == 0:
         return image, foreground
@@ -72,12 +126,24 @@ def specimen_crop(image: np.ndarray, foreground: np.ndarray, pad_fraction: float
 def specimen_descriptor(image: np.ndarray, foreground: np.ndarray, size: int = 64) -> np.ndarray:
     """HOG of the specimen's crop joined to HOG of its silhouette (unit length).
 
-    ``foreground`` is the specimen's silhouette on ``image``'s grid.  The crop takes out the
-    specimen's place and scale in the frame; the silhouette's HOG adds its outline and pose
-    without the colour and texture that differ between genera.  Measured on the shared ants
-    (one template's mIoU over the 5 nearest, 40 targets; scratch ``/tmp/s12/desc.py``): 0.428
-    -> 0.434 on the tuning split and 0.369 -> 0.397 on the benchmark split against the
-    thumbnail's HOG.
+    The crop takes out the specimen's place and scale in the frame; the silhouette's HOG adds
+    its outline and pose without the colour and texture that differ between genera.
+    ``benchmarks/registration_real.py`` picks templates by this descriptor, and with
+    ``--describe hog`` by the whole photograph's thumbnail instead, for comparison.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        The specimen's image.
+    foreground : numpy.ndarray
+        The specimen's silhouette on ``image``'s grid.
+    size : int
+        The thumbnail side of both HOGs.
+
+    Returns
+    -------
+    numpy.ndarray
+        1-D float32, twice :func:`hog_descriptor`'s length.
     """
     crop, silhouette = specimen_crop(image, foreground)
     outline = (np.asarray(silhouette, bool) * 255).astype(np.uint8)
@@ -91,11 +157,36 @@ def describe_specimens(
     size: int = 64,
     working_size: int = 224,
     grabcut_iterations: int = 5,
-    plain_detail: float = 0.0,
+    foreground_detail: float = 0.0,
     seed: int = 0,
 ) -> np.ndarray:
-    """Stack of :func:`specimen_descriptor` rows, on the working-size image and silhouette that
-    the registration engine registers (:func:`traitrack.engines.registration.align.prepare_silhouette`)."""
+    """Describe images by :func:`specimen_descriptor`, one row per image.
+
+    Each row is computed on the working-size image and silhouette that the registration engine
+    registers (:func:`traitrack.engines.registration.align.prepare_silhouette`), so the
+    keyword arguments are the engine's options of the same names.
+
+    Parameters
+    ----------
+    images : sequence of numpy.ndarray
+        The images.
+    size : int
+        The thumbnail side of the HOGs.
+    working_size : int
+        The registration's working size.
+    grabcut_iterations : int
+        GrabCut iterations of the silhouette.
+    foreground_detail : float
+        The registration's ``foreground_detail``: when > 0, the silhouette's GrabCut also
+        starts from where the image has fine detail (:func:`traitrack.silhouette.mark_by_detail`).
+    seed : int
+        Seeds GrabCut.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_images, n_features) float32.
+    """
     from traitrack.engines.registration.align import prepare_silhouette
 
     rows = []
@@ -107,7 +198,7 @@ def describe_specimens(
             body_radius=0,
             grabcut_iterations=grabcut_iterations,
             seed=seed,
-            plain_detail=plain_detail,
+            foreground_detail=foreground_detail,
         )
         rows.append(specimen_descriptor(silhouette.image, silhouette.mask, size))
     return np.stack(rows)
@@ -120,8 +211,22 @@ def save_descriptors(
     method: str,
     ranking: np.ndarray | None = None,
 ) -> None:
-    """Write descriptors as ``.npz`` (names, matrix, method) atomically; ``ranking``, when
-    given, is the matrix ``annotate_next`` ranks by (see :func:`load_ranking_descriptors`)."""
+    """Write descriptors as ``.npz`` (names, matrix, method), atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.npz`` file.
+    names : sequence of str
+        The specimens, one per row.
+    descriptors : numpy.ndarray
+        One row per specimen.
+    method : str
+        The ``describe.method`` that made them.
+    ranking : numpy.ndarray, optional
+        The matrix ``annotate_next`` ranks by, when it differs from ``descriptors`` (see
+        :func:`load_ranking_descriptors`).
+    """
     from traitrack.io import atomic_output
 
     extra = {} if ranking is None else {"ranking": ranking}
@@ -133,18 +238,44 @@ def save_descriptors(
 
 
 def load_descriptors(path: str | Path) -> tuple[list[str], np.ndarray]:
+    """Read descriptors written by :func:`save_descriptors`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.npz`` file.
+
+    Returns
+    -------
+    names : list of str
+        The specimens.
+    descriptors : numpy.ndarray
+        One row per specimen.
+    """
     with np.load(path, allow_pickle=False) as data:
         return [str(n) for n in data["names"]], data["descriptors"]
 
 
 def load_ranking_descriptors(path: str | Path) -> tuple[list[str], np.ndarray]:
-    """The descriptors ``annotate_next`` ranks candidates by: the file's ``ranking`` matrix
-    (the thumbnail HOG, which ``describe.method: specimen`` also writes), else its descriptors.
+    """Read the descriptors ``annotate_next`` ranks candidates by.
 
-    Why two: the specimen descriptor picks better templates for a target, but ranked by it the
-    shared ants' first picks served the others worse than random ones (learning curve, 20
-    targets: N = 1 / 5 at 0.323 / 0.400 against a random mean of 0.366 / 0.426), while ranked by
-    the thumbnail they had been ahead at every N in sessions 6-11.
+    That is the file's ``ranking`` matrix (the thumbnail HOG, which ``describe.method:
+    specimen`` also writes), else its descriptors.  Why two: the specimen descriptor picks
+    better templates for a given target, but ranked by it the shared ants' first picks served
+    the other specimens worse than random picks, while ranked by the thumbnail they serve them
+    better (``benchmarks/learning_curve.py`` ranks by the thumbnail, as the workflow does).
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.npz`` file (:func:`save_descriptors`).
+
+    Returns
+    -------
+    names : list of str
+        The specimens.
+    matrix : numpy.ndarray
+        One row per specimen.
     """
     with np.load(path, allow_pickle=False) as data:
         matrix = data["ranking"] if "ranking" in data.files else data["descriptors"]
@@ -156,10 +287,20 @@ def centre_descriptors(*blocks: np.ndarray) -> list[np.ndarray]:
 
     Raw HOG vectors of one species share a large common component, and a photograph that
     is mostly texture (a specimen on a fibrous card) lies near their mean: it becomes a *hub*,
-    near everything.  On the shared ants (300 images) the five strongest hubs were among the
-    5 nearest neighbours of 45-51 images each (median 2); template choice by raw distance
-    picks them first.  Centring removes the common component (Suzuki et al. 2013, "Centering
-    similarity measures to reduce hubs"): the largest count fell to 17.  Rows of zeros stay.
+    among the nearest neighbours of far more images than a typical one, and template choice by
+    raw distance picks it first.  Centring removes the common component (Suzuki et al. 2013,
+    "Centering similarity measures to reduce hubs").  Rows of zeros stay.
+
+    Parameters
+    ----------
+    *blocks : numpy.ndarray
+        Descriptor matrices of one species (e.g. targets and templates), centred on their
+        joint mean; a block may have no rows.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The blocks in order, float32.
     """
     blocks = tuple(np.asarray(block, np.float64) for block in blocks)
     filled = [block for block in blocks if len(block)]
@@ -175,6 +316,17 @@ def centre_descriptors(*blocks: np.ndarray) -> list[np.ndarray]:
 
 
 def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Euclidean distances between rows of ``a`` and rows of ``b``."""
+    """Compute the Euclidean distances between rows of ``a`` and rows of ``b``.
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray
+        (n, d) and (m, d) descriptor matrices.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n, m) distances.
+    """
     squared = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
     return np.sqrt(np.clip(squared, 0.0, None))

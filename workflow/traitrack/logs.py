@@ -7,7 +7,13 @@ import sys
 
 
 def log_to(path: str) -> None:
-    """Redirect stderr to ``path`` (line-buffered) and log INFO and above there."""
+    """Redirect stderr to ``path`` (line-buffered) and log INFO and above there.
+
+    Parameters
+    ----------
+    path : str
+        The job's log file (the rule's ``log:``); it is overwritten.
+    """
     sys.stderr = open(path, "w", buffering=1)
     logging.basicConfig(
         stream=sys.stderr,

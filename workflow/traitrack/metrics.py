@@ -38,10 +38,25 @@ class EvaluationError(ValueError):
 
 
 def class_iou(pred: np.ndarray, truth: np.ndarray, labels: Sequence[int]) -> dict[int, float]:
-    """Intersection over union per label.
+    """Compute the intersection over union per label.
 
-    Returns NaN for a label absent from both maps (so it does not count in means) and 0 for a
-    label present in only one of them.
+    Parameters
+    ----------
+    pred, truth : numpy.ndarray
+        Label maps of one image, the same shape.
+    labels : sequence of int
+        The labels to score (leave out 0 to exclude background).
+
+    Returns
+    -------
+    dict of int to float
+        IoU per label: NaN for a label absent from both maps (so it does not count in means),
+        0 for a label present in only one of them.
+
+    Raises
+    ------
+    EvaluationError
+        If the maps differ in shape.
     """
     pred, truth = np.asarray(pred), np.asarray(truth)
     if pred.shape != truth.shape:
@@ -59,21 +74,56 @@ def class_iou(pred: np.ndarray, truth: np.ndarray, labels: Sequence[int]) -> dic
 
 
 def mean_iou(ious: Mapping[int, float]) -> float:
-    """Mean over the labels present in truth or prediction (NaN entries skipped); NaN if none.
+    """Average the IoUs of the labels present in truth or prediction (NaN entries skipped).
 
     Background is excluded by not passing label 0 to :func:`class_iou`.
+
+    Parameters
+    ----------
+    ious : Mapping of int to float
+        :func:`class_iou`'s result.
+
+    Returns
+    -------
+    float
+        The mean; NaN if no label is present.
     """
     return nanmean(list(ious.values()))
 
 
 def share_above(ious: Sequence[float], threshold: float = IOU_THRESHOLD) -> float:
-    """Share of the non-NaN IoUs strictly above ``threshold``; NaN if there are none."""
+    """Return the share of the non-NaN IoUs strictly above ``threshold``.
+
+    Parameters
+    ----------
+    ious : sequence of float
+        IoUs of masks; NaN (absent from both maps) is left out.
+    threshold : float
+        The IoU a mask must exceed.
+
+    Returns
+    -------
+    float
+        The share, 0..1; NaN if there is no non-NaN IoU.
+    """
     values = np.asarray(ious, dtype=float)
     values = values[~np.isnan(values)]
     return float(np.mean(values > threshold)) if values.size else float("nan")
 
 
 def share_column(threshold: float = IOU_THRESHOLD) -> str:
+    """Return the name of the share column for ``threshold`` (``share_iou_gt_0.7``).
+
+    Parameters
+    ----------
+    threshold : float
+        The IoU threshold.
+
+    Returns
+    -------
+    str
+        The column name.
+    """
     return f"share_iou_gt_{threshold:g}"
 
 
@@ -83,9 +133,21 @@ def evaluate_pair(
     structures: StructureTable,
     threshold: float = IOU_THRESHOLD,
 ) -> dict[str, float]:
-    """Scores of one predicted label map against its ground truth.
+    """Score one predicted label map against its ground truth.
 
-    Returns ``{"miou", "iou_<name>" for every structure, "n_masks", "share_iou_gt_<t>"}``.
+    Parameters
+    ----------
+    pred, truth : numpy.ndarray
+        The predicted and the true label map of one image.
+    structures : StructureTable
+        The part table; every structure gets a column.
+    threshold : float
+        The IoU threshold of the share column.
+
+    Returns
+    -------
+    dict of str to float
+        ``miou``, ``iou_<name>`` for every structure, ``n_masks`` and ``share_iou_gt_<t>``.
     """
     ious = class_iou(pred, truth, structures.labels)
     result: dict[str, float] = {"miou": mean_iou(ious)}
@@ -96,11 +158,22 @@ def evaluate_pair(
 
 
 def evaluation_table(rows: Sequence[Mapping]) -> pd.DataFrame:
-    """One row per evaluated image, identifying columns first, then ``miou`` and the IoUs.
+    """Build the evaluation table: one row per image, identifiers, then ``miou`` and the IoUs.
 
-    ``rows`` are dicts of identifiers (specimen, species, engine ...) merged with
-    :func:`evaluate_pair`'s result.  Structures missing from some rows (different structure
-    tables) become NaN, which the summaries treat as "absent".
+    Structures missing from some rows (different structure tables) become NaN, which the
+    summaries treat as "absent".
+
+    Parameters
+    ----------
+    rows : sequence of Mapping
+        Dicts of identifiers (specimen, species, engine ...) merged with
+        :func:`evaluate_pair`'s result.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Identifying columns first, then ``miou`` and ``iou_<name>``, then ``n_masks`` and the
+        share column; an empty frame for no rows.
     """
     table = pd.DataFrame(list(rows))
     if table.empty:
@@ -117,7 +190,7 @@ def summarise_evaluation(
     threshold: float = IOU_THRESHOLD,
     overall: bool = True,
 ) -> pd.DataFrame:
-    """Summary per group of :func:`evaluation_table`'s rows.
+    """Summarise :func:`evaluation_table`'s rows per group.
 
     Per group: ``n_images``; ``miou`` (mean over images of the per-image mIoU);
     ``iou_<name>`` (mean over images where the structure was present in truth or
@@ -128,6 +201,28 @@ def summarise_evaluation(
     With ``overall`` (the default), rows aggregating over the last ``by`` key are appended,
     with that key set to ``"all"``: ``by=("species",)`` adds one overall row, and
     ``by=("engine", "species")`` adds one overall row per engine, so engines are never mixed.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`evaluation_table`'s result.
+    by : sequence of str
+        The grouping columns.
+    threshold : float
+        The IoU threshold of the share column.
+    overall : bool
+        Append the rows that pool the last ``by`` key.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: the ``by`` columns, ``n_images``, ``miou``, ``iou_<name>``,
+        ``n_masks`` and the share column.
+
+    Raises
+    ------
+    EvaluationError
+        If ``table`` lacks a ``by`` column or ``miou``.
     """
     by = list(by)
     missing = [c for c in [*by, "miou"] if c not in table.columns]
@@ -162,10 +257,25 @@ def _summarise_groups(
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> float:
-    """Spearman rank correlation over the pairs where both values are finite.
+    """Compute the Spearman rank correlation over the pairs where both values are finite.
 
-    NaN when fewer than three such pairs remain or either side is constant, rather than a
-    warning and a misleading number (used to ask whether QC scores rank true quality).
+    Used to ask whether QC scores rank true quality.
+
+    Parameters
+    ----------
+    x, y : sequence of float
+        Paired values.
+
+    Returns
+    -------
+    float
+        The correlation; NaN when fewer than three finite pairs remain or either side is
+        constant, rather than a warning and a misleading number.
+
+    Raises
+    ------
+    EvaluationError
+        If ``x`` and ``y`` differ in shape.
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if x.shape != y.shape:
@@ -180,7 +290,18 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
 
 
 def nanmean(values) -> float:
-    """Mean over the non-NaN values, NaN (without a warning) when there are none."""
+    """Average the non-NaN values; NaN (without a warning) when there are none.
+
+    Parameters
+    ----------
+    values : array_like
+        Numbers, NaN allowed.
+
+    Returns
+    -------
+    float
+        The mean of the non-NaN values, or NaN.
+    """
     values = np.asarray(values, dtype=float)
     values = values[~np.isnan(values)]
     return float(values.mean()) if values.size else float("nan")
@@ -189,10 +310,24 @@ def nanmean(values) -> float:
 def spearman_interval(
     x: Sequence[float], y: Sequence[float], draws: int = 2000, seed: int = 0
 ) -> tuple[float, float]:
-    """95% bootstrap interval of :func:`spearman` over resampled pairs.
+    """Return the 95% bootstrap interval of :func:`spearman` over resampled pairs.
 
-    Why: a QC correlation from 40 targets moves by about 0.1 when a few targets change, so a
-    number near a goal says little without its interval.
+    Why: a correlation over a few dozen targets moves noticeably when a few targets change, so
+    a number near a goal says little without its interval.
+
+    Parameters
+    ----------
+    x, y : sequence of float
+        Paired values.
+    draws : int
+        Bootstrap resamples.
+    seed : int
+        Seeds the resampling.
+
+    Returns
+    -------
+    low, high : float
+        The 2.5th and 97.5th percentiles; NaN if no resample gives a correlation.
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     rng = np.random.default_rng(seed)
@@ -206,11 +341,28 @@ def spearman_interval(
 
 
 def with_true_outline(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """The prediction's part labels inside the true outline (all annotated structures), the
-    outline's unlabelled pixels given the nearest predicted label, nothing outside it.
+    """Impose the true outline on a prediction, keeping its arrangement of parts.
 
-    Why: scored against the truth this is what the predicted *arrangement* of parts is worth
-    with a perfect foreground, the ceiling of any foreground fix (a benchmark diagnostic).
+    The result has the prediction's part labels inside the true outline (all annotated
+    structures), the outline's unlabelled pixels given the nearest predicted label, and nothing
+    outside it.  Why: scored against the truth this is what the predicted *arrangement* of
+    parts is worth with a perfect foreground, the ceiling of any foreground fix (a benchmark
+    diagnostic).
+
+    Parameters
+    ----------
+    pred, truth : numpy.ndarray
+        The predicted and the true label map of one image.
+
+    Returns
+    -------
+    numpy.ndarray
+        A label map of the same shape; all 0 if no predicted part lies inside the outline.
+
+    Raises
+    ------
+    EvaluationError
+        If the maps differ in shape.
     """
     pred, truth = np.asarray(pred), np.asarray(truth)
     if pred.shape != truth.shape:
@@ -223,7 +375,18 @@ def with_true_outline(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
 
 
 def outline_iou(pred: np.ndarray, truth: np.ndarray) -> float:
-    """IoU of the predicted and the true outline (any structure against background)."""
+    """Compute the IoU of the predicted and the true outline (any structure against background).
+
+    Parameters
+    ----------
+    pred, truth : numpy.ndarray
+        The predicted and the true label map of one image.
+
+    Returns
+    -------
+    float
+        The IoU; NaN when both are empty.
+    """
     pred, truth = np.asarray(pred) > 0, np.asarray(truth) > 0
     union = np.count_nonzero(pred | truth)
     return float(np.count_nonzero(pred & truth) / union) if union else float("nan")

@@ -37,7 +37,17 @@ ORDER_MODES = ("chain", "pairs", "filename")
 
 @dataclass
 class Chunk:
-    """Templates (conditioning frames) then targets, and each target's own templates."""
+    """Templates (conditioning frames) then targets, and each target's own templates.
+
+    Attributes
+    ----------
+    templates : list of str
+        The chunk's templates, nearest first: the union of its targets' templates.
+    targets : list of str
+        The targets in the order the engine sees them.
+    target_templates : dict of str to list of str
+        Each target's own selected templates, by rank.
+    """
 
     templates: list[str]
     targets: list[str]
@@ -45,7 +55,18 @@ class Chunk:
 
 
 def templates_by_target(selection: pd.DataFrame) -> dict[str, list[str]]:
-    """From the select table (target, rank, template, distance): target -> templates by rank."""
+    """Map every target to its templates, by rank, from the select table.
+
+    Parameters
+    ----------
+    selection : pandas.DataFrame
+        The select table (target, rank, template, distance).
+
+    Returns
+    -------
+    dict of str to list of str
+        Target -> its templates, nearest first.
+    """
     ordered = selection.sort_values(["target", "rank"])
     return {t: list(g["template"]) for t, g in ordered.groupby("target", sort=False)}
 
@@ -56,14 +77,28 @@ def build_chunks(
     descriptors: Mapping[str, np.ndarray],
     chunk_length: int,
 ) -> list[Chunk]:
-    """Pseudo-video chunks of a species.
+    """Order a species' targets into pseudo-video chunks (modes in the module docstring).
 
     Parameters
     ----------
-    mode : one of :data:`ORDER_MODES`.
-    selection : the select table (target, rank, template, distance).
-    descriptors : specimen -> descriptor vector, for targets and templates.
-    chunk_length : maximum number of targets per chunk (``pairs`` ignores it).
+    mode : str
+        One of :data:`ORDER_MODES`.
+    selection : pandas.DataFrame
+        The select table (target, rank, template, distance).
+    descriptors : Mapping of str to numpy.ndarray
+        Specimen -> descriptor vector, for targets and templates.
+    chunk_length : int
+        Maximum number of targets per chunk (``pairs`` ignores it).
+
+    Returns
+    -------
+    list of Chunk
+        Every target in exactly one chunk.
+
+    Raises
+    ------
+    ValueError
+        If ``mode`` is unknown or ``chunk_length`` is below 1.
     """
     if mode not in ORDER_MODES:
         raise ValueError(f"order mode must be one of {ORDER_MODES}, got {mode!r}")
@@ -125,6 +160,19 @@ def _union_in_rank_order(targets: Sequence[str], per_target: Mapping[str, list[s
 
 
 def write_pseudovideo(path: str | Path, species: str, mode: str, chunks: Sequence[Chunk]) -> None:
+    """Write a species' chunks as ``pseudovideo.json`` (atomically).
+
+    Parameters
+    ----------
+    path : str or Path
+        The JSON file.
+    species : str
+        The species slug, recorded in the file.
+    mode : str
+        The order mode the chunks were built with, recorded in the file.
+    chunks : sequence of Chunk
+        The chunks, in order.
+    """
     from traitrack.io import atomic_output
 
     document = {"species": species, "mode": mode, "chunks": [asdict(c) for c in chunks]}
@@ -133,5 +181,19 @@ def write_pseudovideo(path: str | Path, species: str, mode: str, chunks: Sequenc
 
 
 def read_pseudovideo(path: str | Path) -> tuple[str, list[Chunk]]:
+    """Read ``pseudovideo.json`` as written by :func:`write_pseudovideo`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The JSON file.
+
+    Returns
+    -------
+    mode : str
+        The order mode.
+    chunks : list of Chunk
+        The chunks, in order.
+    """
     document = json.loads(Path(path).read_text())
     return document["mode"], [Chunk(**c) for c in document["chunks"]]

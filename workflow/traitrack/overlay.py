@@ -40,17 +40,30 @@ def render_overlay(
 
     Parameters
     ----------
-    image : (H, W, 3) RGB, RGBA or (H, W) greyscale image, any dtype skimage can convert.
-    labels : (H, W) label map (0 background, structure ``i`` has label ``i + 1``); labels not
+    image : numpy.ndarray
+        (H, W, 3) RGB, RGBA or (H, W) greyscale image, any dtype skimage can convert.
+    labels : numpy.ndarray
+        (H, W) label map (0 background, structure ``i`` has label ``i + 1``); labels not
         declared in ``structures`` are left untinted.
-    alpha : weight of the structure colour in the blend (0 = invisible, 1 = opaque).
-    legend : add the legend strip to the right of the image.
-    title : optional text in a band above the image (e.g. the specimen name).
+    structures : StructureTable
+        The part table: colours and legend names.
+    alpha : float
+        Weight of the structure colour in the blend (0 = invisible, 1 = opaque).
+    legend : bool
+        Add the legend strip to the right of the image.
+    title : str, optional
+        Text in a band above the image (e.g. the specimen name).
 
     Returns
     -------
-    (H', W', 3) uint8 array; H' >= H and W' >= W when a legend or title is added, and the
-    image occupies the top-left (below the title band, if any).
+    numpy.ndarray
+        (H', W', 3) uint8; H' >= H and W' >= W when a legend or title is added, and the image
+        occupies the top-left (below the title band, if any).
+
+    Raises
+    ------
+    OverlayError
+        If the label map's size differs from the image's, or ``alpha`` is outside 0..1.
     """
     rgb = _as_rgb_uint8(image)
     labels = np.asarray(labels)
@@ -70,7 +83,17 @@ def render_overlay(
 def write_overlay(
     path: str | os.PathLike, image, labels, structures: StructureTable, **kwargs
 ) -> None:
-    """Render with :func:`render_overlay` (``kwargs`` passed on) and write a PNG atomically."""
+    """Render with :func:`render_overlay` and write the overlay as a PNG, atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The PNG file.
+    image, labels, structures
+        As for :func:`render_overlay`.
+    **kwargs
+        Passed on to :func:`render_overlay` (``alpha``, ``legend``, ``title``).
+    """
     overlay = render_overlay(image, labels, structures, **kwargs)
     with atomic_output(path) as temporary:
         Image.fromarray(overlay).save(temporary, format="PNG")
@@ -79,7 +102,24 @@ def write_overlay(
 def tint(
     rgb: np.ndarray, labels: np.ndarray, structures: StructureTable, alpha: float
 ) -> np.ndarray:
-    """Blend structure pixels with their colour and draw their outlines; background untouched."""
+    """Blend structure pixels with their colour and draw their outlines; background untouched.
+
+    Parameters
+    ----------
+    rgb : numpy.ndarray
+        (H, W, 3) uint8 image.
+    labels : numpy.ndarray
+        (H, W) label map; labels not declared in ``structures`` are left untinted.
+    structures : StructureTable
+        The part table: the colours.
+    alpha : float
+        Weight of the structure colour in the blend.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W, 3) uint8, a new array.
+    """
     colours = np.zeros((max(structures.labels, default=0) + 1, 3), dtype=float)
     declared = np.zeros(len(colours), dtype=bool)
     for structure in structures:

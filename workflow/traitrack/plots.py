@@ -25,7 +25,19 @@ REQUIRED_COLUMNS = ("specimen", "species", "structure", "present")
 
 
 def distribution_traits(table: pd.DataFrame) -> list[str]:
-    """The trait columns of ``table`` that hold at least one finite value, mm first, else px."""
+    """Return the trait columns of ``table`` worth a panel: mm ones with a value, else px.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The pooled trait table.
+
+    Returns
+    -------
+    list of str
+        The :data:`DISTRIBUTION_TRAITS` that hold at least one finite value, else those of
+        :data:`PIXEL_TRAITS`; empty if none does.
+    """
     for candidates in (DISTRIBUTION_TRAITS, PIXEL_TRAITS):
         found = [
             column
@@ -39,7 +51,18 @@ def distribution_traits(table: pd.DataFrame) -> list[str]:
 
 
 def present_parts(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows of parts that were found (``present``), whatever the CSV reader made of the flag."""
+    """Keep the rows of parts that were found (``present``), whatever the CSV reader made of it.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A trait table; ``present`` may be bool or the strings ``True``/``1``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows with a present part.
+    """
     present = table["present"].astype(str).str.lower().isin(["true", "1"])
     return table[present]
 
@@ -51,6 +74,22 @@ def distribution_figure(
 
     Templates (manual masks) are drawn as open circles and predictions as dots, so a reader
     sees at once whether the predicted parts sit in the range of the hand-made ones.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The pooled trait table.
+    structure : str
+        The structure to plot.
+    traits : sequence of str
+        The trait columns, one panel each (:func:`distribution_traits`).
+    seed : int
+        Seeds the jitter of the points.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure, not attached to pyplot.
     """
     rows = present_parts(table[table["structure"] == structure])
     species = sorted(rows["species"].unique())
@@ -98,9 +137,26 @@ def distribution_figure(
 def write_distribution_plots(
     traits_csv: str | Path, out_dir: str | Path, seed: int = 0
 ) -> list[Path]:
-    """One PNG per structure (``<structure>.png``) in ``out_dir``; returns the paths written.
+    """Write one distribution figure per structure as ``<structure>.png`` in ``out_dir``.
 
-    Raises :class:`InputError` when the trait table lacks the columns the plots need.
+    Parameters
+    ----------
+    traits_csv : str or Path
+        The pooled trait table (``results/traits.csv``).
+    out_dir : str or Path
+        The folder; created if missing.
+    seed : int
+        Seeds the jitter of the points.
+
+    Returns
+    -------
+    list of Path
+        The PNGs written.
+
+    Raises
+    ------
+    InputError
+        If the trait table lacks the columns the plots need.
     """
     table = pd.read_csv(traits_csv)
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
@@ -122,7 +178,24 @@ def write_distribution_plots(
 
 
 def table_html(table: pd.DataFrame, title: str, note: str = "") -> str:
-    """A table as a small standalone HTML page (the report shows HTML, but offers TSV as a download)."""
+    """Render a table as a small standalone HTML page.
+
+    The Snakemake report shows HTML pages, but offers a TSV only as a download.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The table; floats are shown with three decimals, NaN as blank.
+    title : str
+        The page's title and heading.
+    note : str
+        A paragraph under the heading (none if empty).
+
+    Returns
+    -------
+    str
+        The HTML document.
+    """
     body = table.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="", border=0)
     style = (
         "body{font-family:sans-serif;font-size:13px} table{border-collapse:collapse} "
@@ -138,7 +211,17 @@ def table_html(table: pd.DataFrame, title: str, note: str = "") -> str:
 def write_table_html(
     tables: Sequence[str | Path], out: str | Path, title: str, note: str = ""
 ) -> None:
-    """Concatenate tab-separated tables (e.g. every species' ``qc.tsv``) into one HTML page."""
+    """Concatenate tab-separated tables (e.g. every species' ``qc.tsv``) into one HTML page.
+
+    Parameters
+    ----------
+    tables : sequence of str or Path
+        The TSV files; empty ones are skipped.
+    out : str or Path
+        The HTML file.
+    title, note : str
+        As for :func:`table_html`.
+    """
     frames = [pd.read_csv(path, sep="\t") for path in tables]
     frames = [frame for frame in frames if len(frame)]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

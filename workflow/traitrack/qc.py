@@ -37,15 +37,29 @@ def round_trip(
     structures: StructureTable,
     evidence: Mapping[str, float] | None = None,
 ) -> list[dict]:
-    """IoU per structure of the masks carried target -> template, one row per template.
+    """Carry a target's predicted masks back onto its templates and score them there.
 
     Parameters
     ----------
-    target : the target frame (its image; labels are ignored).
-    predicted : the target's predicted label map from the forward pass.
-    templates : template frames with their true labels.
-    evidence : the forward prediction's :data:`EVIDENCE` (see :func:`evidence_of`), carried
-        into the rows for :func:`summarise_round_trips`.
+    engine : Engine
+        The engine that made the forward prediction; a fresh :meth:`Engine.propagate` call.
+    target : Frame
+        The target frame (its image; labels are ignored).
+    predicted : numpy.ndarray
+        The target's predicted label map from the forward pass.
+    templates : sequence of Frame
+        Template frames with their true labels.
+    structures : StructureTable
+        The part table.
+    evidence : Mapping of str to float, optional
+        The forward prediction's :data:`EVIDENCE` (see :func:`evidence_of`), carried into the
+        rows for :func:`summarise_round_trips`.
+
+    Returns
+    -------
+    list of dict
+        One row per template: ``specimen``, ``template``, ``iou_<structure>`` of the masks
+        carried target -> template, their mean ``round_trip_miou``, and the evidence.
     """
     chunk = [Frame(target.specimen, target.image, labels=predicted)] + [
         Frame(t.specimen, t.image, labels=None) for t in templates
@@ -65,18 +79,43 @@ def round_trip(
 
 
 def evidence_of(prediction: Prediction) -> dict[str, float]:
-    """The QC evidence a forward prediction carries (see :data:`EVIDENCE`)."""
+    """Return the QC evidence a forward prediction carries (see :data:`EVIDENCE`).
+
+    Parameters
+    ----------
+    prediction : Prediction
+        A forward prediction.
+
+    Returns
+    -------
+    dict of str to float
+        One entry per :data:`EVIDENCE` field, NaN where the engine has none.
+    """
     return {key: float(getattr(prediction, key)) for key in EVIDENCE}
 
 
 def summarise_round_trips(
     rows: Sequence[Mapping], threshold: float, flag_share: float = 0.25
 ) -> list[dict]:
-    """One row per target of a species: mean over its templates, the QC score and rank, a flag.
+    """Summarise a species' round trips per target: means, the QC score and rank, a flag.
 
-    ``flagged``: the ``flag_share`` of the targets lowest by ``qc_rank`` (see
-    :func:`qc_ranks`; a quarter by default, none of a species with fewer than 1 / flag_share
-    targets), and any whose ``qc_score`` is NaN or below ``threshold``.
+    Parameters
+    ----------
+    rows : sequence of Mapping
+        :func:`round_trip` rows of one species' targets.
+    threshold : float
+        ``qc.threshold``: a target whose ``qc_score`` is NaN or below it is flagged.
+    flag_share : float
+        ``qc.flag_share``: the share of the targets lowest by ``qc_rank`` (see
+        :func:`qc_ranks`) that is flagged; a quarter by default, none of a species with fewer
+        than 1 / flag_share targets.
+
+    Returns
+    -------
+    list of dict
+        One row per target: ``specimen``, ``templates``, the means over its templates of
+        ``iou_<structure>``, ``round_trip_miou`` and the evidence, then ``qc_score``,
+        ``qc_rank`` and ``flagged``.
     """
     by_target: dict[str, list[Mapping]] = {}
     for row in rows:
@@ -105,19 +144,28 @@ def summarise_round_trips(
 
 
 def qc_ranks(round_trip_miou, *evidence) -> np.ndarray:
-    """Each target's mean percentile rank (0..1, 1 best) among its species' targets over the
-    round trip and each piece of evidence (NaN evidence is left out; a NaN round trip ranks
-    lowest).
+    """Return each target's mean percentile rank among its species' targets over the signals.
+
+    The rank (0..1, 1 best) is averaged over the round trip and each piece of evidence; NaN
+    evidence is left out, and a NaN round trip ranks lowest.
 
     Ranks rather than the product (:func:`qc_score`), which the signal with the widest spread
     decides (the round trip; the edge agreement varies least, so counts least), weigh the
-    signals alike.  On the shared data (``benchmarks/registration_real.py``, 5 fused; Spearman
-    with the true mIoU and the share of the truly worst quarter among the lowest quarter),
-    product -> ranks of the first three signals: beetles' tuning split (40 targets) 0.544 /
-    0.30 -> 0.594 / 0.60, ants' (40) 0.498 / 0.50 -> 0.516 / 0.70.  Ranks of three -> four
-    (with the single-template agreement), on all of the tuning split's targets (scratch
-    analysis of saved predictions, session 13): beetles (68) 0.629 / 0.71 -> 0.635 / 0.65,
-    ants (100) 0.430 / 0.56 -> 0.509 / 0.64; the benchmark split's are in the README.
+    signals alike.  ``benchmarks/registration_real.py`` prints both, each with its Spearman
+    correlation with the true mIoU and the share of the truly worst quarter that its lowest
+    quarter holds.
+
+    Parameters
+    ----------
+    round_trip_miou : array_like
+        The targets' round-trip mIoU.
+    *evidence : array_like
+        Further signals (0..1, NaN where missing), one value per target each.
+
+    Returns
+    -------
+    numpy.ndarray
+        The mean percentile rank of every target.
     """
     columns = [np.nan_to_num(np.asarray(round_trip_miou, dtype=float), nan=-1.0)]
     columns += [np.asarray(factor, dtype=float) for factor in evidence]
@@ -133,18 +181,29 @@ def qc_ranks(round_trip_miou, *evidence) -> np.ndarray:
 
 
 def qc_score(round_trip_miou, *evidence):
-    """The QC score: round-trip mIoU times each piece of the prediction's evidence (all 0..1).
+    """Return the QC score: round-trip mIoU times each piece of the prediction's evidence.
 
     The round trip alone is blind to a consistent mistake (a head-tail flip maps back onto the
     template just as well) and, for a registration, to labels that fit its template but not
     the target; templates that disagree about where the parts are, and part boundaries that
     the target's own edges move, and templates that each alone would place the small and thin
-    parts elsewhere, reveal those.  Evidence that is missing (NaN: an engine
-    without it, or a single template, which agrees with itself) counts as 1.  On the shared
-    data (``benchmarks/registration_real.py``, 40 targets per set) the Spearman correlation
-    with the true mIoU was, round trip / x agreement / x agreement x edge agreement: beetles
-    0.55 / 0.55 / 0.57, ants 0.43 / 0.44 / 0.46.  The product is kept whole, rather than the
-    best pair for each set, so that the QC is not fitted to those 40 targets.
+    parts elsewhere, reveal those.  Evidence that is missing (NaN: an engine without it, or a
+    single template, which agrees with itself) counts as 1.  Every piece of evidence enters
+    the product, rather than the subset that correlates best on each benchmark set, so that
+    the QC is not fitted to the benchmark's targets; ``benchmarks/registration_real.py``
+    prints the Spearman correlation with the true mIoU of each signal and of the product.
+
+    Parameters
+    ----------
+    round_trip_miou : float or array_like
+        The round-trip mIoU (0..1).
+    *evidence : float or array_like
+        The prediction's :data:`EVIDENCE`, each 0..1 or NaN; clipped to 0..1.
+
+    Returns
+    -------
+    numpy.ndarray
+        The score (0..1; a 0-d array for scalar input), NaN where the round trip is NaN.
     """
     score = np.asarray(round_trip_miou, dtype=float)
     for factor in evidence:

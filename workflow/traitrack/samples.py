@@ -24,7 +24,25 @@ SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 @dataclass(frozen=True)
 class Specimen:
-    """One row of the sample sheet."""
+    """One row of the sample sheet (columns in the module docstring).
+
+    Attributes
+    ----------
+    specimen : str
+        The specimen's slug.
+    species : str
+        The species' slug.
+    image : str
+        The image file.
+    mask : str or None
+        The template mask file; None for an unlabelled specimen.
+    px_per_mm : float or None
+        Pixels per millimetre, if the sheet gives it.
+    gt_mask : str or None
+        The ground-truth mask file, for evaluation only.
+    genus : str
+        The genus, for a genus-wide pool.
+    """
 
     specimen: str
     species: str
@@ -36,13 +54,30 @@ class Specimen:
 
     @property
     def is_template(self) -> bool:
+        """Whether the row has a ``mask`` (and so is a template)."""
         return self.mask is not None
 
 
 def read_sample_sheet(path: str | Path) -> pd.DataFrame:
-    """Read and check a sample sheet; returns it indexed by specimen.
+    """Read and check a sample sheet.
 
-    Raises :class:`InputError` naming the file and the offending rows.
+    Parameters
+    ----------
+    path : str or Path
+        The tab-separated sample sheet.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Every column as stripped strings (missing optional columns added empty), ``genus``
+        filled in, indexed by specimen.
+
+    Raises
+    ------
+    InputError
+        Naming the file and the offending rows, if the sheet is missing, lacks a required
+        column, or has bad slugs, repeated specimens, rows without an image or a bad
+        ``px_per_mm``.
     """
     path = Path(path)
     if not path.exists():
@@ -95,7 +130,20 @@ def _check_slugs(path: Path, sheet: pd.DataFrame, column: str) -> None:
 
 
 def specimens(sheet: pd.DataFrame, species: str | None = None) -> list[Specimen]:
-    """Rows as :class:`Specimen` objects, optionally of one species, in sheet order."""
+    """Return the sheet's rows as :class:`Specimen` objects, in sheet order.
+
+    Parameters
+    ----------
+    sheet : pandas.DataFrame
+        The sample sheet (:func:`read_sample_sheet`).
+    species : str, optional
+        Only this species' rows; all rows when None.
+
+    Returns
+    -------
+    list of Specimen
+        The rows.
+    """
     rows = sheet if species is None else sheet[sheet["species"] == species]
     return [
         Specimen(
@@ -112,17 +160,28 @@ def specimens(sheet: pd.DataFrame, species: str | None = None) -> list[Specimen]
 
 
 def pool_specimens(sheet: pd.DataFrame, species: str, pool: str = "species") -> list[Specimen]:
-    """All rows of the species, of its genus, or of the whole sheet, in sheet order.
+    """Return all rows of the species, of its genus, or of the whole sheet, in sheet order.
 
     Parameters
     ----------
-    sheet : the sample sheet (:func:`read_sample_sheet`).
-    species : the species slug.
-    pool : ``species``, ``genus`` or ``all``.
+    sheet : pandas.DataFrame
+        The sample sheet (:func:`read_sample_sheet`).
+    species : str
+        The species slug.
+    pool : str
+        ``species``, ``genus`` or ``all``.
 
     Returns
     -------
     list of Specimen
+        The pool's rows.
+
+    Raises
+    ------
+    ValueError
+        If ``pool`` is unknown.
+    InputError
+        If the sheet has no row of ``species``.
     """
     if pool not in POOLS:
         raise ValueError(f"a pool must be one of {POOLS}, got {pool!r}")
@@ -137,7 +196,22 @@ def pool_specimens(sheet: pd.DataFrame, species: str, pool: str = "species") -> 
 
 
 def template_pool(sheet: pd.DataFrame, species: str, pool: str = "species") -> list[Specimen]:
-    """Templates a species may borrow from: its own, its genus' or all templates."""
+    """Return the templates a species may borrow from: its own, its genus' or all templates.
+
+    Parameters
+    ----------
+    sheet : pandas.DataFrame
+        The sample sheet.
+    species : str
+        The species slug.
+    pool : str
+        ``species``, ``genus`` or ``all``.
+
+    Returns
+    -------
+    list of Specimen
+        The pool's templates, in sheet order.
+    """
     return [s for s in pool_specimens(sheet, species, pool) if s.is_template]
 
 
@@ -146,6 +220,20 @@ def species_members(sheet: pd.DataFrame, species: str, pool: str) -> list[Specim
 
     These are the rows a species' jobs read: the workflow's input functions and the stages
     ``describe`` and ``propagate`` use the same list.
+
+    Parameters
+    ----------
+    sheet : pandas.DataFrame
+        The sample sheet.
+    species : str
+        The species slug.
+    pool : str
+        The template pool: ``species``, ``genus`` or ``all``.
+
+    Returns
+    -------
+    list of Specimen
+        The species' own rows, then the borrowed templates.
     """
     own = specimens(sheet, species)
     borrowed = [t for t in template_pool(sheet, species, pool) if t.species != species]
@@ -154,7 +242,17 @@ def species_members(sheet: pd.DataFrame, species: str, pool: str) -> list[Specim
 
 @dataclass(frozen=True)
 class TrainingSet:
-    """The specimens one fine-tuning job learns from, in sample-sheet order."""
+    """The specimens one fine-tuning job learns from, in sample-sheet order.
+
+    Attributes
+    ----------
+    species : str
+        The species being fine-tuned.
+    templates : tuple of Specimen
+        The pool's templates.
+    targets : tuple of Specimen
+        The pool's unlabelled specimens used as targets.
+    """
 
     species: str
     templates: tuple[Specimen, ...]
@@ -162,13 +260,39 @@ class TrainingSet:
 
     @property
     def members(self) -> tuple[Specimen, ...]:
+        """The templates, then the targets."""
         return self.templates + self.targets
 
 
 def training_set(
     sheet: pd.DataFrame, species: str, pool: str = "species", allow_gt_targets: bool = False
 ) -> TrainingSet:
-    """Templates and targets of a species' pool; an empty side is an error saying what to do."""
+    """Collect the templates and targets of a species' fine-tuning pool.
+
+    Targets whose ``gt_mask`` is kept for evaluation are left out unless ``allow_gt_targets``,
+    so fine-tuning never sees the specimens it will be scored on.
+
+    Parameters
+    ----------
+    sheet : pandas.DataFrame
+        The sample sheet.
+    species : str
+        The species slug.
+    pool : str
+        ``finetune.pool``: ``species``, ``genus`` or ``all``.
+    allow_gt_targets : bool
+        ``finetune.allow_gt_targets``: train on specimens with a ``gt_mask`` too.
+
+    Returns
+    -------
+    TrainingSet
+        The pool's templates and targets.
+
+    Raises
+    ------
+    InputError
+        If either side is empty; the message says what to do.
+    """
     rows = pool_specimens(sheet, species, pool)
     templates = tuple(s for s in rows if s.is_template)
     targets = tuple(s for s in rows if not s.is_template and (allow_gt_targets or not s.gt_mask))
@@ -192,4 +316,16 @@ def training_set(
 
 
 def species_list(sheet: pd.DataFrame) -> list[str]:
+    """Return the sheet's species slugs, sorted.
+
+    Parameters
+    ----------
+    sheet : pandas.DataFrame
+        The sample sheet.
+
+    Returns
+    -------
+    list of str
+        Each species once.
+    """
     return sorted(sheet["species"].unique())

@@ -5,16 +5,15 @@
 add: greedy facility location from the existing templates (each pick is the specimen that most
 reduces the summed distance of all candidates to their nearest annotated-or-picked specimen),
 with each specimen's term weighted up by a low QC score so that specimens the engine fails on,
-and their neighbours, rise in the list.  An earlier greedy k-center walk (pick the specimen
-farthest from everything annotated) picked outliers: a template serves only the targets near
-it, and on the shared real sets (benchmarks/learning_curve.py, 10 targets, 3 random draws)
-k-center's first 5 and 20 picks segmented the targets worse than random picks on both sets.
-On raw HOG vectors facility location's first picks on the shared ants were the 5 strongest
-*hubs* (photographs that are mostly texture, each among the 5 nearest neighbours of 45-51 of 300
-images), so the workflow centres descriptors on the species' mean before they get here
-(:func:`traitrack.describe.centre_descriptors`).  With centred descriptors
-(benchmarks/learning_curve.py, 10 targets, 3 random draws) facility location is ahead of
-random at N = 1, 5, 20 on the beetles, and on the ants only at N = 20.
+and their neighbours, rise in the list.
+
+Facility location rather than a greedy k-center walk (pick the specimen farthest from
+everything annotated): a template serves only the targets near it, and k-center picks
+outliers, whose annotation helps no other specimen.  On raw HOG vectors facility location
+would pick *hubs* first (photographs that are mostly texture, near everything in descriptor
+space), so the workflow centres descriptors on the species' mean before they get here
+(:func:`traitrack.describe.centre_descriptors`).  ``benchmarks/learning_curve.py`` compares
+this ranking with random picks.
 """
 
 from __future__ import annotations
@@ -39,9 +38,33 @@ def nearest_templates(
     template_descriptors: np.ndarray,
     k: int,
 ) -> pd.DataFrame:
-    """Table (target, rank, template, distance) with the k nearest templates per target.
+    """Select the k nearest templates of every target in descriptor space.
 
     Ties are broken by template name so the choice is deterministic.
+
+    Parameters
+    ----------
+    target_names : sequence of str
+        The targets' slugs.
+    target_descriptors : numpy.ndarray
+        One descriptor row per target.
+    template_names : sequence of str
+        The templates' slugs.
+    template_descriptors : numpy.ndarray
+        One descriptor row per template.
+    k : int
+        Templates per target (all of them if there are fewer).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``target``, ``rank`` (1 = nearest), ``template``, ``distance``; ``k`` rows per
+        target.
+
+    Raises
+    ------
+    NoTemplatesError
+        If there is no template.
     """
     if len(template_names) == 0:
         raise NoTemplatesError("no templates to select from")
@@ -63,7 +86,7 @@ def rank_annotation_candidates(
     annotated_descriptors: np.ndarray,
     qc_scores: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
-    """Greedy facility-location ranking of unlabelled specimens, low QC scores weighted up.
+    """Rank unlabelled specimens by greedy facility location, low QC scores weighted up.
 
     Every candidate ``i`` costs ``(2 - qc_i) * d_i``, where ``d_i`` is its descriptor distance to
     the nearest annotated-or-already-picked specimen (the largest pairwise distance while there
@@ -77,17 +100,23 @@ def rank_annotation_candidates(
 
     Parameters
     ----------
-    candidate_names, candidate_descriptors : the unlabelled specimens.
-    annotated_descriptors : descriptors of the specimens already annotated (may be empty).
-    qc_scores : round-trip QC score (0..1, higher is better) per candidate; missing ones count
-        as 1 (no evidence of failure).
+    candidate_names : sequence of str
+        The unlabelled specimens' slugs.
+    candidate_descriptors : numpy.ndarray
+        One descriptor row per candidate.
+    annotated_descriptors : numpy.ndarray
+        Descriptors of the specimens already annotated (may have no rows).
+    qc_scores : Mapping of str to float, optional
+        Round-trip QC score (0..1, higher is better) per candidate; missing ones count as 1
+        (no evidence of failure).
 
     Returns
     -------
-    DataFrame with ``rank`` (1 = annotate first), ``specimen``, ``coverage_distance`` (distance to
-    the nearest annotated-or-already-picked specimen when picked; NaN for the first pick when
-    nothing is annotated), ``qc_score`` and ``priority`` (the reduction of the total weighted
-    distance that annotating it brings, given the specimens ranked before it).
+    pandas.DataFrame
+        ``rank`` (1 = annotate first), ``specimen``, ``coverage_distance`` (distance to the
+        nearest annotated-or-already-picked specimen when picked; NaN for the first pick when
+        nothing is annotated), ``qc_score`` and ``priority`` (the reduction of the total
+        weighted distance that annotating it brings, given the specimens ranked before it).
     """
     qc_scores = dict(qc_scores or {})
     n = len(candidate_names)

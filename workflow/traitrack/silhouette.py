@@ -22,35 +22,43 @@ def foreground_mask(
     iterations: int = 5,
     border_fraction: float = 0.03,
     min_component_fraction: float = 0.2,
-    plain_detail: float = 0.0,
+    foreground_detail: float = 0.0,
     seed: int = 0,
 ) -> np.ndarray:
     """Boolean silhouette of the specimen in an RGB (or grey) uint8 image.
 
     Parameters
     ----------
-    image : (H, W, 3) or (H, W) uint8 array; work at a modest size (~200-256 px), GrabCut is
+    image : numpy.ndarray
+        (H, W, 3) or (H, W) uint8; work at a modest size (~200-256 px), GrabCut is
         quadratic-ish in cost and the registration does not need more.
-    iterations : GrabCut iterations.
-    border_fraction : width of the border strip that models the background, as a fraction of
-        the shorter side.
-    min_component_fraction : connected components smaller than this fraction of the largest are
-        dropped (label fragments, dust); the largest is always kept.
-    plain_detail : when > 0, GrabCut starts from where the image has fine detail as well as
-        from colour (see :func:`mark_by_detail`): for photographs whose background is out of
-        focus, so that pins, card points and mounts stay out.
-    seed : seeds OpenCV's random generator, which GrabCut's colour-model initialisation uses,
-        so that the same image always gives the same silhouette.
+    iterations : int
+        GrabCut iterations.
+    border_fraction : float
+        Width of the border strip that models the background, as a fraction of the shorter
+        side.
+    min_component_fraction : float
+        Connected components smaller than this fraction of the largest are dropped (label
+        fragments, dust); the largest is always kept.
+    foreground_detail : float
+        When > 0, GrabCut starts from where the image has fine detail as well as from colour
+        (see :func:`mark_by_detail`): for photographs whose background is out of focus, so
+        that pins, card points and mounts stay out.
+    seed : int
+        Seeds OpenCV's random generator, which GrabCut's colour-model initialisation uses, so
+        that the same image always gives the same silhouette.
 
     Returns
     -------
-    (H, W) bool array; never empty (falls back to the colour-model initialisation, then to the
-    whole image minus the border, so downstream registration always has something to align).
+    numpy.ndarray
+        (H, W) bool; never empty (falls back to the colour-model initialisation, then to the
+        whole image minus the border, so downstream registration always has something to
+        align).
     """
     rgb = _as_rgb(image)
     init = border_model_init(rgb, border_fraction)
-    if plain_detail > 0:
-        init = mark_by_detail(rgb, init, plain_detail)
+    if foreground_detail > 0:
+        init = mark_by_detail(rgb, init, foreground_detail)
     has_both = (init == cv2.GC_PR_FGD).any() and (init != cv2.GC_PR_FGD).any()
     foreground = _grabcut_foreground(rgb, init, iterations, seed, run=has_both)
     foreground = clean_silhouette(foreground, min_component_fraction)
@@ -82,6 +90,30 @@ def foreground_from_prior(
     image's longer side from the prior as certain background (mounts, pins, labels and, for
     sets that do not annotate them, legs), the rest as probable background.  Falls back to the
     prior itself if GrabCut leaves nothing.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        (H, W, 3) or (H, W) uint8.
+    prior : numpy.ndarray
+        (H, W) float in 0..1: how strongly the warped templates put the specimen at each
+        pixel (e.g. their weighted mean mask).
+    iterations : int
+        GrabCut iterations.
+    margin_fraction : float
+        Pixels farther than this fraction of the longer side from the prior start as certain
+        background.
+    core_radius : int
+        Erosion radius (px) of the certain-foreground core; 0 for none.
+    min_component_fraction : float
+        As for :func:`foreground_mask`.
+    seed : int
+        Seeds GrabCut.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) bool; :func:`foreground_mask` of the image when the prior is empty.
     """
     rgb = _as_rgb(image)
     inside = prior >= 0.5
@@ -111,13 +143,28 @@ def thin_dark_lines(
 ) -> np.ndarray:
     """Pixels on thin dark lines (legs, antennae): Sato's ridge filter above a quantile.
 
-    GrabCut at the registration's working size loses most antennae and the tips of legs (on the
-    shared beetles the silhouette held 40% of the antenna pixels and 71% of the leg pixels);
-    a multi-scale ridge filter on the full-resolution grey image finds them.  It also finds
-    ink on labels and the edges of mounts, so callers keep only the ridges near where the
-    templates put thin parts.  ``sigmas`` are in pixels of ``image``.  The threshold is the
-    ``quantile`` of the response inside ``region`` (default: the whole image): around the
-    specimen, so that an empty or a busy background elsewhere does not move it.
+    GrabCut at the registration's working size loses most antennae and the tips of legs; a
+    multi-scale ridge filter on the full-resolution grey image finds them.  It also finds ink
+    on labels and the edges of mounts, so callers keep only the ridges near where the
+    templates put thin parts.  The threshold is the ``quantile`` of the response inside
+    ``region``: around the specimen, so that an empty or a busy background elsewhere does not
+    move it.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        (H, W, 3) or (H, W) uint8.
+    sigmas : tuple of float
+        The ridge filter's scales, in pixels of ``image`` (at least 0.5).
+    quantile : float
+        The response quantile a ridge pixel must exceed.
+    region : numpy.ndarray, optional
+        (H, W) bool, where the quantile is taken; the whole image when None or empty.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) bool.
     """
     rgb = _as_rgb(image)
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
@@ -127,9 +174,23 @@ def thin_dark_lines(
 
 
 def attached_to(lines: np.ndarray, body: np.ndarray) -> np.ndarray:
-    """The pixels of ``lines`` connected (8-neighbourhood, through other such pixels) to
-    ``body``: legs and antennae are attached to the specimen, the strokes of a label's text or
-    a mount's edge are not."""
+    """Keep the pixels of ``lines`` connected to ``body``.
+
+    Connected means 8-neighbourhood, through other such pixels: legs and antennae are attached
+    to the specimen, the strokes of a label's text or a mount's edge are not.
+
+    Parameters
+    ----------
+    lines : numpy.ndarray
+        (H, W) bool, e.g. :func:`thin_dark_lines`.
+    body : numpy.ndarray
+        (H, W) bool, the specimen's body.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) bool, a subset of ``lines``.
+    """
     count, components = cv2.connectedComponents((lines | body).astype(np.uint8), connectivity=8)
     if count <= 1:
         return np.zeros_like(lines, bool)
@@ -140,8 +201,22 @@ def attached_to(lines: np.ndarray, body: np.ndarray) -> np.ndarray:
 
 
 def nearest_source_labels(labels: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    """Every pixel's label taken from the nearest pixel of ``sources`` (Euclidean): how gaps
-    between parts are given to a part.  ``sources`` must hold at least one pixel."""
+    """Give every pixel the label of the nearest pixel of ``sources`` (Euclidean).
+
+    This is how gaps between parts are given to a part.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        (H, W) label map.
+    sources : numpy.ndarray
+        (H, W) bool, the pixels whose labels count; must hold at least one pixel.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) label map, the dtype of ``labels``.
+    """
     rows, cols = ndi.distance_transform_edt(~sources, return_distances=False, return_indices=True)
     return labels[rows, cols]
 
@@ -153,6 +228,18 @@ def border_model_init(rgb: np.ndarray, border_fraction: float = 0.03) -> np.ndar
     pixel is probable foreground when its colour is unlike the border (distance in CIELab above
     an Otsu threshold) and probable background otherwise.  Border pixels that look like the
     specimen stay "probable", so specimens touching the border survive.
+
+    Parameters
+    ----------
+    rgb : numpy.ndarray
+        (H, W, 3) uint8.
+    border_fraction : float
+        Width of the border strip, as a fraction of the shorter side.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) uint8 of OpenCV's GrabCut classes (``GC_BGD``, ``GC_PR_BGD``, ``GC_PR_FGD``).
     """
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
     height, width = rgb.shape[:2]
@@ -168,7 +255,7 @@ def border_model_init(rgb: np.ndarray, border_fraction: float = 0.03) -> np.ndar
 
 
 def mark_by_detail(
-    rgb: np.ndarray, init: np.ndarray, plain_detail: float, *, sigma: float = 2.0
+    rgb: np.ndarray, init: np.ndarray, foreground_detail: float, *, sigma: float = 2.0
 ) -> np.ndarray:
     """A GrabCut initial mask corrected by where the image has fine detail.
 
@@ -177,22 +264,38 @@ def mark_by_detail(
     and the plain surface of a card point or mount have none.  Colour alone often prefers the
     white card to a pale specimen.  Detail is |Laplacian| of the grey image blurred by
     ``sigma`` px, relative to its 99th percentile over the image.  Plain pixels (detail below
-    ``plain_detail``) connected to the image border become certain background, other plain
-    pixels probable background, and detailed ones (above twice ``plain_detail``) probable
+    ``foreground_detail``) connected to the image border become certain background, other plain
+    pixels probable background, and detailed ones (above twice ``foreground_detail``) probable
     foreground.  A glossy part's plain middle is enclosed by its detailed outline, so it is
     left to GrabCut.  If that would leave under 1% of the image as probable foreground, the
     colour-only ``init`` is returned.  Not for specimens on printed labels, which have detail
     everywhere.
+
+    Parameters
+    ----------
+    rgb : numpy.ndarray
+        (H, W, 3) uint8.
+    init : numpy.ndarray
+        (H, W) GrabCut initial mask from colour (:func:`border_model_init`).
+    foreground_detail : float
+        The relative detail below which a pixel counts as plain.
+    sigma : float
+        Blur of the Laplacian, in pixels.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) uint8 GrabCut initial mask, a new array or ``init`` itself.
     """
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
     detail = cv2.GaussianBlur(np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=3)), (0, 0), sigma)
     relative = detail / max(float(np.quantile(detail, 0.99)), 1e-6)
-    plain = relative < plain_detail
+    plain = relative < foreground_detail
     regions, _ = ndi.label(plain)
     outside = np.isin(regions, _labels_on_border(regions))
     marked = init.copy()
     marked[(marked == cv2.GC_PR_FGD) & plain] = cv2.GC_PR_BGD
-    marked[relative > 2 * plain_detail] = cv2.GC_PR_FGD
+    marked[relative > 2 * foreground_detail] = cv2.GC_PR_FGD
     marked[outside] = cv2.GC_BGD
     return marked if (marked == cv2.GC_PR_FGD).sum() > 0.01 * marked.size else init
 
@@ -205,6 +308,20 @@ def clean_silhouette(
     Components below ``min_component_fraction`` of the largest are dropped.  Holes up to
     ``max_hole_fraction`` of the image are filled (a glint or a pin head breaking a part);
     larger ones are kept open, because legs and a mount often enclose real background.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray
+        (H, W) bool.
+    min_component_fraction : float
+        Components smaller than this fraction of the largest are dropped.
+    max_hole_fraction : float
+        Holes (not touching the border) up to this fraction of the image are filled.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) bool; all False when ``mask`` is.
     """
     labelled, count = ndi.label(mask)
     if count == 0:
@@ -275,9 +392,11 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
 def _grabcut_foreground(
     rgb: np.ndarray, init: np.ndarray, iterations: int, seed: int, run: bool
 ) -> np.ndarray:
-    """GrabCut from an initial label mask (seeded, so deterministic); its definite and probable
-    foreground.  ``run=False`` returns the initial mask's foreground unchanged (GrabCut needs
-    both foreground and background seeds)."""
+    """Run GrabCut from an initial label mask (seeded, so deterministic); return its foreground.
+
+    The foreground is the definite and probable foreground.  ``run=False`` returns the initial
+    mask's foreground unchanged (GrabCut needs both foreground and background seeds).
+    """
     mask = init.copy()
     if run:
         cv2.setRNGSeed(int(seed))

@@ -21,13 +21,20 @@ class Structure:
 
     Attributes
     ----------
-    name : slug used in file and column names.
-    label : internal label value (1..N).
-    colour : display colour for overlays, RGB 0-255.
-    kind : ``blob`` (compact part) or ``thin`` (legs, antennae: also gets a centre-line length).
-    rgb : colour of this part in RGB colour-coded mask PNGs, or None.
-    value : integer value of this part in single-channel label mask PNG/TIFFs, or None.
-    category : category/label name in COCO and labelme JSON (defaults to ``name``).
+    name : str
+        Slug used in file and column names.
+    label : int
+        Internal label value (1..N).
+    colour : tuple of int
+        Display colour for overlays, RGB 0-255.
+    kind : str
+        ``blob`` (compact part) or ``thin`` (legs, antennae: also gets a centre-line length).
+    rgb : tuple of int or None
+        Colour of this part in RGB colour-coded mask PNGs.
+    value : int or None
+        Integer value of this part in single-channel label mask PNG/TIFFs.
+    category : str
+        Category/label name in COCO and labelme JSON (defaults to ``name``).
     """
 
     name: str
@@ -49,7 +56,19 @@ class Structure:
 
 @dataclass(frozen=True)
 class StructureTable:
-    """All structures of a run plus how background is encoded in each input format."""
+    """All structures of a run plus how background is encoded in each input format.
+
+    Attributes
+    ----------
+    structures : tuple of Structure
+        In declaration order; structure ``i`` (from 0) has label ``i + 1``.
+    background_rgb : tuple of int
+        Background's colour in RGB colour-coded masks.
+    background_value : int
+        Background's value in single-channel masks.
+    ignore_values : tuple of int
+        Further single-channel values read as background.
+    """
 
     structures: tuple[Structure, ...]
     background_rgb: tuple[int, int, int] = (0, 0, 0)
@@ -72,44 +91,112 @@ class StructureTable:
 
     @property
     def names(self) -> list[str]:
+        """The structures' names, in label order."""
         return [s.name for s in self.structures]
 
     @property
     def labels(self) -> list[int]:
+        """The structures' labels, 1..N."""
         return [s.label for s in self.structures]
 
     def by_name(self, name: str) -> Structure:
+        """Return the structure called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A structure's name.
+
+        Returns
+        -------
+        Structure
+            The structure.
+
+        Raises
+        ------
+        KeyError
+            If no structure has that name; the message lists the known ones.
+        """
         for structure in self.structures:
             if structure.name == name:
                 return structure
         raise KeyError(f"no structure named {name!r}; known: {self.names}")
 
     def by_label(self, label: int) -> Structure:
+        """Return the structure with internal label ``label``.
+
+        Parameters
+        ----------
+        label : int
+            An internal label, 1..N.
+
+        Returns
+        -------
+        Structure
+            The structure.
+        """
         return self.structures[label - 1]
 
     def rgb_lookup(self) -> dict[tuple[int, int, int], int]:
-        """RGB colour -> internal label, background included (maps to 0)."""
+        """Map RGB colours to internal labels, background included (maps to 0).
+
+        Returns
+        -------
+        dict of tuple to int
+            Colour -> label, for the structures that declare ``rgb``.
+        """
         lookup = {tuple(self.background_rgb): 0}
         lookup.update({s.rgb: s.label for s in self.structures if s.rgb is not None})
         return lookup
 
     def value_lookup(self) -> dict[int, int]:
-        """Single-channel value -> internal label, background included (maps to 0)."""
+        """Map single-channel values to internal labels, background included (maps to 0).
+
+        Returns
+        -------
+        dict of int to int
+            Value -> label, for the structures that declare ``value``; ``background_value``
+            and ``ignore_values`` map to 0.
+        """
         lookup = {int(self.background_value): 0}
         lookup.update({int(v): 0 for v in self.ignore_values})
         lookup.update({s.value: s.label for s in self.structures if s.value is not None})
         return lookup
 
     def category_lookup(self) -> dict[str, int]:
-        """COCO / labelme category name -> internal label."""
+        """Map COCO / labelme category names to internal labels.
+
+        Returns
+        -------
+        dict of str to int
+            Category -> label.
+        """
         return {s.category: s.label for s in self.structures}
 
     def palette(self) -> dict[int, tuple[int, int, int]]:
+        """Map internal labels to their display colours.
+
+        Returns
+        -------
+        dict of int to tuple of int
+            Label -> RGB 0-255.
+        """
         return {s.label: s.colour for s in self.structures}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> StructureTable:
-        """Build from the validated config (keys ``structures`` and ``background``)."""
+        """Build the table from the validated config.
+
+        Parameters
+        ----------
+        config : Mapping
+            The config; its ``structures`` list and optional ``background`` section are read.
+
+        Returns
+        -------
+        StructureTable
+            The table, labels 1..N in the config's order.
+        """
         background = config.get("background", {}) or {}
         return cls(
             structures=tuple(
@@ -122,7 +209,20 @@ class StructureTable:
         )
 
     def subset(self, names: Iterable[str]) -> StructureTable:
-        """A table of only some structures, relabelled 1..M (for benchmarks by structure count)."""
+        """Return a table of only some structures, relabelled 1..M.
+
+        Used by benchmarks that vary the number of structures.
+
+        Parameters
+        ----------
+        names : iterable of str
+            The structures to keep, in their new order.
+
+        Returns
+        -------
+        StructureTable
+            The smaller table, background encodings unchanged.
+        """
         picked = [self.by_name(n) for n in names]
         return StructureTable(
             structures=tuple(

@@ -91,7 +91,19 @@ class MeasurementError(ValueError):
 
 
 def trait_columns(px_per_mm: float | None = None) -> list[str]:
-    """Column names of :func:`measure_specimen`'s table, in order, for the given calibration."""
+    """Return the column names of :func:`measure_specimen`'s table, in order.
+
+    Parameters
+    ----------
+    px_per_mm : float, optional
+        The calibration; with it lengths are ``_mm`` and ``area_mm2`` is added, without it
+        lengths are ``_px``.
+
+    Returns
+    -------
+    list of str
+        The columns, as listed in the module docstring.
+    """
     unit = "mm" if px_per_mm is not None else "px"
     areas = ["area_px", "area_mm2"] if px_per_mm is not None else ["area_px"]
     return [
@@ -117,17 +129,28 @@ def measure_specimen(
 
     Parameters
     ----------
-    labels : (H, W) integer label map, 0 background, structure ``i`` has label ``i + 1``;
-        values not declared in ``structures`` are ignored.
-    image : (H, W, 3) RGB image (RGBA and greyscale are accepted), any integer or float dtype
-        that :func:`skimage.util.img_as_float` understands.
-    structures : the part table; fixes the rows and their order.
-    px_per_mm : pixels per millimetre.  With it lengths are in mm and areas in mm^2; without
-        it they are in pixels.
+    labels : numpy.ndarray
+        (H, W) integer label map, 0 background, structure ``i`` has label ``i + 1``; values
+        not declared in ``structures`` are ignored.
+    image : numpy.ndarray
+        (H, W, 3) RGB image (RGBA and greyscale are accepted), any integer or float dtype that
+        :func:`skimage.util.img_as_float` understands.
+    structures : StructureTable
+        The part table; fixes the rows and their order.
+    px_per_mm : float, optional
+        Pixels per millimetre.  With it lengths are in mm and areas in mm^2; without it they
+        are in pixels.
 
     Returns
     -------
-    DataFrame with one row per structure and the columns listed in the module docstring.
+    pandas.DataFrame
+        One row per structure, the columns listed in the module docstring.
+
+    Raises
+    ------
+    MeasurementError
+        If the label map is not 2-D, its size differs from the image's, or ``px_per_mm`` is
+        not a positive number.
     """
     labels = np.asarray(labels)
     rgb = _as_rgb_float(image)
@@ -149,6 +172,17 @@ def combine_tables(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
 
     Tables measured in px and in mm can be mixed: the result has both sets of columns, NaN
     where a table did not have a column.
+
+    Parameters
+    ----------
+    frames : iterable of pandas.DataFrame
+        :func:`measure_specimen` tables (with whatever columns the caller added); empty ones
+        are skipped.
+
+    Returns
+    -------
+    pandas.DataFrame
+        All rows; an empty frame when there are none.
     """
     frames = [f for f in frames if not f.empty]
     if not frames:
@@ -210,7 +244,7 @@ def _principal_extents(mask: np.ndarray, orientation: float) -> tuple[float, flo
 
 
 def _display_orientation(orientation: float) -> float:
-    """skimage orientation (from the row axis) -> degrees from horizontal, CCW on screen."""
+    """Convert skimage's orientation (from the row axis) to degrees from horizontal, CCW."""
     degrees = np.rad2deg(orientation) + 90.0  # in [0, 180]
     return float(degrees - 180.0 if degrees > 90.0 else degrees)
 
@@ -235,6 +269,18 @@ def skeleton_path_lengths(skeleton: np.ndarray, stride: int = CHORD_STRIDE) -> l
     every ``stride``-th pixel (and the last): summing 1 / sqrt(2) steps over-estimates slanted
     lines by up to 8% (a line at 22.5 degrees is a staircase), whereas chords between pixels a
     few steps apart follow the true direction.  A single-pixel piece has length 0.
+
+    Parameters
+    ----------
+    skeleton : numpy.ndarray
+        (H, W) boolean skeleton (one pixel wide).
+    stride : int
+        Path pixels per chord.
+
+    Returns
+    -------
+    list of float
+        One length per connected piece.
     """
     skeleton = np.asarray(skeleton, dtype=bool)
     rows, cols = np.nonzero(skeleton)

@@ -14,6 +14,25 @@ def make_engine(name: str, options: Mapping[str, Any] | None = None, seed: int =
     """Build the engine ``name`` from its config section.
 
     Imports lazily so that the registration engine never needs torch.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`ENGINE_NAMES`.
+    options : Mapping or None
+        The engine's config section (``registration:`` or ``sam2:``); None for the defaults.
+    seed : int
+        The config's seed, for the engine's random steps.
+
+    Returns
+    -------
+    Engine
+        The engine, ready for :meth:`Engine.propagate`.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a known engine.
     """
     options = dict(options or {})
     if name == "registration":

@@ -22,10 +22,19 @@ from traitrack.structures import StructureTable
 class Frame:
     """One image of a chunk.
 
-    ``labels`` is the template's label map (0 = background, 1..N structures) for a template
-    frame and None for a target.  ``templates`` names, for a target, the templates selected
-    for it (a subset of the chunk's templates); engines that fuse per target (registration)
-    use it, engines that track the whole chunk (SAM 2) may ignore it.
+    Attributes
+    ----------
+    specimen : str
+        The specimen's slug.
+    image : numpy.ndarray
+        (H, W, 3) RGB uint8.
+    labels : numpy.ndarray or None
+        The template's label map (0 = background, 1..N structures) for a template frame,
+        None for a target.
+    templates : tuple of str
+        For a target, the templates selected for it (a subset of the chunk's templates);
+        engines that fuse per target (registration) use it, engines that track the whole
+        chunk (SAM 2) may ignore it.
     """
 
     specimen: str
@@ -35,6 +44,7 @@ class Frame:
 
     @property
     def is_template(self) -> bool:
+        """Whether the frame carries labels (a template) rather than awaiting them."""
         return self.labels is not None
 
 
@@ -42,20 +52,31 @@ class Frame:
 class Prediction:
     """An engine's answer for one target frame.
 
-    labels : label map at the frame's own size, uint8 (0 background, 1..N structures).
-    confidence : per structure name, the mean foreground probability inside the predicted
-        mask (0..1); NaN where the structure was not predicted.
-    object_score : per structure name, an engine-specific presence score (SAM 2: the object
-        score logit; registration: template agreement); NaN where not applicable.
-    templates : the template specimens the prediction was derived from.
-    agreement : how well the templates agree about where the parts are (0..1; the QC score
-        uses it to catch mistakes the round trip cannot see), NaN for engines without it.
-    edge_agreement : how much of the transferred part boundaries the target's own edges
-        confirm (0..1; registration: Dice of the compact parts before and after they are
-        snapped to the target's edges), NaN for engines without it.
-    single_template_agreement : how well what each template predicts alone agrees with the
-        fused prediction, small and thin parts included (0..1; registration: mean mIoU), NaN
-        for engines without it or a single template.
+    Attributes
+    ----------
+    specimen : str
+        The target's slug.
+    labels : numpy.ndarray
+        Label map at the frame's own size, uint8 (0 background, 1..N structures).
+    confidence : dict of str to float
+        Per structure name, the mean foreground probability inside the predicted mask (0..1);
+        NaN where the structure was not predicted.
+    object_score : dict of str to float
+        Per structure name, an engine-specific presence score (SAM 2: the object score logit;
+        registration: template agreement); NaN where not applicable.
+    templates : tuple of str
+        The template specimens the prediction was derived from.
+    agreement : float
+        How well the templates agree about where the parts are (0..1; the QC score uses it to
+        catch mistakes the round trip cannot see), NaN for engines without it.
+    edge_agreement : float
+        How much of the transferred part boundaries the target's own edges confirm (0..1;
+        registration: Dice of the compact parts before and after they are snapped to the
+        target's edges), NaN for engines without it.
+    single_template_agreement : float
+        How well what each template predicts alone agrees with the fused prediction, small
+        and thin parts included (0..1; registration: mean mIoU), NaN for engines without it
+        or a single template.
     """
 
     specimen: str
@@ -72,23 +93,57 @@ class Prediction:
 class Engine(Protocol):
     """Turns a chunk (templates first, then targets in order) into predictions for the targets.
 
+    Every call to :meth:`propagate` starts from an empty memory, so that the QC round trip
+    learns nothing from the forward pass.
+
     Attributes
     ----------
-    name : the engine's name, written into every output row.
-    random_weights : True when the engine's masks come from untrained weights (SAM 2 built
-        with ``allow_random_weights`` for tests); the stages mark every output with it.
+    name : str
+        The engine's name, written into every output row.
+    random_weights : bool
+        True when the engine's masks come from untrained weights (SAM 2 built with
+        ``allow_random_weights`` for tests); the stages mark every output with it.
     """
 
     name: str
     random_weights: bool
 
     def propagate(self, frames: Sequence[Frame], structures: StructureTable) -> list[Prediction]:
-        """Return one :class:`Prediction` per target frame, in the order the targets appear."""
+        """Return one :class:`Prediction` per target frame, in the order the targets appear.
+
+        Parameters
+        ----------
+        frames : sequence of Frame
+            The chunk: its templates (frames with labels) first, then its targets in order.
+        structures : StructureTable
+            The part table; labels 1..N of every map refer to it.
+
+        Returns
+        -------
+        list of Prediction
+            One per target frame.
+        """
         ...
 
 
 def split_chunk(frames: Sequence[Frame]) -> tuple[list[Frame], list[Frame]]:
-    """Templates and targets of a chunk; raises if a chunk has no template."""
+    """Split a chunk into its templates and its targets, each in chunk order.
+
+    Parameters
+    ----------
+    frames : sequence of Frame
+        The chunk.
+
+    Returns
+    -------
+    templates, targets : list of Frame
+        The frames with labels, and those without.
+
+    Raises
+    ------
+    ValueError
+        If the chunk has no template.
+    """
     templates = [f for f in frames if f.is_template]
     targets = [f for f in frames if not f.is_template]
     if not templates:
@@ -100,7 +155,25 @@ def split_chunk(frames: Sequence[Frame]) -> tuple[list[Frame], list[Frame]]:
 
 
 def templates_for(target: Frame, templates: Sequence[Frame]) -> list[Frame]:
-    """The templates a target was matched to, or all chunk templates if none were named."""
+    """Return the templates a target was matched to, or all chunk templates if none were named.
+
+    Parameters
+    ----------
+    target : Frame
+        A target frame; its ``templates`` name the templates selected for it.
+    templates : sequence of Frame
+        The chunk's template frames.
+
+    Returns
+    -------
+    list of Frame
+        The named templates in chunk order, or all of them.
+
+    Raises
+    ------
+    ValueError
+        If the target names templates of which none is in the chunk.
+    """
     if not target.templates:
         return list(templates)
     wanted = set(target.templates)
@@ -116,9 +189,21 @@ def templates_for(target: Frame, templates: Sequence[Frame]) -> list[Frame]:
 def probability_summary(
     labels: np.ndarray, probabilities: np.ndarray, structures: StructureTable
 ) -> dict[str, float]:
-    """Mean probability of each structure inside its own predicted mask.
+    """Return the mean probability of each structure inside its own predicted mask.
 
-    ``probabilities`` has shape (N, H, W), one map per structure in label order.
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        (H, W) predicted label map.
+    probabilities : numpy.ndarray
+        (N, H, W), one probability map per structure in label order.
+    structures : StructureTable
+        The part table.
+
+    Returns
+    -------
+    dict of str to float
+        Per structure name; NaN for a structure that was not predicted.
     """
     summary = {}
     for structure in structures:

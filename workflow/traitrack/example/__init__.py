@@ -1,5 +1,8 @@
-"""The bundled synthetic example (``resources/example``): ``synthetic`` draws the specimens,
-``paint`` the photograph around them; :func:`write_example` writes the set."""
+"""The bundled synthetic example (``resources/example``).
+
+:mod:`traitrack.example.synthetic` draws the specimens, :mod:`traitrack.example.paint` the
+photograph around them; :func:`write_example` writes the set.
+"""
 
 from traitrack.example.synthetic import write_example
 

@@ -1,6 +1,6 @@
 """Painting of the synthetic example's backgrounds: paper, printed label card, pin head.
 
-Split from :mod:`traitrack.example.synthetic`, which draws the label maps and the specimen itself; these
+:mod:`traitrack.example.synthetic` draws the label maps and the specimen itself; these
 functions paint what surrounds a specimen in a museum photograph.
 """
 

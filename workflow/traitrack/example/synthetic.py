@@ -40,7 +40,13 @@ HEAD, PRONOTUM, ELYTRA, LEGS, ANTENNAE = 1, 2, 3, 4, 5
 
 
 def example_structures() -> StructureTable:
-    """The part table of the example set (the RGB codes of the beetles-5part convention)."""
+    """Return the part table of the example set (the RGB codes of the beetles-5part convention).
+
+    Returns
+    -------
+    StructureTable
+        head, pronotum, elytra (blobs), legs, antennae (thin).
+    """
     entries = [
         ("head", (200, 0, 0), "blob"),
         ("pronotum", (0, 200, 0), "blob"),
@@ -63,6 +69,23 @@ class BodyPlan:
     Half sizes are (half width, half length).  ``elytra_taper`` narrows the elytra towards the
     tip, ``pronotum_waist`` narrows the pronotum towards its base (heart shape when > 0).
     Leg lengths are femur, tibia, tarsus.
+
+    Attributes
+    ----------
+    species : str
+        The species slug.
+    image_format : str
+        ``png`` or ``jpg``.
+    elytra_half, pronotum_half, head_half : tuple of float
+        Half sizes of the blobs.
+    elytra_taper, pronotum_waist : float
+        Narrowing of the elytra and pronotum (see above).
+    antenna_length : float
+        Length of one antenna.
+    leg_lengths : tuple of float
+        Femur, tibia and tarsus of a middle leg (front legs are shorter, hind legs longer).
+    body_rgb, leg_rgb : tuple of int
+        Base colours of the body and of the legs and antennae.
     """
 
     species: str
@@ -110,7 +133,17 @@ BODY_PLANS = (
 
 @dataclass(frozen=True)
 class Specimen:
-    """One rendered specimen: RGB photograph, label map (0 background, 1..5) and pixel size."""
+    """One rendered specimen: RGB photograph, label map and pixel size.
+
+    Attributes
+    ----------
+    image : numpy.ndarray
+        (H, W, 3) RGB uint8 photograph.
+    labels : numpy.ndarray
+        (H, W) uint8 label map (0 background, 1..5).
+    px_per_mm : float
+        Pixels per millimetre.
+    """
 
     image: np.ndarray
     labels: np.ndarray
@@ -136,7 +169,20 @@ def _centres(plan: BodyPlan) -> dict[str, float]:
 
 
 def blob_labels(u: np.ndarray, v: np.ndarray, plan: BodyPlan) -> np.ndarray:
-    """Label head, pronotum and elytra at body-frame points (mm); later parts cover earlier ones."""
+    """Label head, pronotum and elytra at body-frame points (mm); later parts cover earlier ones.
+
+    Parameters
+    ----------
+    u, v : numpy.ndarray
+        Body-frame coordinates in mm (across and along the body).
+    plan : BodyPlan
+        The species' shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 labels of the shape of ``u``: 0, HEAD, PRONOTUM or ELYTRA.
+    """
     c = _centres(plan)
     labels = np.zeros(np.shape(u), np.uint8)
     ew, el = plan.elytra_half
@@ -175,6 +221,20 @@ def appendage_paths(
 
     Legs start under the body (the body is painted over them), so only the free part shows.
     Headings are degrees from the +u axis towards +v (posterior).
+
+    Parameters
+    ----------
+    plan : BodyPlan
+        The species' shape.
+    rng : numpy.random.Generator
+        Draws the pose.
+
+    Returns
+    -------
+    legs : list of numpy.ndarray
+        Six (4, 2) polylines (u, v), femur, tibia and tarsus.
+    antennae : list of numpy.ndarray
+        Two (12, 2) polylines (u, v).
     """
     c = _centres(plan)
     (ew, el), (pw, pl), (hw, hl) = plan.elytra_half, plan.pronotum_half, plan.head_half
@@ -209,8 +269,23 @@ def appendage_paths(
 
 @dataclass(frozen=True)
 class Placement:
-    """Where a specimen lands in its image: rotation (degrees), mirroring, scale, pixel size,
-    centre (x, y) in pixels and image shape (height, width)."""
+    """Where a specimen lands in its image.
+
+    Attributes
+    ----------
+    angle : float
+        Rotation in degrees.
+    mirrored : bool
+        Whether the specimen is mirrored across its long axis.
+    scale : float
+        The specimen's size relative to its body plan.
+    px_per_mm : float
+        Pixels per millimetre.
+    centre : tuple of float
+        Where the body frame's origin lands, (x, y) in pixels.
+    shape : tuple of int
+        The image's (height, width).
+    """
 
     angle: float
     mirrored: bool
@@ -220,6 +295,18 @@ class Placement:
     shape: tuple[int, int]
 
     def to_pixels(self, points_mm: np.ndarray) -> np.ndarray:
+        """Map body-frame points (mm at scale 1) to image pixels.
+
+        Parameters
+        ----------
+        points_mm : numpy.ndarray
+            (..., 2) points (u, v).
+
+        Returns
+        -------
+        numpy.ndarray
+            (..., 2) points (x, y) in pixels.
+        """
         u, v = points_mm[..., 0] * (-1 if self.mirrored else 1), points_mm[..., 1]
         cos, sin = np.cos(np.radians(self.angle)), np.sin(np.radians(self.angle))
         factor = self.px_per_mm * self.scale
@@ -228,7 +315,15 @@ class Placement:
         return np.stack([x, y], axis=-1)
 
     def body_grid(self) -> tuple[np.ndarray, np.ndarray]:
-        """Body-frame coordinates (mm at scale 1) of every pixel centre: the inverse transform."""
+        """Return the body-frame coordinates (mm at scale 1) of every pixel centre.
+
+        The inverse of :meth:`to_pixels`.
+
+        Returns
+        -------
+        u, v : numpy.ndarray
+            (H, W) each.
+        """
         y, x = np.mgrid[: self.shape[0], : self.shape[1]].astype(float)
         factor = self.px_per_mm * self.scale
         dx, dy = (x - self.centre[0]) / factor, (y - self.centre[1]) / factor
@@ -242,6 +337,18 @@ def place(extent_points_mm: np.ndarray, rng: np.random.Generator) -> Placement:
 
     The pixel size is lowered when the posed specimen would not fit in 260 px, and the margins
     are random so the specimen is not always centred.
+
+    Parameters
+    ----------
+    extent_points_mm : numpy.ndarray
+        (n, 2) body-frame points (mm) the image must contain.
+    rng : numpy.random.Generator
+        Draws the pose, pixel size and margins.
+
+    Returns
+    -------
+    Placement
+        The pose and the image around it.
     """
     angle = rng.uniform(-25, 25)
     mirrored = bool(rng.random() < 0.3)
@@ -282,6 +389,20 @@ def path_mask(shape: tuple[int, int], path_px: np.ndarray, widths) -> np.ndarray
 
     An exact stroke width matters here: the thin structures must be 2-3 px wide, and cv2's
     integer thicknesses draw 3 or 5 px.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The image's (height, width).
+    path_px : numpy.ndarray
+        (n, 2) polyline (x, y) in pixels.
+    widths : sequence of float
+        Stroke width of each of the n - 1 segments, in pixels.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) bool.
     """
     mask = np.zeros(shape, bool)
     for (ax, ay), (bx, by), width in zip(path_px[:-1], path_px[1:], widths):
@@ -299,8 +420,11 @@ def path_mask(shape: tuple[int, int], path_px: np.ndarray, widths) -> np.ndarray
 
 
 def _body_colours(labels, u, v, plan: BodyPlan, placement: Placement, rng) -> np.ndarray:
-    """Paint the specimen: domed blobs with dark rims, elytral striae and suture, glossy
-    highlights (light from the upper left), and legs and antennae in their own colour."""
+    """Paint the specimen's colours from its label map.
+
+    Domed blobs with dark rims, elytral striae and suture, glossy highlights (light from the
+    upper left), and legs and antennae in their own colour.
+    """
     shade = np.ones(labels.shape)
     rim = 0.45 * placement.px_per_mm * placement.scale
     for label in (HEAD, PRONOTUM, ELYTRA):
@@ -333,6 +457,18 @@ def render_specimen(plan: BodyPlan, rng: np.random.Generator) -> Specimen:
     The label map is built first (legs and antennae, then elytra, pronotum and head on top,
     then the pin head cut out as background, as annotators do), and the image is painted
     from it, so the two agree pixel for pixel.
+
+    Parameters
+    ----------
+    plan : BodyPlan
+        The species.
+    rng : numpy.random.Generator
+        Draws everything random about the specimen and its photograph.
+
+    Returns
+    -------
+    Specimen
+        The photograph, its label map and pixel size.
     """
     legs, antennae = appendage_paths(plan, rng)
     placement = place(_extent_points(plan, legs, antennae), rng)
@@ -370,7 +506,20 @@ def render_specimen(plan: BodyPlan, rng: np.random.Generator) -> Specimen:
 
 
 def encode_rgb(labels: np.ndarray, table: StructureTable) -> np.ndarray:
-    """Label map -> RGB colour-coded mask (the encoding of the example config)."""
+    """Encode a label map as an RGB colour-coded mask (the encoding of the example config).
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        (H, W) uint8 label map.
+    table : StructureTable
+        The part table; every structure must declare ``rgb``.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W, 3) uint8.
+    """
     lut = np.zeros((256, 3), np.uint8)
     lut[0] = table.background_rgb
     for structure in table:
@@ -407,6 +556,20 @@ def write_example(
     (templates), ``gt/`` (every specimen) and ``samples.tsv``.  Sheet paths are relative to
     ``root`` (default: the working directory, the repository root when Snakemake runs) when
     the files lie inside it, so the sheet works unchanged from there.
+
+    Parameters
+    ----------
+    out_dir : str or os.PathLike
+        The folder to write into.
+    seed : int
+        The same seed writes byte-identical files.
+    root : str or os.PathLike, optional
+        What sheet paths are relative to; the working directory when None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The sample sheet, as written to ``samples.tsv``.
     """
     out_dir = Path(out_dir)
     root = Path.cwd() if root is None else Path(root)
@@ -444,6 +607,13 @@ def write_example(
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run ``python -m traitrack.example.synthetic OUT_DIR [--seed N]``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments; ``sys.argv[1:]`` when None.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m traitrack.example.synthetic", description=__doc__.splitlines()[0]
     )

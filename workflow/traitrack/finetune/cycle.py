@@ -36,7 +36,17 @@ CYCLE_FRAMES = 2  # each half is a two-frame chunk [conditioning, prediction], a
 
 @dataclass
 class FrameInputs:
-    """One image's features in the layout ``track_step`` wants, expanded to N objects."""
+    """One image's features in the layout ``track_step`` wants, expanded to N objects.
+
+    Attributes
+    ----------
+    feats : list of torch.Tensor
+        The projected feature levels, each (HW, N, C).
+    pos : list of torch.Tensor
+        Their positional encodings, each (HW, N, C).
+    sizes : list of tuple of int
+        The (h, w) of every level.
+    """
 
     feats: list[torch.Tensor]
     pos: list[torch.Tensor]
@@ -44,12 +54,21 @@ class FrameInputs:
 
     @property
     def batch(self) -> int:
+        """The number of objects N the features are expanded to."""
         return self.feats[-1].shape[1]
 
 
 @dataclass
 class HalfOutput:
-    """Model-resolution prediction of one frame: logits (N, S, S), object scores (N,)."""
+    """Model-resolution prediction of one frame.
+
+    Attributes
+    ----------
+    logits : torch.Tensor
+        (N, S, S) high-resolution mask logits.
+    object_scores : torch.Tensor
+        (N,) object score logits.
+    """
 
     logits: torch.Tensor
     object_scores: torch.Tensor
@@ -57,7 +76,17 @@ class HalfOutput:
 
 @dataclass
 class CycleOutput:
-    """Everything one cycle produced (the forward prediction keeps its graph for the tests)."""
+    """Everything one cycle produced (the forward prediction keeps its graph for the tests).
+
+    Attributes
+    ----------
+    forward : HalfOutput
+        x1 predicted from x0.
+    soft_prompt : torch.Tensor
+        (N, S, S) sigmoid of the forward logits, x1's prompt in the backward half.
+    backward : HalfOutput
+        x0' predicted from x1.
+    """
 
     forward: HalfOutput
     soft_prompt: torch.Tensor
@@ -72,13 +101,42 @@ def encode_levels(
     Raw means before the mask decoder's ``conv_s0``/``conv_s1`` projections, which
     ``forward_image`` applies but which belong to the (trainable) mask decoder: they are applied
     in :func:`frame_inputs`, inside the graph.
+
+    Parameters
+    ----------
+    model : SAM2Base
+        The network.
+    image : torch.Tensor
+        (1, 3, S, S) normalised image.
+
+    Returns
+    -------
+    levels : tuple of torch.Tensor
+        The raw ``backbone_fpn`` levels.
+    pos : tuple of torch.Tensor
+        Their positional encodings.
     """
     out = model.image_encoder(image)
     return tuple(out["backbone_fpn"]), tuple(out["vision_pos_enc"])
 
 
 def frame_inputs(model, levels, pos, batch: int) -> FrameInputs:
-    """Raw levels -> projected, flattened (HW, N, C) features, as ``forward_image`` + tracker do."""
+    """Project and flatten raw levels to (HW, N, C) features, as ``forward_image`` + tracker do.
+
+    Parameters
+    ----------
+    model : SAM2Base
+        The network (its mask decoder's ``conv_s0``/``conv_s1`` project levels 0 and 1).
+    levels, pos : sequence of torch.Tensor
+        :func:`encode_levels`' result.
+    batch : int
+        The number of objects N.
+
+    Returns
+    -------
+    FrameInputs
+        The frame, ready for ``track_step``.
+    """
     levels = list(levels)
     if model.use_high_res_features_in_sam:
         levels[0] = model.sam_mask_decoder.conv_s0(levels[0])
@@ -92,7 +150,13 @@ def frame_inputs(model, levels, pos, batch: int) -> FrameInputs:
 
 
 def empty_memory() -> dict[str, dict[int, dict]]:
-    """A fresh memory bank (SAM 2's ``output_dict``)."""
+    """Return a fresh memory bank (SAM 2's ``output_dict``).
+
+    Returns
+    -------
+    dict
+        Empty ``cond_frame_outputs`` and ``non_cond_frame_outputs``.
+    """
     return {"cond_frame_outputs": {}, "non_cond_frame_outputs": {}}
 
 
@@ -102,6 +166,19 @@ def condition(model, frame: FrameInputs, masks: torch.Tensor, memory: dict, soft
     As the tracker's ``_condition`` (mask taken as output, memory encoded from the low-res mask
     brought back to full size); ``soft`` encodes the memory from probabilities instead of the
     binarised mask, so a soft prompt stays differentiable.
+
+    Parameters
+    ----------
+    model : SAM2Base
+        The network.
+    frame : FrameInputs
+        The conditioning frame.
+    masks : torch.Tensor
+        (N, 1, S, S) masks or probabilities.
+    memory : dict
+        The memory bank, changed in place.
+    soft : bool
+        Encode the memory from probabilities (training path) rather than the binarised mask.
     """
     out = model.track_step(
         frame_idx=0,
@@ -137,7 +214,22 @@ def condition(model, frame: FrameInputs, masks: torch.Tensor, memory: dict, soft
 
 
 def predict(model, frame: FrameInputs, memory: dict) -> HalfOutput:
-    """Frame 1 of the two-frame chunk, predicted from ``memory`` alone."""
+    """Predict frame 1 of the two-frame chunk from ``memory`` alone.
+
+    Parameters
+    ----------
+    model : SAM2Base
+        The network.
+    frame : FrameInputs
+        The frame to predict.
+    memory : dict
+        The memory bank holding the conditioning frame.
+
+    Returns
+    -------
+    HalfOutput
+        The prediction.
+    """
     out = model.track_step(
         frame_idx=1,
         is_init_cond_frame=False,
@@ -156,21 +248,72 @@ def predict(model, frame: FrameInputs, memory: dict) -> HalfOutput:
 
 
 def forward_half(model, x0: FrameInputs, masks0: torch.Tensor, x1: FrameInputs) -> HalfOutput:
-    """x1 predicted from template x0 and its true (N, S, S) masks."""
+    """Predict x1 from template x0 and its true (N, S, S) masks.
+
+    Parameters
+    ----------
+    model : SAM2Base
+        The network.
+    x0 : FrameInputs
+        The template.
+    masks0 : torch.Tensor
+        (N, S, S) x0's true masks.
+    x1 : FrameInputs
+        The unlabelled specimen.
+
+    Returns
+    -------
+    HalfOutput
+        x1's prediction.
+    """
     memory = empty_memory()
     condition(model, x0, masks0[:, None].float(), memory, soft=False)
     return predict(model, x1, memory)
 
 
 def backward_half(model, x1: FrameInputs, soft_prompt: torch.Tensor, x0: FrameInputs) -> HalfOutput:
-    """x0' predicted from x1 conditioned on the (N, S, S) ``soft_prompt``, from an empty memory."""
+    """Predict x0' from x1 conditioned on the (N, S, S) ``soft_prompt``, from an empty memory.
+
+    Parameters
+    ----------
+    model : SAM2Base
+        The network.
+    x1 : FrameInputs
+        The unlabelled specimen.
+    soft_prompt : torch.Tensor
+        (N, S, S) probabilities of x1's forward prediction.
+    x0 : FrameInputs
+        The template, predicted back.
+
+    Returns
+    -------
+    HalfOutput
+        The prediction of x0'.
+    """
     memory = empty_memory()  # the reset: nothing of the forward half is left
     condition(model, x1, soft_prompt[:, None], memory, soft=True)
     return predict(model, x0, memory)
 
 
 def palindrome_cycle(model, x0: FrameInputs, masks0: torch.Tensor, x1: FrameInputs) -> CycleOutput:
-    """One cycle x0 -> x1 -> x0' (module docstring); the soft prompt keeps the graph."""
+    """Run one cycle x0 -> x1 -> x0' (module docstring); the soft prompt keeps the graph.
+
+    Parameters
+    ----------
+    model : SAM2Base
+        The network.
+    x0 : FrameInputs
+        The template.
+    masks0 : torch.Tensor
+        (N, S, S) x0's true masks.
+    x1 : FrameInputs
+        The unlabelled specimen.
+
+    Returns
+    -------
+    CycleOutput
+        Both halves and the soft prompt.
+    """
     forward = forward_half(model, x0, masks0, x1)
     soft_prompt = torch.sigmoid(forward.logits)
     backward = backward_half(model, x1, soft_prompt, x0)
@@ -191,10 +334,19 @@ def cycle_loss(
 
     Parameters
     ----------
-    logits : (N, S, S) high-resolution mask logits of x0'.
-    object_scores : (N,) object score logits of x0'.
-    targets : (N, S, S) boolean true masks of x0 (letterboxed).
-    object_weight : weight of the object-score term.
+    logits : torch.Tensor
+        (N, S, S) high-resolution mask logits of x0'.
+    object_scores : torch.Tensor
+        (N,) object score logits of x0'.
+    targets : torch.Tensor
+        (N, S, S) boolean true masks of x0 (letterboxed).
+    object_weight : float
+        Weight of the object-score term.
+
+    Returns
+    -------
+    torch.Tensor
+        (N,) loss per structure.
     """
     targets = targets.float()
     logits = logits.float().clamp(min=LOGIT_FLOOR)

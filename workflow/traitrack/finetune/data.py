@@ -34,13 +34,35 @@ from traitrack.structures import StructureTable
 
 @dataclass(frozen=True)
 class PairSampler:
-    """The (template, target) indices of every step, reproducible from (seed, step) alone."""
+    """The (template, target) indices of every step, reproducible from (seed, step) alone.
+
+    Attributes
+    ----------
+    templates : int
+        How many templates there are to draw from.
+    targets : int
+        How many targets there are to draw from.
+    seed : int
+        The run's seed.
+    """
 
     templates: int
     targets: int
     seed: int = 0
 
     def pair(self, step: int) -> tuple[int, int]:
+        """Return the (template, target) indices of step ``step``.
+
+        Parameters
+        ----------
+        step : int
+            The training step, from 0.
+
+        Returns
+        -------
+        tuple of int
+            Indices into the templates and into the targets.
+        """
         return _shuffled_round(step, self.templates, self.seed, 0), _shuffled_round(
             step, self.targets, self.seed, 1
         )
@@ -54,12 +76,40 @@ def _shuffled_round(step: int, count: int, seed: int, stream: int) -> int:
 
 
 def model_input(image: np.ndarray, size: int) -> torch.Tensor:
-    """An RGB uint8 frame as the normalised (1, 3, S, S) letterboxed model input."""
+    """Turn an RGB uint8 frame into the normalised (1, 3, S, S) letterboxed model input.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        (H, W, 3) RGB uint8 frame.
+    size : int
+        The model's square input side ``S``.
+
+    Returns
+    -------
+    torch.Tensor
+        (1, 3, S, S) float32, as inference feeds the model.
+    """
     return normalise_image(letterbox_image(image, fit_letterbox(*image.shape[:2], size)))
 
 
 def structure_masks(labels: np.ndarray, count: int, size: int) -> torch.Tensor:
-    """(N, S, S) boolean letterboxed masks of a label map, structure i in row i - 1."""
+    """Split a label map into (N, S, S) boolean letterboxed masks, structure i in row i - 1.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        (H, W) label map (0 background, 1..N structures).
+    count : int
+        The number of structures N.
+    size : int
+        The model's square input side ``S``.
+
+    Returns
+    -------
+    torch.Tensor
+        (N, S, S) bool.
+    """
     square = torch.from_numpy(
         letterbox_mask(labels, fit_letterbox(*labels.shape[:2], size)).astype(np.int64)
     )
@@ -68,7 +118,15 @@ def structure_masks(labels: np.ndarray, count: int, size: int) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Template:
-    """A template ready for the cycle: its name, image file and letterboxed masks."""
+    """A template ready for the cycle: its sample-sheet row and letterboxed masks.
+
+    Attributes
+    ----------
+    specimen : Specimen
+        The template's row (name and image file).
+    masks : torch.Tensor
+        (N, S, S) bool, one letterboxed mask per structure.
+    """
 
     specimen: Specimen
     masks: torch.Tensor
@@ -77,7 +135,22 @@ class Template:
 def load_templates(
     templates: tuple[Specimen, ...], structures: StructureTable, size: int
 ) -> list[Template]:
-    """Read every template's mask once (they are few and used at every step)."""
+    """Read every template's mask once (they are few and used at every step).
+
+    Parameters
+    ----------
+    templates : tuple of Specimen
+        The training set's templates.
+    structures : StructureTable
+        The part table, to read the masks.
+    size : int
+        The model's square input side.
+
+    Returns
+    -------
+    list of Template
+        One per template, in the given order.
+    """
     loaded = []
     for specimen in templates:
         image = read_image(specimen.image)
@@ -87,6 +160,21 @@ def load_templates(
 
 
 def file_key(specimen: Specimen, size: int) -> str:
-    """A feature-cache key naming the specimen and its image file's size and time stamp."""
+    """Return a feature-cache key naming the specimen and its image file's size and time stamp.
+
+    A changed image file gets a new key, so stale features are never reused.
+
+    Parameters
+    ----------
+    specimen : Specimen
+        The sample-sheet row.
+    size : int
+        The model's square input side.
+
+    Returns
+    -------
+    str
+        ``<specimen>-<size>-<bytes>-<mtime_ns>``.
+    """
     stat = Path(specimen.image).stat()
     return f"{specimen.specimen}-{size}-{stat.st_size}-{stat.st_mtime_ns}"

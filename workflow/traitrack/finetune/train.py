@@ -35,8 +35,9 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
+from traitrack.config import SchemaOptions, section_defaults
 from traitrack.engines.sam2.features import FeatureCache, ImageFeatures
-from traitrack.engines.sam2.model import autocast
+from traitrack.engines.sam2.model import autocast, positional_encodings
 from traitrack.finetune.cycle import (
     CycleOutput,
     cycle_loss,
@@ -63,35 +64,48 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class FinetuneOptions:
-    """The config's ``finetune`` section (see config/README.md); ``seed`` is the top-level one."""
+class FinetuneOptions(SchemaOptions, section="finetune", label="finetune"):
+    """The config's ``finetune`` section, defaults from its schema (see config/README.md);
+    ``lora`` is its ``lora`` subsection and ``seed`` the top-level seed."""
 
-    steps: int = 500
-    epochs: int = 0
-    lr: float = 1e-5
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
-    object_weight: float = 1.0
-    pool: str = "species"
-    allow_gt_targets: bool = False
-    save_every: int = 50
+    steps: int
+    epochs: int
+    lr: float
+    weight_decay: float
+    grad_clip: float
+    object_weight: float
+    pool: str
+    allow_gt_targets: bool
+    save_every: int
     lora: LoraOptions = field(default_factory=LoraOptions)
-    seed: int = 0
+    seed: int = section_defaults()["seed"]
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> FinetuneOptions:
+        """The training settings of a config.
+
+        Parameters
+        ----------
+        config : Mapping
+            The whole config (its ``finetune`` section and ``seed``); what it leaves out takes
+            the schema's defaults.
+
+        Returns
+        -------
+        FinetuneOptions
+            The settings; ``finetune.enabled`` is the workflow's switch, not one of them.
+
+        Raises
+        ------
+        traitrack.config.OptionsError
+            If a key is unknown or a value unusable; the message names every one.
+        """
         section = dict(config.get("finetune") or {})
+        cls.check_keys(section, ignored=("enabled",))
         section.pop("enabled", None)
-        lora = dict(section.pop("lora", None) or {})
-        if "target_modules" in lora:
-            lora["target_modules"] = tuple(lora["target_modules"])
-        known = {f for f in cls.__dataclass_fields__} - {"lora", "seed"}
-        unknown = sorted(set(section) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown finetune option(s) {unknown}; known: {sorted(known | {'enabled', 'lora'})}"
-            )
-        return cls(**section, lora=LoraOptions(**lora), seed=int(config.get("seed", 0)))
+        lora = LoraOptions.from_config(section.pop("lora", None))
+        seed = int(config.get("seed", section_defaults()["seed"]))
+        return cls(**section, lora=lora, seed=seed)
 
     def total_steps(self, targets: int) -> int:
         """``epochs`` passes over the targets when set, else ``steps``."""
@@ -122,7 +136,7 @@ class FeatureSource:
     ):
         self.model, self.device, self.dtype = model, device, dtype
         self.frozen = encoder_is_frozen(model)
-        self.pos: tuple[torch.Tensor, ...] | None = None
+        self.pos = tuple(positional_encodings(model, device, dtype))  # the same for every image
         self.cache = FeatureCache(
             self._encode_frozen,
             in_memory=in_memory,
@@ -133,6 +147,19 @@ class FeatureSource:
     def levels(
         self, specimen: Specimen
     ) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+        """The encoder's levels of a specimen and their position encodings.
+
+        Parameters
+        ----------
+        specimen : Specimen
+            A specimen of the training set.
+
+        Returns
+        -------
+        tuple
+            ``(levels, positions)``: float32 tensors on the model's device (from the cache
+            when the encoder is frozen, else computed inside the graph).
+        """
         if self.frozen:
             features = self.cache.get(file_key(specimen, self.model.image_size), specimen)
             return tuple(
@@ -144,14 +171,14 @@ class FeatureSource:
 
     def _encode_frozen(self, specimen: Specimen) -> ImageFeatures:
         with torch.no_grad(), autocast(self.device, self.dtype):
-            levels, pos = encode_levels(self.model, self._input(specimen))
-        self.pos = tuple(p[:1].float() for p in pos)
+            levels, _ = encode_levels(self.model, self._input(specimen))
         return ImageFeatures(tuple(level.float() for level in levels))
 
     def _input(self, specimen: Specimen) -> torch.Tensor:
         return model_input(read_image(specimen.image), self.model.image_size).to(self.device)
 
     def close(self) -> None:
+        """Free the feature cache and its spill folder."""
         self.cache.close()
 
 

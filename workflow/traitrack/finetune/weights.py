@@ -18,29 +18,29 @@ through a temporary name, so a killed job resumes from its last complete save.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from traitrack.config import SchemaOptions
 from traitrack.engines.sam2.model import FORMAT
 from traitrack.io import atomic_output
 
-DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj")  # memory attention + mask decoder
-
 
 @dataclass(frozen=True)
-class LoraOptions:
-    """peft LoRA settings (config ``finetune.lora``)."""
+class LoraOptions(SchemaOptions, section=("finetune", "lora"), label="finetune.lora"):
+    """peft LoRA settings: the config's ``finetune.lora`` section, defaults from its schema."""
 
-    enabled: bool = False
-    rank: int = 8
-    alpha: float = 16.0
-    target_modules: tuple[str, ...] = field(default=DEFAULT_LORA_TARGETS)
+    enabled: bool
+    rank: int
+    alpha: float
+    target_modules: tuple[str, ...]
 
     @property
     def scale(self) -> float:
+        """The adapters' scale, ``alpha / rank``."""
         return self.alpha / self.rank
 
 
@@ -76,7 +76,7 @@ def inject_lora(model: torch.nn.Module, lora: LoraOptions) -> None:
     except ValueError as error:
         raise ValueError(
             f"finetune.lora.target_modules {list(lora.target_modules)} matched no layer of SAM 2 ({error}); "
-            f"use names of linear layers such as {list(DEFAULT_LORA_TARGETS)}"
+            f"use names of linear layers such as {list(LoraOptions().target_modules)}"
         ) from error
 
 

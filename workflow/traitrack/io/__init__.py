@@ -31,6 +31,7 @@ __all__ = list(_HOMES)
 
 
 def __getattr__(name: str):
+    """Import a public name from its home module on first use (PEP 562)."""
     if name not in _HOMES:
         raise AttributeError(f"module 'traitrack.io' has no attribute {name!r}")
     value = getattr(import_module(f"traitrack.io.{_HOMES[name]}"), name)

@@ -1,4 +1,4 @@
-"""COCO and labelme JSON annotations to internal label maps.
+r"""COCO and labelme JSON annotations to internal label maps.
 
 Decisions:
 
@@ -6,7 +6,7 @@ Decisions:
   COCO (Descriptron, CVAT, our own :func:`traitrack.io.write_coco`), a dict with ``shapes`` is
   labelme.
 - COCO image entries are matched to the image by **base name** (folders are ignored, ``/`` and
-  ``\\`` both count as separators); if no base name matches, a unique match of the name
+  ``\`` both count as separators); if no base name matches, a unique match of the name
   without its extension is accepted (an image converted from TIFF to PNG keeps its mask).
   A COCO file with a single image needs no name.
 - Segmentations may be polygons, uncompressed RLE (``counts`` a list) or compressed RLE
@@ -46,7 +46,29 @@ _AREALESS_SHAPES = ("point", "points", "line", "linestrip")
 def labels_from_annotation_json(
     path: Path, data: Any, structures: StructureTable, image_name: str | None
 ) -> np.ndarray:
-    """Dispatch on the JSON's content to the COCO or labelme reader."""
+    """Rasterise a COCO or labelme file, chosen by the JSON's content.
+
+    Parameters
+    ----------
+    path : Path
+        The mask file, for messages.
+    data : Any
+        The parsed JSON.
+    structures : StructureTable
+        The part table; categories are matched by name.
+    image_name : str or None
+        The image the mask belongs to (picks the entry of a COCO file with many images).
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) uint8 label map.
+
+    Raises
+    ------
+    InputError
+        If the JSON is neither COCO nor labelme, or cannot be rasterised.
+    """
     if isinstance(data, dict) and "images" in data and "annotations" in data:
         return labels_from_coco(path, data, structures, image_name)
     if isinstance(data, dict) and "shapes" in data:
@@ -58,7 +80,18 @@ def labels_from_annotation_json(
 
 
 def basename(name: str) -> str:
-    """File name without folders, whichever separator the annotation tool used."""
+    """Return a file name without folders, whichever separator the annotation tool used.
+
+    Parameters
+    ----------
+    name : str
+        A path with slash or backslash separators.
+
+    Returns
+    -------
+    str
+        The last component.
+    """
     return re.split(r"[\\/]", str(name))[-1]
 
 
@@ -90,7 +123,30 @@ def _find_image_entry(path: Path, images: list[dict], image_name: str | None) ->
 def labels_from_coco(
     path: Path, data: dict, structures: StructureTable, image_name: str | None
 ) -> np.ndarray:
-    """Rasterise the annotations of one image of a COCO file (rules in the module docstring)."""
+    """Rasterise the annotations of one image of a COCO file (rules in the module docstring).
+
+    Parameters
+    ----------
+    path : Path
+        The mask file, for messages.
+    data : dict
+        The parsed COCO document.
+    structures : StructureTable
+        The part table; categories are matched by name.
+    image_name : str or None
+        The image whose entry to use; may be None when the file has a single image.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) uint8 label map at the entry's ``height`` and ``width``.
+
+    Raises
+    ------
+    InputError
+        If no single image entry matches, the entry lacks its size, a category is not
+        declared or a segmentation is neither polygons nor RLE.
+    """
     entry = _find_image_entry(path, data["images"], image_name)
     try:
         height, width = int(entry["height"]), int(entry["width"])
@@ -139,7 +195,28 @@ def _coco_segmentation_mask(path: Path, segmentation: Any, height: int, width: i
 
 
 def labels_from_labelme(path: Path, data: dict, structures: StructureTable) -> np.ndarray:
-    """Rasterise a labelme file's shapes (rules in the module docstring)."""
+    """Rasterise a labelme file's shapes (rules in the module docstring).
+
+    Parameters
+    ----------
+    path : Path
+        The mask file, for messages.
+    data : dict
+        The parsed labelme document.
+    structures : StructureTable
+        The part table; labels are matched by category name.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) uint8 label map at the file's ``imageHeight`` and ``imageWidth``.
+
+    Raises
+    ------
+    InputError
+        If the file lacks its image size, a label is not declared or a shape cannot be
+        rasterised.
+    """
     try:
         shape = (int(data["imageHeight"]), int(data["imageWidth"]))
     except (KeyError, TypeError, ValueError) as error:
@@ -185,6 +262,16 @@ def decode_rle(rle: dict) -> np.ndarray:
 
     pycocotools 2.0.x under numpy 2 warns about ``__array__`` on every decode (its own
     internals, harmless); the warning is silenced here only, so logs stay readable.
+
+    Parameters
+    ----------
+    rle : dict
+        A pycocotools RLE (``size`` and compressed ``counts``).
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) bool.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings(
@@ -194,7 +281,7 @@ def decode_rle(rle: dict) -> np.ndarray:
 
 
 def _labelme_embedded_mask(encoded: str, points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """labelme ``mask`` shapes store a PNG of the bounding box whose top-left is ``points[0]``."""
+    """Decode a labelme ``mask`` shape: a PNG of its bounding box, top-left at ``points[0]``."""
     with Image.open(_bytes_io.BytesIO(base64.b64decode(encoded))) as image:
         local = np.asarray(image.convert("L")) > 0
     top, left = int(round(points[0][1])), int(round(points[0][0]))
@@ -217,7 +304,20 @@ def _check_names(path: Path, used: list[str], lookup: dict[str, int]) -> None:
 def paint_smaller_on_top(
     pieces: list[tuple[np.ndarray, int]], shape: tuple[int, int]
 ) -> np.ndarray:
-    """Paint boolean masks with their labels, largest first, so smaller ones end on top."""
+    """Paint boolean masks with their labels, largest first, so smaller ones end on top.
+
+    Parameters
+    ----------
+    pieces : list of (numpy.ndarray, int)
+        (H, W) boolean mask and label of every annotation; on equal area the later one wins.
+    shape : tuple of int
+        (H, W).
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) uint8 label map.
+    """
     labels = np.zeros(shape, dtype=np.uint8)
     order = sorted(range(len(pieces)), key=lambda i: -int(pieces[i][0].sum()))
     for index in order:

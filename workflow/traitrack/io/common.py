@@ -22,6 +22,23 @@ def require_file(path: str | os.PathLike, what: str) -> Path:
 
     Checked up front so the user sees "file not found" with the config or sample-sheet column
     to fix, rather than a library's low-level OSError.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file a user named.
+    what : str
+        What the file is (``image``, ``mask`` ...), for the message.
+
+    Returns
+    -------
+    Path
+        ``path`` as a Path.
+
+    Raises
+    ------
+    InputError
+        If ``path`` does not exist or is not a file.
     """
     path = Path(path)
     if not path.is_file():
@@ -48,6 +65,16 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     that writers choosing a format by suffix (PIL, pandas, tifffile) pick the right one.
     Parent folders are created.  On an exception the temporary file is removed and the
     exception propagates.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output's final path.
+
+    Yields
+    ------
+    Path
+        The temporary path to write to.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -64,6 +64,16 @@ _MM_PER_UNIT = {
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read any user image as RGB uint8 (H, W, 3); see the module docstring for the rules.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The image file (JPEG, PNG, TIFF or anything else Pillow reads).
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W, 3) uint8, C-contiguous.
+
     Raises
     ------
     InputError
@@ -136,7 +146,18 @@ def _to_rgb_uint8(array: np.ndarray, path: Path) -> np.ndarray:
 
 
 def scale_to_uint8(array: np.ndarray) -> np.ndarray:
-    """Scale any numeric array to uint8 by the rules in the module docstring."""
+    """Scale any numeric array to uint8 by the rules in the module docstring.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        Pixels of any numeric or boolean dtype.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8, the same shape (the input itself when it is already uint8).
+    """
     if array.dtype == np.uint8:
         return array
     if array.dtype == bool:
@@ -166,6 +187,21 @@ def read_pixel_size(path: str | os.PathLike) -> float | None:
     (``PhysicalSizeX`` with ``PhysicalSizeXUnit``, micrometre by default as in the OME
     schema).  A plain TIFF's ResolutionUnit (inch/cm) is ignored on purpose: cameras and
     editors write 72 or 300 dpi that say nothing about the specimen.  Non-TIFF files give None.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The image file.
+
+    Returns
+    -------
+    float or None
+        Pixels per millimetre, or None without usable calibration.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, or is a TIFF that cannot be read.
     """
     path = require_file(path, "image")
     if path.suffix.lower() not in TIFF_SUFFIXES:

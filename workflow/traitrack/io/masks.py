@@ -45,12 +45,27 @@ def read_mask(
 
     Parameters
     ----------
-    path : the mask file (PNG, TIFF, COCO JSON or labelme JSON).
-    structures : the part table saying how the user's file encodes each part.
-    image_name : the image this mask belongs to; needed to pick the image entry of a COCO
-        file holding many images (matched by base name, so folders do not matter).
-    image_shape : the image's shape; if given, a mask of a different height/width is an error,
-        because a mask that does not line up with its image would teach the engine nonsense.
+    path : str or os.PathLike
+        The mask file (PNG, TIFF, COCO JSON or labelme JSON).
+    structures : StructureTable
+        The part table saying how the user's file encodes each part.
+    image_name : str, optional
+        The image this mask belongs to; needed to pick the image entry of a COCO file holding
+        many images (matched by base name, so folders do not matter).
+    image_shape : tuple of int, optional
+        The image's shape; if given, a mask of a different height/width is an error, because
+        a mask that does not line up with its image would teach the engine nonsense.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) uint8 label map, 0 background, structure ``i`` has label ``i + 1``.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or unreadable, uses an encoding the config does not declare,
+        or does not fit ``image_shape``.
     """
     path = require_file(path, "mask")
     if path.suffix.lower() == ".json":
@@ -122,7 +137,27 @@ def _labels_from_raster(path: Path, raw: np.ndarray, structures: StructureTable)
 
 
 def map_values(path: Path, values: np.ndarray, structures: StructureTable) -> np.ndarray:
-    """Map single-channel values to internal labels via ``structures.value_lookup()``."""
+    """Map single-channel values to internal labels via ``structures.value_lookup()``.
+
+    Parameters
+    ----------
+    path : Path
+        The mask file, for messages.
+    values : numpy.ndarray
+        (H, W) integer values.
+    structures : StructureTable
+        The part table.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) uint8 label map.
+
+    Raises
+    ------
+    InputError
+        If a value is not declared; the message lists the known ones.
+    """
     lookup = structures.value_lookup()
     unique, inverse = np.unique(values, return_inverse=True)
     unknown = [int(v) for v in unique if int(v) not in lookup]
@@ -138,7 +173,27 @@ def map_values(path: Path, values: np.ndarray, structures: StructureTable) -> np
 
 
 def map_colours(path: Path, colours: np.ndarray, structures: StructureTable) -> np.ndarray:
-    """Map RGB colours to internal labels via ``structures.rgb_lookup()``."""
+    """Map RGB colours to internal labels via ``structures.rgb_lookup()``.
+
+    Parameters
+    ----------
+    path : Path
+        The mask file, for messages.
+    colours : numpy.ndarray
+        (H, W, 3) uint8 colours.
+    structures : StructureTable
+        The part table.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) uint8 label map.
+
+    Raises
+    ------
+    InputError
+        If the colours are not 8-bit, or a colour is not declared.
+    """
     lookup = structures.rgb_lookup()
     if colours.dtype != np.uint8:
         raise InputError(

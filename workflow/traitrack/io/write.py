@@ -23,7 +23,20 @@ TABLE_SEPARATORS = {".csv": ",", ".tsv": "\t"}
 
 
 def write_label_png(path: str | os.PathLike, labels: np.ndarray) -> None:
-    """Write internal labels as a single-channel 8-bit PNG (values are the labels, 0 background)."""
+    """Write internal labels as a single-channel 8-bit PNG (values are the labels, 0 background).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The PNG file (written atomically).
+    labels : numpy.ndarray
+        (H, W) label map with values in 0..255.
+
+    Raises
+    ------
+    ValueError
+        If ``labels`` is not 2-D or has values outside 0..255.
+    """
     labels = np.asarray(labels)
     if labels.ndim != 2:
         raise ValueError(f"labels must be a 2-D label map, got shape {labels.shape}")
@@ -34,7 +47,23 @@ def write_label_png(path: str | os.PathLike, labels: np.ndarray) -> None:
 
 
 def read_label_png(path: str | os.PathLike) -> np.ndarray:
-    """Read a label PNG written by :func:`write_label_png` as (H, W) uint8."""
+    """Read a label PNG written by :func:`write_label_png`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The PNG file.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) uint8 label map.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or is not a single-channel 8-bit image.
+    """
     path = require_file(path, "label map")
     with Image.open(path) as image:
         if image.mode not in ("L", "P"):
@@ -53,16 +82,21 @@ def write_coco(
 ) -> None:
     """Write label maps as one COCO file with one compressed-RLE annotation per present part.
 
-    Parameters
-    ----------
-    records : ``(file_name, labels, extra)`` per image; ``extra`` (e.g. specimen, engine,
-        per-part confidence) is merged into the image entry so downstream tools keep it.
-        Non-finite floats in it become ``null`` so the file stays strict JSON.
-    structures : gives the categories (``id`` = internal label, ``name`` = category).
-    info : the COCO ``info`` block.
-
     Annotations of one image are disjoint, so :func:`traitrack.io.read_mask` gives back the
     label map exactly.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The JSON file (written atomically).
+    records : iterable of (str, numpy.ndarray, dict)
+        ``(file_name, labels, extra)`` per image; ``extra`` (e.g. specimen, engine, per-part
+        confidence) is merged into the image entry so downstream tools keep it.  Non-finite
+        floats in it become ``null`` so the file stays strict JSON.
+    structures : StructureTable
+        Gives the categories (``id`` = internal label, ``name`` = category).
+    info : dict, optional
+        The COCO ``info`` block.
     """
     images, annotations = [], []
     for image_id, (file_name, labels, extra) in enumerate(records, start=1):
@@ -131,7 +165,20 @@ def _plain_json(value: Any) -> Any:
 
 
 def write_table(path: str | os.PathLike, frame: pd.DataFrame) -> None:
-    """Write a table atomically as CSV (``.csv``) or tab-separated (``.tsv``), without index."""
+    """Write a table atomically as CSV (``.csv``) or tab-separated (``.tsv``), without index.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; its suffix picks the separator.
+    frame : pandas.DataFrame
+        The table.
+
+    Raises
+    ------
+    ValueError
+        If the suffix is neither ``.csv`` nor ``.tsv``.
+    """
     suffix = os.path.splitext(os.fspath(path))[1].lower()
     if suffix not in TABLE_SEPARATORS:
         raise ValueError(f"table path {os.fspath(path)!r} must end in .csv or .tsv")

@@ -22,7 +22,23 @@ def run_annotate_next(
     qc: str | Path,
     out: str | Path,
 ) -> None:
-    """Unlabelled specimens ranked by how much annotating them would add."""
+    """Rank a species' unlabelled specimens by how much annotating them would add.
+
+    Parameters
+    ----------
+    samples : str or Path
+        The sample sheet.
+    species : str
+        The species slug.
+    descriptors : str or Path
+        The species' ``descriptors.npz`` (rule ``describe``); ranked by
+        :func:`~traitrack.describe.load_ranking_descriptors`.
+    qc : str or Path
+        The species' ``qc.tsv`` (rule ``propagate``); low ``qc_score`` weighs a specimen up.
+    out : str or Path
+        The ranking table, ``annotate_next.tsv``
+        (:func:`~traitrack.select.rank_annotation_candidates`).
+    """
     sheet = read_sample_sheet(samples)
     names, vectors = load_ranking_descriptors(descriptors)
     index = {name: i for i, name in enumerate(names)}

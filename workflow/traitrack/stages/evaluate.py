@@ -18,9 +18,22 @@ def run_evaluate(
     engine: str,
     out: str | Path,
 ) -> None:
-    """IoU of every predicted target that has a ``gt_mask`` (templates are not scored).
+    """Score every predicted target that has a ``gt_mask`` (templates are not scored).
 
-    ``engine`` labels the rows, so that tables of several engines can be pooled.
+    Parameters
+    ----------
+    samples : str or Path
+        The sample sheet.
+    species : str
+        The species slug.
+    labels_dir : str or Path
+        ``results/{species}/labels``, the predicted label maps.
+    structures : StructureTable
+        The part table.
+    engine : str
+        The engine's name; it labels the rows, so that tables of several engines can be pooled.
+    out : str or Path
+        The evaluation table, one row per target (:func:`~traitrack.metrics.evaluation_table`).
     """
     sheet = read_sample_sheet(samples)
     rows = []

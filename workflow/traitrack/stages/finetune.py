@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from traitrack.engines.sam2.engine import Sam2Engine, model_spec
+from traitrack.engines.sam2.engine import Sam2Options, model_spec
 from traitrack.engines.sam2.model import build_model
 from traitrack.finetune.data import file_key, load_templates
 from traitrack.finetune.train import (
@@ -62,7 +62,7 @@ def run_finetune(
     data: TrainingSet = training_set(
         read_sample_sheet(samples), species, options.pool, options.allow_gt_targets
     )
-    engine_options = {**Sam2Engine.DEFAULT_OPTIONS, **(sam2 or {})}
+    engine_options = Sam2Options.from_config(sam2)
     spec = model_spec(engine_options, seed=options.seed)
     torch.manual_seed(options.seed)
     model, device, dtype = build_model(spec)
@@ -73,8 +73,8 @@ def run_finetune(
         model,
         device,
         dtype,
-        int(engine_options["features_in_memory"]),
-        getattr(torch, str(engine_options["feature_dtype"])),
+        engine_options.features_in_memory,
+        getattr(torch, engine_options.feature_dtype),
     )
     state_path = Path(state_path) if state_path else Path(weights_out).with_name("state.pt")
     fingerprint = fingerprint_of(

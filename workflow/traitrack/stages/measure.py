@@ -27,16 +27,24 @@ def run_measure(
     per_specimen_dir: str | Path,
     species_table: str | Path,
 ) -> None:
-    """Traits of every specimen of a species (templates measured on their own masks).
+    """Measure the traits of every specimen of a species (templates on their own masks).
 
     Parameters
     ----------
-    samples : the sample sheet (``px_per_mm`` per row, else the image's TIFF metadata).
-    species : the species slug.
-    labels_dir : ``results/{species}/labels``.
-    predictions : ``predictions.tsv``, the provenance of every label map.
-    structures : the part table.
-    per_specimen_dir, species_table : where the per-specimen CSVs and the species' CSV go.
+    samples : str or Path
+        The sample sheet (``px_per_mm`` per row, else the image's TIFF metadata).
+    species : str
+        The species slug.
+    labels_dir : str or Path
+        ``results/{species}/labels``.
+    predictions : str or Path
+        ``predictions.tsv``, the provenance of every label map.
+    structures : StructureTable
+        The part table.
+    per_specimen_dir : str or Path
+        Where the per-specimen CSVs go.
+    species_table : str or Path
+        The species' CSV, all its specimens' rows.
     """
     sheet = read_sample_sheet(samples)
     provenance = pd.read_csv(predictions, sep="\t").set_index("specimen")

@@ -22,6 +22,7 @@ from traitrack.describe import (
     load_descriptors,
     save_descriptors,
 )
+from traitrack.engines.registration.options import RegistrationOptions
 from traitrack.io import read_image, write_table
 from traitrack.order import build_chunks, write_pseudovideo
 from traitrack.samples import read_sample_sheet, species_members, specimens, template_pool
@@ -30,16 +31,27 @@ from traitrack.select import NoTemplatesError, nearest_templates, rank_annotatio
 log = logging.getLogger(__name__)
 
 
-def silhouette_settings(registration: Mapping[str, Any] | None) -> dict:
-    """The registration engine's foreground settings (its defaults where the config is silent),
-    so that ``describe.method: specimen`` sees the silhouette the engine will register."""
-    from traitrack.engines.registration.options import DEFAULT_OPTIONS
+def silhouette_settings(registration: Mapping[str, Any] | RegistrationOptions | None) -> dict:
+    """The registration engine's foreground settings, so that ``describe.method: specimen``
+    sees the silhouette the engine will register.
 
-    options = {**DEFAULT_OPTIONS, **(registration or {})}
+    Parameters
+    ----------
+    registration : Mapping, RegistrationOptions or None
+        The config's ``registration`` section (the schema's defaults where it is silent), or
+        the engine's options.
+
+    Returns
+    -------
+    dict
+        Keyword arguments of :func:`traitrack.describe.describe_specimens`.
+    """
+    if not isinstance(registration, RegistrationOptions):
+        registration = RegistrationOptions.from_config(registration)
     return {
-        "working_size": int(options["working_size"]),
-        "grabcut_iterations": int(options["grabcut_iterations"]),
-        "plain_detail": float(options["foreground_detail"]),
+        "working_size": registration.working_size,
+        "grabcut_iterations": registration.grabcut_iterations,
+        "foreground_detail": registration.foreground_detail,
     }
 
 

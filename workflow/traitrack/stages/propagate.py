@@ -35,7 +35,15 @@ log = logging.getLogger(__name__)
 
 
 class SpecimenStore:
-    """Reads images and template masks on demand, keeping templates (reused by many chunks)."""
+    """Reads images and template masks on demand, keeping templates (reused by many chunks).
+
+    Parameters
+    ----------
+    members : list of Specimen
+        The specimens a job may read (targets and the templates they use).
+    structures : StructureTable
+        The part table, to read template masks.
+    """
 
     def __init__(self, members: list[Specimen], structures: StructureTable):
         self.by_name = {m.specimen: m for m in members}
@@ -43,9 +51,33 @@ class SpecimenStore:
         self._template_cache: dict[str, Frame] = {}
 
     def image(self, name: str) -> np.ndarray:
+        """Read a specimen's image (not kept).
+
+        Parameters
+        ----------
+        name : str
+            The specimen's slug.
+
+        Returns
+        -------
+        numpy.ndarray
+            (H, W, 3) RGB uint8.
+        """
         return read_image(self.by_name[name].image)
 
     def template(self, name: str) -> Frame:
+        """Return a template's frame (image and label map), read on first use and kept.
+
+        Parameters
+        ----------
+        name : str
+            The template's slug.
+
+        Returns
+        -------
+        Frame
+            The template frame.
+        """
         if name not in self._template_cache:
             specimen = self.by_name[name]
             image = read_image(specimen.image)
@@ -61,8 +93,31 @@ def engine_for_job(
     finetuned_weights: str | Path = "",
     threads: int = 1,
 ) -> Engine:
-    """The configured engine, using the job's ``threads``; SAM 2 with the species' fine-tuned
-    weights when given (any other engine refuses them)."""
+    """Build the configured engine for one job, using the job's ``threads``.
+
+    Parameters
+    ----------
+    engine_name : str
+        ``registration`` or ``sam2``.
+    engine_options : Mapping or None
+        The engine's config section.
+    seed : int
+        The config's seed.
+    finetuned_weights : str or Path
+        The species' fine-tuned SAM 2 weights, or "" for none.
+    threads : int
+        The job's threads: the registration engine's thread count, torch's for SAM 2.
+
+    Returns
+    -------
+    Engine
+        The engine.
+
+    Raises
+    ------
+    ValueError
+        If fine-tuned weights are given to an engine other than ``sam2``.
+    """
     options = dict(engine_options or {})
     if engine_name == "registration":
         options["threads"] = int(threads)
@@ -100,16 +155,34 @@ def run_propagate(
 
     Parameters
     ----------
-    samples : the sample sheet.
-    species : the species slug.
-    pseudovideo : ``pseudovideo.json`` (rule ``order``).
-    structures : the part table.
-    engine_name, engine_options : the engine's name and its config section.
-    seed : the config's seed.
-    qc : the config's ``qc`` section (``threshold``, ``flag_share``, ``max_templates``).
-    labels_dir, predictions_out, qc_out, coco_out : the outputs.
-    finetuned_weights : the species' fine-tuned SAM 2 weights (rule ``finetune``), or "".
-    threads : the job's threads: the registration engine's thread count, torch's for SAM 2.
+    samples : str or Path
+        The sample sheet.
+    species : str
+        The species slug.
+    pseudovideo : str or Path
+        ``pseudovideo.json`` (rule ``order``).
+    structures : StructureTable
+        The part table.
+    engine_name : str
+        The engine's name.
+    engine_options : Mapping or None
+        The engine's config section.
+    seed : int
+        The config's seed.
+    qc : Mapping
+        The config's ``qc`` section (``threshold``, ``flag_share``, ``max_templates``).
+    labels_dir : str or Path
+        Where every specimen's label PNG goes (templates get their own masks).
+    predictions_out : str or Path
+        ``predictions.tsv``, the provenance of every label map.
+    qc_out : str or Path
+        ``qc.tsv``, the round-trip QC per target (:func:`~traitrack.qc.summarise_round_trips`).
+    coco_out : str or Path
+        The species' masks as one COCO file.
+    finetuned_weights : str or Path
+        The species' fine-tuned SAM 2 weights (rule ``finetune``), or "".
+    threads : int
+        The job's threads: the registration engine's thread count, torch's for SAM 2.
     """
     sheet = read_sample_sheet(samples)
     engine = engine_for_job(engine_name, engine_options, seed, finetuned_weights, threads)

@@ -1,4 +1,7 @@
-"""Stages of ``report.smk`` (overlays, tables, plots, report_tables): what users open and the report shows."""
+"""Stages of ``report.smk``: what users open and the report shows.
+
+The rules ``overlays``, ``tables``, ``plots`` and ``report_tables`` each call one function here.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +29,21 @@ def run_overlays(
     structures: StructureTable,
     out_dir: str | Path,
 ) -> None:
-    """An overlay PNG (fixed colour per structure, with legend) for every specimen."""
+    """Write an overlay PNG (fixed colour per structure, with legend) for every specimen.
+
+    Parameters
+    ----------
+    samples : str or Path
+        The sample sheet.
+    species : str
+        The species slug.
+    labels_dir : str or Path
+        ``results/{species}/labels``.
+    structures : StructureTable
+        The part table (colours and legend names).
+    out_dir : str or Path
+        Where ``<specimen>.png`` goes.
+    """
     sheet = read_sample_sheet(samples)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -49,7 +66,21 @@ def run_tables(
     evaluation_out: str | Path,
     summary_out: str | Path,
 ) -> None:
-    """All species' traits in one table; evaluation per image, and summarised per species and overall."""
+    """Pool every species' traits and evaluation; summarise the evaluation.
+
+    Parameters
+    ----------
+    trait_tables : sequence of str or Path
+        The species' trait CSVs.
+    evaluation_tables : sequence of str or Path
+        The species' evaluation TSVs (may be empty: no ``gt_mask`` anywhere).
+    traits_out : str or Path
+        All species' traits in one table.
+    evaluation_out : str or Path
+        The evaluation per image, all species.
+    summary_out : str or Path
+        The evaluation summarised per engine and species, plus each engine's overall row.
+    """
     write_table(traits_out, pd.concat([pd.read_csv(p) for p in trait_tables], ignore_index=True))
     frames = [pd.read_csv(p, sep="\t") for p in evaluation_tables]
     evaluation = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -63,7 +94,17 @@ def run_tables(
 
 
 def run_plots(traits: str | Path, out_dir: str | Path, seed: int) -> None:
-    """Trait distributions per species, one figure per structure, for the report."""
+    """Plot trait distributions per species, one figure per structure, for the report.
+
+    Parameters
+    ----------
+    traits : str or Path
+        All species' traits (``results/traits.csv``).
+    out_dir : str or Path
+        Where ``<structure>.png`` goes.
+    seed : int
+        Seeds the jitter of the points, so the same table gives the same picture.
+    """
     write_distribution_plots(traits, out_dir, seed=seed)
 
 
@@ -73,7 +114,17 @@ def run_report_tables(
     qc_out: str | Path,
     evaluation_out: str | Path,
 ) -> None:
-    """The QC and evaluation tables as HTML pages the report can show."""
+    """Write the QC and evaluation tables as HTML pages the report can show.
+
+    Parameters
+    ----------
+    qc_tables : sequence of str or Path
+        Every species' ``qc.tsv``.
+    evaluation_summary : str or Path
+        The evaluation summary TSV (:func:`run_tables`).
+    qc_out, evaluation_out : str or Path
+        The two HTML pages.
+    """
     write_table_html(
         qc_tables,
         qc_out,

@@ -78,13 +78,13 @@ def prepare_silhouette(
     grabcut_iterations: int,
     seed: int,
     known_foreground: np.ndarray | None = None,
-    plain_detail: float = 0.0,
+    foreground_detail: float = 0.0,
 ) -> Silhouette:
     """Downscale ``image``, find its foreground, strip thin appendages and blur the body.
 
     ``known_foreground`` (full resolution, bool) replaces the GrabCut silhouette: a template's
     label map already says where the specimen is, and is more trustworthy than GrabCut on a
-    pale specimen on a white mount.  ``plain_detail`` > 0 starts GrabCut from the image's
+    pale specimen on a white mount.  ``foreground_detail`` > 0 starts GrabCut from the image's
     detail too (:func:`traitrack.silhouette.mark_by_detail`).
     """
     full_shape = image.shape[:2]
@@ -101,7 +101,7 @@ def prepare_silhouette(
         )
     else:
         mask = foreground_mask(
-            small, iterations=grabcut_iterations, plain_detail=plain_detail, seed=seed
+            small, iterations=grabcut_iterations, foreground_detail=foreground_detail, seed=seed
         )
     return silhouette_from_mask(mask, small, full_shape, sigma=sigma, body_radius=body_radius)
 

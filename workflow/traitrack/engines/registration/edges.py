@@ -28,25 +28,25 @@ def snap_to_edges(
     foreground: np.ndarray,
     compact_labels: Sequence[int],
     *,
-    beta: float,
-    confidence: float,
+    snap_beta: float,
+    snap_confidence: float,
 ) -> np.ndarray:
     """``labels`` with the compact parts' boundaries (and theirs with background) re-decided.
 
     ``image`` is the target's uint8 RGB image at the labels' size.
     ``probabilities`` is the fused (N, H, W) map of structures 1..N; seeds are the pixels
-    where background (1 - their sum) or a compact structure reaches ``confidence``, and every
+    where background (1 - their sum) or a compact structure reaches ``snap_confidence``, and every
     pixel outside ``foreground`` is background.  Pixels labelled as a thin or small structure
-    are left as they are, and so is everything when ``beta`` is 0 or no part has a seed.
+    are left as they are, and so is everything when ``snap_beta`` is 0 or no part has a seed.
     """
-    if beta <= 0 or not len(compact_labels):
+    if snap_beta <= 0 or not len(compact_labels):
         return labels
     background = np.clip(1.0 - probabilities.sum(axis=0), 0.0, 1.0)
     seeds = np.zeros(labels.shape, np.int32)
-    seeds[background >= confidence] = 1
+    seeds[background >= snap_confidence] = 1
     classes = [0]
     for label in compact_labels:
-        confident = probabilities[label - 1] >= confidence
+        confident = probabilities[label - 1] >= snap_confidence
         if confident.any():
             classes.append(int(label))
             seeds[confident] = len(classes)
@@ -57,7 +57,7 @@ def snap_to_edges(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # probability range notes at high beta
         walked = random_walker(
-            colour, seeds, beta=float(beta), mode="cg_j", tol=1e-2, channel_axis=-1
+            colour, seeds, beta=float(snap_beta), mode="cg_j", tol=1e-2, channel_axis=-1
         )
     decided = np.zeros(labels.shape, np.uint8)
     valid = walked >= 1

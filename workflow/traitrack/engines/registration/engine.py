@@ -63,12 +63,17 @@ from traitrack.engines.registration.fusion import (
 )
 from traitrack.engines.registration.local import PartTemplate, place_small_part
 from traitrack.engines.registration.options import (  # noqa: F401  (re-exported for callers)
-    DEFAULT_OPTIONS,
     OptionsError,
-    check_options,
+    RegistrationOptions,
 )
 from traitrack.engines.registration.orient import allowed_turns, apply_turn, choose_turn, undo_turn
-from traitrack.engines.registration.state import PreparedTemplate, Scene, Steps, as_rgb
+from traitrack.engines.registration.state import (
+    AlignedTemplate,
+    PreparedTemplate,
+    Scene,
+    Steps,
+    as_rgb,
+)
 from traitrack.metrics import class_iou, mean_iou, nanmean
 from traitrack.silhouette import attached_to, foreground_from_prior, thin_dark_lines
 from traitrack.structures import StructureTable
@@ -80,33 +85,51 @@ class RegistrationEngine:
     name = "registration"
     random_weights = False  # weights-free: nothing to be random
 
-    def __init__(self, options: Mapping[str, Any] | None = None, seed: int = 0) -> None:
-        self.options = {**DEFAULT_OPTIONS, **dict(options or {})}
+    def __init__(self, options: RegistrationOptions | None = None, seed: int = 0) -> None:
+        """An engine with these options (the schema's defaults for None) and seed.
+
+        Parameters
+        ----------
+        options : RegistrationOptions or None
+            The engine's options; :meth:`from_options` builds them from a config section.
+        seed : int
+            Seeds GrabCut and the classifiers, so a target always gets the same labels.
+        """
+        self.options = options if options is not None else RegistrationOptions()
         self.seed = int(seed)
 
     @classmethod
-    def from_options(cls, options: Mapping[str, Any], seed: int) -> RegistrationEngine:
-        """Build from the config's engine section; unknown keys and bad values raise."""
-        options = dict(options or {})
-        unknown = sorted(set(options) - set(DEFAULT_OPTIONS))
-        if unknown:
-            raise OptionsError(
-                f"unknown registration engine option(s) {unknown}; "
-                f"known options are {sorted(DEFAULT_OPTIONS)}"
-            )
-        merged = {**DEFAULT_OPTIONS, **options}
-        check_options(merged)
-        return cls(merged, seed=seed)
+    def from_options(cls, options: Mapping[str, Any] | None, seed: int) -> RegistrationEngine:
+        """Build from the config's ``registration`` section.
+
+        Parameters
+        ----------
+        options : Mapping or None
+            The config section; keys it leaves out take the schema's defaults.
+        seed : int
+            The config's seed.
+
+        Returns
+        -------
+        RegistrationEngine
+            The engine.
+
+        Raises
+        ------
+        OptionsError
+            If a key is unknown or a value unusable; the message names every such key.
+        """
+        return cls(RegistrationOptions.from_config(options), seed=seed)
 
     def propagate(self, frames: Sequence[Frame], structures: StructureTable) -> list[Prediction]:
         """One fused :class:`Prediction` per target, in chunk order."""
         templates, targets = split_chunk(frames)
-        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(int(self.options["threads"]))
-        cv2.setNumThreads(int(self.options["threads"]))
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(self.options.threads)
+        cv2.setNumThreads(self.options.threads)
         prepared: dict[str, PreparedTemplate] = {}
         predictions = []
         # the classifiers' OpenMP and BLAS pools too, or each job would use every core
-        with threadpool_limits(limits=int(self.options["threads"])):
+        with threadpool_limits(limits=self.options.threads):
             for target in targets:
                 chosen = templates_for(target, templates)
                 for template in chosen:
@@ -125,16 +148,16 @@ class RegistrationEngine:
         return prepare_silhouette(
             as_rgb(image),
             known_foreground=known_foreground,
-            working_size=int(self.options["working_size"]),
-            sigma=float(self.options["silhouette_sigma"]),
-            body_radius=int(self.options["body_radius"]),
-            grabcut_iterations=int(self.options["grabcut_iterations"]),
-            plain_detail=float(self.options["foreground_detail"]),
+            working_size=self.options.working_size,
+            sigma=self.options.silhouette_sigma,
+            body_radius=self.options.body_radius,
+            grabcut_iterations=self.options.grabcut_iterations,
+            foreground_detail=self.options.foreground_detail,
             seed=self.seed,
         )
 
     def _template_silhouette(self, image: np.ndarray, labelled: np.ndarray) -> Silhouette:
-        mode = self.options["template_silhouette"]
+        mode = self.options.template_silhouette
         if mode == "labels":
             return self._silhouette(image, labelled)
         from_image = self._silhouette(image)
@@ -145,8 +168,8 @@ class RegistrationEngine:
             union,
             from_image.image,
             from_image.full_shape,
-            sigma=float(self.options["silhouette_sigma"]),
-            body_radius=int(self.options["body_radius"]),
+            sigma=self.options.silhouette_sigma,
+            body_radius=self.options.body_radius,
         )
 
     def _prepare_template(self, frame: Frame, structures: StructureTable) -> PreparedTemplate:
@@ -160,7 +183,7 @@ class RegistrationEngine:
         maps = one_hot(labels, structures)
         image = as_rgb(frame.image)
         views = [(silhouette, maps, image)]
-        if self.options["try_mirror"]:
+        if self.options.try_mirror:
             views.append(
                 (
                     mirrored(silhouette),
@@ -169,7 +192,7 @@ class RegistrationEngine:
                 )
             )
         samples = []
-        if self.options["body_fill"] > 0:
+        if self.options.body_fill > 0:
             samples = [
                 body_samples(
                     view_silhouette.image,
@@ -184,61 +207,62 @@ class RegistrationEngine:
         return register(
             target,
             template,
-            start_angles=int(self.options["start_angles"]),
-            turn_penalty=float(self.options["turn_penalty"]),
-            similarity_iterations=int(self.options["similarity_iterations"]),
-            affine_iterations=int(self.options["affine_iterations"]),
-            demons_iterations=int(self.options["demons_iterations"]),
-            demons_smoothing=float(self.options["demons_smoothing"]),
+            start_angles=self.options.start_angles,
+            turn_penalty=self.options.turn_penalty,
+            similarity_iterations=self.options.similarity_iterations,
+            affine_iterations=self.options.affine_iterations,
+            demons_iterations=self.options.demons_iterations,
+            demons_smoothing=self.options.demons_smoothing,
             initial=initial,
         )
 
-    def _align(
-        self, target: Silhouette, template: PreparedTemplate
-    ) -> tuple[Alignment, np.ndarray, Silhouette, np.ndarray]:
+    def _align(self, target: Silhouette, template: PreparedTemplate) -> AlignedTemplate:
         """Register every view (plain, mirrored) of a template; keep the best-fitting one."""
         best = None
         for silhouette, maps, image in template.views:
             alignment = self._register(target, silhouette)
-            if best is None or alignment.dice > best[0].dice:
-                best = (alignment, maps, silhouette, image)
+            if best is None or alignment.dice > best.alignment.dice:
+                best = AlignedTemplate(alignment, maps, silhouette, image)
         return best
 
     def _refine(
-        self,
-        target: Silhouette,
-        aligned: list[tuple[Alignment, np.ndarray, Silhouette, np.ndarray]],
-    ) -> tuple[Silhouette, list[tuple[Alignment, np.ndarray, Silhouette, np.ndarray]]]:
+        self, target: Silhouette, aligned: list[AlignedTemplate]
+    ) -> tuple[Silhouette, list[AlignedTemplate]]:
         """Second pass: target foreground guided by the warped templates, then re-registration."""
         weights = template_weights(
-            [alignment.dice for alignment, *_ in aligned], float(self.options["weight_power"])
+            [template.alignment.dice for template in aligned], self.options.weight_power
         )
         prior = sum(
-            weight * warp_working_mask(silhouette.mask, silhouette, target, alignment.transform)
-            for weight, (alignment, _, silhouette, _) in zip(weights, aligned)
+            weight
+            * warp_working_mask(
+                template.silhouette.mask, template.silhouette, target, template.alignment.transform
+            )
+            for weight, template in zip(weights, aligned)
         )
         mask = foreground_from_prior(
             target.image,
             prior,
-            iterations=int(self.options["grabcut_iterations"]),
-            margin_fraction=float(self.options["prior_margin"]),
+            iterations=self.options.grabcut_iterations,
+            margin_fraction=self.options.prior_margin,
             seed=self.seed,
         )
         refined = silhouette_from_mask(
             mask,
             target.image,
             target.full_shape,
-            sigma=float(self.options["silhouette_sigma"]),
-            body_radius=int(self.options["body_radius"]),
+            sigma=self.options.silhouette_sigma,
+            body_radius=self.options.body_radius,
         )
         realigned = [
-            (
-                self._register(refined, silhouette, initial=alignment.global_transform),
-                maps,
-                silhouette,
-                image,
+            AlignedTemplate(
+                self._register(
+                    refined, template.silhouette, initial=template.alignment.global_transform
+                ),
+                template.maps,
+                template.silhouette,
+                template.image,
             )
-            for alignment, maps, silhouette, image in aligned
+            for template in aligned
         ]
         return refined, realigned
 
@@ -249,8 +273,8 @@ class RegistrationEngine:
         turn = choose_turn(
             target.image,
             [template.descriptor for template in templates],
-            allowed_turns(self.options["orient_rotations"], self.options["orient_mirror"]),
-            float(self.options["orient_margin"]),
+            allowed_turns(self.options.orient_rotations, self.options.orient_mirror),
+            self.options.orient_margin,
         )
         if turn.is_identity:
             return self._predict_as_is(target, templates, structures)
@@ -264,26 +288,26 @@ class RegistrationEngine:
     ) -> Prediction:
         silhouette = self._silhouette(target.image)
         aligned = [self._align(silhouette, template) for template in templates]
-        if self.options["refine_foreground"]:
+        if self.options.refine_foreground:
             silhouette, aligned = self._refine(silhouette, aligned)
         warped = [
-            warp_maps(maps, template_silhouette, silhouette, alignment.transform)
-            for alignment, maps, template_silhouette, _ in aligned
+            warp_maps(template.maps, template.silhouette, silhouette, template.alignment.transform)
+            for template in aligned
         ]
-        qualities = [alignment.dice for alignment, *_ in aligned]
+        qualities = [template.alignment.dice for template in aligned]
         weights = consensus_weights(
             warped,
-            template_weights(qualities, float(self.options["weight_power"])),
+            template_weights(qualities, self.options.weight_power),
             structures,
-            power=float(self.options["agreement_power"]),
-            drop_below=float(self.options["drop_below"]),
+            power=self.options.agreement_power,
+            drop_below=self.options.drop_below,
         )
         probabilities = fuse_probabilities(warped, weights)
         scene = Scene.of(as_rgb(target.image), silhouette, structures, self.options)
         steps = self._steps_after_fusion(scene, probabilities, templates, aligned, weights)
         edge_agreement = (
             mean_dice(steps.transferred, steps.snapped, scene.compact)
-            if self.options["snap_beta"] > 0
+            if self.options.snap_beta > 0
             else np.nan
         )
         # the templates' agreement with what they transferred, before the body fill adds
@@ -313,24 +337,24 @@ class RegistrationEngine:
             transferred,
             scene.allowed,
             scene.compact,
-            beta=float(self.options["snap_beta"]),
-            confidence=float(self.options["snap_confidence"]),
+            snap_beta=self.options.snap_beta,
+            snap_confidence=self.options.snap_confidence,
         )
         labels = snapped
         thin = [s.label for s in scene.structures if s.kind == "thin"]
-        if self.options["thin_from_silhouette"] and thin:
+        if self.options.thin_from_silhouette and thin:
             labels = assign_appendages(
                 labels,
                 probabilities,
                 appendages=self._appendages(scene, labels),
                 thin_labels=thin,
-                spread=float(self.options["thin_spread"]) / scene.silhouette.spacing[0],
-                min_probability=float(self.options["thin_min_probability"]),
-                follow_connections=bool(self.options["thin_follow_connections"]),
+                spread=self.options.thin_spread / scene.silhouette.spacing[0],
+                min_probability=self.options.thin_min_probability,
+                follow_connections=self.options.thin_follow_connections,
             )
         unfilled = self._place_small_parts(scene.image, labels, aligned, weights, scene.structures)
         filled = unfilled
-        if self.options["body_fill"] > 0:
+        if self.options.body_fill > 0:
             filled = self._fill_body(
                 unfilled,
                 scene.silhouette,
@@ -352,7 +376,7 @@ class RegistrationEngine:
         likely wrong.  Templates the fusion dropped count too: that they disagree is the
         evidence.  NaN with ``qc_single_templates`` false or a single template.
         """
-        if not self.options["qc_single_templates"] or len(weights) < 2:
+        if not self.options.qc_single_templates or len(weights) < 2:
             return float("nan")
         alone = np.ones(1)
         scores = [
@@ -373,8 +397,7 @@ class RegistrationEngine:
         """Unlabelled silhouette pixels that the templates' body classifier calls body, and
         that touch a labelled part, take the nearest compact part (:mod:`.body`)."""
         samples = [
-            template.samples_for(template_silhouette)
-            for template, (_, _, template_silhouette, _) in zip(templates, aligned)
+            template.samples_for(chosen.silhouette) for template, chosen in zip(templates, aligned)
         ]
         probability = body_probability(
             silhouette.image, silhouette.mask, samples, weights, seed=self.seed
@@ -384,7 +407,7 @@ class RegistrationEngine:
         height, width = silhouette.full_shape
         probability = cv2.resize(probability, (width, height), interpolation=cv2.INTER_LINEAR)
         probability[~allowed] = 0.0
-        return fill_body(labels, probability, float(self.options["body_fill"]), compact)
+        return fill_body(labels, probability, self.options.body_fill, compact)
 
     def _appendages(self, scene: Scene, labels: np.ndarray) -> np.ndarray:
         """The target's own thin-part pixels (full resolution): its silhouette minus the
@@ -392,16 +415,16 @@ class RegistrationEngine:
         Both are the target's alone, so ``scene`` keeps them for every template's steps."""
         silhouette, options = scene.silhouette, self.options
         if scene.own_appendages is None:
-            opened = body_of(silhouette.mask, int(options["appendage_radius"]))
+            opened = body_of(silhouette.mask, options.appendage_radius)
             scene.own_appendages = full_resolution_mask(silhouette, silhouette.mask & ~opened)
-            if options["ridge_sigmas"]:
-                band = max(1, round(float(options["ridge_band"]) * max(silhouette.mask.shape)))
+            if options.ridge_sigmas:
+                band = max(1, round(options.ridge_band * max(silhouette.mask.shape)))
                 kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1,) * 2)
                 near = cv2.dilate(silhouette.mask.astype(np.uint8), kernel).astype(bool)
                 lines = thin_dark_lines(
                     scene.image,
-                    tuple(s / silhouette.spacing[0] for s in options["ridge_sigmas"]),
-                    float(options["ridge_quantile"]),
+                    tuple(s / silhouette.spacing[0] for s in options.ridge_sigmas),
+                    options.ridge_quantile,
                     region=full_resolution_mask(silhouette, near),
                 )
                 scene.attached_lines = attached_to(lines, scene.body)
@@ -412,18 +435,18 @@ class RegistrationEngine:
     def _place_small_parts(self, image, labels, aligned, weights, structures):
         """Re-place each configured small part by a local search inside its parent part
         (``image``: the target's RGB image)."""
-        for part_name, parent_name in dict(self.options["small_parts"]).items():
+        for part_name, parent_name in self.options.small_parts.items():
             part, parent = (
                 structures.by_name(part_name).label,
                 structures.by_name(parent_name).label,
             )
             candidates = [
                 PartTemplate(
-                    image=image,
-                    labels=labels_from_probabilities(maps),
+                    image=template.image,
+                    labels=labels_from_probabilities(template.maps),
                     weight=float(weight),
                 )
-                for (_, maps, _, image), weight in zip(aligned, weights)
+                for template, weight in zip(aligned, weights)
             ]
             labels = place_small_part(
                 image,
@@ -431,10 +454,10 @@ class RegistrationEngine:
                 candidates,
                 part,
                 parent,
-                pull=float(self.options["small_part_pull"]),
-                blob=float(self.options["small_part_blob"]),
-                classifier=float(self.options["small_part_classifier"]),
-                snap=float(self.options["small_part_snap"]),
+                pull=self.options.small_part_pull,
+                blob=self.options.small_part_blob,
+                classifier=self.options.small_part_classifier,
+                snap=self.options.small_part_snap,
                 seed=self.seed,
             )
         return labels

@@ -30,6 +30,7 @@ class Turn:
 
     @property
     def is_identity(self) -> bool:
+        """True for the turn that changes nothing."""
         return self.degrees == 0 and not self.mirror
 
 

@@ -1,5 +1,6 @@
 """What the registration engine carries between its steps: a template prepared once per chunk,
-a target as the steps after fusion see it, and the label maps after each of those steps."""
+a template registered onto a target, a target as the steps after fusion see it, and the label
+maps after each of those steps."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from traitrack.engines.registration.align import Silhouette, full_resolution_mask
+from traitrack.engines.registration.align import Alignment, Silhouette, full_resolution_mask
+from traitrack.engines.registration.options import RegistrationOptions
 from traitrack.structures import StructureTable
 
 
@@ -32,6 +34,17 @@ class PreparedTemplate:
 
 
 @dataclass
+class AlignedTemplate:
+    """A template registered onto a target: the registration, and the template's view (plain or
+    mirrored) that it chose, as (N, H, W) structure indicator maps, silhouette and RGB image."""
+
+    alignment: Alignment
+    maps: np.ndarray
+    silhouette: Silhouette
+    image: np.ndarray
+
+
+@dataclass
 class Scene:
     """One target as the steps after fusion see it: its RGB image, silhouette, silhouette at
     full resolution (``body``), where labels may go, and its compact (non-small) blobs; its
@@ -48,10 +61,34 @@ class Scene:
     attached_lines: np.ndarray | None = None
 
     @classmethod
-    def of(cls, image, silhouette, structures, options) -> Scene:
+    def of(
+        cls,
+        image: np.ndarray,
+        silhouette: Silhouette,
+        structures: StructureTable,
+        options: RegistrationOptions,
+    ) -> Scene:
+        """The scene of a target.
+
+        Parameters
+        ----------
+        image : np.ndarray
+            The target's uint8 RGB image.
+        silhouette : Silhouette
+            Its silhouette.
+        structures : StructureTable
+            The config's structures.
+        options : RegistrationOptions
+            The engine's options (``restrict_to_foreground``, ``small_parts``).
+
+        Returns
+        -------
+        Scene
+            The scene, its appendages and attached lines not yet found.
+        """
         body = full_resolution_mask(silhouette)
-        allowed = body if options["restrict_to_foreground"] else np.ones_like(body)
-        small = set(dict(options["small_parts"]))
+        allowed = body if options.restrict_to_foreground else np.ones_like(body)
+        small = set(options.small_parts)
         compact = [s.label for s in structures if s.kind == "blob" and s.name not in small]
         return cls(image, silhouette, body, allowed, compact, structures)
 

@@ -18,12 +18,14 @@ import hashlib
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from traitrack.config import SchemaOptions
 from traitrack.engines.base import (
     Frame,
     Prediction,
@@ -47,25 +49,32 @@ from traitrack.structures import StructureTable
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Sam2Options(SchemaOptions, section="sam2", label="sam2 engine"):
+    """The config's ``sam2`` section: the model, its weights and the feature cache.
+
+    Each field's meaning and default are in the config schema (and config/README.md); build it
+    with :meth:`from_config`, which names every unknown key or unusable value.
+    """
+
+    model_size: str
+    checkpoint: str
+    image_size: int
+    device: str
+    dtype: str
+    allow_random_weights: bool
+    offload_features_to_cpu: bool
+    feature_dtype: str
+    features_in_memory: int
+    feature_cache_dir: str
+    memory_frames: int
+    finetuned_weights: str
+
+
 class Sam2Engine:
     """SAM 2.1 video propagation behind the engine protocol (see module docstring)."""
 
     name = "sam2"
-
-    DEFAULT_OPTIONS: dict[str, Any] = {
-        "model_size": "large",  # tiny, small, base_plus, large (SAM 2.1 configs of the sam2 package)
-        "checkpoint": "",  # path to sam2.1_hiera_<size>.pt; required unless allow_random_weights
-        "image_size": 1024,  # model input side (multiple of 32); 1024 is what SAM 2.1 was trained at
-        "device": "auto",  # auto = CUDA if visible, else CPU
-        "dtype": "auto",  # auto = bfloat16 autocast on CUDA, float32 on CPU
-        "allow_random_weights": False,  # tests only: build random weights when no checkpoint
-        "offload_features_to_cpu": True,  # keep cached image features in host RAM
-        "feature_dtype": "float32",  # float32 or bfloat16 (halves the feature cache)
-        "features_in_memory": 16,  # images whose features stay in RAM; others spill to disk
-        "feature_cache_dir": "",  # persistent spill directory (reused across jobs); "" = temporary
-        "memory_frames": 6,  # previous targets kept as spatial memory (SAM 2 default 6; 0 = templates only)
-        "finetuned_weights": "",  # palindrome fine-tuned weights / LoRA adapters (finetune rule) on top of checkpoint
-    }
 
     def __init__(
         self,
@@ -107,22 +116,34 @@ class Sam2Engine:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any] | None = None, seed: int = 0) -> Sam2Engine:
-        """Build from the config's ``sam2`` section; an unknown key (a typo) is an error."""
-        options = dict(options or {})
-        unknown = sorted(set(options) - set(cls.DEFAULT_OPTIONS))
-        if unknown:
-            raise ValueError(
-                f"unknown sam2 engine option(s) {unknown}; known: {sorted(cls.DEFAULT_OPTIONS)}"
-            )
-        merged = {**cls.DEFAULT_OPTIONS, **options}
+        """Build from the config's ``sam2`` section.
+
+        Parameters
+        ----------
+        options : Mapping or None
+            The config section; keys it leaves out take the schema's defaults.
+        seed : int
+            The config's seed (random weights, tests only).
+
+        Returns
+        -------
+        Sam2Engine
+            The engine, its model built.
+
+        Raises
+        ------
+        traitrack.config.OptionsError
+            If a key is unknown (a typo) or a value unusable; the message names every one.
+        """
+        settings = Sam2Options.from_config(options)
         return cls(
-            model_spec(merged, seed),
-            offload_features_to_cpu=bool(merged["offload_features_to_cpu"]),
-            feature_dtype=str(merged["feature_dtype"]),
-            features_in_memory=int(merged["features_in_memory"]),
-            feature_cache_dir=merged["feature_cache_dir"] or None,
-            memory_frames=int(merged["memory_frames"]),
-            finetuned_weights=merged["finetuned_weights"] or None,
+            model_spec(settings, seed),
+            offload_features_to_cpu=settings.offload_features_to_cpu,
+            feature_dtype=settings.feature_dtype,
+            features_in_memory=settings.features_in_memory,
+            feature_cache_dir=settings.feature_cache_dir or None,
+            memory_frames=settings.memory_frames,
+            finetuned_weights=settings.finetuned_weights or None,
         )
 
     # -- the protocol ---------------------------------------------------------------------------
@@ -266,15 +287,28 @@ class Sam2Engine:
         return f"{self.spec.model_size}-{self.image_size}-{weights}"
 
 
-def model_spec(options: Mapping[str, Any], seed: int = 0) -> ModelSpec:
-    """The network and weights named by (complete) engine options; shared with fine-tuning."""
+def model_spec(options: Sam2Options, seed: int = 0) -> ModelSpec:
+    """The network and weights that the engine's options name; shared with fine-tuning.
+
+    Parameters
+    ----------
+    options : Sam2Options
+        The engine's options.
+    seed : int
+        Seeds random weights (tests only).
+
+    Returns
+    -------
+    ModelSpec
+        What :func:`traitrack.engines.sam2.model.build_model` builds.
+    """
     return ModelSpec(
-        model_size=str(options["model_size"]),
-        checkpoint=str(options["checkpoint"] or "") or None,
-        image_size=int(options["image_size"]),
-        device=str(options["device"]),
-        dtype=str(options["dtype"]),
-        allow_random_weights=bool(options["allow_random_weights"]),
+        model_size=options.model_size,
+        checkpoint=options.checkpoint or None,
+        image_size=options.image_size,
+        device=options.device,
+        dtype=options.dtype,
+        allow_random_weights=options.allow_random_weights,
         seed=int(seed),
     )
 

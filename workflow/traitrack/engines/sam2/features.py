@@ -30,19 +30,60 @@ class ImageFeatures:
     Levels 0 and 1 are already projected by the mask decoder's ``conv_s0``/``conv_s1`` (what
     ``SAM2Base.forward_image`` returns); level 2 is the stride-16 ``vision_features``.  The
     positional encodings are the same for every image and live in the tracker, not here.
+
+    Attributes
+    ----------
+    levels : tuple of torch.Tensor
+        The three levels, each (1, C, h, w), finest first.
     """
 
     levels: tuple[torch.Tensor, ...]
 
     def nbytes(self) -> int:
+        """Return the bytes the levels occupy.
+
+        Returns
+        -------
+        int
+            The sum over the levels.
+        """
         return sum(level.numel() * level.element_size() for level in self.levels)
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> ImageFeatures:
+        """Return the features moved to ``device`` (and cast to ``dtype``).
+
+        Parameters
+        ----------
+        device : torch.device or str
+            Where the levels go.
+        dtype : torch.dtype, optional
+            Their new dtype; unchanged when None.
+
+        Returns
+        -------
+        ImageFeatures
+            New features; levels already on ``device`` in ``dtype`` are not copied.
+        """
         return ImageFeatures(tuple(level.to(device=device, dtype=dtype) for level in self.levels))
 
 
 def image_key(name: str, image: np.ndarray) -> str:
-    """A cache key naming the specimen and fingerprinting its pixels (a changed file misses)."""
+    """Return a cache key naming the specimen and fingerprinting its pixels.
+
+    A changed image gets a new key, so the cache never hands out stale features.
+
+    Parameters
+    ----------
+    name : str
+        The specimen's name (made file-name safe and cut to 80 characters).
+    image : numpy.ndarray
+        The image whose pixels are hashed.
+
+    Returns
+    -------
+    str
+        ``<name>-<H>x<W>-<sha1 prefix>``.
+    """
     digest = hashlib.sha1(np.ascontiguousarray(image).data).hexdigest()[:16]
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]
     return f"{safe}-{image.shape[0]}x{image.shape[1]}-{digest}"
@@ -50,7 +91,19 @@ def image_key(name: str, image: np.ndarray) -> str:
 
 @dataclass
 class CacheStats:
-    """How features were obtained; tests use it to prove 'encoded once per job'."""
+    """How features were obtained; tests use it to prove 'encoded once per job'.
+
+    Attributes
+    ----------
+    encoded : int
+        Misses that ran the encoder.
+    memory_hits : int
+        Features found in RAM.
+    disk_hits : int
+        Features read back from the spill directory.
+    spilled : int
+        Features written to the spill directory.
+    """
 
     encoded: int = 0
     memory_hits: int = 0
@@ -63,13 +116,19 @@ class FeatureCache:
 
     Parameters
     ----------
-    encode : computes features of one image (called on a miss only).
-    in_memory : how many images' features stay in RAM; bounds the job's memory.
-    storage_device, storage_dtype : where and how cached features are kept (CPU, and
-        bfloat16 to halve the footprint if wanted).
-    cache_dir : persistent spill directory (shared across jobs); None = a temporary one.
-    model_tag : names the model in spilled file names, so a persistent directory never hands
-        features of one model to another.
+    encode : callable
+        Computes features of one image (called on a miss only).
+    in_memory : int
+        How many images' features stay in RAM; bounds the job's memory.
+    storage_device : torch.device or str
+        Where cached features are kept (the CPU).
+    storage_dtype : torch.dtype
+        How cached features are kept (bfloat16 halves the footprint if wanted).
+    cache_dir : str or Path, optional
+        Persistent spill directory (shared across jobs); None for a temporary one.
+    model_tag : str
+        Names the model in spilled file names, so a persistent directory never hands features
+        of one model to another.
     """
 
     def __init__(
@@ -101,7 +160,20 @@ class FeatureCache:
             self._finalizer = weakref.finalize(self, shutil.rmtree, self._temporary, True)
 
     def get(self, key: str, image: np.ndarray) -> ImageFeatures:
-        """Features of ``image``, computing them only if neither RAM nor disk has them."""
+        """Return the features of ``image``, computing them only if neither RAM nor disk has them.
+
+        Parameters
+        ----------
+        key : str
+            The image's cache key (:func:`image_key`).
+        image : numpy.ndarray
+            The image, encoded on a miss.
+
+        Returns
+        -------
+        ImageFeatures
+            On the storage device, in the storage dtype.
+        """
         if key in self._memory:
             self._memory.move_to_end(key)
             self.stats.memory_hits += 1
@@ -125,6 +197,13 @@ class FeatureCache:
         return len(self._memory)
 
     def memory_bytes(self) -> int:
+        """Return the bytes the features held in RAM occupy.
+
+        Returns
+        -------
+        int
+            The sum over the cached images.
+        """
         return sum(features.nbytes() for features in self._memory.values())
 
     def close(self) -> None:

@@ -32,7 +32,19 @@ IMAGE_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 @dataclass(frozen=True)
 class Letterbox:
-    """Where a ``height x width`` frame sits inside the ``size x size`` model input."""
+    """Where a ``height x width`` frame sits inside the ``size x size`` model input.
+
+    Attributes
+    ----------
+    height, width : int
+        The frame's size.
+    size : int
+        The model input's side.
+    inner_height, inner_width : int
+        The scaled frame's size inside the square.
+    top, left : int
+        The scaled frame's offset inside the square.
+    """
 
     height: int
     width: int
@@ -44,15 +56,35 @@ class Letterbox:
 
     @property
     def rows(self) -> slice:
+        """The square's rows that hold the frame."""
         return slice(self.top, self.top + self.inner_height)
 
     @property
     def cols(self) -> slice:
+        """The square's columns that hold the frame."""
         return slice(self.left, self.left + self.inner_width)
 
 
 def fit_letterbox(height: int, width: int, size: int) -> Letterbox:
-    """The placement of a frame in the square: longer side = ``size``, centred."""
+    """Place a frame in the square: longer side = ``size``, centred.
+
+    Parameters
+    ----------
+    height, width : int
+        The frame's size.
+    size : int
+        The model input's side.
+
+    Returns
+    -------
+    Letterbox
+        The placement.
+
+    Raises
+    ------
+    ValueError
+        If the frame is empty.
+    """
     if height < 1 or width < 1:
         raise ValueError(f"cannot letterbox an empty frame of shape {(height, width)}")
     scale = size / max(height, width)
@@ -73,6 +105,23 @@ def letterbox_image(image: np.ndarray, box: Letterbox) -> np.ndarray:
     """An RGB uint8 frame resized into the square and padded with the mean colour.
 
     Area averaging when shrinking avoids aliasing; bilinear when enlarging.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        (H, W, 3) RGB uint8 frame.
+    box : Letterbox
+        Its placement (:func:`fit_letterbox`).
+
+    Returns
+    -------
+    numpy.ndarray
+        (S, S, 3) uint8.
+
+    Raises
+    ------
+    ValueError
+        If the image does not have the placement's frame size.
     """
     if image.shape[:2] != (box.height, box.width):
         raise ValueError(
@@ -88,7 +137,18 @@ def letterbox_image(image: np.ndarray, box: Letterbox) -> np.ndarray:
 
 
 def normalise_image(square: np.ndarray) -> torch.Tensor:
-    """A letterboxed uint8 RGB square as SAM 2's normalised (1, 3, S, S) float32 input."""
+    """Turn a letterboxed uint8 RGB square into SAM 2's normalised (1, 3, S, S) float32 input.
+
+    Parameters
+    ----------
+    square : numpy.ndarray
+        (S, S, 3) uint8 (:func:`letterbox_image`).
+
+    Returns
+    -------
+    torch.Tensor
+        (1, 3, S, S) float32, normalised by the ImageNet mean and standard deviation.
+    """
     scaled = square.astype(np.float32) / 255.0
     normalised = (scaled - IMAGE_MEAN) / IMAGE_STD
     return torch.from_numpy(np.ascontiguousarray(normalised.transpose(2, 0, 1)))[None]
@@ -105,6 +165,23 @@ def letterbox_mask(mask: np.ndarray, box: Letterbox) -> np.ndarray:
 
     Padding is 0 (background).  Works on any integer or boolean dtype, so a label map can be
     letterboxed once and split into structures afterwards.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray
+        (H, W) mask or label map at the frame's size.
+    box : Letterbox
+        The frame's placement.
+
+    Returns
+    -------
+    numpy.ndarray
+        (S, S), the dtype of ``mask``.
+
+    Raises
+    ------
+    ValueError
+        If the mask does not have the placement's frame size.
     """
     if mask.shape[:2] != (box.height, box.width):
         raise ValueError(
@@ -123,6 +200,23 @@ def unletterbox_logits(logits: torch.Tensor, box: Letterbox) -> torch.Tensor:
     The padding is cropped away and the valid region resampled bilinearly onto the frame's
     pixel centres.  Logits of any resolution that divides ``S`` (SAM 2's low-res S/4 masks)
     are first brought to ``S`` so the crop stays on whole pixels.
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        (N, s, s) logits, ``s`` dividing ``S``.
+    box : Letterbox
+        The frame's placement.
+
+    Returns
+    -------
+    torch.Tensor
+        (N, H, W) float32.
+
+    Raises
+    ------
+    ValueError
+        If ``logits`` is not 3-D.
     """
     if logits.ndim != 3:
         raise ValueError(f"expected logits of shape (N, S, S), got {tuple(logits.shape)}")
@@ -149,7 +243,15 @@ def unletterbox_logits(logits: torch.Tensor, box: Letterbox) -> torch.Tensor:
 def labels_from_logits(logits: torch.Tensor) -> np.ndarray:
     """Resolve overlaps by logit: each pixel goes to the structure with the highest positive logit.
 
-    ``logits`` is (N, H, W) in label order; the result is a uint8 label map (0 = background).
+    Parameters
+    ----------
+    logits : torch.Tensor
+        (N, H, W), one map per structure in label order.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) uint8 label map (0 = background: no positive logit).
     """
     if logits.shape[0] == 0:
         return np.zeros(tuple(logits.shape[1:]), dtype=np.uint8)

@@ -44,7 +44,25 @@ class RandomWeightsRefused(ValueError):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What defines the network and its weights (the options of the ``sam2`` engine)."""
+    """What defines the network and its weights (the options of the ``sam2`` engine).
+
+    Attributes
+    ----------
+    model_size : str
+        One of :data:`MODEL_CONFIGS`: ``tiny``, ``small``, ``base_plus`` or ``large``.
+    checkpoint : str or None
+        The SAM 2.1 checkpoint file; None (or empty) builds random weights.
+    image_size : int
+        The square input side, a multiple of :data:`IMAGE_SIZE_MULTIPLE` and >= 64.
+    device : str
+        ``auto`` or a torch device (:func:`resolve_device`).
+    dtype : str
+        ``auto``, ``float32``, ``bfloat16`` or ``float16`` (:func:`resolve_dtype`).
+    allow_random_weights : bool
+        Let a model without checkpoint be built (tests only).
+    seed : int
+        Seeds the random weights.
+    """
 
     model_size: str = "tiny"
     checkpoint: str | None = None
@@ -71,11 +89,28 @@ class ModelSpec:
 
     @property
     def random_weights(self) -> bool:
+        """Whether no checkpoint is given, so the weights are random."""
         return not self.checkpoint
 
 
 def checkpoint_url(model_size: str) -> str:
-    """The official SAM 2.1 checkpoint URL for a model size (``base_plus`` keeps its name)."""
+    """Return the official SAM 2.1 checkpoint URL for a model size.
+
+    Parameters
+    ----------
+    model_size : str
+        One of :data:`MODEL_CONFIGS` (``base_plus`` keeps its name in the URL).
+
+    Returns
+    -------
+    str
+        The download URL.
+
+    Raises
+    ------
+    ValueError
+        If the size is unknown.
+    """
     if model_size not in MODEL_CONFIGS:
         raise ValueError(
             f"unknown SAM 2.1 model size {model_size!r}; choose one of {sorted(MODEL_CONFIGS)}"
@@ -84,7 +119,23 @@ def checkpoint_url(model_size: str) -> str:
 
 
 def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when a GPU is visible, else the CPU; anything else is taken literally."""
+    """Resolve the ``device`` option: ``auto`` picks CUDA when a GPU is visible, else the CPU.
+
+    Parameters
+    ----------
+    device : str
+        ``auto`` or a torch device name, taken literally.
+
+    Returns
+    -------
+    torch.device
+        The device.
+
+    Raises
+    ------
+    ValueError
+        If CUDA is asked for but no CUDA device is visible.
+    """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     resolved = torch.device(device)
@@ -96,17 +147,84 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """``auto`` is bfloat16 autocast on CUDA (SAM 2's own setting) and float32 on the CPU."""
+    """Resolve the ``dtype`` option: ``auto`` is bfloat16 on CUDA and float32 on the CPU.
+
+    bfloat16 autocast is SAM 2's own setting on CUDA.
+
+    Parameters
+    ----------
+    dtype : str
+        ``auto``, ``float32``, ``bfloat16`` or ``float16``.
+    device : torch.device
+        The resolved device.
+
+    Returns
+    -------
+    torch.dtype
+        The autocast dtype.
+    """
     if dtype == "auto":
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     return getattr(torch, dtype)
 
 
 def autocast(device: torch.device, dtype: torch.dtype):
-    """An autocast context for reduced precision, or a no-op for float32."""
+    """Return an autocast context for reduced precision, or a no-op for float32.
+
+    Parameters
+    ----------
+    device : torch.device
+        Where the model runs.
+    dtype : torch.dtype
+        The autocast dtype.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        ``torch.autocast`` or a null context.
+    """
     if dtype == torch.float32:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def positional_encodings(
+    model: torch.nn.Module, device: torch.device, dtype: torch.dtype
+) -> list[torch.Tensor]:
+    """The image encoder's positional encodings, one ``(1, C, h, w)`` float32 map per level.
+
+    They depend on the feature maps' sizes (the model's image size), never on an image: the
+    neck runs once on zero trunk outputs of the right shapes, under the same autocast as
+    :meth:`SAM2Base.forward_image`, so each encoding is cast to the dtype the neck gives its
+    level, exactly as for a real image.  A tracker reading cached features therefore never
+    needs to encode an image to know them.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A SAM 2 model (``image_encoder`` with an FPN neck over a Hiera trunk).
+    device : torch.device
+        Where the model lives.
+    dtype : torch.dtype
+        The autocast dtype of the encoder (float32: no autocast).
+
+    Returns
+    -------
+    list of torch.Tensor
+        The encodings of the levels the encoder returns (``vision_pos_enc``), finest first.
+    """
+    encoder = model.image_encoder
+    channels = encoder.neck.backbone_channel_list  # coarsest level first
+    count = len(channels)
+    trunk_levels = []
+    for level in range(count):  # the trunk's strides are 4, 8, 16, 32
+        side = model.image_size // (4 * 2**level)
+        trunk_levels.append(torch.zeros(1, channels[count - 1 - level], side, side, device=device))
+    with torch.no_grad(), autocast(device, dtype):  # no_grad: training may use them too
+        _, pos = encoder.neck(trunk_levels)
+    if encoder.scalp > 0:
+        pos = pos[: -encoder.scalp]
+    return [p.float() for p in pos]
 
 
 def hydra_overrides(image_size: int) -> list[str]:
@@ -117,6 +235,16 @@ def hydra_overrides(image_size: int) -> list[str]:
     its resolution.  The remaining overrides are those ``build_sam2_video_predictor`` applies
     (dynamic multimask fallback, binarised memory for prompted frames); hole filling is left
     out because it needs sam2's CUDA extension.
+
+    Parameters
+    ----------
+    image_size : int
+        The square input side.
+
+    Returns
+    -------
+    list of str
+        Hydra override strings.
     """
     grid = image_size // BACKBONE_STRIDE
     return [
@@ -132,7 +260,22 @@ def hydra_overrides(image_size: int) -> list[str]:
 
 
 def instantiate_model(model_size: str, image_size: int, seed: int = 0) -> torch.nn.Module:
-    """A SAM 2.1 video predictor network with random weights drawn under ``seed``."""
+    """Build a SAM 2.1 video predictor network with random weights drawn under ``seed``.
+
+    Parameters
+    ----------
+    model_size : str
+        One of :data:`MODEL_CONFIGS`.
+    image_size : int
+        The square input side.
+    seed : int
+        Seeds the random weights (torch's global generator is left as it was).
+
+    Returns
+    -------
+    torch.nn.Module
+        The network in eval mode, on the CPU.
+    """
     import sam2  # noqa: F401  (initialises hydra's config module)
     from hydra import compose
     from hydra.utils import instantiate
@@ -149,8 +292,26 @@ def instantiate_model(model_size: str, image_size: int, seed: int = 0) -> torch.
 def load_weights_file(path: Path, missing: str, unreadable: str, fix: str) -> Any:
     """``torch.load(..., weights_only=True)`` of a weights file, every failure a CheckpointError.
 
-    ``weights_only=True`` keeps a downloaded file from running code on unpickling.  ``missing``
-    is the whole message for an absent file; ``unreadable`` and ``fix`` frame torch's error.
+    ``weights_only=True`` keeps a downloaded file from running code on unpickling.
+
+    Parameters
+    ----------
+    path : Path
+        The weights file.
+    missing : str
+        The whole message for an absent file.
+    unreadable, fix : str
+        The message's start and end around torch's error for a file that cannot be loaded.
+
+    Returns
+    -------
+    Any
+        What the file holds, loaded on the CPU.
+
+    Raises
+    ------
+    CheckpointError
+        If the file is missing or cannot be loaded.
     """
     if not path.is_file():
         raise CheckpointError(missing)
@@ -161,9 +322,22 @@ def load_weights_file(path: Path, missing: str, unreadable: str, fix: str) -> An
 
 
 def load_checkpoint_strict(model: torch.nn.Module, path: str | os.PathLike) -> None:
-    """Load a SAM 2 checkpoint into ``model``; every key must match, else :class:`CheckpointError`.
+    """Load a SAM 2 checkpoint into ``model``; every key must match.
 
     ``weights_only=True`` keeps a downloaded file from running code on unpickling.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network (:func:`instantiate_model`), changed in place.
+    path : str or os.PathLike
+        The checkpoint file.
+
+    Raises
+    ------
+    CheckpointError
+        If the file is missing, unreadable, has no ``model`` state dict, or does not fit the
+        model.
     """
     path = Path(path)
     loaded = load_weights_file(
@@ -188,10 +362,31 @@ def load_checkpoint_strict(model: torch.nn.Module, path: str | os.PathLike) -> N
 
 
 def build_model(spec: ModelSpec) -> tuple[torch.nn.Module, torch.device, torch.dtype]:
-    """The model on its device, with the autocast dtype to run it in.
+    """Build the model on its device, with the autocast dtype to run it in.
 
-    Raises :class:`RandomWeightsRefused` when no checkpoint is given and the config does not
-    say ``allow_random_weights: true``: a real run must never silently segment with noise.
+    A real run must never silently segment with noise, so random weights need
+    ``allow_random_weights: true``.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The engine's model options.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        The network in eval mode, its parameters frozen.
+    device : torch.device
+        Where it runs.
+    dtype : torch.dtype
+        The autocast dtype.
+
+    Raises
+    ------
+    RandomWeightsRefused
+        If no checkpoint is given and random weights are not allowed.
+    CheckpointError
+        If the checkpoint cannot be loaded strictly.
     """
     if spec.random_weights and not spec.allow_random_weights:
         raise RandomWeightsRefused(
@@ -211,7 +406,15 @@ def build_model(spec: ModelSpec) -> tuple[torch.nn.Module, torch.device, torch.d
 
 
 def verify_checkpoint(path: str | os.PathLike, model_size: str) -> None:
-    """Raise :class:`CheckpointError` unless ``path`` loads strictly into a ``model_size`` model."""
+    """Raise :class:`CheckpointError` unless ``path`` loads strictly into a ``model_size`` model.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The checkpoint file.
+    model_size : str
+        One of :data:`MODEL_CONFIGS`.
+    """
     model = instantiate_model(model_size, image_size=1024)
     load_checkpoint_strict(model, path)
 
@@ -221,6 +424,25 @@ def download_and_verify(url: str, dest: str | os.PathLike, model_size: str) -> P
 
     A failed download or a file that does not load strictly into the model is deleted, so
     nothing that looks like a finished checkpoint is ever left at ``dest``.
+
+    Parameters
+    ----------
+    url : str
+        The checkpoint's URL (:func:`checkpoint_url`).
+    dest : str or os.PathLike
+        Where the verified checkpoint goes.
+    model_size : str
+        The model it must load into.
+
+    Returns
+    -------
+    Path
+        ``dest``.
+
+    Raises
+    ------
+    CheckpointError
+        If the download stops short or the file does not load strictly.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -258,7 +480,23 @@ def _copy_with_progress(source, target, total: int | None, block: int = 1 << 20)
 
 
 def read_weights(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a tuned-weights file with ``weights_only=True``; a foreign file is a clear error."""
+    """Load a fine-tuned weights file with ``weights_only=True``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file written by :mod:`traitrack.finetune.weights`.
+
+    Returns
+    -------
+    dict
+        The payload: ``format``, ``mode``, ``base``, ``steps``, ``lora`` and ``state``.
+
+    Raises
+    ------
+    CheckpointError
+        If the file is missing, unreadable or not of :data:`FORMAT`.
+    """
     path = Path(path)
     payload = load_weights_file(
         path,
@@ -276,10 +514,28 @@ def read_weights(path: str | os.PathLike) -> dict[str, Any]:
 def apply_finetuned_weights(
     model: torch.nn.Module, path: str | os.PathLike, model_size: str
 ) -> dict[str, Any]:
-    """Put tuned weights on top of a base model in place; returns the file's ``base`` record.
+    """Put fine-tuned weights on top of a base model, in place.
 
     Full weights replace the trained parameters; LoRA adapters are merged into their layers.
-    A file made for another model size, or naming layers the model lacks, is refused.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The base model, changed in place.
+    path : str or os.PathLike
+        The fine-tuned weights file.
+    model_size : str
+        The base model's size; the file must have been trained on it.
+
+    Returns
+    -------
+    dict
+        The file's ``base`` record (what the weights were trained from).
+
+    Raises
+    ------
+    CheckpointError
+        If the file was made for another model size or names layers the model lacks.
     """
     payload = read_weights(path)
     base = payload["base"]
@@ -307,7 +563,19 @@ def apply_finetuned_weights(
 
 
 def lora_update(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """The weight change ``B A`` of one adapter, for linear layers and (as peft) convolutions."""
+    """Return the weight change ``B A`` of one LoRA adapter.
+
+    Parameters
+    ----------
+    a, b : torch.Tensor
+        The adapter's ``lora_A`` and ``lora_B``: 2-D for a linear layer, 4-D for a
+        convolution (laid out as peft does).
+
+    Returns
+    -------
+    torch.Tensor
+        The update, the shape of the layer's weight.
+    """
     if a.ndim == 2:
         return b @ a
     return torch.nn.functional.conv2d(a.transpose(0, 1), b).transpose(0, 1)

@@ -38,9 +38,16 @@ from traitrack.engines.sam2.model import autocast
 class TrackedFrame:
     """Model-resolution output of one frame.
 
-    logits : (N, S, S) float32 mask logits, one per structure (object).
-    object_scores : (N,) object score logits (> 0: the structure is present).
-    conditioning : True for a template frame (its logits are its input masks).
+    Attributes
+    ----------
+    index : int
+        The frame's position in the chunk.
+    logits : torch.Tensor
+        (N, S, S) float32 mask logits, one per structure (object).
+    object_scores : torch.Tensor
+        (N,) object score logits (> 0: the structure is present).
+    conditioning : bool
+        True for a template frame (its logits are its input masks).
     """
 
     index: int
@@ -54,10 +61,20 @@ class Sam2Tracker:
 
     Parameters
     ----------
-    model : a ``SAM2Base`` (built by :func:`~traitrack.engines.sam2.model.build_model`).
-    device, dtype : where to compute and the autocast dtype.
-    memory_frames : previous target frames kept as spatial memory (SAM 2's default is
+    model : SAM2Base
+        The network (built by :func:`~traitrack.engines.sam2.model.build_model`).
+    device : torch.device
+        Where to compute.
+    dtype : torch.dtype
+        The autocast dtype.
+    memory_frames : int, optional
+        Previous target frames kept as spatial memory (None: SAM 2's default,
         ``num_maskmem - 1`` = 6); fewer is faster and keeps the templates more dominant.
+
+    Raises
+    ------
+    ValueError
+        If ``memory_frames`` is outside 0..``num_maskmem - 1``.
     """
 
     def __init__(
@@ -80,7 +97,18 @@ class Sam2Tracker:
     # -- image features -------------------------------------------------------------------
     @torch.inference_mode()
     def encode(self, image: torch.Tensor) -> ImageFeatures:
-        """Backbone features of one normalised (1, 3, S, S) image; stores the shared pos. enc."""
+        """Encode one normalised (1, 3, S, S) image.
+
+        Parameters
+        ----------
+        image : torch.Tensor
+            (1, 3, S, S) float32 (:func:`~traitrack.engines.sam2.letterbox.normalise_image`).
+
+        Returns
+        -------
+        ImageFeatures
+            The backbone levels, float32 on the model's device.
+        """
         with autocast(self.device, self.dtype):
             out = self.model.forward_image(image.to(self.device))
         if self._pos_enc is None:
@@ -109,13 +137,26 @@ class Sam2Tracker:
     ) -> Iterator[TrackedFrame]:
         """Yield every frame's output: the conditioning frames first, then each target in order.
 
+        Every call starts from an empty memory bank: nothing leaks between chunks.
+
         Parameters
         ----------
-        conditioning : (features, masks) per template; masks is (N, S, S) bool, one per structure.
-        targets : features of the targets, consumed lazily (one at a time in memory).
-        num_frames : the chunk length (SAM 2 scales object-pointer positions by it).
+        conditioning : list of (ImageFeatures, torch.Tensor)
+            (features, masks) per template; masks is (N, S, S) bool, one per structure.
+        targets : iterable of ImageFeatures
+            Features of the targets, consumed lazily (one at a time in memory).
+        num_frames : int
+            The chunk length (SAM 2 scales object-pointer positions by it).
 
-        Every call starts from an empty memory bank: nothing leaks between chunks.
+        Yields
+        ------
+        TrackedFrame
+            One per frame, templates first, then the targets in order.
+
+        Raises
+        ------
+        ValueError
+            If there is no conditioning frame.
         """
         if not conditioning:
             raise ValueError("a SAM 2 chunk needs at least one conditioning frame")
@@ -243,6 +284,12 @@ def share_image_self_attention(model) -> None:
     self-attention N times.  This forward (sam2 1.1.0's ``MemoryAttention.forward`` otherwise
     line for line) computes it on one copy and expands it; any other input (distinct images per
     batch row, training mode) takes sam2's own forward unchanged.
+
+    Parameters
+    ----------
+    model : SAM2Base
+        The network; its ``memory_attention.forward`` is replaced once (a second call does
+        nothing).
     """
     from sam2.modeling.sam.transformer import RoPEAttention
 
