@@ -11,6 +11,7 @@ persistent ``cache_dir`` that later jobs can reuse) and read back on demand.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 import weakref
@@ -213,7 +214,10 @@ class FeatureCache:
             self._finalizer()
 
     def _path(self, key: str) -> Path:
-        return self.spill_dir / f"{self.model_tag}-{key}.pt"
+        # the storage dtype too: bfloat16 features read by a float32 engine would not be
+        # the features it computes itself
+        dtype = str(self.storage_dtype).replace("torch.", "")
+        return self.spill_dir / f"{self.model_tag}-{dtype}-{key}.pt"
 
     def _remember(self, key: str, features: ImageFeatures) -> None:
         self._memory[key] = features
@@ -224,8 +228,10 @@ class FeatureCache:
 
     def _spill(self, key: str, features: ImageFeatures) -> None:
         path = self._path(key)
-        temporary = path.with_suffix(".part")
+        # a name of its own: jobs sharing a persistent directory may spill the same image at once
+        handle, temporary = tempfile.mkstemp(dir=self.spill_dir, prefix=path.stem, suffix=".part")
+        os.close(handle)
         torch.save([level.cpu() for level in features.levels], temporary)
-        temporary.replace(path)
+        os.replace(temporary, path)
         self._on_disk.add(key)
         self.stats.spilled += 1

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from traitrack.engines.sam2.features import ImageFeatures
-from traitrack.engines.sam2.model import autocast
+from traitrack.engines.sam2.model import autocast, positional_encodings
 
 
 @dataclass
@@ -111,14 +111,12 @@ class Sam2Tracker:
         """
         with autocast(self.device, self.dtype):
             out = self.model.forward_image(image.to(self.device))
-        if self._pos_enc is None:
-            self._pos_enc = [p[:1].float() for p in out["vision_pos_enc"]]
         return ImageFeatures(tuple(level.float() for level in out["backbone_fpn"]))
 
     def _vision_inputs(self, features: ImageFeatures, batch: int):
         """Features expanded to ``batch`` objects and flattened (HW, B, C) as track_step wants."""
-        if self._pos_enc is None:
-            raise RuntimeError("positional encodings are unknown: encode at least one image first")
+        if self._pos_enc is None:  # from the model alone: cached features need no encoding
+            self._pos_enc = positional_encodings(self.model, self.device, self.dtype)
         levels = [f.to(self.device, torch.float32, non_blocking=True) for f in features.levels]
         levels = levels[-self.model.num_feature_levels :]
         pos = self._pos_enc[-self.model.num_feature_levels :]
