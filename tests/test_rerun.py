@@ -40,7 +40,9 @@ def dry_run(workdir, *args):
 
 
 def species_of(wildcards):
-    return wildcards.removeprefix("species=")
+    """The species of a job's wildcards line ('species=x' or 'species=x, shard=1-of-1')."""
+    fields = dict(item.split("=", 1) for item in wildcards.split(", "))
+    return fields["species"]
 
 
 def sheet(workdir):
@@ -56,14 +58,21 @@ def test_a_finished_run_has_nothing_to_do(project):
 def test_one_species_table_plans_only_that_species(tmp_path):
     workdir = copy_project(tmp_path)
     jobs = dry_run(workdir, f"results/traits/{CHANGED}.csv")
-    assert {rule for rule, _ in jobs} == {"describe", "select", "order", "propagate", "measure"}
+    assert {rule for rule, _ in jobs} == {
+        "describe",
+        "select",
+        "order",
+        "propagate",
+        "gather",
+        "measure",
+    }
     assert {species_of(w) for _, w in jobs} == {CHANGED}
 
 
 def test_forcing_one_species_table_reruns_only_that_species(project):
     jobs = dry_run(project, "--forceall", f"results/traits/{CHANGED}.csv")
     assert {species_of(w) for _, w in jobs} == {CHANGED}
-    assert len(jobs) == 5
+    assert len(jobs) == 6
 
 
 def assert_only_changed_species(jobs, expected_rules):
@@ -81,7 +90,7 @@ def test_changed_template_mask_reruns_only_its_species(project):
     Image.fromarray(mask).save(mask_path)
     jobs = dry_run(project)
     assert_only_changed_species(
-        jobs, {"propagate", "measure", "overlays", "evaluate", "annotate_next"}
+        jobs, {"propagate", "gather", "measure", "overlays", "evaluate", "annotate_next"}
     )
 
 
@@ -96,7 +105,17 @@ def test_sheet_edit_of_one_species_reruns_only_it(project):
     table.to_csv(project / "config" / "samples.tsv", sep="\t", index=False)
     jobs = dry_run(project)
     assert_only_changed_species(
-        jobs, {"select", "order", "propagate", "measure", "overlays", "evaluate", "annotate_next"}
+        jobs,
+        {
+            "select",
+            "order",
+            "propagate",
+            "gather",
+            "measure",
+            "overlays",
+            "evaluate",
+            "annotate_next",
+        },
     )
 
 

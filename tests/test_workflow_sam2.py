@@ -33,7 +33,7 @@ def test_sam2_with_finetuning_runs_the_workflow(tmp_path):
     for species in ("carabus_synth", "pterostichus_synth"):
         assert (results / species / "finetune" / "weights.pt").exists()
         assert len(pd.read_csv(results / species / "finetune" / "loss.tsv", sep="\t")) == 2
-        log = (workdir / "logs" / "propagate" / f"{species}.log").read_text()
+        log = (workdir / "logs" / "propagate" / species / "1-of-1.log").read_text()
         assert "finetune/weights.pt" in log or "fine-tuned" in log.lower()
     traits = pd.read_csv(results / "traits.csv")
     predicted = traits[traits["source"] == "prediction"]

@@ -14,6 +14,7 @@ from traitrack.samples import (  # noqa: E402
     species_members,
     training_set,
 )
+from traitrack.shards import SHARD_PATTERN, shard_count, shard_names  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 
@@ -28,6 +29,7 @@ STRUCTURES = {"structures": config["structures"], "background": config["backgrou
 
 wildcard_constraints:
     species="|".join(SPECIES),
+    shard=SHARD_PATTERN,
 
 
 @cache
@@ -60,6 +62,25 @@ def sheet_digest(species, fields):
 def sheet_columns(*fields):
     """Input function for `params: sheet=`: the digest of a species' rows in these columns."""
     return lambda wildcards: sheet_digest(wildcards.species, fields)
+
+
+@cache
+def shards(species):
+    """The names of a species' `propagate` shards (traitrack.shards): its targets over
+    `shard.size`, known from the sample sheet when the DAG is planned."""
+    targets = sum(
+        1 for m in members(species) if m.species == species and not m.is_template
+    )
+    return shard_names(shard_count(targets, config["shard"]["size"]))
+
+
+def shard_files(name):
+    """Input function of `gather`: one output of `propagate` (`labels`, `shard.json`) of
+    every shard of the species, in shard order."""
+    return lambda wildcards: [
+        f"results/{wildcards.species}/shards/{shard}/{name}"
+        for shard in shards(wildcards.species)
+    ]
 
 
 def member_images(wildcards):
@@ -114,7 +135,8 @@ def describe_registration():
 
 def propagate_threads():
     """Threads of `propagate`: `resources.propagate.threads`, else the registration engine's
-    `threads` option (the job uses what it reserves), else 2 for SAM 2's torch threads.
+    `threads` option, else 2 for SAM 2's torch threads. The registration engine runs
+    threads // registration.threads worker processes, so the job uses what it reserves.
     """
     if ENGINE == "registration":
         default = config["registration"].get("threads", 1)

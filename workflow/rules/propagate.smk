@@ -1,3 +1,8 @@
+# A species' targets in shards of whole pseudo-video chunks (config `shard.size`), one
+# `propagate` job each: the shards run side by side, and a killed one reruns alone. `gather`
+# joins them into the species' outputs, with the QC ranked over the whole species.
+
+
 rule propagate:
     input:
         pseudovideo="results/{species}/pseudovideo.json",
@@ -6,14 +11,12 @@ rule propagate:
         checkpoint=sam2_checkpoint if ENGINE == "sam2" else [],
         finetuned=finetuned_weights,
     output:
-        labels=directory("results/{species}/labels"),
-        predictions="results/{species}/predictions.tsv",
-        qc="results/{species}/qc.tsv",
-        coco="results/{species}/masks.coco.json",
+        labels=directory("results/{species}/shards/{shard}/labels"),
+        shard="results/{species}/shards/{shard}/shard.json",
     log:
-        "logs/propagate/{species}.log",
+        "logs/propagate/{species}/{shard}.log",
     benchmark:
-        "results/benchmarks/propagate/{species}.tsv"
+        "results/benchmarks/propagate/{species}/{shard}.tsv"
     conda:
         "../../envs/sam2.yaml" if ENGINE == "sam2" else "../../envs/traitrack.yaml"
     threads: propagate_threads()
@@ -31,3 +34,32 @@ rule propagate:
         qc=config["qc"],
     script:
         "../scripts/propagate.py"
+
+
+rule gather:
+    input:
+        shards=shard_files("shard.json"),
+        labels=shard_files("labels"),
+        masks=member_masks,
+    output:
+        labels=directory("results/{species}/labels"),
+        predictions="results/{species}/predictions.tsv",
+        qc="results/{species}/qc.tsv",
+        coco="results/{species}/masks.coco.json",
+    log:
+        "logs/gather/{species}.log",
+    benchmark:
+        "results/benchmarks/gather/{species}.tsv"
+    conda:
+        "../../envs/traitrack.yaml"
+    threads: resource("gather", "threads", 1)
+    resources:
+        mem_mb=scaled("gather", "mem_mb", 2000),
+        runtime=scaled("gather", "runtime", 30),
+    params:
+        sheet=sheet_columns("specimen", "species", "image", "mask"),
+        samples=config["samples"],
+        structures=STRUCTURES,
+        qc=config["qc"],
+    script:
+        "../scripts/gather.py"

@@ -23,6 +23,7 @@ def _species_paths(results: Path, species: str) -> dict[str, Path]:
         "descriptors": base / "descriptors.npz",
         "selection": base / "selection.tsv",
         "pseudovideo": base / "pseudovideo.json",
+        "shards": base / "shards",
         "labels": base / "labels",
         "predictions": base / "predictions.tsv",
         "qc": base / "qc.tsv",
@@ -33,6 +34,15 @@ def _species_paths(results: Path, species: str) -> dict[str, Path]:
         "traits_dir": results / "traits" / species,
         "traits": results / "traits" / f"{species}.csv",
     }
+
+
+def _shards(samples: str, species: str, size: int) -> list[str]:
+    """The species' shards as the workflow plans them (``common.smk``, ``shards``)."""
+    from traitrack.samples import read_sample_sheet, specimens
+    from traitrack.shards import shard_count, shard_names
+
+    rows = specimens(read_sample_sheet(samples), species)
+    return shard_names(shard_count(sum(not s.is_template for s in rows), size))
 
 
 def _run_stage(args: argparse.Namespace) -> None:
@@ -76,21 +86,35 @@ def _run_stage(args: argparse.Namespace) -> None:
             chunk_length=config["order"]["chunk_length"],
         )
     elif stage == "propagate":
-        propagate.run_propagate(
-            samples,
-            species,
-            p["pseudovideo"],
-            structures=structures,
-            engine_name=config["engine"],
-            engine_options=config[config["engine"]],
-            seed=seed,
-            qc=config["qc"],
-            labels_dir=p["labels"],
-            predictions_out=p["predictions"],
-            qc_out=p["qc"],
-            coco_out=p["coco"],
-            threads=args.threads,
-        )
+        names = _shards(samples, species, config["shard"]["size"])
+        for name in [args.shard] if args.shard else names:
+            propagate.run_propagate(
+                samples,
+                species,
+                p["pseudovideo"],
+                structures=structures,
+                engine_name=config["engine"],
+                engine_options=config[config["engine"]],
+                seed=seed,
+                qc=config["qc"],
+                labels_dir=p["shards"] / name / "labels",
+                shard_out=p["shards"] / name / "shard.json",
+                shard=name,
+                threads=args.threads,
+            )
+        if not args.shard:
+            propagate.run_gather(
+                samples,
+                species,
+                [p["shards"] / name / "shard.json" for name in names],
+                [p["shards"] / name / "labels" for name in names],
+                structures=structures,
+                qc=config["qc"],
+                labels_dir=p["labels"],
+                predictions_out=p["predictions"],
+                qc_out=p["qc"],
+                coco_out=p["coco"],
+            )
     elif stage == "annotate-next":
         annotate_next.run_annotate_next(
             samples, species, p["descriptors"], p["qc"], p["annotate_next"]
@@ -117,7 +141,8 @@ STAGES = {
     "describe": "image descriptors of a species' specimens (results/SPECIES/descriptors.npz)",
     "select": "the k nearest templates of every target (selection.tsv)",
     "order": "pseudo-video chunks (pseudovideo.json)",
-    "propagate": "segment every target with the engine, then the QC round trip (labels/, qc.tsv, COCO)",
+    "propagate": "segment every target with the engine, then the QC round trip, shard by shard "
+    "(shards/), then gather them (labels/, qc.tsv, COCO)",
     "annotate-next": "rank unlabelled specimens by what annotating them would add (annotate_next.tsv)",
     "measure": "trait tables (results/traits/SPECIES.csv and one CSV per specimen)",
     "evaluate": "IoU against gt_mask (evaluation.tsv)",
@@ -152,6 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
         stage.add_argument(
             "--threads", type=int, default=1, help="threads (propagate; default: %(default)s)"
         )
+        if name == "propagate":
+            stage.add_argument(
+                "--shard",
+                help="run only this shard (INDEX-of-COUNT, as the workflow names them) and "
+                "leave the gather; default: every shard of `shard.size`, then the gather",
+            )
         stage.set_defaults(func=_run_stage)
     example = sub.add_parser(
         "example",

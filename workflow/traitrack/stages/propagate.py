@@ -1,14 +1,21 @@
-"""Stage of ``propagate.smk``: run the engine over every chunk, then the QC round trip, in one job.
+"""Stage of ``propagate.smk``: one shard of a species through the engine, then the gather.
 
-Forward pass and QC share one engine object so that an engine with an image-feature cache
-(SAM 2) encodes every image once per job; every ``propagate`` call still starts from an empty
-memory, so the round trip learns nothing from the forward pass.
+``run_propagate`` is one job per shard (:mod:`traitrack.shards`): the engine over the shard's
+chunks, each target's QC round trip in the same job, so that an engine with an image-feature
+cache (SAM 2) encodes every image once per job; every ``propagate`` call still starts from an
+empty memory, so the round trip learns nothing from the forward pass. A shard writes its label
+maps and ``shard.json``: its prediction rows and raw round-trip rows, in JSON because JSON
+gives every float back exactly. ``run_gather`` joins a species' shards in order into the
+species' outputs: the QC's ranks and flags are computed there, over the whole species, and the
+tables come out byte for byte as one job over all chunks would write them.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Mapping
+import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,122 +23,30 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from traitrack.engines import make_engine
-from traitrack.engines.base import Engine, Frame
-from traitrack.io import (
-    read_image,
-    read_label_png,
-    read_mask,
-    write_coco,
-    write_label_png,
-    write_table,
-)
+from traitrack.io import atomic_output, read_label_png, write_coco, write_label_png, write_table
 from traitrack.order import read_pseudovideo
-from traitrack.qc import EVIDENCE, evidence_of, round_trip, summarise_round_trips
-from traitrack.samples import Specimen, read_sample_sheet, specimens
+from traitrack.propagation import (  # noqa: F401  (engine_for_job re-exported for callers)
+    EngineSpec,
+    SpecimenStore,
+    engine_for_job,
+    predict_chunks,
+)
+from traitrack.qc import EVIDENCE, summarise_round_trips
+from traitrack.samples import read_sample_sheet, specimens
+from traitrack.shards import parse_shard, split_chunks
 from traitrack.structures import StructureTable
 
 log = logging.getLogger(__name__)
 
-
-class SpecimenStore:
-    """Reads images and template masks on demand, keeping templates (reused by many chunks).
-
-    Parameters
-    ----------
-    members : list of Specimen
-        The specimens a job may read (targets and the templates they use).
-    structures : StructureTable
-        The part table, to read template masks.
-    """
-
-    def __init__(self, members: list[Specimen], structures: StructureTable):
-        self.by_name = {m.specimen: m for m in members}
-        self.structures = structures
-        self._template_cache: dict[str, Frame] = {}
-
-    def image(self, name: str) -> np.ndarray:
-        """Read a specimen's image (not kept).
-
-        Parameters
-        ----------
-        name : str
-            The specimen's slug.
-
-        Returns
-        -------
-        numpy.ndarray
-            (H, W, 3) RGB uint8.
-        """
-        return read_image(self.by_name[name].image)
-
-    def template(self, name: str) -> Frame:
-        """Return a template's frame (image and label map), read on first use and kept.
-
-        Parameters
-        ----------
-        name : str
-            The template's slug.
-
-        Returns
-        -------
-        Frame
-            The template frame.
-        """
-        if name not in self._template_cache:
-            specimen = self.by_name[name]
-            image = read_image(specimen.image)
-            labels = read_mask(specimen.mask, self.structures, specimen.image, image.shape[:2])
-            self._template_cache[name] = Frame(name, image, labels)
-        return self._template_cache[name]
-
-
-def engine_for_job(
-    engine_name: str,
-    engine_options: Mapping[str, Any] | None,
-    seed: int,
-    finetuned_weights: str | Path = "",
-    threads: int = 1,
-) -> Engine:
-    """Build the configured engine for one job, using the job's ``threads``.
-
-    Parameters
-    ----------
-    engine_name : str
-        ``registration`` or ``sam2``.
-    engine_options : Mapping or None
-        The engine's config section.
-    seed : int
-        The config's seed.
-    finetuned_weights : str or Path
-        The species' fine-tuned SAM 2 weights, or "" for none.
-    threads : int
-        The job's threads: the registration engine's thread count, torch's for SAM 2.
-
-    Returns
-    -------
-    Engine
-        The engine.
-
-    Raises
-    ------
-    ValueError
-        If fine-tuned weights are given to an engine other than ``sam2``.
-    """
-    options = dict(engine_options or {})
-    if engine_name == "registration":
-        options["threads"] = int(threads)
-    if finetuned_weights:
-        if engine_name != "sam2":
-            raise ValueError(
-                f"fine-tuned weights {finetuned_weights} need `engine: sam2`, not {engine_name!r}"
-            )
-        options["finetuned_weights"] = str(finetuned_weights)
-    if engine_name == "sam2":
-        import torch
-
-        torch.set_num_threads(int(threads))
-    return make_engine(engine_name, options, seed=seed)
+QC_COLUMNS = [
+    "specimen",
+    "templates",
+    "round_trip_miou",
+    *EVIDENCE,
+    "qc_score",
+    "qc_rank",
+    "flagged",
+]
 
 
 def run_propagate(
@@ -145,13 +60,12 @@ def run_propagate(
     seed: int,
     qc: Mapping[str, Any],
     labels_dir: str | Path,
-    predictions_out: str | Path,
-    qc_out: str | Path,
-    coco_out: str | Path,
+    shard_out: str | Path,
+    shard: str = "1-of-1",
     finetuned_weights: str | Path = "",
     threads: int = 1,
 ) -> None:
-    """Segment every target of a species, score it by the round trip, export masks.
+    """Segment every target of one shard of a species and take its QC round trips.
 
     Parameters
     ----------
@@ -170,49 +84,119 @@ def run_propagate(
     seed : int
         The config's seed.
     qc : Mapping
-        The config's ``qc`` section (``threshold``, ``flag_share``, ``max_templates``).
+        The config's ``qc`` section (``max_templates`` is read here).
     labels_dir : str or Path
-        Where every specimen's label PNG goes (templates get their own masks).
-    predictions_out : str or Path
-        ``predictions.tsv``, the provenance of every label map.
-    qc_out : str or Path
-        ``qc.tsv``, the round-trip QC per target (:func:`~traitrack.qc.summarise_round_trips`).
-    coco_out : str or Path
-        The species' masks as one COCO file.
+        Where the shard's targets' label PNGs go.
+    shard_out : str or Path
+        ``shard.json``: the shard's prediction rows and raw round-trip rows, written last, so
+        that it exists only when the whole shard is done.
+    shard : str
+        Which shard, ``INDEX-of-COUNT`` (:func:`~traitrack.shards.parse_shard`).
     finetuned_weights : str or Path
         The species' fine-tuned SAM 2 weights (rule ``finetune``), or "".
     threads : int
-        The job's threads: the registration engine's thread count, torch's for SAM 2.
+        The job's threads: worker processes for the registration engine
+        (:meth:`~traitrack.propagation.EngineSpec.workers`), torch's threads for SAM 2.
     """
+    index, count = parse_shard(shard)
     sheet = read_sample_sheet(samples)
-    engine = engine_for_job(engine_name, engine_options, seed, finetuned_weights, threads)
     _, chunks = read_pseudovideo(pseudovideo)
-    store = SpecimenStore(specimens(sheet), structures)
+    mine = split_chunks(chunks, count)[index - 1]
+    spec = EngineSpec(engine_name, engine_options, seed, str(finetuned_weights or ""), threads)
+    engine = spec.build()
     labels_dir = Path(labels_dir)
     labels_dir.mkdir(parents=True, exist_ok=True)
-    random_weights = engine.random_weights
+    targets = sum(len(chunk.targets) for chunk in mine)
+    rows, round_trips = [], []
+    results = predict_chunks(spec, engine, specimens(sheet), mine, structures, qc["max_templates"])
+    for result in tqdm(results, total=targets, desc=f"propagate {species} {shard}", unit="target"):
+        prediction = result.prediction
+        write_label_png(labels_dir / f"{prediction.specimen}.png", prediction.labels)
+        rows.append(_prediction_row(prediction, engine.name, engine.random_weights, structures))
+        round_trips += result.round_trips
+    document = {
+        "species": species,
+        "shard": shard,
+        "engine": engine.name,
+        "random_weights": bool(engine.random_weights),
+        "chunks": len(mine),
+        "predictions": rows,
+        "round_trips": round_trips,
+    }
+    with atomic_output(shard_out) as tmp:
+        Path(tmp).write_text(json.dumps(document, indent=1, default=_plain))
+    log.info(
+        "propagated shard %s of %s: %d chunks, %d targets, engine %s",
+        shard,
+        species,
+        len(mine),
+        targets,
+        engine.name,
+    )
 
-    rows, qc_rows = [], []
-    for chunk in tqdm(chunks, desc=f"propagate {species}", unit="chunk"):
-        templates = [store.template(t) for t in chunk.templates]
-        targets = [
-            Frame(t, store.image(t), templates=tuple(chunk.target_templates.get(t, ())))
-            for t in chunk.targets
-        ]
-        predictions = engine.propagate(templates + targets, structures)
-        for target, prediction in zip(targets, predictions):
-            write_label_png(labels_dir / f"{target.specimen}.png", prediction.labels)
-            rows.append(_prediction_row(prediction, engine.name, random_weights, structures))
-            qc_templates = [store.template(t) for t in prediction.templates][: qc["max_templates"]]
-            qc_rows += round_trip(
-                engine,
-                target,
-                prediction.labels,
-                qc_templates,
-                structures,
-                evidence_of(prediction),
-            )
 
+def run_gather(
+    samples: str | Path,
+    species: str,
+    shards: Sequence[str | Path],
+    shard_labels: Sequence[str | Path],
+    *,
+    structures: StructureTable,
+    qc: Mapping[str, Any],
+    labels_dir: str | Path,
+    predictions_out: str | Path,
+    qc_out: str | Path,
+    coco_out: str | Path,
+) -> None:
+    """Join a species' shards into its label maps, ``predictions.tsv``, ``qc.tsv`` and COCO.
+
+    Parameters
+    ----------
+    samples : str or Path
+        The sample sheet.
+    species : str
+        The species slug.
+    shards : sequence of str or Path
+        Every shard's ``shard.json``, in shard order.
+    shard_labels : sequence of str or Path
+        Every shard's label folder, in the same order.
+    structures : StructureTable
+        The part table.
+    qc : Mapping
+        The config's ``qc`` section (``threshold``, ``flag_share``).
+    labels_dir : str or Path
+        Every specimen's label PNG: the shards' copied, the templates' own masks written.
+    predictions_out : str or Path
+        ``predictions.tsv``, the provenance of every label map.
+    qc_out : str or Path
+        ``qc.tsv``: the round trip per target, with ``qc_rank`` and ``flagged`` over the
+        whole species (:func:`~traitrack.qc.summarise_round_trips`).
+    coco_out : str or Path
+        The species' masks as one COCO file.
+
+    Raises
+    ------
+    ValueError
+        If the shards were made by different engines.
+    """
+    sheet = read_sample_sheet(samples)
+    documents = [json.loads(Path(path).read_text()) for path in shards]
+    engines = {(d["engine"], d["random_weights"]) for d in documents}
+    if len(engines) != 1:
+        raise ValueError(f"the shards of {species} were made by different engines: {engines}")
+    engine_name, random_weights = engines.pop()
+    labels_dir = Path(labels_dir)
+    labels_dir.mkdir(parents=True, exist_ok=True)
+    rows, round_trips = [], []
+    for document, folder in zip(documents, shard_labels):
+        for row in document["predictions"]:
+            name = f"{row['specimen']}.png"
+            with atomic_output(labels_dir / name) as tmp:
+                shutil.copyfile(Path(folder) / name, tmp)
+        rows += document["predictions"]
+        round_trips += document["round_trips"]
+
+    store = SpecimenStore(specimens(sheet), structures)
     for specimen in specimens(sheet, species):
         if specimen.is_template:
             frame = store.template(specimen.specimen)
@@ -220,20 +204,10 @@ def run_propagate(
             rows.append(_template_row(specimen.specimen, structures))
 
     write_table(predictions_out, pd.DataFrame(rows))
-    qc_table = pd.DataFrame(summarise_round_trips(qc_rows, qc["threshold"], qc["flag_share"]))
+    qc_table = pd.DataFrame(summarise_round_trips(round_trips, qc["threshold"], qc["flag_share"]))
     if qc_table.empty:
-        qc_table = pd.DataFrame(
-            columns=[
-                "specimen",
-                "templates",
-                "round_trip_miou",
-                *EVIDENCE,
-                "qc_score",
-                "qc_rank",
-                "flagged",
-            ]
-        )
-    qc_table.insert(1, "engine", engine.name)
+        qc_table = pd.DataFrame(columns=QC_COLUMNS)
+    qc_table.insert(1, "engine", engine_name)
     write_table(qc_out, qc_table)
     write_coco(
         coco_out,
@@ -246,9 +220,16 @@ def run_propagate(
             for r in rows
         ),
         structures,
-        info={"species": species, "engine": engine.name, "random_weights": random_weights},
+        info={"species": species, "engine": engine_name, "random_weights": random_weights},
     )
-    log.info("propagated %d targets of %s with %s", len(qc_table), species, engine.name)
+    log.info("gathered %d shards, %d targets of %s", len(documents), len(qc_table), species)
+
+
+def _plain(value):
+    """JSON for numpy scalars (the engines' confidences): their exact Python value."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _prediction_row(

@@ -84,6 +84,9 @@ class RegistrationEngine:
 
     name = "registration"
     random_weights = False  # weights-free: nothing to be random
+    # each target is predicted from its own templates alone, so a job may split a chunk's
+    # targets over worker processes (traitrack.propagation) and get the same labels
+    independent_targets = True
 
     def __init__(self, options: RegistrationOptions | None = None, seed: int = 0) -> None:
         """An engine with these options (the schema's defaults for None) and seed.

@@ -1,0 +1,23 @@
+"""Rule gather: a species' propagate shards joined into its labels, tables and COCO file."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")
+from traitrack.logs import log_to  # noqa: E402
+
+log_to(snakemake.log[0])
+from traitrack.stages.propagate import run_gather  # noqa: E402
+from traitrack.structures import StructureTable  # noqa: E402
+
+run_gather(
+    snakemake.params.samples,
+    snakemake.wildcards.species,
+    snakemake.input.shards,
+    snakemake.input.labels,
+    structures=StructureTable.from_config(snakemake.params.structures),
+    qc=snakemake.params.qc,
+    labels_dir=snakemake.output.labels,
+    predictions_out=snakemake.output.predictions,
+    qc_out=snakemake.output.qc,
+    coco_out=snakemake.output.coco,
+)
