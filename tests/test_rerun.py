@@ -119,6 +119,30 @@ def test_sheet_edit_of_one_species_reruns_only_it(project):
     )
 
 
+def test_image_edited_in_place_reruns_its_species(project):
+    """`propagate` shards do not list the images; `describe` does, and all after it reruns."""
+    target = sheet(project).query("species == @CHANGED and mask == ''").iloc[0]
+    path = project / target["image"]
+    image = np.array(Image.open(path))
+    image[0, 0] = 255 - image[0, 0]
+    Image.fromarray(image).save(path)
+    jobs = dry_run(project)
+    assert_only_changed_species(
+        jobs,
+        {
+            "describe",
+            "select",
+            "order",
+            "propagate",
+            "gather",
+            "measure",
+            "overlays",
+            "evaluate",
+            "annotate_next",
+        },
+    )
+
+
 def test_new_pixel_size_remeasures_without_propagating(project):
     table = sheet(project)
     row = table.index[table["species"] == CHANGED][-1]

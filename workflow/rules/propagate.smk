@@ -1,12 +1,15 @@
 # A species' targets in shards of whole pseudo-video chunks (config `shard.size`), one
 # `propagate` job each: the shards run side by side, and a killed one reruns alone. `gather`
 # joins them into the species' outputs, with the QC ranked over the whole species.
+# A shard does not list the species' images as inputs: which it reads is decided in the job,
+# and 50 shards of a 10,000-specimen species listing all of them took 17 s more to plan. They
+# still rerun it: an edited image reruns `describe`, and all after it, and the `image` column
+# is in the shard's sheet digest.
 
 
 rule propagate:
     input:
         pseudovideo="results/{species}/pseudovideo.json",
-        images=member_images,
         masks=member_masks,
         checkpoint=sam2_checkpoint if ENGINE == "sam2" else [],
         finetuned=finetuned_weights,
