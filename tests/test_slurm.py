@@ -4,10 +4,13 @@ Needs the one-node cluster of `.ci/slurm-cluster.sh start` (CI starts it; the te
 no cluster answers, and fail instead when TRAITRACK_REQUIRE_SLURM is set, as in CI). `propagate` is forced to ask for a GPU (`resources.propagate.gpu: 1`), as
 it does with the SAM 2 engine; the scheduler's own records (`scontrol show job`, kept for an
 hour by MinJobAge) must show that it did, in the GPU partition, and the results must equal
-those of a local run.
+those of a local run. Each species is cut into two shards (`shard.size: 5`, 10 targets): the
+records must show one `propagate` job per shard, and the gathered results must still equal
+those of the local run, which is one job per species.
 """
 
 import filecmp
+import json
 import os
 import re
 import subprocess
@@ -23,11 +26,13 @@ SPECIES = ("carabus_synth", "pterostichus_synth")
 # the cluster's partitions (.ci/slurm-cluster.sh), passed as the profile's variables
 PARTITIONS = {"TRAITRACK_SLURM_PARTITION": "cpu", "TRAITRACK_SLURM_GPU_PARTITION": "gpu"}
 SMALL = {"mem_mb": 1000, "runtime": 20}
+SHARDS = ("1-of-2", "2-of-2")
 SLURM_CONFIG = {
+    "shard": {"size": 5},
     "resources": {
         "propagate": {"gpu": 1, "threads": 1, **SMALL},
-        **{rule: SMALL for rule in ("describe", "measure", "evaluate", "overlays")},
-    }
+        **{rule: SMALL for rule in ("describe", "gather", "measure", "evaluate", "overlays")},
+    },
 }
 RUN_TIMEOUT = 900
 
@@ -114,8 +119,9 @@ def runs(env, tmp_path_factory):
     return local, cluster
 
 
-def rule_and_species(record):
-    match = re.fullmatch(r"rule_(\w+?)_wildcards_(\w+)", record["Comment"])
+def rule_and_wildcards(record):
+    """The rule and the wildcard values of a job, from the comment the executor gives it."""
+    match = re.fullmatch(r"rule_(\w+?)_wildcards_([\w-]+)", record["Comment"])
     assert match, record["Comment"]
     return match.group(1), match.group(2)
 
@@ -123,14 +129,34 @@ def rule_and_species(record):
 def test_every_cluster_job_completed(runs, env):
     records = scheduler_records(runs[1], env)
     assert records and all(r["JobState"] == "COMPLETED" for r in records)
-    submitted = sorted(rule_and_species(r) for r in records)
-    rules = ("describe", "propagate", "measure", "evaluate", "overlays")
-    assert submitted == sorted((rule, species) for rule in rules for species in SPECIES)
+    submitted = sorted(rule_and_wildcards(r) for r in records)
+    rules = ("describe", "gather", "measure", "evaluate", "overlays")
+    expected = [(rule, species) for rule in rules for species in SPECIES]
+    expected += [("propagate", f"{species}_{shard}") for species in SPECIES for shard in SHARDS]
+    assert submitted == sorted(expected)
+
+
+def test_each_shard_ran_as_its_own_job(runs, env):
+    """One scheduler job per shard, each with its own id and its own log of its own targets."""
+    shard_jobs = {
+        rule_and_wildcards(r)[1]: r["JobId"]
+        for r in scheduler_records(runs[1], env)
+        if rule_and_wildcards(r)[0] == "propagate"
+    }
+    assert len(shard_jobs) == len(set(shard_jobs.values())) == len(SPECIES) * len(SHARDS)
+    for species in SPECIES:
+        targets = []
+        for shard in SHARDS:
+            log = (runs[1] / "logs" / "propagate" / species / f"{shard}.log").read_text()
+            assert f"propagated shard {shard} of {species}" in log
+            document = runs[1] / "results" / species / "shards" / shard / "shard.json"
+            targets += [row["specimen"] for row in json.loads(document.read_text())["predictions"]]
+        assert len(targets) == len(set(targets)) == 10
 
 
 def test_gpu_jobs_asked_the_scheduler_for_a_gpu(runs, env):
     for record in scheduler_records(runs[1], env):
-        rule, _ = rule_and_species(record)
+        rule, _ = rule_and_wildcards(record)
         asked = record.get("TresPerJob", "") + record.get("TresPerNode", "")
         if rule == "propagate":
             assert "gres:gpu:1" in asked, record
