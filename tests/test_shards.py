@@ -185,3 +185,28 @@ def test_shards_and_workers_give_the_same_bytes_as_one_job(ordered, tmp_path):
     assert sum(d["chunks"] for d in per_shard) == len(video["chunks"])
     shard_targets = [r["specimen"] for d in per_shard for r in d["predictions"]]
     assert shard_targets == [t for c in video["chunks"] for t in c["targets"]]
+
+
+@pytest.mark.sam2
+@pytest.mark.filterwarnings("ignore:sam2 engine built with RANDOM")
+def test_sam2_encodes_each_image_of_a_shard_once(ordered):
+    """A shard's engine encodes its templates once and each of its targets once, QC included."""
+    pytest.importorskip("sam2")
+    from traitrack.order import read_pseudovideo
+    from traitrack.propagation import EngineSpec, predict_chunks
+    from traitrack.samples import read_sample_sheet, specimens
+
+    config, ordered_dir = ordered
+    options = {"model_size": "tiny", "image_size": 128, "allow_random_weights": True}
+    spec = EngineSpec("sam2", {**options, "device": "cpu"}, seed=0, threads=1)
+    _, chunks = read_pseudovideo(ordered_dir / "pseudovideo.json")
+    mine = split_chunks(chunks, 2)[0]
+    engine = spec.build()
+    members = specimens(read_sample_sheet(config["samples"]))
+    results = list(
+        predict_chunks(spec, engine, members, mine, StructureTable.from_config(config), 1)
+    )
+    targets = [t for chunk in mine for t in chunk.targets]
+    templates = {t for chunk in mine for t in chunk.templates}
+    assert [r.prediction.specimen for r in results] == targets
+    assert engine.features.stats.encoded == len(templates) + len(targets)
