@@ -36,6 +36,8 @@ OPTION_CLASSES = [
     ("traitrack.engines.sam2.engine", "Sam2Options", ("sam2",), (), ()),
     ("traitrack.finetune.train", "FinetuneOptions", ("finetune",), ("seed",), ("enabled",)),
     ("traitrack.finetune.weights", "LoraOptions", ("finetune", "lora"), (), ()),
+    ("traitrack.selftrain.options", "SelfTrainingOptions", ("self_training",), (), ()),
+    ("traitrack.selftrain.options", "StudentOptions", ("self_training", "student"), (), ()),
 ]
 
 
@@ -90,7 +92,7 @@ def same(a, b) -> bool:
 
 
 def options_class(module: str, name: str):
-    if module != "traitrack.engines.registration.options":
+    if module not in ("traitrack.engines.registration.options", "traitrack.selftrain.options"):
         pytest.importorskip("torch")
         pytest.importorskip("sam2")
     return getattr(importlib.import_module(module), name)

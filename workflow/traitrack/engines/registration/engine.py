@@ -88,7 +88,12 @@ class RegistrationEngine:
     # targets over worker processes (traitrack.propagation) and get the same labels
     independent_targets = True
 
-    def __init__(self, options: RegistrationOptions | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        options: RegistrationOptions | None = None,
+        seed: int = 0,
+        template_priors: Mapping[str, float] | None = None,
+    ) -> None:
         """An engine with these options (the schema's defaults for None) and seed.
 
         Parameters
@@ -97,9 +102,15 @@ class RegistrationEngine:
             The engine's options; :meth:`from_options` builds them from a config section.
         seed : int
             Seeds GrabCut and the classifiers, so a target always gets the same labels.
+        template_priors : Mapping of str to float, optional
+            A fusion weight factor per template specimen (> 0; 1 for those not named): the
+            second self-training round gives its pseudo-templates
+            ``self_training.pseudo_weight`` (:mod:`traitrack.selftrain.pseudo`).  It may also be
+            set on the attribute of the same name between calls.
         """
         self.options = options if options is not None else RegistrationOptions()
         self.seed = int(seed)
+        self.template_priors: dict[str, float] = dict(template_priors or {})
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any] | None, seed: int) -> RegistrationEngine:
@@ -228,12 +239,17 @@ class RegistrationEngine:
                 best = AlignedTemplate(alignment, maps, silhouette, image)
         return best
 
+    def _priors(self, templates: Sequence[PreparedTemplate]) -> list[float] | None:
+        """Each template's fusion prior (:attr:`template_priors`), None when all are 1."""
+        priors = [float(self.template_priors.get(t.specimen, 1.0)) for t in templates]
+        return None if all(prior == 1.0 for prior in priors) else priors
+
     def _refine(
-        self, target: Silhouette, aligned: list[AlignedTemplate]
+        self, target: Silhouette, aligned: list[AlignedTemplate], priors: list[float] | None
     ) -> tuple[Silhouette, list[AlignedTemplate]]:
         """Second pass: target foreground guided by the warped templates, then re-registration."""
         weights = template_weights(
-            [template.alignment.dice for template in aligned], self.options.weight_power
+            [template.alignment.dice for template in aligned], self.options.weight_power, priors
         )
         prior = sum(
             weight
@@ -292,7 +308,7 @@ class RegistrationEngine:
         silhouette = self._silhouette(target.image)
         aligned = [self._align(silhouette, template) for template in templates]
         if self.options.refine_foreground:
-            silhouette, aligned = self._refine(silhouette, aligned)
+            silhouette, aligned = self._refine(silhouette, aligned, self._priors(templates))
         warped = [
             warp_maps(template.maps, template.silhouette, silhouette, template.alignment.transform)
             for template in aligned
@@ -300,7 +316,7 @@ class RegistrationEngine:
         qualities = [template.alignment.dice for template in aligned]
         weights = consensus_weights(
             warped,
-            template_weights(qualities, self.options.weight_power),
+            template_weights(qualities, self.options.weight_power, self._priors(templates)),
             structures,
             power=self.options.agreement_power,
             drop_below=self.options.drop_below,

@@ -25,13 +25,24 @@ def one_hot(labels: np.ndarray, structures: StructureTable) -> np.ndarray:
     )
 
 
-def template_weights(qualities: Sequence[float], power: float) -> np.ndarray:
+def template_weights(
+    qualities: Sequence[float], power: float, priors: Sequence[float] | None = None
+) -> np.ndarray:
     """Fusion weights from registration qualities (silhouette Dice in 0..1), summing to 1.
 
     Raising Dice to a power lets well-fitting templates dominate: 0.9 vs 0.7 becomes 0.66 vs
-    0.34 with power 2, and 0.93 vs 0.07 with power 10.
+    0.34 with power 2, and 0.93 vs 0.07 with power 10.  ``priors`` (one per template, > 0)
+    scale each template's weight before normalising: a pseudo-template (a target's predicted
+    masks, :mod:`traitrack.selftrain.pseudo`) is less trustworthy than a hand-made one however
+    well it registers, so it gets a prior below 1.  None (or all 1) gives the same bytes as
+    without priors.
     """
     quality = np.clip(np.asarray(qualities, float), 1e-6, 1.0) ** float(power)
+    if priors is not None:
+        priors = np.asarray(priors, float)
+        if priors.shape != quality.shape or not np.all(priors > 0):
+            raise ValueError(f"template priors must be one positive number per template: {priors}")
+        quality = quality * priors
     return quality / quality.sum()
 
 

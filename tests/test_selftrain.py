@@ -1,0 +1,322 @@
+"""Self-training: pseudo-templates for a second round, and the student network.
+
+The student's tests train tiny networks on the example's synthetic beetles on the CPU (one
+torch thread), so each takes seconds; what they check is the mechanics (it learns, it resumes,
+its weights reload, the geometry), not the quality, which ``benchmarks/self_training.py``
+measures on real specimens.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_registration import FAST, STRUCTURES, draw_specimen
+
+from traitrack.engines.base import Frame, Prediction, templates_for
+from traitrack.engines.registration.engine import RegistrationEngine
+from traitrack.engines.registration.fusion import template_weights
+from traitrack.example.synthetic import BODY_PLANS, example_structures, render_specimen
+from traitrack.metrics import class_iou, mean_iou
+from traitrack.selftrain.options import SelfTrainingOptions, StudentOptions
+from traitrack.selftrain.pseudo import (
+    assign_templates,
+    choose_pseudo_templates,
+    pseudo_template_frames,
+    run_round,
+)
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("monai")
+pytest.importorskip("albumentations")
+
+from traitrack.selftrain import student  # noqa: E402
+from traitrack.selftrain.data import boundary_confidence, make_sample  # noqa: E402
+
+SIZE = 64
+TINY = {"size": SIZE, "channels": [8, 16, 32], "batch_size": 2, "lr": 0.01}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: the results are the same on every machine and leave cores free."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def beetles():
+    rng = np.random.default_rng(3)
+    return [render_specimen(BODY_PLANS[0], rng) for _ in range(8)]
+
+
+def samples_of(beetles, templates=2, pseudo=0, size=SIZE):
+    """Templates with their true masks; pseudo-labels: the true masks with a shifted row, as a
+    teacher's imperfect labels."""
+    structures = example_structures()
+    out = [
+        make_sample(f"t{i}", b.image, b.labels, size, is_template=True, structures=structures)
+        for i, b in enumerate(beetles[:templates])
+    ]
+    for i, b in enumerate(beetles[templates : templates + pseudo]):
+        noisy = np.roll(b.labels, 2, axis=0)
+        out.append(
+            make_sample(
+                f"p{i}",
+                b.image,
+                noisy,
+                size,
+                is_template=False,
+                structures=structures,
+                qc_rank=0.8,
+                confidence={"elytra": 0.9},
+                boundary_px=2.0,
+            )
+        )
+    return out
+
+
+# -- the student -------------------------------------------------------------------------------
+
+
+def test_the_student_learns_a_synthetic_task_from_two_templates_better_than_chance(beetles):
+    structures = example_structures()
+    options = StudentOptions.from_config({**TINY, "size": 96, "channels": [16, 32, 64, 128]})
+    options = StudentOptions.from_config({**options.as_config(), "epochs": 120})
+    network, losses = student.train(
+        samples_of(beetles, size=96), structures, options, log=lambda line: None
+    )
+    assert losses["loss"].iloc[-5:].mean() < losses["loss"].iloc[:5].mean()
+    targets = beetles[2:]
+    predictions = student.predict(
+        network, [b.image for b in targets], [f"x{i}" for i in range(6)], structures, 96
+    )
+    learnt = np.mean(
+        [
+            mean_iou(class_iou(p.labels, b.labels, structures.labels))
+            for p, b in zip(predictions, targets)
+        ]
+    )
+    # chance: every pixel drawn from the templates' own class frequencies
+    counts = np.bincount(np.concatenate([b.labels.ravel() for b in beetles[:2]]), minlength=6)
+    rng = np.random.default_rng(0)
+    chance = np.mean(
+        [
+            mean_iou(
+                class_iou(
+                    rng.choice(6, size=b.labels.shape, p=counts / counts.sum()).astype(np.uint8),
+                    b.labels,
+                    structures.labels,
+                )
+            )
+            for b in targets
+        ]
+    )
+    assert all(p.labels.shape == b.labels.shape for p, b in zip(predictions, targets))
+    assert learnt > chance + 0.15, (learnt, chance)
+    elytra = np.mean([class_iou(p.labels, b.labels, [3])[3] for p, b in zip(predictions, targets)])
+    assert elytra > 0.5
+
+
+def test_a_killed_training_resumes_to_the_same_weights(beetles, tmp_path):
+    structures = example_structures()
+    options = StudentOptions.from_config({**TINY, "epochs": 4, "refine_from": 0.5})
+    samples = samples_of(beetles, pseudo=3)
+    whole, whole_losses = student.train(
+        samples, structures, options, state_path=tmp_path / "a.pt", log=lambda line: None
+    )
+    student.train(
+        samples, structures, options, state_path=tmp_path / "b.pt", stop_after=2, log=print
+    )
+    lines = []
+    resumed, resumed_losses = student.train(
+        samples, structures, options, state_path=tmp_path / "b.pt", log=lines.append
+    )
+    assert "resuming after epoch 2" in lines[0]
+    assert len(lines) == 3  # the resume line and epochs 3 and 4 only
+    for key, value in whole.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+    columns = ["epoch", "loss", "cross_entropy", "dice", "disagreement", "lr"]
+    pd.testing.assert_frame_equal(whole_losses[columns], resumed_losses[columns])
+    assert np.isnan(whole_losses["disagreement"].iloc[0])  # refining from epoch 3 only
+    assert whole_losses["disagreement"].iloc[2:].notna().all()
+
+
+def test_a_state_of_another_training_set_is_not_resumed(beetles, tmp_path):
+    structures = example_structures()
+    options = StudentOptions.from_config({**TINY, "epochs": 2})
+    student.train(samples_of(beetles), structures, options, state_path=tmp_path / "s.pt", log=print)
+    lines = []
+    student.train(
+        samples_of(beetles, pseudo=1),
+        structures,
+        options,
+        state_path=tmp_path / "s.pt",
+        log=lines.append,
+    )
+    assert not any("resuming" in line for line in lines)
+
+
+def test_the_weights_reload_exactly(beetles, tmp_path):
+    structures = example_structures()
+    options = StudentOptions.from_config({**TINY, "epochs": 2})
+    network, losses = student.train(samples_of(beetles), structures, options, log=lambda line: None)
+    student.save_weights(tmp_path / "weights.pt", network, structures, options)
+    student.write_losses(losses, tmp_path / "loss.tsv", tmp_path / "loss.png")
+    loaded = student.load_weights(tmp_path / "weights.pt", structures)
+    for key, value in network.state_dict().items():
+        assert torch.equal(value, loaded.state_dict()[key]), key
+    images = [b.image for b in beetles[2:4]]
+    before = student.predict(network, images, ["a", "b"], structures, SIZE)
+    after = student.predict(loaded, images, ["a", "b"], structures, SIZE)
+    assert all(np.array_equal(x.labels, y.labels) for x, y in zip(before, after))
+    assert list(pd.read_csv(tmp_path / "loss.tsv", sep="\t")["epoch"]) == [1, 2]
+    assert (tmp_path / "loss.png").stat().st_size > 0
+    with pytest.raises(ValueError, match="structures"):
+        student.load_weights(tmp_path / "weights.pt", STRUCTURES)
+
+
+def test_samples_keep_the_inference_geometry_and_weigh_the_padding_zero(beetles):
+    structures = example_structures()
+    template, pseudo = samples_of(beetles, templates=1, pseudo=1)
+    for sample in (template, pseudo):
+        assert sample.image.shape == (SIZE, SIZE, 3) and sample.labels.shape == (SIZE, SIZE)
+        assert sample.weights.min() == 0.0  # the padding (the beetles are taller than wide)
+    assert set(np.unique(template.weights)) == {0.0, 1.0}
+    assert pseudo.weights.max() <= 0.8 + 1e-6  # the target's QC rank caps its weights
+    labels = np.zeros((9, 9), np.uint8)
+    labels[:, 5:] = 1
+    near = boundary_confidence(labels, 2.0)
+    assert near[4, 4] < near[4, 0] and near[4, 5] < near[4, 8]
+    assert make_sample(
+        "g",
+        beetles[0].image[..., 0],
+        beetles[0].labels,
+        SIZE,
+        is_template=True,
+        structures=structures,
+    ).image.shape == (SIZE, SIZE, 3)
+
+
+# -- pseudo-templates --------------------------------------------------------------------------
+
+
+def test_pseudo_templates_are_the_top_share_by_qc_rank_without_evaluation_ground_truth():
+    qc = pd.DataFrame(
+        {
+            "specimen": ["a", "b", "c", "d", "e", "f", "g", "h"],
+            "qc_rank": [0.9, 0.8, 0.95, 0.1, 0.8, np.nan, 0.3, 0.2],
+        }
+    )
+    assert choose_pseudo_templates(qc, 0.5) == ["c", "a", "b", "e"]  # ties by name
+    assert choose_pseudo_templates(qc, 0.5, exclude={"c"}, already={"b"}) == ["a", "e"]
+    assert choose_pseudo_templates(qc, 0.0) == []
+    # every target has evaluation ground truth: none becomes a pseudo-template
+    assert choose_pseudo_templates(qc, 1.0, exclude=set(qc["specimen"])) == []
+    with pytest.raises(ValueError, match="qc_rank"):
+        choose_pseudo_templates(qc.drop(columns="qc_rank"), 0.5)
+
+
+def test_a_pseudo_template_carries_its_prediction_never_its_ground_truth():
+    truth = {"a": np.full((4, 4), 3, np.uint8)}
+    predicted = {"a": np.full((4, 4), 1, np.uint8)}
+    images = {"a": np.zeros((4, 4, 3), np.uint8)}
+    (frame,) = pseudo_template_frames(["a"], predicted, images)
+    assert np.array_equal(frame.labels, predicted["a"])
+    assert not np.array_equal(frame.labels, truth["a"])
+
+
+def test_no_target_is_its_own_template_and_a_hand_made_one_is_always_kept():
+    names = ["t1", "p1", "p2", "p3"]
+    descriptors = np.array([[10.0], [0.0], [1.0], [2.0]])
+    chosen = assign_templates(
+        ["p1", "x"], np.array([[0.0], [1.1]]), names, descriptors, 2, true_templates={"t1"}
+    )
+    assert chosen["p1"] == ("p2", "t1")
+    assert chosen["x"] == ("p2", "t1")
+    assert all(target not in templates for target, templates in chosen.items())
+
+
+class RecordingEngine:
+    """Copies each target's nearest template's labels; records every chunk it is given."""
+
+    name = "recording"
+    random_weights = False
+
+    def __init__(self):
+        self.chunks = []
+        self.template_priors = {}
+        self.priors_seen = []
+
+    def propagate(self, frames, structures):
+        self.chunks.append([(f.specimen, f.is_template) for f in frames])
+        self.priors_seen.append(dict(self.template_priors))
+        templates = [f for f in frames if f.is_template]
+        return [
+            Prediction(
+                f.specimen,
+                templates_for(f, templates)[0].labels.copy(),
+                templates=tuple(t.specimen for t in templates_for(f, templates)),
+            )
+            for f in frames
+            if not f.is_template
+        ]
+
+
+def test_the_second_round_never_shows_a_target_itself_and_scores_against_true_templates():
+    image = np.zeros((8, 8, 3), np.uint8)
+    labels = np.ones((8, 8), np.uint8)
+    true = [Frame("t1", image, labels)]
+    pseudo = [Frame("p1", image, labels * 2), Frame("p2", image, labels * 3)]
+    targets = [
+        Frame("p1", image, templates=("p2", "t1")),
+        Frame("p2", image, templates=("p1", "t1")),
+        Frame("x", image, templates=("p1", "p2", "t1")),
+    ]
+    engine = RecordingEngine()
+    result = run_round(engine, true, pseudo, targets, STRUCTURES, pseudo_weight=0.5)
+    forward = engine.chunks[:3]
+    for chunk in forward:
+        shown = {name for name, is_template in chunk if is_template}
+        assert not shown & {name for name, is_template in chunk if not is_template}
+    assert engine.priors_seen[0] == {"p1": 0.5, "p2": 0.5}
+    assert engine.template_priors == {}  # restored after the round
+    back = engine.chunks[3:]  # QC: the target as template, hand-made templates as targets
+    assert all([name for name, is_t in chunk if not is_t] == ["t1"] for chunk in back)
+    assert list(result.provenance["pseudo_templates"]) == ["p2", "p1", "p1;p2"]
+    assert list(result.qc["specimen"]) == ["p1", "p2", "x"]
+    with pytest.raises(ValueError, match="itself"):
+        run_round(engine, true, pseudo, [Frame("p1", image, templates=("p1",))], STRUCTURES)
+
+
+# -- the registration engine's template priors --------------------------------------------------
+
+
+def test_template_priors_of_one_fuse_exactly_as_none():
+    qualities = [0.91, 0.7, 0.83]
+    plain = template_weights(qualities, 4.0)
+    assert np.array_equal(plain, template_weights(qualities, 4.0, [1.0, 1.0, 1.0]))
+    lowered = template_weights(qualities, 4.0, [1.0, 0.5, 0.5])
+    assert lowered[0] > plain[0] and np.isclose(lowered.sum(), 1.0)
+    with pytest.raises(ValueError, match="positive"):
+        template_weights(qualities, 4.0, [1.0, 0.0, 1.0])
+
+
+def test_a_registration_engine_with_priors_of_one_gives_the_same_labels():
+    templates = [draw_specimen(seed=1), draw_specimen(angle=10.0, seed=4)]
+    target = draw_specimen(centre=(60, 52), angle=25.0, scale=1.15, seed=2)[0]
+    frames = [Frame(f"t{i}", image, labels) for i, (image, labels) in enumerate(templates)]
+    frames.append(Frame("target", target))
+    options = SelfTrainingOptions().pseudo_weight  # the schema's default
+    plain = RegistrationEngine.from_options(FAST, seed=0).propagate(frames, STRUCTURES)[0]
+    ones = RegistrationEngine.from_options(FAST, seed=0)
+    ones.template_priors = {"t0": 1.0, "t1": 1.0}
+    same = ones.propagate(frames, STRUCTURES)[0]
+    assert np.array_equal(plain.labels, same.labels)
+    assert plain.confidence == same.confidence
+    lowered = RegistrationEngine.from_options(FAST, seed=0)
+    lowered.template_priors = {"t1": options}
+    changed = lowered.propagate(frames, STRUCTURES)[0]
+    assert changed.confidence != plain.confidence

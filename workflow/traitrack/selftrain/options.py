@@ -1,0 +1,85 @@
+"""Options of self-training as typed, frozen objects (the schema's ``self_training`` section).
+
+Each field's meaning, type, range and default live in ``workflow/schemas/config.schema.yaml``
+and config/README.md; :class:`traitrack.config.SchemaOptions` takes them from there, so no
+value has a second copy here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from traitrack.config import SchemaOptions
+
+
+@dataclass(frozen=True)
+class StudentOptions(
+    SchemaOptions, section=("self_training", "student"), label="self_training.student"
+):
+    """The config's ``self_training.student`` section (see the schema for each field)."""
+
+    enabled: bool
+    size: int
+    channels: tuple[int, ...]
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    template_share: float
+    boundary_px: float
+    refine_from: float
+    disagreement_weight: float
+    rotate_deg: float
+    scale: float
+    colour: float
+    flips: bool
+    init_weights: str
+
+    @property
+    def refine_epoch(self) -> int:
+        """The first epoch (0-based) whose pseudo-labels lose weight where the student
+        disagrees with the teacher."""
+        return int(round(self.refine_from * self.epochs))
+
+    def fingerprint(self) -> dict:
+        """The options that decide the trained weights (``enabled`` and ``init_weights``'
+        path do not: the checkpoint records the weights themselves)."""
+        config = dataclasses.asdict(self)
+        config.pop("enabled")
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
+
+
+@dataclass(frozen=True)
+class SelfTrainingOptions(SchemaOptions, section="self_training", label="self_training"):
+    """The config's ``self_training`` section (see the schema for each field)."""
+
+    rounds: int
+    pseudo_share: float
+    pseudo_weight: float
+    allow_gt_targets: bool
+    student: StudentOptions = dataclasses.field(default_factory=StudentOptions)
+
+    @classmethod
+    def from_config(cls, section) -> SelfTrainingOptions:
+        """The options of a ``self_training`` section, the schema's defaults where it is silent.
+
+        Parameters
+        ----------
+        section : Mapping or None
+            The config's ``self_training`` section.
+
+        Returns
+        -------
+        SelfTrainingOptions
+            The options, ``student`` as :class:`StudentOptions`.
+
+        Raises
+        ------
+        traitrack.config.OptionsError
+            If a key is unknown or a value unusable; the message names every one.
+        """
+        values = dict(section or {})
+        cls.check_keys(values)
+        student = StudentOptions.from_config(values.pop("student", None))
+        return cls(**values, student=student)

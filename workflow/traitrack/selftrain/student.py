@@ -1,0 +1,386 @@
+"""The student: a small U-Net trained on templates and the teacher's pseudo-labels (S4M).
+
+The network is MONAI's ``UNet`` (residual units, instance norm) from random initialisation:
+no pretrained weights exist on the machines this was built on, and a species' few hundred
+specimens of one view are a narrow task that a small network learns.  (``init_weights`` loads
+a state dict to start from where one exists.)  MONAI needs nothing but torch; the
+segmentation-models-pytorch encoders need torchvision, whose wheels on PyPI are CUDA builds.
+
+Training (:func:`train`): weighted cross-entropy plus weighted soft Dice over background and
+the structures, each pixel weighted as :mod:`.data` says; templates repeated to at least
+``template_share`` of an epoch; augmentation by albumentations; AdamW with a cosine schedule
+over epochs.  From epoch ``refine_epoch`` on, pseudo-label pixels where the student (at the
+start of the epoch, unaugmented) disagrees with the teacher weigh ``disagreement_weight``:
+the pseudo-labels are refined by what the student has learnt from all of them together.
+Every random draw is a function of the seed and the epoch, and the state is saved atomically
+after every epoch, so a killed run resumes to the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from monai.networks.nets import UNet
+
+from traitrack.engines.base import Prediction, probability_summary
+from traitrack.engines.sam2.letterbox import (
+    IMAGE_MEAN,
+    IMAGE_STD,
+    fit_letterbox,
+    letterbox_image,
+    unletterbox_logits,
+)
+from traitrack.io import atomic_output
+from traitrack.selftrain.data import Sample, augmentation
+from traitrack.selftrain.options import StudentOptions
+from traitrack.structures import StructureTable
+
+LOSS_COLUMNS = ["epoch", "loss", "cross_entropy", "dice", "disagreement", "lr", "seconds"]
+
+
+def build_network(classes: int, options: StudentOptions) -> torch.nn.Module:
+    """The student network: MONAI ``UNet`` (2-D, RGB in, background + structures out).
+
+    Parameters
+    ----------
+    classes : int
+        Output channels: 1 + the number of structures.
+    options : StudentOptions
+        ``channels`` sets the levels.
+
+    Returns
+    -------
+    torch.nn.Module
+        The network, randomly initialised (or from ``init_weights``).
+    """
+    channels = tuple(options.channels)
+    network = UNet(
+        spatial_dims=2,
+        in_channels=3,
+        out_channels=classes,
+        channels=channels,
+        strides=(2,) * (len(channels) - 1),
+        num_res_units=2,
+    )
+    if options.init_weights:
+        state = torch.load(options.init_weights, map_location="cpu", weights_only=True)
+        network.load_state_dict(state.get("state_dict", state), strict=False)
+    return network
+
+
+def to_input(squares: np.ndarray) -> torch.Tensor:
+    """(B, S, S, 3) uint8 squares -> (B, 3, S, S) float32, ImageNet-normalised as SAM 2's."""
+    scaled = (np.asarray(squares, np.float32) / 255.0 - IMAGE_MEAN) / IMAGE_STD
+    return torch.from_numpy(np.ascontiguousarray(scaled.transpose(0, 3, 1, 2)))
+
+
+def weighted_losses(
+    logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-pixel weighted cross-entropy and weighted soft Dice (mean over classes present).
+
+    Cross-entropy alone lets the background and the large parts decide; Dice counts every
+    present class alike, so the thin parts (legs, antennae) and small ones (an ant's eye)
+    are learnt too.
+    """
+    classes = logits.shape[1]
+    total = weights.sum().clamp_min(1e-6)
+    cross = (F.cross_entropy(logits, labels, reduction="none") * weights).sum() / total
+    probabilities = logits.softmax(dim=1)
+    onehot = F.one_hot(labels, classes).permute(0, 3, 1, 2).float()
+    w = weights[:, None]
+    intersection = (probabilities * onehot * w).sum(dim=(0, 2, 3))
+    sizes = ((probabilities + onehot) * w).sum(dim=(0, 2, 3))
+    present = (onehot * w).sum(dim=(0, 2, 3)) > 0
+    dice = 1.0 - (2 * intersection + 1.0) / (sizes + 1.0)
+    dice = dice[present].mean() if present.any() else logits.sum() * 0.0
+    return cross, dice
+
+
+def epoch_order(samples: Sequence[Sample], template_share: float, seed: int, epoch: int):
+    """The sample indices of one epoch, templates repeated to ``template_share``, shuffled.
+
+    A function of the seed and the epoch alone, so a resumed run draws what the killed one
+    would have.
+    """
+    templates = [i for i, s in enumerate(samples) if s.is_template]
+    others = [i for i, s in enumerate(samples) if not s.is_template]
+    repeat = 1
+    if templates and others and template_share > 0:
+        wanted = template_share * len(others) / max(1e-9, 1.0 - template_share)
+        repeat = max(1, int(np.ceil(wanted / len(templates))))
+    order = np.array(templates * repeat + others, np.int64)
+    return np.random.default_rng([seed, epoch]).permutation(order)
+
+
+def disagreement_factors(
+    network: torch.nn.Module, samples: Sequence[Sample], factor: float, batch_size: int
+) -> tuple[list[np.ndarray], float]:
+    """Per sample, ``factor`` where the student disagrees with a pseudo-label, 1 elsewhere.
+
+    Templates keep 1 everywhere: their labels are hand-made.  Also returns the share of the
+    pseudo-labels' weighted pixels that disagree (the loss table's ``disagreement``).
+    """
+    predictions = predict_squares(network, [s.image for s in samples], batch_size)
+    factors, disagree, counted = [], 0.0, 0.0
+    for sample, predicted in zip(samples, predictions):
+        if sample.is_template:
+            factors.append(np.ones(sample.labels.shape, np.float32))
+            continue
+        differs = predicted != sample.labels
+        factors.append(np.where(differs, np.float32(factor), np.float32(1.0)))
+        disagree += float(sample.weights[differs].sum())
+        counted += float(sample.weights.sum())
+    return factors, disagree / counted if counted else float("nan")
+
+
+def predict_squares(
+    network: torch.nn.Module, squares: Sequence[np.ndarray], batch_size: int
+) -> list[np.ndarray]:
+    """Arg-max label maps of letterboxed squares, in the student's square."""
+    network.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(squares), batch_size):
+            logits = network(to_input(np.stack(squares[start : start + batch_size])))
+            out += list(logits.argmax(dim=1).to(torch.uint8).numpy())
+    return out
+
+
+def fingerprint(samples: Sequence[Sample], options: StudentOptions, seed: int) -> str:
+    """A digest of the training set and settings: a saved state of other ones is not resumed."""
+    digest = hashlib.sha256(json.dumps([options.fingerprint(), seed]).encode())
+    for sample in samples:
+        digest.update(sample.specimen.encode())
+        for array in (sample.image, sample.labels, sample.weights):
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def train(
+    samples: Sequence[Sample],
+    structures: StructureTable,
+    options: StudentOptions,
+    *,
+    seed: int = 0,
+    state_path: str | Path | None = None,
+    stop_after: int | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[torch.nn.Module, pd.DataFrame]:
+    """Train the student; resume from ``state_path`` when it holds this run's state.
+
+    Parameters
+    ----------
+    samples : sequence of Sample
+        Templates and pseudo-labels (:func:`traitrack.selftrain.data.make_sample`).
+    structures : StructureTable
+        The part table.
+    options : StudentOptions
+        ``self_training.student``.
+    seed : int
+        The config's seed: initialisation, epoch order, augmentation.
+    state_path : str or Path, optional
+        Where the resumable state is written after every epoch (atomically) and read from at
+        the start; a state of another training set or other settings is ignored.
+    stop_after : int, optional
+        Stop after this many epochs in total (to test resuming, as a killed job would).
+    log : callable
+        Receives one line per epoch (seconds per epoch included).
+
+    Returns
+    -------
+    network : torch.nn.Module
+        The trained student (eval mode).
+    losses : pandas.DataFrame
+        One row per epoch (:data:`LOSS_COLUMNS`), resumed epochs included.
+    """
+    torch.manual_seed(seed)
+    network = build_network(len(structures) + 1, options)
+    optimiser = torch.optim.AdamW(
+        network.parameters(), lr=options.lr, weight_decay=options.weight_decay
+    )
+    rows: list[dict] = []
+    start_epoch = 0
+    key = fingerprint(samples, options, seed)
+    if state_path is not None and Path(state_path).exists():
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        if state.get("fingerprint") == key:
+            network.load_state_dict(state["network"])
+            optimiser.load_state_dict(state["optimiser"])
+            rows = [dict(zip(LOSS_COLUMNS, row)) for row in state["losses"]]
+            for row in rows:
+                row["epoch"] = int(row["epoch"])
+            start_epoch = int(state["epoch"])
+            log(f"student: resuming after epoch {start_epoch} from {state_path}")
+    transform = augmentation(options.rotate_deg, options.scale, options.colour, options.flips)
+    last = options.epochs if stop_after is None else min(options.epochs, stop_after)
+    for epoch in range(start_epoch, last):
+        begin = time.perf_counter()
+        lr = float(options.lr * 0.5 * (1 + np.cos(np.pi * epoch / options.epochs)))
+        for group in optimiser.param_groups:
+            group["lr"] = lr
+        factors, disagreement = None, float("nan")
+        if epoch >= options.refine_epoch and options.disagreement_weight < 1:
+            factors, disagreement = disagreement_factors(
+                network, samples, options.disagreement_weight, options.batch_size
+            )
+        transform.set_random_seed(seed * 100_003 + epoch)
+        torch.manual_seed(seed * 100_003 + epoch)
+        network.train()
+        sums = np.zeros(3)
+        order = epoch_order(samples, options.template_share, seed, epoch)
+        for batch_start in range(0, len(order), options.batch_size):
+            images, labels, weights = [], [], []
+            for index in order[batch_start : batch_start + options.batch_size]:
+                sample = samples[index]
+                weight = sample.weights if factors is None else sample.weights * factors[index]
+                out = transform(image=sample.image, masks=[sample.labels, weight])
+                images.append(out["image"])
+                labels.append(out["masks"][0])
+                weights.append(out["masks"][1])
+            logits = network(to_input(np.stack(images)))
+            cross, dice = weighted_losses(
+                logits,
+                torch.from_numpy(np.stack(labels).astype(np.int64)),
+                torch.from_numpy(np.stack(weights).astype(np.float32)),
+            )
+            loss = cross + dice
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            sums += [loss.item(), cross.item(), dice.item()]
+        batches = max(1, int(np.ceil(len(order) / options.batch_size)))
+        seconds = time.perf_counter() - begin
+        rows.append(
+            dict(zip(LOSS_COLUMNS, [epoch + 1, *(sums / batches), disagreement, lr, seconds]))
+        )
+        log(
+            f"student epoch {epoch + 1}/{options.epochs}: loss {rows[-1]['loss']:.4f}, "
+            f"{len(order)} images, {seconds:.1f} s per epoch"
+        )
+        if state_path is not None:
+            payload = {
+                "fingerprint": key,
+                "epoch": epoch + 1,
+                "network": network.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "losses": [[float(row[c]) for c in LOSS_COLUMNS] for row in rows],
+            }
+            with atomic_output(state_path) as temporary:
+                torch.save(payload, temporary)
+    network.eval()
+    return network, pd.DataFrame(rows, columns=LOSS_COLUMNS)
+
+
+def save_weights(
+    path: str | Path, network: torch.nn.Module, structures: StructureTable, options: StudentOptions
+) -> None:
+    """Write the trained student (a plain dict of tensors, strings and numbers), atomically."""
+    payload = {
+        "state_dict": network.state_dict(),
+        "structures": [s.name for s in structures],
+        "options": options.fingerprint(),
+    }
+    with atomic_output(path) as temporary:
+        torch.save(payload, temporary)
+
+
+def load_weights(path: str | Path, structures: StructureTable) -> torch.nn.Module:
+    """Read a student written by :func:`save_weights` (``weights_only=True``), eval mode.
+
+    Raises
+    ------
+    ValueError
+        If the file's structures are not the config's.
+    """
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    names = [s.name for s in structures]
+    if payload["structures"] != names:
+        raise ValueError(
+            f"{path}: the student was trained on structures {payload['structures']}, the config "
+            f"declares {names}; train it again (rule train_student)"
+        )
+    options = StudentOptions.from_config({**payload["options"], "init_weights": ""})
+    network = build_network(len(names) + 1, options)
+    network.load_state_dict(payload["state_dict"])
+    network.eval()
+    return network
+
+
+def predict(
+    network: torch.nn.Module,
+    images: Sequence[np.ndarray],
+    specimens: Sequence[str],
+    structures: StructureTable,
+    size: int,
+) -> list[Prediction]:
+    """Label maps at each image's own size, letterboxed in and out as at inference.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        The student.
+    images : sequence of numpy.ndarray
+        (H, W, 3) RGB uint8 images, any sizes.
+    specimens : sequence of str
+        Their slugs.
+    structures : StructureTable
+        The part table.
+    size : int
+        The student's side (``self_training.student.size``).
+
+    Returns
+    -------
+    list of Prediction
+        One per image: labels at the image's size (uint8) and each structure's mean softmax
+        probability inside its mask as ``confidence``; no templates and no QC evidence.
+    """
+    network.eval()
+    out = []
+    with torch.no_grad():
+        for specimen, image in zip(specimens, images):
+            image = np.asarray(image)
+            box = fit_letterbox(image.shape[0], image.shape[1], size)
+            logits = network(to_input(letterbox_image(image[..., :3], box)[None]))[0]
+            logits = unletterbox_logits(logits, box)
+            probabilities = logits.softmax(dim=0).numpy()
+            labels = probabilities.argmax(axis=0).astype(np.uint8)
+            out.append(
+                Prediction(
+                    specimen=specimen,
+                    labels=labels,
+                    confidence=probability_summary(labels, probabilities[1:], structures),
+                )
+            )
+    return out
+
+
+def write_losses(losses: pd.DataFrame, table: str | Path, plot: str | Path | None = None) -> None:
+    """The loss table (TSV) and, if ``plot`` is given, its plot (PNG), both atomically."""
+    with atomic_output(table) as temporary:
+        losses.to_csv(temporary, sep="\t", index=False)
+    if plot is None:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(5, 3.2))
+    for column in ("loss", "cross_entropy", "dice"):
+        axis.plot(losses["epoch"], losses[column], label=column.replace("_", " "))
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("weighted loss")
+    axis.legend(frameon=False)
+    figure.tight_layout()
+    with atomic_output(plot) as temporary:
+        figure.savefig(temporary, dpi=100)
+    plt.close(figure)
