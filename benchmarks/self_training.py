@@ -1,0 +1,386 @@
+"""Self-training on the shared real specimens: none, pseudo-templates, student, both (issue 24).
+
+Split and templates as ``benchmarks/learning_curve.py``: the images of a set sorted by name,
+every 4th an evaluation target (``--targets`` of them, evenly spaced; ``--tuning-split``: the
+split settings are chosen on), the rest the pool; the N templates are the first N of
+``annotate_next``'s ranking of the pool, and each specimen's templates are its min(5, N)
+nearest of them by the specimen descriptor.  ``--unlabelled`` pool specimens that are not
+templates (evenly spaced) play the species' unlabelled specimens: their ground truth is never
+read.  The evaluation targets have ground truth used for scoring, so they never become
+pseudo-templates or student training images (``self_training.allow_gt_targets: false``).
+
+For each N, with the registration engine (each set's ``config/datasets`` options):
+
+* **none**: round 1 on the targets;
+* **pseudo**: round 1 on the unlabelled specimens, QC (round trip to the nearest hand-made
+  template, the prediction's evidence, ``qc_rank`` over them); the top ``pseudo_share`` by
+  rank become pseudo-templates (fusion prior ``pseudo_weight``); round 2 on the targets, each
+  with its 5 nearest of templates and pseudo-templates, its nearest hand-made one always kept;
+* **student**: a student trained on the templates and round 1's labels of the unlabelled
+  specimens (weighted by their ``qc_rank``, confidence and boundary distance) predicts the
+  targets;
+* **both**: round 2 also on the unlabelled specimens (never their own template), and a
+  student trained on those labels.
+
+``--timing``: a student's seconds per epoch and the process's peak memory for a species of
+``--timing-specimens`` synthetic specimens (the example's beetles) at the student's size.
+
+Torch uses ``--threads`` threads (printed).  Registrations are cached per (specimen,
+templates, priors) in ``--cache`` (a folder of .npz), so an interrupted run resumes.
+
+Data: ../shared/data (beetles-5part: NEON "Beetles as Sentinel Taxa" images, East et al. 2026,
+doi 10.57967/hf/8716, CC BY 4.0, masks from Imageomics BeetleFlow; ants-4part: AntWeb images,
+www.antweb.org, CC BY 4.0, masks by EPFL CS-433 "ml-project-2-kalamariunionen" with UNIL).
+Example::
+
+    .venv/bin/python benchmarks/self_training.py --set both --targets 20 --unlabelled 40 \
+        --workers 2 --threads 1 --cache /tmp/self_training_cache
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import multiprocessing
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "workflow"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from registration_real import DATA, SET_OPTIONS, SETS, describe_paths, split  # noqa: E402
+
+from traitrack.describe import centre_descriptors, pairwise_distances  # noqa: E402
+from traitrack.engines.base import Frame  # noqa: E402
+from traitrack.engines.registration.engine import (  # noqa: E402
+    RegistrationEngine,
+    RegistrationOptions,
+)
+from traitrack.io import read_image, read_mask  # noqa: E402
+from traitrack.metrics import class_iou, mean_iou  # noqa: E402
+from traitrack.qc import evidence_of, round_trip, summarise_round_trips  # noqa: E402
+from traitrack.select import rank_annotation_candidates  # noqa: E402
+from traitrack.selftrain.options import SelfTrainingOptions  # noqa: E402
+from traitrack.selftrain.pseudo import assign_templates, choose_pseudo_templates  # noqa: E402
+from traitrack.structures import StructureTable  # noqa: E402
+
+FUSED = 5
+
+
+def register(task: tuple) -> tuple:
+    """One specimen segmented from its templates (hand-made or pseudo), with its QC rows."""
+    name, path, templates, priors, config, options, qc_to, cache = task
+    key = hashlib.sha256(repr((str(path), [t[0] for t in templates], priors)).encode())
+    key = key.hexdigest()
+    stored = Path(cache) / f"{key[:24]}.npz" if cache else None
+    if stored is not None and stored.exists():
+        data = np.load(stored, allow_pickle=False)
+        qc = pd.read_json(str(data["qc"]), orient="records").to_dict("records")
+        return name, data["labels"], {"confidence": json.loads(str(data["confidence"]))}, qc
+    structures = StructureTable.from_config(config)
+    engine = RegistrationEngine(options, seed=0, template_priors=dict(priors))
+    frames = [Frame(n, read_image(p), labels) for n, p, labels in templates]
+    image = read_image(path)
+    (prediction,) = engine.propagate([*frames, Frame(name, image)], structures)
+    engine.template_priors = {}
+    back = [f for f in frames if f.specimen in qc_to][:1]
+    rows = round_trip(
+        engine, Frame(name, image), prediction.labels, back, structures, evidence_of(prediction)
+    )
+    if stored is not None:
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(
+            stored,
+            labels=prediction.labels,
+            confidence=json.dumps(prediction.confidence),
+            qc=pd.DataFrame(rows).to_json(orient="records"),
+        )
+    return name, prediction.labels, {"confidence": prediction.confidence}, rows
+
+
+def run_tasks(tasks: list[tuple], workers: int) -> dict:
+    if workers > 1:
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            results = pool.map(register, tasks, chunksize=1)
+    else:
+        results = [register(task) for task in tasks]
+    return {name: (labels, extra, rows) for name, labels, extra, rows in results}
+
+
+def nearest(distances: np.ndarray, candidates: list[int], k: int) -> list[int]:
+    return [candidates[i] for i in np.argsort(distances[candidates], kind="stable")[:k]]
+
+
+def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -> dict:
+    import torch
+
+    from traitrack.selftrain import student
+    from traitrack.selftrain.data import make_sample
+
+    folder, config = SETS[key]
+    structures = StructureTable.from_config(config)
+    images = sorted((DATA / folder / "images").glob("*.png"))
+    if not images:
+        raise SystemExit(f"no images in {DATA / folder / 'images'}; is ../shared/data there?")
+    targets, pool = split(images, args.targets, args.tuning_split)
+    options = RegistrationOptions.from_config(SET_OPTIONS[key])
+    _, ranking_desc = centre_descriptors(
+        describe_paths(targets, "hog", options), describe_paths(pool, "hog", options)
+    )
+    ranking = rank_annotation_candidates([p.stem for p in pool], ranking_desc, ranking_desc[:0])
+    index = {p.stem: i for i, p in enumerate(pool)}
+    ordered = [index[n] for n in ranking["specimen"]]
+    chosen_all = set(ordered[: max(args.sizes)])
+    free = [i for i in range(len(pool)) if i not in chosen_all]
+    spaced = np.linspace(0, len(free) - 1, min(args.unlabelled, len(free))).round().astype(int)
+    unlabelled = [pool[free[i]] for i in spaced]
+    everyone = targets + unlabelled + pool
+    desc = np.vstack(centre_descriptors(describe_paths(everyone, "specimen", options)))
+    dist = pairwise_distances(desc, desc)
+    row = {p.stem: i for i, p in enumerate(everyone)}
+    mask_of = lambda p: read_mask(p.parent.parent / "masks" / p.name, structures)  # noqa: E731
+    print(
+        f"\n## {folder}, {'tuning' if args.tuning_split else 'benchmark'} split: "
+        f"{len(targets)} targets, {len(unlabelled)} unlabelled, pool {len(pool)}, sizes "
+        f"{args.sizes}, torch threads {torch.get_num_threads()}, {args.workers} worker(s), "
+        f"self_training {settings.as_config()}",
+        flush=True,
+    )
+
+    def one_size(n: int) -> dict:
+        start = time.perf_counter()
+        true = [pool[i] for i in ordered[:n]]
+        true_frames = {p.stem: (p.stem, p, mask_of(p)) for p in true}
+
+        def templates_of(p: Path, k: int = FUSED) -> list:
+            picks = nearest(dist[row[p.stem]], [row[t.stem] for t in true], min(k, n))
+            return [true_frames[everyone[j].stem] for j in picks]
+
+        def round_one(paths: list[Path]) -> dict:
+            tasks = [
+                (
+                    p.stem,
+                    p,
+                    templates_of(p),
+                    (),
+                    config,
+                    options,
+                    {t.stem for t in true},
+                    args.cache,
+                )
+                for p in paths
+            ]
+            return run_tasks(tasks, args.workers)
+
+        first = round_one(targets + unlabelled)
+        truth = {p.stem: mask_of(p) for p in targets}
+
+        def score(labels_of) -> float:
+            return float(
+                np.mean(
+                    [
+                        mean_iou(class_iou(labels_of(p.stem), truth[p.stem], structures.labels))
+                        for p in targets
+                    ]
+                )
+            )
+
+        scores = {"none": score(lambda s: first[s][0])}
+        qc = pd.DataFrame(
+            summarise_round_trips([r for p in unlabelled for r in first[p.stem][2]], 0.0)
+        )
+        pseudo = choose_pseudo_templates(
+            qc, settings.pseudo_share, exclude={p.stem for p in targets + true}
+        )
+        by_name = {p.stem: p for p in everyone}
+        pseudo_frames = {s: (s, by_name[s], first[s][0]) for s in pseudo}
+        round_two = {**true_frames, **pseudo_frames}
+
+        def round_two_of(paths: list[Path]) -> dict:
+            names = list(round_two)
+            assigned = assign_templates(
+                [p.stem for p in paths],
+                desc[[row[p.stem] for p in paths]],
+                names,
+                desc[[row[s] for s in names]],
+                FUSED,
+                true_templates=true_frames,
+            )
+            tasks = [
+                (
+                    p.stem,
+                    p,
+                    [round_two[s] for s in assigned[p.stem]],
+                    tuple(sorted((s, settings.pseudo_weight) for s in pseudo_frames)),
+                    config,
+                    options,
+                    set(true_frames),
+                    args.cache,
+                )
+                for p in paths
+            ]
+            return run_tasks(tasks, args.workers)
+
+        second = round_two_of(targets + (unlabelled if args.both else []))
+        scores["pseudo"] = score(lambda s: second[s][0])
+
+        def student_scores(labels: dict, qc_table: pd.DataFrame) -> float:
+            ranks = dict(zip(qc_table["specimen"], qc_table["qc_rank"]))
+            size = settings.student.size
+            samples = [
+                make_sample(
+                    t.stem,
+                    read_image(t),
+                    true_frames[t.stem][2],
+                    size,
+                    is_template=True,
+                    structures=structures,
+                )
+                for t in true
+            ]
+            samples += [
+                make_sample(
+                    p.stem,
+                    read_image(p),
+                    labels[p.stem][0],
+                    size,
+                    is_template=False,
+                    structures=structures,
+                    qc_rank=ranks.get(p.stem, 0.0),
+                    confidence=labels[p.stem][1]["confidence"],
+                    boundary_px=settings.student.boundary_px,
+                )
+                for p in unlabelled
+            ]
+            network, losses = student.train(
+                samples, structures, settings.student, seed=0, log=lambda line: None
+            )
+            predictions = student.predict(
+                network,
+                [read_image(p) for p in targets],
+                [p.stem for p in targets],
+                structures,
+                size,
+            )
+            by = {p.specimen: p.labels for p in predictions}
+            print(
+                f"  student N={n}: {losses['seconds'].mean():.1f} s per epoch, final loss "
+                f"{losses['loss'].iloc[-1]:.3f}",
+                flush=True,
+            )
+            return score(by.__getitem__)
+
+        scores["student"] = student_scores(first, qc)
+        if args.both:
+            qc2 = pd.DataFrame(
+                summarise_round_trips([r for p in unlabelled for r in second[p.stem][2]], 0.0)
+            )
+            scores["both"] = student_scores(second, qc2)
+        print(
+            f"N={n}: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
+            + f" ({len(pseudo)} pseudo-templates, {time.perf_counter() - start:.0f} s)",
+            flush=True,
+        )
+        return scores
+
+    table = {n: one_size(n) for n in args.sizes}
+    columns = ["none", "pseudo", "student"] + (["both"] if args.both else [])
+    print("| N | " + " | ".join(columns) + " |\n|" + "---|" * (len(columns) + 1))
+    for n, scores in table.items():
+        print(f"| {n} | " + " | ".join(f"{scores[c]:.3f}" for c in columns) + " |", flush=True)
+    return table
+
+
+def timing(args: argparse.Namespace, settings: SelfTrainingOptions) -> None:
+    """Seconds per epoch and peak memory of a student on a synthetic species."""
+    import torch
+
+    from traitrack.example.synthetic import BODY_PLANS, example_structures, render_specimen
+    from traitrack.selftrain import student
+    from traitrack.selftrain.data import make_sample
+
+    structures = example_structures()
+    rng = np.random.default_rng(0)
+    specimens = [render_specimen(BODY_PLANS[0], rng) for _ in range(args.timing_specimens)]
+    size = settings.student.size
+    samples = [
+        make_sample(
+            f"s{i}",
+            s.image,
+            s.labels,
+            size,
+            is_template=i < 5,
+            structures=structures,
+            qc_rank=0.7,
+            confidence={},
+            boundary_px=settings.student.boundary_px,
+        )
+        for i, s in enumerate(specimens)
+    ]
+    epochs = args.timing_epochs
+    options = SelfTrainingOptions.from_config(
+        {"student": {**settings.student.as_config(), "epochs": epochs, "refine_from": 0.5}}
+    ).student
+    start = time.perf_counter()
+    _, losses = student.train(samples, structures, options, seed=0, log=print)
+    seconds = losses["seconds"]
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    full = settings.student.epochs
+    print(
+        f"\n## student timing: {len(samples)} synthetic specimens at {size} px, torch threads "
+        f"{torch.get_num_threads()}: {seconds.mean():.1f} s per epoch (refining epochs "
+        f"{seconds.iloc[epochs // 2 :].mean():.1f} s), {full} epochs ~ "
+        f"{seconds.iloc[epochs // 2 :].mean() * full / 60:.1f} min; peak memory (RSS) "
+        f"{peak_gb:.2f} GB; {time.perf_counter() - start:.0f} s in all",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--set", choices=("beetles", "ants", "both"), default="both")
+    parser.add_argument("--targets", type=int, default=20)
+    parser.add_argument("--unlabelled", type=int, default=40)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 5, 20])
+    parser.add_argument("--tuning-split", action="store_true")
+    parser.add_argument("--no-both", dest="both", action="store_false")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--cache", type=str, default="")
+    parser.add_argument(
+        "--option", action="append", default=[], help="self_training.student KEY=VALUE (YAML value)"
+    )
+    parser.add_argument("--pseudo-share", type=float, default=None)
+    parser.add_argument("--pseudo-weight", type=float, default=None)
+    parser.add_argument("--timing", action="store_true", help="only the timing")
+    parser.add_argument("--timing-specimens", type=int, default=300)
+    parser.add_argument("--timing-epochs", type=int, default=2)
+    args = parser.parse_args(argv)
+    import torch
+    import yaml
+
+    torch.set_num_threads(args.threads)
+    student_options = {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in args.option)}
+    section = {"student": student_options}
+    if args.pseudo_share is not None:
+        section["pseudo_share"] = args.pseudo_share
+    if args.pseudo_weight is not None:
+        section["pseudo_weight"] = args.pseudo_weight
+    settings = SelfTrainingOptions.from_config(section)
+    if args.timing:
+        timing(args, settings)
+        return
+    for key in ("beetles", "ants") if args.set == "both" else (args.set,):
+        run_set(key, args, settings)
+
+
+if __name__ == "__main__":
+    main()
