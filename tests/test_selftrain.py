@@ -320,3 +320,26 @@ def test_a_registration_engine_with_priors_of_one_gives_the_same_labels():
     lowered.template_priors = {"t1": options}
     changed = lowered.propagate(frames, STRUCTURES)[0]
     assert changed.confidence != plain.confidence
+
+
+def test_a_second_registration_round_with_a_pseudo_template_runs_and_is_qc_scored():
+    template = draw_specimen(seed=1)
+    first = draw_specimen(centre=(58, 54), angle=10.0, seed=3)
+    second = draw_specimen(centre=(60, 52), angle=25.0, scale=1.15, seed=2)
+    engine = RegistrationEngine.from_options(FAST, seed=0)
+    (predicted,) = engine.propagate([Frame("t", *template), Frame("p", first[0])], STRUCTURES)
+    pseudo = pseudo_template_frames(["p"], {"p": predicted.labels}, {"p": first[0]})
+    result = run_round(
+        engine,
+        [Frame("t", *template)],
+        pseudo,
+        [Frame("x", second[0], templates=("t", "p"))],
+        STRUCTURES,
+        pseudo_weight=0.5,
+    )
+    (prediction,) = result.predictions
+    assert prediction.templates == ("t", "p")
+    assert mean_iou(class_iou(prediction.labels, second[1], STRUCTURES.labels)) > 0.5
+    assert result.provenance["pseudo_templates"].tolist() == ["p"]
+    assert result.qc["templates"].tolist() == ["t"]  # the round trip goes to "t" only
+    assert engine.template_priors == {}
