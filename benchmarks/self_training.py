@@ -82,7 +82,10 @@ def register(task: tuple) -> tuple:
     stored = Path(cache) / f"{key[:24]}.npz" if cache else None
     if stored is not None and stored.exists():
         data = np.load(stored, allow_pickle=False)
-        qc = pd.read_json(str(data["qc"]), orient="records").to_dict("records")
+        qc = [
+            {k: np.nan if v is None else v for k, v in r.items()}
+            for r in json.loads(str(data["qc"]))
+        ]
         return name, data["labels"], {"confidence": json.loads(str(data["confidence"]))}, qc
     structures = StructureTable.from_config(config)
     engine = RegistrationEngine(options, seed=0, template_priors=dict(priors))
@@ -100,7 +103,7 @@ def register(task: tuple) -> tuple:
             stored,
             labels=prediction.labels,
             confidence=json.dumps(prediction.confidence),
-            qc=pd.DataFrame(rows).to_json(orient="records"),
+            qc=json.dumps(rows),
         )
     return name, prediction.labels, {"confidence": prediction.confidence}, rows
 
