@@ -79,7 +79,7 @@ def max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(size: int, mode: str, steps: int, threads: int) -> dict:
+def measure(size: int, mode: str, steps: int, threads: int, args) -> dict:
     """One configuration in this process (called in a fresh child by :func:`main`)."""
     import time
 
@@ -99,7 +99,7 @@ def measure(size: int, mode: str, steps: int, threads: int) -> dict:
             {"structures": [{"name": n, "rgb": list(c)} for n, c in PARTS.items()]}
         )
         model, device, dtype = build_model(
-            ModelSpec("tiny", None, size, "cpu", allow_random_weights=True)
+            ModelSpec(args.model_size, None, size, args.device, args.dtype, True)
         )
         lora = LoraOptions(enabled=mode == "lora")
         named = make_trainable(model, lora)
@@ -115,6 +115,8 @@ def measure(size: int, mode: str, steps: int, threads: int) -> dict:
         rss_ready = max_rss_mb()
         timings = []
         for step in range(steps + 1):  # step 0 is the warm-up
+            if device.type == "cuda":
+                torch.cuda.synchronize()
             began = time.perf_counter()
             losses, _ = cycle_step(
                 model, features, templates[0], data.targets[step % len(data.targets)]
@@ -123,12 +125,18 @@ def measure(size: int, mode: str, steps: int, threads: int) -> dict:
             losses.sum().backward()
             torch.nn.utils.clip_grad_norm_([p for _, p in named], options.grad_clip)
             optimizer.step()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
             if step:
                 timings.append(time.perf_counter() - began)
         features.close()
+    gpu_mb = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else 0.0
     return {
         "size": size,
         "mode": mode,
+        "model": args.model_size,
+        "device": f"{device.type} {str(dtype).removeprefix('torch.')}",
+        "gpu_peak_mb": gpu_mb,
         "structures": len(structures),
         "threads": threads,
         "trainable_params": sum(p.numel() for _, p in named),
@@ -182,11 +190,16 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--model-size", default="tiny")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    parser.add_argument(
+        "--dtype", default="auto", help="auto (bfloat16 on CUDA), float32, bfloat16"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         size, mode = args.child.split(":")
-        print(json.dumps(measure(int(size), mode, args.steps, args.threads)))
+        print(json.dumps(measure(int(size), mode, args.steps, args.threads, args)))
         return
 
     print(f"load average before: {os.getloadavg()}", flush=True)
@@ -203,6 +216,12 @@ def main() -> None:
                     str(args.steps),
                     "--threads",
                     str(args.threads),
+                    "--model-size",
+                    args.model_size,
+                    "--device",
+                    args.device,
+                    "--dtype",
+                    args.dtype,
                 ],
                 capture_output=True,
                 text=True,
@@ -211,9 +230,11 @@ def main() -> None:
             rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
             row = rows[-1]
             print(
-                f"size {size:5d} {mode:7s} structures {row['structures']} threads {row['threads']}: "
+                f"size {size:5d} {row['model']} {row['device']} {mode:7s} "
+                f"structures {row['structures']} threads {row['threads']}: "
                 f"{row['s_per_step']:.2f} s/step (min {row['s_per_step_min']:.2f}), "
                 f"RSS ready {row['rss_ready_mb']:.0f} MB, peak {row['rss_peak_mb']:.0f} MB, "
+                f"peak GPU {row['gpu_peak_mb']:.0f} MB, "
                 f"trainable {row['trainable_params'] / 1e6:.2f} M params, load {os.getloadavg()[0]:.2f}",
                 flush=True,
             )

@@ -1,25 +1,30 @@
 """Speed and memory of the sam2 engine on real beetle specimens (a script, not a test).
 
-Prints, in one run (so the ratios share the machine's state):
+Prints, in one run (so the ratios share the machine's state), for 1, 5 and 9 structures
+(elytra of beetles-5part, its 5 parts, the 9 parts of beetles-9part):
 
-* ``encoder``: the floor, seconds of one image-encoder pass (``forward_image``) per image;
-* ``ours``: seconds per target of the engine's propagation (templates already encoded, as
-  in a species with many chunks) and of the QC round trip, and their ratio to the floor;
-* ``sst``: the same targets with sam2's own ``SAM2VideoPredictor`` API, one 2-frame video
-  [template, target] per target (the template encoded again for every target, objects one by
-  one), and our propagation / SST;
-* ``structures``: our propagation per target with the 9 parts of beetles-9part against 1 part;
-* ``profile`` (``--profile``): where ``ours`` spends a target's seconds, propagation and QC
-  (wall time inside sam2's image encoder, memory attention, mask decoder, memory encoder,
-  prompt encoder; ``other`` = the rest: sam2's glue, upsampling and our own Python);
-* ``rss`` (``--rss-frames 20 200``): peak resident memory of a whole species run (propagation
-  + QC, chunks of ``--chunk-size`` targets) for each number of frames, in fresh processes.
+* ``encoder``: the floor, the median seconds of one image-encoder pass (``forward_image``)
+  inside our propagation;
+* ``ours``: seconds per target of the engine's propagation (template features warm, target
+  features cold) and of the QC round trip, and their sum against the floor;
+* ``stock``: sam2's own ``SAM2VideoPredictor`` doing the same work (one video of the chunk,
+  a fresh state for each QC round trip; :mod:`sam2_stock`), and ours/stock;
+* ``sst``: the SST procedure (one 2-frame video per target, no QC), and our propagation / SST;
+* ``structures``: ours with 9 parts against 1 part;
+* ``profile`` (``--profile``): where ``ours`` spends a target's seconds (wall time inside
+  sam2's image encoder, memory attention, mask decoder, memory encoder, prompt encoder;
+  ``other`` = sam2's glue, upsampling and our own Python);
+* ``memory`` (``--rss-frames 20 200``): peak resident and GPU memory of a whole species run
+  (propagation + QC, chunks of ``--chunk-size`` targets) for each number of frames, in fresh
+  processes.
 
 No checkpoint can be downloaded here, so the model has random weights: compute does not
-depend on the weights.  Data: beetle images from NEON "Beetles as Sentinel Taxa"
-(East et al. 2026, doi 10.57967/hf/8716, CC BY 4.0) with BeetleFlow part masks.
+depend on the weights.  On a GPU (``--device cuda``) the engine and the stock predictor run
+under bfloat16 autocast (``--dtype auto``), as sam2's README runs it; ``benchmarks/gpu_check.sh``
+is the whole GPU check.  Data: beetle images from NEON "Beetles as Sentinel Taxa" (East et al.
+2026, doi 10.57967/hf/8716, CC BY 4.0) with BeetleFlow part masks.
 
-    .venv/bin/python benchmarks/sam2_speed.py --image-size 512 --targets 6 --rss-frames 20 200
+    .venv/bin/python benchmarks/sam2_speed.py --image-size 512 --targets 6 --structures 5
 """
 
 from __future__ import annotations
@@ -44,13 +49,14 @@ from PIL import Image  # noqa: E402
 from traitrack.engines import make_engine  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
 from traitrack.engines.sam2.letterbox import (  # noqa: E402
-    IMAGE_MEAN,
-    IMAGE_STD,
     fit_letterbox,
     letterbox_image,
     normalise_image,
 )
 from traitrack.structures import Structure, StructureTable  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import sam2_stock  # noqa: E402
 
 PARTS = {
     "beetles-5part": {
@@ -102,8 +108,10 @@ def new_engine(args) -> object:
         "model_size": args.model_size,
         "image_size": args.image_size,
         "allow_random_weights": True,
-        "device": "cpu",
+        "device": args.device,
+        "dtype": args.dtype,
         "memory_frames": args.memory_frames,
+        "vos_optimized": args.vos_optimized,
     }
     import warnings
 
@@ -112,9 +120,17 @@ def new_engine(args) -> object:
         return make_engine("sam2", options, seed=0)
 
 
+def synchronize() -> None:
+    """Wait for queued GPU work, so wall clocks time what ran (a no-op on the CPU)."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def seconds(call) -> float:
+    synchronize()
     start = time.perf_counter()
     call()
+    synchronize()
     return time.perf_counter() - start
 
 
@@ -136,8 +152,10 @@ class EncoderClock:
         self.model, self.original, self.times = model, model.forward_image, []
 
         def timed(*args, **kwargs):
+            synchronize()
             start = time.perf_counter()
             out = self.original(*args, **kwargs)
+            synchronize()
             self.times.append(time.perf_counter() - start)
             return out
 
@@ -229,103 +247,68 @@ def ours(engine, template: Frame, targets: list[Frame], structures, profile: boo
     return forward / len(targets), backward / len(targets), in_run_floor, modules
 
 
-def sst(model, template: Frame, targets: list[Frame], structures) -> float:
-    """Seconds per target with sam2's own predictor: a 2-frame video per target."""
-    import sam2.sam2_video_predictor as predictor_module
+CASES = {  # structures -> (dataset, parts; None = all of them)
+    1: ("beetles-5part", ["elytra"]),
+    5: ("beetles-5part", None),
+    9: ("beetles-9part", None),
+}
 
-    size = model.image_size
 
-    def square(image):  # what sam2's load_video_frames does: resize to S x S, normalise
-        scaled = np.asarray(Image.fromarray(image).resize((size, size))).astype(np.float32) / 255.0
-        return torch.from_numpy(((scaled - IMAGE_MEAN) / IMAGE_STD).transpose(2, 0, 1).copy())
-
-    def preloaded(video_path, **_):  # frames in memory instead of a JPEG folder
-        return video_path["images"], video_path["height"], video_path["width"]
-
-    predictor_module.load_video_frames = preloaded
-    template_square = square(template.image)
-    total = 0.0
-    for target in targets:
-        video = {
-            "images": torch.stack([template_square, square(target.image)]),
-            "height": template.image.shape[0],
-            "width": template.image.shape[1],
-        }
-
-        def run(video=video):
-            state = model.init_state(video_path=video)
-            for s in structures:
-                model.add_new_mask(
-                    state, frame_idx=0, obj_id=s.label, mask=template.labels == s.label
-                )
-            for _ in model.propagate_in_video(state):
-                pass
-
-        total += seconds(run)
-    return total / len(targets)
+def per_target(procedure, model, template: Frame, targets: list[Frame], structures, dtype):
+    """Seconds per target of a stock procedure (:mod:`sam2_stock`) on the chunk."""
+    return seconds(lambda: procedure(model, template, targets, structures, dtype)) / len(targets)
 
 
 def speed(args) -> None:
     data = Path(args.data)
-    structures = structures_of("beetles-5part")
-    names = image_names(data, "beetles-5part")
-    template = read_frame(data, "beetles-5part", names[0], structures)
-    targets = [read_frame(data, "beetles-5part", n, None) for n in names[1 : 1 + args.targets]]
-    engine = new_engine(args)
-    warm = read_frame(
-        data, "beetles-5part", names[-1], None
-    )  # first calls pay one-off set-up costs
-    engine.propagate([template, warm], structures)
-    sst(engine.model, template, [warm], structures)
+    probe = new_engine(args)
+    dtype = probe.dtype
     print(
         f"# sam2.1 {args.model_size} random weights, image size {args.image_size}, "
-        f"{torch.get_num_threads()} threads, memory_frames {args.memory_frames}, {len(targets)} targets"
+        f"{probe.device} {str(dtype).removeprefix('torch.')}, {torch.get_num_threads()} threads, "
+        f"memory_frames {args.memory_frames}, vos_optimized {args.vos_optimized}, "
+        f"{args.targets} targets per case; seconds per target"
     )
-    standalone = encoder_floor(engine, [template, *targets])
-    forward, qc, floor, modules = ours(engine, template, targets, structures, args.profile)
-    print(
-        f"encoder   {floor:.3f} s per image (forward_image median inside our propagation; "
-        f"{standalone:.3f} s standalone just before; the machine is shared, so ratios use the former)"
-    )
-    print(
-        f"ours      propagation {forward:.3f} s/target, QC {qc:.3f} s/target, "
-        f"together {forward + qc:.3f} s/target = {(forward + qc) / floor:.2f}x encoder (goal <= 1.3x); "
-        f"propagation alone {forward / floor:.2f}x encoder"
-    )
-    if modules:
-        modules.report(forward, qc, floor, len(targets))
-    clock = EncoderClock(engine.model)
-    baseline = sst(engine.model, template, targets, structures)
-    sst_floor = clock.close()
-    print(
-        f"sst       {baseline:.3f} s/target (2-frame video per target, sam2 predictor API; "
-        f"{len(clock.times) / len(targets):.0f} encoder passes per target at {sst_floor:.3f} s); "
-        f"ours/sst = {forward / baseline:.2f} (goal <= 0.55)"
-    )
-
-    nine = structures_of("beetles-9part")
-    names9 = image_names(data, "beetles-9part")
-    template9 = read_frame(data, "beetles-9part", names9[0], nine)
-    targets9 = [read_frame(data, "beetles-9part", n, None) for n in names9[1 : 1 + args.targets]]
-    one = nine.subset(["elytra"])
-    template1 = Frame(
-        template9.specimen,
-        template9.image,
-        (template9.labels == nine.by_name("elytra").label).astype(np.uint8),
-    )
-    per_target = {}
-    for label, table, tmpl in (("9", nine, template9), ("1", one, template1)):
-        fresh = new_engine(args)  # cold target features in both runs: encoding included
-        fresh.propagate([tmpl, warm], table)
-        per_target[label] = seconds(
-            lambda fresh=fresh, tmpl=tmpl, table=table: fresh.propagate([tmpl, *targets9], table)
-        ) / len(targets9)
-        fresh.close()
-    print(
-        f"structs   9 parts {per_target['9']:.3f} s/target, 1 part {per_target['1']:.3f} s/target, "
-        f"ratio {per_target['9'] / per_target['1']:.2f} (goal <= 1.5)"
-    )
-    engine.close()
+    probe.close()
+    together = {}
+    for count in args.structures:
+        dataset, parts = CASES[count]
+        structures = structures_of(dataset, parts)
+        names = image_names(data, dataset)
+        template = read_frame(data, dataset, names[0], structures)
+        targets = [read_frame(data, dataset, n, None) for n in names[1 : 1 + args.targets]]
+        warm = read_frame(data, dataset, names[-1], None)  # one-off set-up costs, not timed
+        engine = new_engine(args)  # cold target features: encoding is part of the work
+        engine.propagate([template, warm], structures)
+        sam2_stock.stock_same_work(engine.model, template, [warm], structures, dtype)
+        standalone = encoder_floor(engine, [template, *targets])
+        forward, qc, floor, modules = ours(engine, template, targets, structures, args.profile)
+        stock = per_target(
+            sam2_stock.stock_same_work, engine.model, template, targets, structures, dtype
+        )
+        clock = EncoderClock(engine.model)
+        sst = per_target(sam2_stock.sst, engine.model, template, targets, structures, dtype)
+        passes = len(clock.times) / len(targets)
+        clock.close()
+        together[count] = forward + qc
+        print(
+            f"{count} structures ({dataset}): encoder {floor:.3f} s/image inside our propagation "
+            f"({standalone:.3f} standalone)\n"
+            f"  ours   propagation {forward:.3f} + QC {qc:.3f} = {forward + qc:.3f} "
+            f"= {(forward + qc) / floor:.2f}x encoder (GPU goal <= 1.5x)\n"
+            f"  stock  SAM2VideoPredictor, same work (one video, a fresh state per QC) "
+            f"{stock:.3f}: ours/stock {(forward + qc) / stock:.2f} (goal <= 0.5)\n"
+            f"  sst    2-frame video per target, propagation only, {passes:.0f} encoder passes "
+            f"per target: {sst:.3f}; ours propagation/sst {forward / sst:.2f}"
+        )
+        if modules:
+            modules.report(forward, qc, floor, len(targets))
+        engine.close()
+    if {1, 9} <= set(together):
+        print(
+            f"structures: 9 parts {together[9]:.3f} s/target against 1 part {together[1]:.3f}: "
+            f"ratio {together[9] / together[1]:.2f} (GPU goal <= 1.3, propagation + QC)"
+        )
 
 
 def rss_child(args) -> None:
@@ -346,7 +329,11 @@ def rss_child(args) -> None:
                 [Frame(target.specimen, target.image, prediction.labels), template], structures
             )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{len(names)} {peak_mb:.1f} {time.perf_counter() - start:.1f} {engine.features.stats}")
+    gpu_mb = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
+    print(
+        f"{len(names)} {peak_mb:.1f} {gpu_mb:.1f} {time.perf_counter() - start:.1f} "
+        f"{engine.features.stats}"
+    )
 
 
 def rss(args) -> None:
@@ -354,14 +341,18 @@ def rss(args) -> None:
     for frames in args.rss_frames:
         command = [sys.executable, __file__, "--rss-child", str(frames), *forwarded(args)]
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout.split()
-        peaks[frames] = float(out[1])
+        peaks[frames] = (float(out[1]), float(out[2]))
         print(
-            f"rss       {frames} frames: peak {peaks[frames]:.1f} MB in {out[2]} s ({' '.join(out[3:])})"
+            f"memory    {frames} frames: peak RSS {out[1]} MB, peak GPU {out[2]} MB, "
+            f"in {out[3]} s ({' '.join(out[4:])})"
         )
-    low, high = peaks[min(peaks)], peaks[max(peaks)]
-    print(
-        f"rss       {min(peaks)} -> {max(peaks)} frames: {100 * (high - low) / low:+.1f}% (goal <= +10%)"
-    )
+    for kind, index in (("RSS", 0), ("GPU", 1)):
+        low, high = peaks[min(peaks)][index], peaks[max(peaks)][index]
+        if low:
+            print(
+                f"memory    {kind} {min(peaks)} -> {max(peaks)} frames: "
+                f"{100 * (high - low) / low:+.1f}% (goal <= +10%)"
+            )
 
 
 def forwarded(args) -> list[str]:
@@ -374,6 +365,11 @@ def forwarded(args) -> list[str]:
         args.model_size,
         "--memory-frames",
         str(args.memory_frames),
+        "--device",
+        args.device,
+        "--dtype",
+        args.dtype,
+        *(["--vos-optimized"] if args.vos_optimized else []),
         "--chunk-size",
         str(args.chunk_size),
         "--threads",
@@ -390,6 +386,14 @@ def main() -> None:
     parser.add_argument("--model-size", default="tiny")
     parser.add_argument("--targets", type=int, default=6)
     parser.add_argument("--memory-frames", type=int, default=6)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    parser.add_argument(
+        "--dtype", default="auto", help="auto (bfloat16 on CUDA), float32, bfloat16"
+    )
+    parser.add_argument("--vos-optimized", action="store_true", help="sam2's compiled predictor")
+    parser.add_argument(
+        "--structures", type=int, nargs="+", default=[1, 5, 9], choices=sorted(CASES)
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--chunk-size", type=int, default=10)
     parser.add_argument("--rss-frames", type=int, nargs="*", default=[])

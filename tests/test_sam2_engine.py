@@ -349,3 +349,44 @@ def test_broken_or_foreign_checkpoints_are_refused_and_not_left_behind(tiny_chec
     download_and_verify(tiny_checkpoint.as_uri(), dest, "tiny")
     assert dest.stat().st_size == tiny_checkpoint.stat().st_size
     assert list(dest.parent.iterdir()) == [dest]
+
+
+def test_vos_optimized_builds_sams_compiled_predictor_with_the_same_outputs(
+    engine, chunk, monkeypatch
+):
+    """Option vos_optimized: sam2's SAM2VideoPredictorVOS, every part compiled, same masks.
+
+    torch.compile is recorded and left out (compiling with max-autotune takes minutes on a
+    CPU): what is checked is which forwards would be compiled, including our shared
+    self-attention that replaces sam2's compiled memory attention, and that the VOS class
+    computes what the plain predictor computes.
+    """
+    from sam2.sam2_video_predictor import SAM2VideoPredictorVOS
+
+    compiled = []
+
+    def record(function, **settings):
+        compiled.append((getattr(function, "__qualname__", repr(function)), settings["mode"]))
+        return function
+
+    monkeypatch.setattr(torch, "compile", record)
+    frames, structures = chunk
+    with pytest.warns(UserWarning, match="RANDOM weights"):
+        optimized = make_engine(
+            "sam2", {**TEST_OPTIONS, "memory_frames": 2, "vos_optimized": True}, seed=0
+        )
+    assert type(optimized.model) is SAM2VideoPredictorVOS
+    names = [name for name, _ in compiled]
+    for part in ("ImageEncoder.forward", "MemoryEncoder.forward", "PromptEncoder.forward"):
+        assert part in names
+    assert "MaskDecoder.forward" in names
+    # sam2 compiles MemoryAttention.forward; our shared first self-attention replaces it and is
+    # compiled in its turn
+    assert names[-1] == "share_image_self_attention.<locals>.forward"
+    assert {mode for _, mode in compiled} == {"max-autotune"}
+    ours = optimized.propagate(frames, structures)
+    plain = engine.propagate(frames, structures)
+    for a, b in zip(ours, plain):
+        np.testing.assert_array_equal(a.labels, b.labels)
+        assert a.object_score == b.object_score
+    optimized.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,8 @@ def run_finetune(
         read_sample_sheet(samples), species, options.pool, options.allow_gt_targets
     )
     engine_options = Sam2Options.from_config(sam2)
-    spec = model_spec(engine_options, seed=options.seed)
+    # compiled modules (vos_optimized) are an inference option: training runs sam2 eagerly
+    spec = replace(model_spec(engine_options, seed=options.seed), vos_optimized=False)
     torch.manual_seed(options.seed)
     model, device, dtype = build_model(spec)
     named = make_trainable(model, options.lora)

@@ -69,6 +69,7 @@ class Sam2Options(SchemaOptions, section="sam2", label="sam2 engine"):
     feature_cache_dir: str
     memory_frames: int
     finetuned_weights: str
+    vos_optimized: bool
 
 
 class Sam2Engine:
@@ -310,6 +311,7 @@ def model_spec(options: Sam2Options, seed: int = 0) -> ModelSpec:
         dtype=options.dtype,
         allow_random_weights=options.allow_random_weights,
         seed=int(seed),
+        vos_optimized=options.vos_optimized,
     )
 
 

@@ -62,6 +62,10 @@ class ModelSpec:
         Let a model without checkpoint be built (tests only).
     seed : int
         Seeds the random weights.
+    vos_optimized : bool
+        Build sam2's ``SAM2VideoPredictorVOS``: its image encoder, memory encoder, memory
+        attention, prompt encoder and mask decoder compiled with ``torch.compile`` (a GPU speed
+        option; the first frames pay the compilation).
     """
 
     model_size: str = "tiny"
@@ -71,6 +75,7 @@ class ModelSpec:
     dtype: str = "auto"
     allow_random_weights: bool = False
     seed: int = 0
+    vos_optimized: bool = False
 
     def __post_init__(self) -> None:
         if self.model_size not in MODEL_CONFIGS:
@@ -227,7 +232,7 @@ def positional_encodings(
     return [p.float() for p in pos]
 
 
-def hydra_overrides(image_size: int) -> list[str]:
+def hydra_overrides(image_size: int, vos_optimized: bool = False) -> list[str]:
     """Config overrides that make a SAM 2.1 config work at ``image_size``.
 
     The RoPE tables of the memory attention are sized for the stride-16 grid; sam2 would
@@ -240,6 +245,9 @@ def hydra_overrides(image_size: int) -> list[str]:
     ----------
     image_size : int
         The square input side.
+    vos_optimized : bool
+        Build sam2's compiled ``SAM2VideoPredictorVOS`` with a compiled image encoder, as
+        ``build_sam2_video_predictor(vos_optimized=True)`` does.
 
     Returns
     -------
@@ -247,8 +255,14 @@ def hydra_overrides(image_size: int) -> list[str]:
         Hydra override strings.
     """
     grid = image_size // BACKBONE_STRIDE
+    target = [
+        "++model._target_=sam2.sam2_video_predictor.SAM2VideoPredictorVOS",
+        "++model.compile_image_encoder=True",
+    ]
+    if not vos_optimized:
+        target = ["++model._target_=sam2.sam2_video_predictor.SAM2VideoPredictor"]
     return [
-        "++model._target_=sam2.sam2_video_predictor.SAM2VideoPredictor",
+        *target,
         f"++model.image_size={image_size}",
         f"++model.memory_attention.layer.self_attention.feat_sizes=[{grid},{grid}]",
         f"++model.memory_attention.layer.cross_attention.feat_sizes=[{grid},{grid}]",
@@ -259,7 +273,9 @@ def hydra_overrides(image_size: int) -> list[str]:
     ]
 
 
-def instantiate_model(model_size: str, image_size: int, seed: int = 0) -> torch.nn.Module:
+def instantiate_model(
+    model_size: str, image_size: int, seed: int = 0, vos_optimized: bool = False
+) -> torch.nn.Module:
     """Build a SAM 2.1 video predictor network with random weights drawn under ``seed``.
 
     Parameters
@@ -270,6 +286,8 @@ def instantiate_model(model_size: str, image_size: int, seed: int = 0) -> torch.
         The square input side.
     seed : int
         Seeds the random weights (torch's global generator is left as it was).
+    vos_optimized : bool
+        Build the compiled ``SAM2VideoPredictorVOS`` (:func:`hydra_overrides`).
 
     Returns
     -------
@@ -281,7 +299,8 @@ def instantiate_model(model_size: str, image_size: int, seed: int = 0) -> torch.
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    cfg = compose(config_name=MODEL_CONFIGS[model_size], overrides=hydra_overrides(image_size))
+    overrides = hydra_overrides(image_size, vos_optimized)
+    cfg = compose(config_name=MODEL_CONFIGS[model_size], overrides=overrides)
     OmegaConf.resolve(cfg)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -396,7 +415,9 @@ def build_model(spec: ModelSpec) -> tuple[torch.nn.Module, torch.device, torch.d
         )
     device = resolve_device(spec.device)
     dtype = resolve_dtype(spec.dtype, device)
-    model = instantiate_model(spec.model_size, spec.image_size, seed=spec.seed)
+    model = instantiate_model(
+        spec.model_size, spec.image_size, seed=spec.seed, vos_optimized=spec.vos_optimized
+    )
     if not spec.random_weights:
         load_checkpoint_strict(model, spec.checkpoint)
     model = model.to(device).eval()

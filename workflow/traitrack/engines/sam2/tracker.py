@@ -332,4 +332,13 @@ def share_image_self_attention(model) -> None:
         return self.norm(output).transpose(0, 1)
 
     attention.forward = types.MethodType(forward, attention)
+    if is_vos_optimized(model):  # sam2 compiled the forward this replaces: compile ours alike
+        attention.forward = torch.compile(attention.forward, mode="max-autotune", dynamic=True)
     attention._traitrack_shared = True
+
+
+def is_vos_optimized(model) -> bool:
+    """Whether ``model`` is sam2's compiled ``SAM2VideoPredictorVOS`` (option vos_optimized)."""
+    from sam2.sam2_video_predictor import SAM2VideoPredictorVOS
+
+    return isinstance(model, SAM2VideoPredictorVOS)
