@@ -19,6 +19,7 @@ include: "workflow/rules/propagate.smk"
 include: "workflow/rules/annotate_next.smk"
 include: "workflow/rules/measure.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/selftrain.smk"
 include: "workflow/rules/report.smk"
 
 

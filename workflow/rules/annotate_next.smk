@@ -5,7 +5,7 @@
 rule annotate_next:
     input:
         descriptors="results/{species}/descriptors.npz",
-        qc="results/{species}/qc.tsv",
+        qc=final_file("qc.tsv"),
         samples=ancient(config["samples"]),
     output:
         "results/{species}/annotate_next.tsv",

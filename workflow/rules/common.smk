@@ -179,7 +179,8 @@ def final_outputs():
         outputs += [
             f"results/{species}/annotate_next.tsv",
             f"results/{species}/overlays",
-            f"results/{species}/masks.coco.json",
+            f"{final_dir(species)}/masks.coco.json",
+            *comparison_outputs(species),
         ]
     return outputs
 
@@ -228,3 +229,68 @@ def finetune_settings(wildcards):
             config["background"],
         )
     )
+
+
+# ---- self-training (rules pseudo_round, train_student, predict_student in selftrain.smk)
+
+SELF_TRAINING = config["self_training"]
+PSEUDO_ROUND = SELF_TRAINING["rounds"] > 1
+STUDENT = SELF_TRAINING["student"]["enabled"]
+SELF_TRAINED_STAGES = ["round2"] * PSEUDO_ROUND + ["student"] * STUDENT
+
+if SELF_TRAINING["rounds"] > 2:
+    raise ValueError(
+        f"self_training.rounds: {SELF_TRAINING['rounds']}: the workflow runs at most 2 "
+        "propagate rounds (the second with pseudo-templates); set rounds: 1 or 2"
+    )
+
+
+def teacher_dir(species):
+    """The labels, tables and COCO file of the last propagate round of a species: round 2's
+    (pseudo-templates) when `self_training.rounds` is 2, else gather's."""
+    return f"results/{species}/round2" if PSEUDO_ROUND else f"results/{species}"
+
+
+def final_dir(species):
+    """The species' final labels, `predictions.tsv`, `qc.tsv` and `masks.coco.json`: the
+    student's with `self_training.student.enabled`, else the last round's. With self-training
+    off it is `results/{species}`, so every path is what it was without it."""
+    return f"results/{species}/student" if STUDENT else teacher_dir(species)
+
+
+def teacher_file(name):
+    """Input function: a file of the species' last propagate round (`teacher_dir`)."""
+    return lambda wildcards: f"{teacher_dir(wildcards.species)}/{name}"
+
+
+def final_file(name):
+    """Input function: a file of the species' final labels' folder (`final_dir`)."""
+    return lambda wildcards: f"{final_dir(wildcards.species)}/{name}"
+
+
+def stage_engine(stage):
+    """The engine name the tables of a self-training stage carry (`<engine>+pseudo`,
+    `<engine>+student`, `<engine>+pseudo+student`), as its stage writes it."""
+    name = f"{ENGINE}+pseudo" if PSEUDO_ROUND else ENGINE
+    return f"{name}+student" if stage == "student" else name
+
+
+def student_settings():
+    """What the student's weights depend on in `self_training` (not `rounds`: which labels it
+    learns from is its input files)."""
+    return {
+        "allow_gt_targets": SELF_TRAINING["allow_gt_targets"],
+        "student": SELF_TRAINING["student"],
+    }
+
+
+def comparison_outputs(species):
+    """With self-training on, the evaluations of the stages before the final one, beside it
+    (the final one is in `results/evaluation.tsv`)."""
+    if not SELF_TRAINED_STAGES or not has_ground_truth(species):
+        return []
+    stages = [f"results/{species}"]
+    stages += [f"results/{species}/{stage}" for stage in SELF_TRAINED_STAGES]
+    return [
+        f"{folder}/evaluation.tsv" for folder in stages if folder != final_dir(species)
+    ]

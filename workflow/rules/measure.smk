@@ -1,7 +1,7 @@
 rule measure:
     input:
-        labels="results/{species}/labels",
-        predictions="results/{species}/predictions.tsv",
+        labels=final_file("labels"),
+        predictions=final_file("predictions.tsv"),
         images=member_images,
     output:
         per_specimen=directory("results/traits/{species}"),

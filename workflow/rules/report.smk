@@ -1,6 +1,6 @@
 rule overlays:
     input:
-        labels="results/{species}/labels",
+        labels=final_file("labels"),
         images=member_images,
     output:
         report(
@@ -33,7 +33,7 @@ rule tables:
     input:
         traits=expand("results/traits/{species}.csv", species=SPECIES),
         evaluations=[
-            f"results/{species}/evaluation.tsv"
+            f"{final_dir(species)}/evaluation.tsv"
             for species in SPECIES
             if has_ground_truth(species)
         ],
@@ -74,7 +74,7 @@ rule plots:
 
 rule report_tables:
     input:
-        qc=expand("results/{species}/qc.tsv", species=SPECIES),
+        qc=[f"{final_dir(species)}/qc.tsv" for species in SPECIES],
         evaluation="results/evaluation_summary.tsv",
     output:
         qc=report(

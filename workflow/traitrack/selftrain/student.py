@@ -76,6 +76,16 @@ def build_network(classes: int, options: StudentOptions) -> torch.nn.Module:
     return network
 
 
+def device_of(network: torch.nn.Module) -> torch.device:
+    """The device a network's weights are on."""
+    return next(network.parameters()).device
+
+
+def default_device() -> torch.device:
+    """CUDA where torch sees a GPU (a ``train_student`` job on a GPU node), else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def to_input(squares: np.ndarray) -> torch.Tensor:
     """(B, S, S, 3) uint8 squares -> (B, 3, S, S) float32, ImageNet-normalised as SAM 2's."""
     scaled = (np.asarray(squares, np.float32) / 255.0 - IMAGE_MEAN) / IMAGE_STD
@@ -147,11 +157,12 @@ def predict_squares(
 ) -> list[np.ndarray]:
     """Arg-max label maps of letterboxed squares, in the student's square."""
     network.eval()
+    device = device_of(network)
     out = []
     with torch.no_grad():
         for start in range(0, len(squares), batch_size):
-            logits = network(to_input(np.stack(squares[start : start + batch_size])))
-            out += list(logits.argmax(dim=1).to(torch.uint8).numpy())
+            batch = to_input(np.stack(squares[start : start + batch_size])).to(device)
+            out += list(network(batch).argmax(dim=1).to(torch.uint8).cpu().numpy())
     return out
 
 
@@ -174,6 +185,7 @@ def train(
     state_path: str | Path | None = None,
     stop_after: int | None = None,
     log: Callable[[str], None] = print,
+    device: str | torch.device | None = None,
 ) -> tuple[torch.nn.Module, pd.DataFrame]:
     """Train the student; resume from ``state_path`` when it holds this run's state.
 
@@ -194,6 +206,9 @@ def train(
         Stop after this many epochs in total (to test resuming, as a killed job would).
     log : callable
         Receives one line per epoch (seconds per epoch included).
+    device : str or torch.device, optional
+        Where to train: :func:`default_device` (CUDA if torch sees a GPU) unless given. The
+        saved state and weights load on any device.
 
     Returns
     -------
@@ -203,7 +218,8 @@ def train(
         One row per epoch (:data:`LOSS_COLUMNS`), resumed epochs included.
     """
     torch.manual_seed(seed)
-    network = build_network(len(structures) + 1, options)
+    device = torch.device(device) if device is not None else default_device()
+    network = build_network(len(structures) + 1, options).to(device)
     optimiser = torch.optim.AdamW(
         network.parameters(), lr=options.lr, weight_decay=options.weight_decay
     )
@@ -246,11 +262,11 @@ def train(
                 images.append(out["image"])
                 labels.append(out["masks"][0])
                 weights.append(out["masks"][1])
-            logits = network(to_input(np.stack(images)))
+            logits = network(to_input(np.stack(images)).to(device))
             cross, dice = weighted_losses(
                 logits,
-                torch.from_numpy(np.stack(labels).astype(np.int64)),
-                torch.from_numpy(np.stack(weights).astype(np.float32)),
+                torch.from_numpy(np.stack(labels).astype(np.int64)).to(device),
+                torch.from_numpy(np.stack(weights).astype(np.float32)).to(device),
             )
             loss = cross + dice
             optimiser.zero_grad()
@@ -285,7 +301,7 @@ def save_weights(
 ) -> None:
     """Write the trained student (a plain dict of tensors, strings and numbers), atomically."""
     payload = {
-        "state_dict": network.state_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in network.state_dict().items()},
         "structures": [s.name for s in structures],
         "options": options.fingerprint(),
     }
@@ -344,13 +360,14 @@ def predict(
         probability inside its mask as ``confidence``; no templates and no QC evidence.
     """
     network.eval()
+    device = device_of(network)
     out = []
     with torch.no_grad():
         for specimen, image in zip(specimens, images):
             image = np.asarray(image)
             box = fit_letterbox(image.shape[0], image.shape[1], size)
-            logits = network(to_input(letterbox_image(image[..., :3], box)[None]))[0]
-            logits = unletterbox_logits(logits, box)
+            square = to_input(letterbox_image(image[..., :3], box)[None]).to(device)
+            logits = unletterbox_logits(network(square)[0].cpu(), box)
             probabilities = logits.softmax(dim=0).numpy()
             labels = probabilities.argmax(axis=0).astype(np.uint8)
             out.append(

@@ -225,6 +225,84 @@ def run_gather(
     log.info("gathered %d shards, %d targets of %s", len(documents), len(qc_table), species)
 
 
+def write_species_outputs(
+    sheet: pd.DataFrame,
+    species: str,
+    store: SpecimenStore,
+    rows: Sequence[dict],
+    round_trips: Sequence[dict],
+    structures: StructureTable,
+    qc: Mapping[str, Any],
+    engine_name: str,
+    random_weights: bool,
+    labels_dir: Path,
+    predictions_out: str | Path,
+    qc_out: str | Path,
+    coco_out: str | Path,
+    *,
+    summarised: bool = False,
+) -> None:
+    """The templates' own masks, ``predictions.tsv``, ``qc.tsv`` and COCO, as :func:`run_gather`
+    writes them, for the rounds of self-training (:mod:`traitrack.stages.selftrain`).
+
+    Parameters
+    ----------
+    sheet : pandas.DataFrame
+        The sample sheet.
+    species : str
+        The species slug.
+    store : SpecimenStore
+        Reads the templates' masks and names the images.
+    rows : sequence of dict
+        The targets' prediction rows (their label maps already in ``labels_dir``).
+    round_trips : sequence of dict
+        Raw :func:`~traitrack.qc.round_trip` rows, or with ``summarised`` the rows of
+        :func:`~traitrack.qc.summarise_round_trips`.
+    structures : StructureTable
+        The part table.
+    qc : Mapping
+        The config's ``qc`` section (``threshold``, ``flag_share``).
+    engine_name : str
+        The engine column of ``qc.tsv`` and the COCO file's info.
+    random_weights : bool
+        Whether the engine ran on random weights (tests).
+    labels_dir : Path
+        The label folder.
+    predictions_out, qc_out, coco_out : str or Path
+        The outputs.
+    summarised : bool
+        Whether ``round_trips`` are summarised already.
+    """
+    rows = list(rows)
+    for member in specimens(sheet, species):
+        if member.is_template:
+            frame = store.template(member.specimen)
+            write_label_png(labels_dir / f"{member.specimen}.png", frame.labels)
+            rows.append(_template_row(member.specimen, structures))
+    write_table(predictions_out, pd.DataFrame(rows))
+    if summarised:
+        summary = list(round_trips)
+    else:
+        summary = summarise_round_trips(round_trips, qc["threshold"], qc["flag_share"])
+    qc_table = pd.DataFrame(summary) if summary else pd.DataFrame(columns=QC_COLUMNS)
+    qc_table.insert(1, "engine", engine_name)
+    write_table(qc_out, qc_table)
+    write_coco(
+        coco_out,
+        (
+            (
+                Path(store.by_name[r["specimen"]].image).name,
+                read_label_png(labels_dir / f"{r['specimen']}.png"),
+                r,
+            )
+            for r in rows
+        ),
+        structures,
+        info={"species": species, "engine": engine_name, "random_weights": random_weights},
+    )
+    log.info("wrote %d targets of %s (%s)", len(qc_table), species, engine_name)
+
+
 def _plain(value):
     """JSON for numpy scalars (the engines' confidences): their exact Python value."""
     if isinstance(value, np.generic):

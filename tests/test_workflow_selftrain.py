@@ -1,0 +1,180 @@
+"""Self-training through Snakemake: a pseudo-template round, then the student, on the example.
+
+The example (cheap registration settings, tests/scratch_project.py) runs once with
+``self_training: {rounds: 2, student: {enabled: true}}`` and a tiny student (64 px, 3
+epochs). Every example target has a ``gt_mask``; the copy's sample sheet drops it from five
+targets per species, so that some targets may teach and the others must not.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from scratch_project import copy_project, snakemake
+
+from traitrack.io import read_label_png
+from traitrack.structures import StructureTable
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("monai")
+pytest.importorskip("albumentations")
+
+from traitrack.selftrain.student import load_weights  # noqa: E402
+from traitrack.stages.selftrain import run_train_student  # noqa: E402
+
+pytestmark = pytest.mark.workflow
+
+SELF_TRAINING = {
+    "rounds": 2,
+    "pseudo_share": 0.3,
+    "student": {
+        "enabled": True,
+        "size": 64,
+        "channels": [8, 16, 32],
+        "epochs": 3,
+        "batch_size": 4,
+    },
+}
+UNEVALUATED = {
+    f"{species}_{i:02d}" for species in ("carabus", "pterostichus") for i in (3, 5, 7, 9, 11)
+}
+SPECIES = ("carabus_synth", "pterostichus_synth")
+
+
+def unevaluated(name: str) -> bool:
+    """Whether the test's sheet drops a specimen's gt_mask."""
+    return name.replace("_synth", "") in UNEVALUATED
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    # two templates per target (the example's k; the fast settings' 1 leaves no room beside the
+    # nearest hand-made template, which every target keeps)
+    config = {"self_training": SELF_TRAINING, "select": {"k": 2}}
+    workdir = copy_project(tmp_path_factory.mktemp("selftrain"), config)
+    sheet_path = workdir / "config" / "samples.tsv"
+    sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
+    sheet.loc[sheet["specimen"].map(unevaluated), "gt_mask"] = ""
+    sheet.to_csv(sheet_path, sep="\t", index=False)
+    result = snakemake(workdir, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir
+
+
+def sheet_of(workdir) -> pd.DataFrame:
+    return pd.read_csv(
+        workdir / "config" / "samples.tsv", sep="\t", dtype=str, keep_default_na=False
+    )
+
+
+def structures_of(workdir) -> StructureTable:
+    import yaml
+
+    config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
+    return StructureTable.from_config(config)
+
+
+@pytest.mark.parametrize("species", SPECIES)
+def test_student_outputs_exist_and_reload(project, species):
+    folder = project / "results" / species / "student"
+    for name in ("weights.pt", "losses.tsv", "losses.png", "training.tsv", "masks.coco.json"):
+        assert (folder / name).exists(), name
+    assert not (folder / "state.pt").exists()  # the resumable state goes once the job is done
+    losses = pd.read_csv(folder / "losses.tsv", sep="\t")
+    assert list(losses["epoch"]) == [1, 2, 3]
+    network = load_weights(folder / "weights.pt", structures_of(project))
+    with torch.no_grad():
+        logits = network(torch.zeros(1, 3, 64, 64))
+    assert logits.shape == (1, 6, 64, 64)
+    sheet = sheet_of(project)
+    own = sheet[sheet["species"] == species]
+    for specimen in own["specimen"]:
+        labels = read_label_png(folder / "labels" / f"{specimen}.png")
+        assert labels.dtype == np.uint8 and labels.max() <= 5
+
+
+@pytest.mark.parametrize("species", SPECIES)
+def test_no_specimen_with_ground_truth_teaches(project, species):
+    sheet = sheet_of(project)
+    own = sheet[sheet["species"] == species]
+    training = pd.read_csv(project / "results" / species / "student" / "training.tsv", sep="\t")
+    pseudo = set(training.loc[training["source"] == "pseudo_label", "specimen"])
+    assert pseudo == set(own.loc[(own["mask"] == "") & (own["gt_mask"] == ""), "specimen"])
+    templates = set(training.loc[training["source"] == "template", "specimen"])
+    assert templates == set(own.loc[own["mask"] != "", "specimen"])
+    round2 = pd.read_csv(
+        project / "results" / species / "round2" / "predictions.tsv", sep="\t", dtype=str
+    ).fillna("")
+    targets = round2[round2["source"] == "prediction"]
+    chosen = {t for value in targets["pseudo_templates"] for t in value.split(";") if t}
+    assert chosen, "the second round used no pseudo-template"
+    assert all(unevaluated(name) for name in chosen)
+    for specimen, templates_ in zip(targets["specimen"], targets["templates"]):
+        assert specimen not in templates_.split(";")
+
+
+@pytest.mark.parametrize("species", SPECIES)
+def test_the_student_goes_through_qc_measure_and_evaluate(project, species):
+    results = project / "results"
+    name = "registration+pseudo+student"
+    predictions = pd.read_csv(results / species / "student" / "predictions.tsv", sep="\t")
+    assert set(predictions.loc[predictions["source"] == "prediction", "engine"]) == {name}
+    qc = pd.read_csv(results / species / "student" / "qc.tsv", sep="\t")
+    assert set(qc["engine"]) == {name}
+    assert qc["round_trip_miou"].notna().all()
+    assert qc["qc_rank"].between(0, 1).all() and qc["flagged"].any()
+    traits = pd.read_csv(results / "traits" / f"{species}.csv")
+    assert set(traits.loc[traits["source"] == "prediction", "engine"]) == {name}
+    evaluation = pd.read_csv(results / "evaluation.tsv", sep="\t")
+    assert set(evaluation.loc[evaluation["species"] == species, "engine"]) == {name}
+    # the earlier stages' evaluations stay beside the final one, to compare
+    teacher = pd.read_csv(results / species / "evaluation.tsv", sep="\t")
+    assert set(teacher["engine"]) == {"registration"}
+    round2 = pd.read_csv(results / species / "round2" / "evaluation.tsv", sep="\t")
+    assert set(round2["engine"]) == {"registration+pseudo"}
+    ranking = pd.read_csv(results / species / "annotate_next.tsv", sep="\t")
+    assert sorted(ranking["specimen"]) == sorted(qc["specimen"])
+
+
+def test_a_killed_training_resumes_from_its_state(project, tmp_path, monkeypatch):
+    """A job killed after its first epoch left state.pt; the rerun goes on from there."""
+    workdir = tmp_path / "project"
+    shutil.copytree(project, workdir, symlinks=True)
+    species = "carabus_synth"
+    folder = workdir / "results" / species / "student"
+    finished = load_weights(folder / "weights.pt", structures_of(workdir)).state_dict()
+    for name in ("weights.pt", "losses.tsv", "losses.png", "training.tsv"):
+        (folder / name).unlink()
+    config = {"allow_gt_targets": False, "student": SELF_TRAINING["student"]}
+    teacher = workdir / "results" / species / "round2"
+    monkeypatch.chdir(workdir)  # the sheet's paths are relative to the project
+    run_train_student(
+        workdir / "config" / "samples.tsv",
+        species,
+        teacher / "labels",
+        teacher / "predictions.tsv",
+        teacher / "qc.tsv",
+        structures=structures_of(workdir),
+        self_training=config,
+        seed=0,
+        pool="species",
+        weights_out=folder / "weights.pt",
+        losses_out=folder / "losses.tsv",
+        plot_out=folder / "losses.png",
+        training_out=folder / "training.tsv",
+        threads=2,
+        stop_after=1,
+    )
+    assert (folder / "state.pt").exists() and not (folder / "weights.pt").exists()
+    result = snakemake(workdir, "--cores", "2", f"results/{species}/student/weights.pt")
+    assert result.returncode == 0, result.stderr[-4000:]
+    log = (workdir / "logs" / "train_student" / f"{species}.log").read_text()
+    assert "resuming after epoch 1" in log
+    assert not (folder / "state.pt").exists()
+    assert list(pd.read_csv(folder / "losses.tsv", sep="\t")["epoch"]) == [1, 2, 3]
+    resumed = load_weights(folder / "weights.pt", structures_of(workdir)).state_dict()
+    for key, value in finished.items():
+        assert torch.allclose(value.float(), resumed[key].float(), atol=1e-4), key

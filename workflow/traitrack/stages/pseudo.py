@@ -1,0 +1,175 @@
+"""Stage of ``selftrain.smk``'s rule ``pseudo_round``: a second round with pseudo-templates.
+
+The first round's best targets by ``qc_rank`` (never one whose ``gt_mask`` scores the
+evaluation, unless ``self_training.allow_gt_targets``) join the species' hand-made templates
+with their predicted masks (:mod:`traitrack.selftrain.pseudo`); every target is propagated
+again from its ``select.k`` nearest templates of the round (never itself, always its nearest
+hand-made one), and its QC round trip goes back to hand-made templates only. The outputs are
+what ``gather`` writes, with a ``pseudo_templates`` column in ``predictions.tsv`` and the
+engine named ``<engine>+pseudo``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from traitrack.describe import load_descriptors
+from traitrack.engines.base import Frame
+from traitrack.io import read_label_png, write_label_png
+from traitrack.propagation import EngineSpec, SpecimenStore
+from traitrack.samples import read_sample_sheet, specimens, template_pool
+from traitrack.selftrain.options import SelfTrainingOptions
+from traitrack.stages.propagate import _prediction_row, write_species_outputs
+from traitrack.stages.selftrain import held_out
+from traitrack.structures import StructureTable
+
+log = logging.getLogger(__name__)
+
+PSEUDO_SUFFIX = "+pseudo"
+"""Appended to the engine's name in the tables of a round with pseudo-templates."""
+
+
+def run_pseudo_round(
+    samples: str | Path,
+    species: str,
+    labels_dir: str | Path,
+    qc_table: str | Path,
+    descriptors: str | Path,
+    *,
+    structures: StructureTable,
+    self_training: Mapping[str, Any] | None,
+    engine_name: str,
+    engine_options: Mapping[str, Any] | None,
+    seed: int,
+    qc: Mapping[str, Any],
+    k: int,
+    chunk_length: int,
+    pool: str,
+    labels_out: str | Path,
+    predictions_out: str | Path,
+    qc_out: str | Path,
+    coco_out: str | Path,
+    finetuned_weights: str | Path = "",
+    threads: int = 1,
+) -> list[str]:
+    """A second propagate round of a species with the first round's best targets as templates.
+
+    Parameters
+    ----------
+    samples : str or Path
+        The sample sheet.
+    species : str
+        The species slug.
+    labels_dir, qc_table : str or Path
+        The first round's label maps and ``qc.tsv`` (rule ``gather``).
+    descriptors : str or Path
+        ``descriptors.npz`` (rule ``describe``): each target's ``k`` nearest templates of the
+        round, hand-made and pseudo (:func:`~traitrack.selftrain.pseudo.assign_templates`,
+        never itself, always its nearest hand-made one).
+    structures : StructureTable
+        The part table.
+    self_training : Mapping or None
+        The config's ``self_training`` section (``pseudo_share``, ``pseudo_weight``,
+        ``allow_gt_targets``).
+    engine_name, engine_options, seed
+        The engine, its config section and the config's seed.
+    qc : Mapping
+        The config's ``qc`` section.
+    k, chunk_length : int
+        ``select.k`` and ``order.chunk_length``.
+    pool : str
+        ``select.template_pool``.
+    labels_out, predictions_out, qc_out, coco_out : str or Path
+        The round's outputs as ``gather`` writes them, with the engine ``<engine>+pseudo``;
+        ``predictions.tsv`` also says each target's ``pseudo_templates``.
+    finetuned_weights : str or Path
+        The species' fine-tuned SAM 2 weights, or "".
+    threads : int
+        The job's threads (torch's, for SAM 2).
+
+    Returns
+    -------
+    list of str
+        The pseudo-templates, best rank first.
+    """
+    from traitrack.selftrain.pseudo import (
+        assign_templates,
+        choose_pseudo_templates,
+        pseudo_template_frames,
+        run_round,
+    )
+
+    options = SelfTrainingOptions.from_config(self_training)
+    sheet = read_sample_sheet(samples)
+    store = SpecimenStore(specimens(sheet), structures)
+    true = [t.specimen for t in template_pool(sheet, species, pool)]
+    own = specimens(sheet, species)
+    targets = [m.specimen for m in own if not m.is_template]
+    excluded = set(true) | {m.specimen for m in own if held_out(m, options.allow_gt_targets)}
+    first_qc = pd.read_csv(qc_table, sep="\t")
+    chosen = choose_pseudo_templates(first_qc, options.pseudo_share, exclude=excluded)
+    log.info("pseudo-templates of %s: %s", species, ", ".join(chosen) or "none")
+    images = {name: store.image(name) for name in [*targets, *chosen]}
+    predicted = {name: read_label_png(Path(labels_dir) / f"{name}.png") for name in chosen}
+    pseudo_frames = pseudo_template_frames(chosen, predicted, images)
+    names, vectors = load_descriptors(descriptors)
+    index = {name: i for i, name in enumerate(names)}
+
+    def rows_of(group):
+        return vectors[[index[n] for n in group]].reshape(len(group), -1)
+
+    assigned = assign_templates(
+        targets,
+        rows_of(targets),
+        [*true, *chosen],
+        rows_of([*true, *chosen]),
+        k,
+        true_templates=true,
+    )
+    frames = [Frame(t, images[t], None, assigned[t]) for t in targets]
+    spec = EngineSpec(engine_name, engine_options, seed, str(finetuned_weights or ""), threads)
+    engine = spec.build()
+    result = run_round(
+        engine,
+        [store.template(t) for t in true],
+        pseudo_frames,
+        frames,
+        structures,
+        pseudo_weight=options.pseudo_weight,
+        qc_templates=qc["max_templates"],
+        chunk_length=chunk_length,
+        flag_share=qc["flag_share"],
+        qc_threshold=qc["threshold"],
+    )
+    name = engine.name + PSEUDO_SUFFIX
+    labels_out = Path(labels_out)
+    labels_out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    pseudo_of = dict(zip(result.provenance["specimen"], result.provenance["pseudo_templates"]))
+    for prediction in result.predictions:
+        write_label_png(labels_out / f"{prediction.specimen}.png", prediction.labels)
+        row = _prediction_row(prediction, name, engine.random_weights, structures)
+        row["pseudo_templates"] = pseudo_of[prediction.specimen]
+        rows.append(row)
+    write_species_outputs(
+        sheet,
+        species,
+        store,
+        rows,
+        result.qc.to_dict("records"),
+        structures,
+        qc,
+        name,
+        engine.random_weights,
+        labels_out,
+        predictions_out,
+        qc_out,
+        coco_out,
+        summarised=True,
+    )
+    return chosen

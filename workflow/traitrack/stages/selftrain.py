@@ -1,0 +1,334 @@
+"""Stage of ``selftrain.smk``: the student of self-training (issue 24).
+
+``run_train_student`` trains the student network on the templates' hand-made masks and the
+teacher's labels of the species' targets (:mod:`traitrack.selftrain.student`), and
+``run_predict_student`` lets it predict every target and writes what ``gather`` writes (label
+maps, ``predictions.tsv``, ``qc.tsv`` ranked over the species, ``masks.coco.json``), so that
+``measure``, ``evaluate``, ``overlays`` and ``annotate_next`` read it as they read the teacher's.
+The QC round trip is the teacher engine's, back to hand-made templates, as
+:func:`traitrack.qc.round_trip` does for the teacher. The second round with pseudo-templates
+(rule ``pseudo_round``) is :mod:`traitrack.stages.pseudo`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from traitrack.engines.base import Frame
+from traitrack.io import read_label_png, write_label_png, write_table
+from traitrack.propagation import EngineSpec, SpecimenStore
+from traitrack.qc import evidence_of, round_trip
+from traitrack.samples import Specimen, read_sample_sheet, specimens, template_pool
+from traitrack.selftrain.options import SelfTrainingOptions
+
+# the rows gather writes, so that the tables of every round read alike
+from traitrack.stages.propagate import _prediction_row, write_species_outputs
+from traitrack.structures import StructureTable
+
+log = logging.getLogger(__name__)
+
+STUDENT_SUFFIX = "+student"
+"""Appended to the teacher engine's name in every table the student's predictions reach."""
+
+
+def held_out(member: Specimen, allow_gt_targets: bool) -> bool:
+    """Whether a specimen's ground truth keeps it out of training and pseudo-templates.
+
+    Parameters
+    ----------
+    member : Specimen
+        A row of the sample sheet.
+    allow_gt_targets : bool
+        ``self_training.allow_gt_targets``.
+
+    Returns
+    -------
+    bool
+        True for a specimen with a ``gt_mask`` unless the config allows it.
+    """
+    return bool(member.gt_mask) and not allow_gt_targets
+
+
+def run_train_student(
+    samples: str | Path,
+    species: str,
+    labels_dir: str | Path,
+    predictions: str | Path,
+    qc_table: str | Path,
+    *,
+    structures: StructureTable,
+    self_training: Mapping[str, Any] | None,
+    seed: int,
+    pool: str,
+    weights_out: str | Path,
+    losses_out: str | Path,
+    plot_out: str | Path,
+    training_out: str | Path,
+    state_path: str | Path | None = None,
+    threads: int | None = None,
+    stop_after: int | None = None,
+) -> pd.DataFrame:
+    """Train a species' student on its templates and the teacher's labels of its targets.
+
+    Parameters
+    ----------
+    samples : str or Path
+        The sample sheet.
+    species : str
+        The species slug.
+    labels_dir, predictions, qc_table : str or Path
+        The teacher's label maps, ``predictions.tsv`` (per-structure confidence) and
+        ``qc.tsv`` (``qc_rank``) of the species (rule ``gather``, or ``pseudo_round``).
+    structures : StructureTable
+        The part table.
+    self_training : Mapping or None
+        The config's ``self_training`` section.
+    seed : int
+        The config's seed.
+    pool : str
+        ``select.template_pool``: the hand-made templates the species' teacher used.
+    weights_out, losses_out, plot_out : str or Path
+        The student's weights (:func:`~traitrack.selftrain.student.save_weights`), its loss
+        table and plot.
+    training_out : str or Path
+        ``training.tsv``: every training image, its ``source`` (``template`` or
+        ``pseudo_label``), ``qc_rank`` and mean pixel weight.
+    state_path : str or Path, optional
+        The resumable state, saved after every epoch (default ``state.pt`` next to the
+        weights, not a rule output, so a killed job's epochs survive); deleted at the end.
+    threads : int, optional
+        torch's CPU threads (the job's allocation).
+    stop_after : int, optional
+        Stop after this many epochs without writing the outputs (tests: a killed job).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The training table.
+    """
+    import torch
+
+    from traitrack.selftrain.data import make_sample
+    from traitrack.selftrain.student import save_weights, train, write_losses
+
+    if threads:
+        torch.set_num_threads(int(threads))
+    options = SelfTrainingOptions.from_config(self_training)
+    student = options.student
+    sheet = read_sample_sheet(samples)
+    store = SpecimenStore(specimens(sheet), structures)
+    ranks = _qc_ranks(qc_table)
+    confidence = _confidences(predictions, structures)
+    samples_, rows = [], []
+    for template in template_pool(sheet, species, pool):
+        frame = store.template(template.specimen)
+        samples_.append(
+            make_sample(
+                template.specimen,
+                frame.image,
+                frame.labels,
+                student.size,
+                is_template=True,
+                structures=structures,
+            )
+        )
+    for member in specimens(sheet, species):
+        if member.is_template or held_out(member, options.allow_gt_targets):
+            continue
+        if member.specimen not in ranks:
+            continue
+        samples_.append(
+            make_sample(
+                member.specimen,
+                store.image(member.specimen),
+                read_label_png(Path(labels_dir) / f"{member.specimen}.png"),
+                student.size,
+                is_template=False,
+                structures=structures,
+                qc_rank=ranks[member.specimen],
+                confidence=confidence.get(member.specimen),
+                boundary_px=student.boundary_px,
+            )
+        )
+    for sample in samples_:
+        rows.append(
+            {
+                "specimen": sample.specimen,
+                "source": "template" if sample.is_template else "pseudo_label",
+                "qc_rank": 1.0 if sample.is_template else ranks[sample.specimen],
+                "mean_weight": _mean_weight(sample.weights),
+            }
+        )
+    pseudo = sum(not s.is_template for s in samples_)
+    log.info(
+        "student of %s: %d templates, %d pseudo-labels (held out for evaluation: %d)",
+        species,
+        len(samples_) - pseudo,
+        pseudo,
+        sum(
+            1
+            for m in specimens(sheet, species)
+            if not m.is_template and held_out(m, options.allow_gt_targets)
+        ),
+    )
+    state_path = Path(state_path) if state_path else Path(weights_out).with_name("state.pt")
+    network, losses = train(
+        samples_,
+        structures,
+        student,
+        seed=seed,
+        state_path=state_path,
+        stop_after=stop_after,
+        log=log.info,
+    )
+    table = pd.DataFrame(rows, columns=["specimen", "source", "qc_rank", "mean_weight"])
+    if stop_after is not None and stop_after < student.epochs:
+        return table
+    save_weights(weights_out, network, structures, student)
+    write_losses(losses, losses_out, plot_out)
+    write_table(training_out, table)
+    state_path.unlink(missing_ok=True)
+    return table
+
+
+def run_predict_student(
+    samples: str | Path,
+    species: str,
+    weights: str | Path,
+    teacher_qc: str | Path,
+    *,
+    structures: StructureTable,
+    self_training: Mapping[str, Any] | None,
+    engine_name: str,
+    engine_options: Mapping[str, Any] | None,
+    seed: int,
+    qc: Mapping[str, Any],
+    pool: str,
+    labels_dir: str | Path,
+    predictions_out: str | Path,
+    qc_out: str | Path,
+    coco_out: str | Path,
+    finetuned_weights: str | Path = "",
+    threads: int = 1,
+) -> None:
+    """The student predicts every target of a species; QC and outputs as ``gather`` writes them.
+
+    Each prediction's QC round trip is the teacher engine's: the student's masks are the only
+    template of a fresh chunk whose targets are the hand-made templates the teacher's QC went
+    back to (``teacher_qc``'s ``templates``), scored against their true masks.
+
+    Parameters
+    ----------
+    samples : str or Path
+        The sample sheet.
+    species : str
+        The species slug.
+    weights : str or Path
+        The student (rule ``train_student``).
+    teacher_qc : str or Path
+        The teacher's ``qc.tsv``: which templates each target's round trip goes back to, and
+        the teacher's engine name, which the student's tables carry as ``<teacher>+student``.
+    structures : StructureTable
+        The part table.
+    self_training : Mapping or None
+        The config's ``self_training`` section (``student.size``).
+    engine_name, engine_options, seed
+        The teacher engine, its config section and the config's seed.
+    qc : Mapping
+        The config's ``qc`` section.
+    pool : str
+        ``select.template_pool``: the templates a target without a teacher QC row goes back to.
+    labels_dir, predictions_out, qc_out, coco_out : str or Path
+        The outputs, as rule ``gather`` writes them.
+    finetuned_weights : str or Path
+        The species' fine-tuned SAM 2 weights, or "".
+    threads : int
+        torch's CPU threads.
+    """
+    import torch
+
+    from traitrack.selftrain.student import load_weights, predict
+
+    torch.set_num_threads(max(1, int(threads)))
+    options = SelfTrainingOptions.from_config(self_training)
+    sheet = read_sample_sheet(samples)
+    store = SpecimenStore(specimens(sheet), structures)
+    network = load_weights(weights, structures)
+    engine = EngineSpec(engine_name, engine_options, seed, str(finetuned_weights or ""), threads)
+    engine = engine.build()
+    teacher, back_to = _teacher_qc(teacher_qc, engine.name)
+    name = teacher + STUDENT_SUFFIX
+    trained_on = ";".join(t.specimen for t in template_pool(sheet, species, pool))
+    fallback = [t.specimen for t in template_pool(sheet, species, pool)][: qc["max_templates"]]
+    labels_dir = Path(labels_dir)
+    labels_dir.mkdir(parents=True, exist_ok=True)
+    rows, round_trips = [], []
+    targets = [m for m in specimens(sheet, species) if not m.is_template]
+    for member in tqdm(targets, desc=f"student {species}", unit="target"):
+        image = store.image(member.specimen)
+        size = options.student.size
+        (prediction,) = predict(network, [image], [member.specimen], structures, size)
+        write_label_png(labels_dir / f"{member.specimen}.png", prediction.labels)
+        row = _prediction_row(prediction, name, engine.random_weights, structures)
+        row["templates"] = trained_on
+        rows.append(row)
+        templates = [store.template(t) for t in back_to.get(member.specimen, fallback)]
+        round_trips += round_trip(
+            engine,
+            Frame(member.specimen, image),
+            prediction.labels,
+            templates,
+            structures,
+            evidence_of(prediction),
+        )
+    write_species_outputs(
+        sheet,
+        species,
+        store,
+        rows,
+        round_trips,
+        structures,
+        qc,
+        name,
+        engine.random_weights,
+        labels_dir,
+        predictions_out,
+        qc_out,
+        coco_out,
+    )
+
+
+def _mean_weight(weights: np.ndarray) -> float:
+    inside = weights[weights > 0]
+    return float(inside.mean()) if inside.size else 0.0
+
+
+def _qc_ranks(path: str | Path) -> dict[str, float]:
+    table = pd.read_csv(path, sep="\t")
+    return {str(s): float(r) for s, r in zip(table["specimen"], table["qc_rank"])}
+
+
+def _teacher_qc(path: str | Path, engine: str) -> tuple[str, dict[str, list[str]]]:
+    """The teacher's engine name (``registration+pseudo`` after a pseudo round) and each
+    target's round-trip templates, from its ``qc.tsv``."""
+    table = pd.read_csv(path, sep="\t", dtype={"specimen": str, "templates": str})
+    names = table["engine"].dropna().unique() if "engine" in table else []
+    templates = {s: str(t).split(";") for s, t in zip(table["specimen"], table["templates"])}
+    return (str(names[0]) if len(names) else engine), templates
+
+
+def _confidences(path: str | Path, structures: StructureTable) -> dict[str, dict[str, float]]:
+    table = pd.read_csv(path, sep="\t").set_index("specimen")
+    out = {}
+    for specimen, row in table.iterrows():
+        out[str(specimen)] = {
+            s.name: float(row.get(f"confidence_{s.name}", np.nan)) for s in structures
+        }
+    return out
