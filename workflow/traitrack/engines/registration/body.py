@@ -12,18 +12,14 @@ body, left unlabelled by the transfer and attached to a labelled part, then take
 compact part's label (:func:`fill_body`).
 
 Position is a feature here, unlike for small parts (:mod:`.appearance`): the
-lower mesosoma and the legs are told apart by where they lie as much as by their look.  On the
-ants' tuning split (a scratch comparison) the classifier's body overlapped the annotated body
-by 0.615 IoU with position and 0.546 without (logistic regression).
+lower mesosoma and the legs are told apart by where they lie as much as by their look.
 
 The probability is the mean of gradient-boosted trees and a logistic regression.  Trees,
 because whether a pixel is body depends on combinations of features (thickness with place,
-colour with depth) that a linear model cannot express: alone they raised the classifier's body
-IoU on that split from 0.615 to 0.653 and the 5-template mIoU from 0.554 to 0.565.  The
-regression, because trees cut the position features at the template's exact coordinates: with
-one template and a shifted target (``tests/test_registration_body.py``, three seeds,
-``body_fill`` 0.7) 62-74% of the trees' fill was body, 81-100% of the mean's.  The mean scored
-0.561 (one template 0.409, against 0.398 for the regression and 0.410 for the trees).  Both
+colour with depth) that a linear model cannot express.  The regression, because trees cut the
+position features at the template's exact coordinates, so with one template and a shifted
+target (``tests/test_registration_body.py``) the trees alone fill less of the body than the
+mean.  The comparisons behind these choices: README, "How the defaults were chosen".  Both
 learn from :data:`MAX_SAMPLES` template pixels drawn in proportion to their weights (see
 :func:`body_probability`).  Everything runs at the registration's working size.  The engine's
 numbers: ``registration.options`` (``body_fill``).
