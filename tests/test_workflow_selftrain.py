@@ -8,12 +8,13 @@ targets per species, so that some targets may teach and the others must not.
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
-from scratch_project import copy_project, snakemake
+from scratch_project import copy_project, planned_jobs, snakemake
 
 from traitrack.io import read_label_png
 from traitrack.structures import StructureTable
@@ -178,3 +179,49 @@ def test_a_killed_training_resumes_from_its_state(project, tmp_path, monkeypatch
     resumed = load_weights(folder / "weights.pt", structures_of(workdir)).state_dict()
     for key, value in finished.items():
         assert torch.allclose(value.float(), resumed[key].float(), atol=1e-4), key
+
+
+SELF_TRAINING_RULES = {"pseudo_round", "train_student", "predict_student", "evaluate_selftrain"}
+
+
+@pytest.mark.parametrize(
+    ("self_training", "rules", "final"),
+    [
+        ({}, set(), ""),
+        ({"student": {"enabled": True}}, SELF_TRAINING_RULES - {"pseudo_round"}, "/student"),
+        ({"rounds": 2}, {"pseudo_round", "evaluate_selftrain"}, "/round2"),
+    ],
+)
+def test_the_plan_follows_the_switches(tmp_path, self_training, rules, final):
+    """Which self-training jobs are planned, and which folder measure and overlays read."""
+    workdir = copy_project(tmp_path, {"self_training": self_training})
+    result = snakemake(workdir, "--dry-run", "--forceall", "--printshellcmds", timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    planned = {rule for rule, _ in planned_jobs(result.stdout)}
+    assert planned & SELF_TRAINING_RULES == rules
+    inputs = job_inputs(result.stdout)
+    for species in SPECIES:
+        folder = f"results/{species}{final}"
+        assert f"{folder}/labels" in inputs[("measure", species)]
+        assert f"{folder}/predictions.tsv" in inputs[("measure", species)]
+        assert f"{folder}/labels" in inputs[("overlays", species)]
+        assert f"{folder}/qc.tsv" in inputs[("annotate_next", species)]
+        assert f"{folder}/evaluation.tsv" in inputs[("tables", "")]
+    if not rules:
+        assert "/student/" not in result.stdout and "/round2/" not in result.stdout
+
+
+def job_inputs(dry_run_output: str) -> dict[tuple[str, str], list[str]]:
+    """The input files of every planned job, by (rule, species); species '' for aggregates."""
+    inputs, rule, files = {}, None, []
+    for line in dry_run_output.splitlines():
+        header = re.match(r"^(?:local)?rule (\w+):$", line)
+        if header:
+            rule, files = header.group(1), []
+            inputs[(rule, "")] = files
+        elif rule and line.startswith("    input: "):
+            files += line.removeprefix("    input: ").split(", ")
+        elif rule and line.startswith("    wildcards: "):
+            fields = dict(f.split("=", 1) for f in line.removeprefix("    wildcards: ").split(", "))
+            inputs[(rule, fields.get("species", ""))] = inputs.pop((rule, ""))
+    return inputs
