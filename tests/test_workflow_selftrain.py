@@ -225,3 +225,25 @@ def job_inputs(dry_run_output: str) -> dict[tuple[str, str], list[str]]:
             fields = dict(f.split("=", 1) for f in line.removeprefix("    wildcards: ").split(", "))
             inputs[(rule, fields.get("species", ""))] = inputs.pop((rule, ""))
     return inputs
+
+
+def test_the_cli_predicts_what_the_rule_wrote(project, tmp_path, monkeypatch):
+    """`traitrack predict-student` runs the stage on the same files as rule predict_student."""
+    import yaml
+
+    from traitrack.cli import main
+
+    workdir = tmp_path / "project"
+    shutil.copytree(project, workdir, symlinks=True)
+    config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
+    for key, value in yaml.safe_load((workdir / "fast.yaml").read_text()).items():
+        config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
+    (workdir / "merged.yaml").write_text(yaml.safe_dump(config))
+    species = "pterostichus_synth"
+    folder = workdir / "results" / species / "student"
+    written = {name: (folder / name).read_bytes() for name in ("predictions.tsv", "qc.tsv")}
+    shutil.rmtree(folder / "labels")
+    monkeypatch.chdir(workdir)
+    assert main(["predict-student", "--species", species, "--config", "merged.yaml"]) == 0
+    for name, content in written.items():
+        assert (folder / name).read_bytes() == content, name

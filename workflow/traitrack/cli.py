@@ -33,7 +33,85 @@ def _species_paths(results: Path, species: str) -> dict[str, Path]:
         "overlays": base / "overlays",
         "traits_dir": results / "traits" / species,
         "traits": results / "traits" / f"{species}.csv",
+        "round2": base / "round2",
+        "student": base / "student",
     }
+
+
+def _gathered(folder: Path) -> dict[str, Path]:
+    """The files ``gather`` (or a self-training stage) writes into a folder."""
+    return {
+        "labels_dir": folder / "labels",
+        "predictions_out": folder / "predictions.tsv",
+        "qc_out": folder / "qc.tsv",
+        "coco_out": folder / "masks.coco.json",
+    }
+
+
+def _run_selftrain(stage: str, config: dict, species: str, p: dict, threads: int) -> None:
+    """The self-training stages (rules ``pseudo_round``, ``train_student``, ``predict_student``)."""
+    from traitrack.stages import pseudo, selftrain
+    from traitrack.structures import StructureTable
+
+    samples, structures = config["samples"], StructureTable.from_config(config)
+    engine = {
+        "engine_name": config["engine"],
+        "engine_options": config[config["engine"]],
+        "seed": config["seed"],
+        "qc": config["qc"],
+        "threads": threads,
+    }
+    pool = config["select"]["template_pool"]
+    teacher = p["round2"] if config["self_training"]["rounds"] > 1 else p["labels"].parent
+    if stage == "pseudo-round":
+        out = _gathered(p["round2"])
+        pseudo.run_pseudo_round(
+            samples,
+            species,
+            p["labels"],
+            p["qc"],
+            p["descriptors"],
+            structures=structures,
+            self_training=config["self_training"],
+            **engine,
+            k=config["select"]["k"],
+            chunk_length=config["order"]["chunk_length"],
+            pool=pool,
+            labels_out=out["labels_dir"],
+            predictions_out=out["predictions_out"],
+            qc_out=out["qc_out"],
+            coco_out=out["coco_out"],
+        )
+    elif stage == "train-student":
+        folder = p["student"]
+        selftrain.run_train_student(
+            samples,
+            species,
+            teacher / "labels",
+            teacher / "predictions.tsv",
+            teacher / "qc.tsv",
+            structures=structures,
+            self_training=config["self_training"],
+            seed=config["seed"],
+            pool=pool,
+            weights_out=folder / "weights.pt",
+            losses_out=folder / "losses.tsv",
+            plot_out=folder / "losses.png",
+            training_out=folder / "training.tsv",
+            threads=threads,
+        )
+    elif stage == "predict-student":
+        selftrain.run_predict_student(
+            samples,
+            species,
+            p["student"] / "weights.pt",
+            teacher / "qc.tsv",
+            structures=structures,
+            self_training=config["self_training"],
+            **engine,
+            pool=pool,
+            **_gathered(p["student"]),
+        )
 
 
 def _shards(samples: str, species: str, size: int) -> list[str]:
@@ -55,7 +133,9 @@ def _run_stage(args: argparse.Namespace) -> None:
     structures = StructureTable.from_config(config)
     p = _species_paths(Path(args.results), species)
     stage = args.stage
-    if stage == "describe":
+    if stage in SELF_TRAINING_STAGES:
+        _run_selftrain(stage, config, species, p, args.threads)
+    elif stage == "describe":
         prepare.run_describe(
             samples,
             species,
@@ -149,6 +229,16 @@ STAGES = {
     "overlays": "overlay PNGs with a legend (overlays/)",
 }
 
+SELF_TRAINING_STAGES = {
+    "pseudo-round": "self-training: a second propagate round with the best targets by qc_rank "
+    "as pseudo-templates (round2/)",
+    "train-student": "self-training: train the student network (student/weights.pt, "
+    "losses.tsv); resumes from student/state.pt",
+    "predict-student": "self-training: the student segments every target, with the QC "
+    "(student/labels/, qc.tsv, COCO)",
+}
+STAGES.update(SELF_TRAINING_STAGES)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``traitrack`` argument parser: one subcommand per stage, plus ``example``.
@@ -175,7 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
             "--results", default="results", help="results folder (default: %(default)s)"
         )
         stage.add_argument(
-            "--threads", type=int, default=1, help="threads (propagate; default: %(default)s)"
+            "--threads",
+            type=int,
+            default=1,
+            help="threads (propagate, self-training; default: %(default)s)",
         )
         if name == "propagate":
             stage.add_argument(
