@@ -77,13 +77,19 @@ def build_network(classes: int, options: StudentOptions) -> torch.nn.Module:
 
 
 def device_of(network: torch.nn.Module) -> torch.device:
-    """The device a network's weights are on."""
+    """Return the device a network's weights are on.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        The student.
+
+    Returns
+    -------
+    torch.device
+        Where its first parameter lives; inputs go there.
+    """
     return next(network.parameters()).device
-
-
-def default_device() -> torch.device:
-    """CUDA where torch sees a GPU (a ``train_student`` job on a GPU node), else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def to_input(squares: np.ndarray) -> torch.Tensor:
@@ -207,8 +213,8 @@ def train(
     log : callable
         Receives one line per epoch (seconds per epoch included).
     device : str or torch.device, optional
-        Where to train: :func:`default_device` (CUDA if torch sees a GPU) unless given. The
-        saved state and weights load on any device.
+        Where to train; default CUDA where torch sees a GPU (a ``train_student`` job on a
+        GPU node), else the CPU. The saved state and weights load on any device.
 
     Returns
     -------
@@ -218,7 +224,7 @@ def train(
         One row per epoch (:data:`LOSS_COLUMNS`), resumed epochs included.
     """
     torch.manual_seed(seed)
-    device = torch.device(device) if device is not None else default_device()
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     network = build_network(len(structures) + 1, options).to(device)
     optimiser = torch.optim.AdamW(
         network.parameters(), lr=options.lr, weight_decay=options.weight_decay
