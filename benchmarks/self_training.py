@@ -185,15 +185,15 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
         first = round_one(targets + unlabelled)
         truth = {p.stem: mask_of(p) for p in targets}
 
+        per_structure: dict[str, list[float]] = {}
+
         def score(labels_of) -> float:
-            return float(
-                np.mean(
-                    [
-                        mean_iou(class_iou(labels_of(p.stem), truth[p.stem], structures.labels))
-                        for p in targets
-                    ]
-                )
-            )
+            """Mean over the targets of their mIoU; each structure's mean IoU is kept too."""
+            ious = [class_iou(labels_of(p.stem), truth[p.stem], structures.labels) for p in targets]
+            per_structure[f"N={n}"] = per_structure.get(f"N={n}", []) + [
+                float(np.nanmean([iou[label] for iou in ious])) for label in structures.labels
+            ]
+            return float(np.mean([mean_iou(iou) for iou in ious]))
 
         scores = {"none": score(lambda s: first[s][0])}
         qc = pd.DataFrame(
@@ -286,6 +286,14 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
                 summarise_round_trips([r for p in unlabelled for r in second[p.stem][2]], 0.0)
             )
             scores["both"] = student_scores(second, qc2)
+        names = [structure.name for structure in structures.structures]
+        values = per_structure[f"N={n}"]
+        for column, name in enumerate(scores):
+            cells = values[column * len(names) : (column + 1) * len(names)]
+            print(
+                f"  N={n} {name}: " + ", ".join(f"{a} {v:.3f}" for a, v in zip(names, cells)),
+                flush=True,
+            )
         print(
             f"N={n}: "
             + ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
