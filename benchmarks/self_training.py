@@ -215,6 +215,7 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
                 desc[[row[s] for s in names]],
                 FUSED,
                 true_templates=true_frames,
+                keep_true=settings.keep_hand_made,
             )
             tasks = [
                 (
@@ -280,8 +281,9 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
             )
             return score(by.__getitem__)
 
-        scores["student"] = student_scores(first, qc)
-        if args.both:
+        if args.student:
+            scores["student"] = student_scores(first, qc)
+        if args.student and args.both:
             qc2 = pd.DataFrame(
                 summarise_round_trips([r for p in unlabelled for r in second[p.stem][2]], 0.0)
             )
@@ -303,7 +305,8 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
         return scores
 
     table = {n: one_size(n) for n in args.sizes}
-    columns = ["none", "pseudo", "student"] + (["both"] if args.both else [])
+    columns = ["none", "pseudo"] + (["student"] if args.student else [])
+    columns += ["both"] if args.student and args.both else []
     print("| N | " + " | ".join(columns) + " |\n|" + "---|" * (len(columns) + 1))
     for n, scores in table.items():
         print(f"| {n} | " + " | ".join(f"{scores[c]:.3f}" for c in columns) + " |", flush=True)
@@ -371,6 +374,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--pseudo-share", type=float, default=None)
     parser.add_argument("--pseudo-weight", type=float, default=None)
+    parser.add_argument("--keep-hand-made", type=int, default=None)
+    parser.add_argument(
+        "--no-student", dest="student", action="store_false", help="none and pseudo only"
+    )
     parser.add_argument("--timing", action="store_true", help="only the timing")
     parser.add_argument("--timing-specimens", type=int, default=300)
     parser.add_argument("--timing-epochs", type=int, default=2)
@@ -385,6 +392,8 @@ def main(argv: list[str] | None = None) -> None:
         section["pseudo_share"] = args.pseudo_share
     if args.pseudo_weight is not None:
         section["pseudo_weight"] = args.pseudo_weight
+    if args.keep_hand_made is not None:
+        section["keep_hand_made"] = args.keep_hand_made
     settings = SelfTrainingOptions.from_config(section)
     if args.timing:
         timing(args, settings)

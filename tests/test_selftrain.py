@@ -239,6 +239,29 @@ def test_no_target_is_its_own_template_and_a_hand_made_one_is_always_kept():
     assert all(target not in templates for target, templates in chosen.items())
 
 
+def test_kept_hand_made_templates_are_never_displaced_and_pseudo_ones_fill_empty_places():
+    descriptors = np.array([[10.0], [11.0], [0.0], [1.0]])
+    names = ["t1", "t2", "p1", "p2"]
+    two_true = assign_templates(
+        ["x"], np.array([[0.5]]), names, descriptors, 2, true_templates={"t1", "t2"}, keep_true=2
+    )
+    assert two_true["x"] == ("t1", "t2")
+    one_kept = assign_templates(
+        ["x"], np.array([[0.5]]), names, descriptors, 2, true_templates={"t1", "t2"}, keep_true=1
+    )
+    assert one_kept["x"] == ("p1", "t1")
+    one_true = assign_templates(
+        ["x"],
+        np.array([[0.5]]),
+        names[:1] + names[2:],
+        descriptors[[0, 2, 3]],
+        2,
+        true_templates={"t1"},
+        keep_true=2,
+    )
+    assert one_true["x"] == ("p1", "t1")
+
+
 class RecordingEngine:
     """Copies each target's nearest template's labels; records every chunk it is given."""
 

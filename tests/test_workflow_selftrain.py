@@ -31,6 +31,7 @@ pytestmark = pytest.mark.workflow
 SELF_TRAINING = {
     "rounds": 2,
     "pseudo_share": 0.3,
+    "keep_hand_made": 1,
     "student": {
         "enabled": True,
         "size": 64,
@@ -53,7 +54,7 @@ def unevaluated(name: str) -> bool:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     # two templates per target (the example's k; the fast settings' 1 leaves no room beside the
-    # nearest hand-made template, which every target keeps)
+    # nearest hand-made template, which every target keeps with keep_hand_made 1)
     config = {"self_training": SELF_TRAINING, "select": {"k": 2}}
     workdir = copy_project(tmp_path_factory.mktemp("selftrain"), config)
     sheet_path = workdir / "config" / "samples.tsv"
@@ -227,18 +228,24 @@ def job_inputs(dry_run_output: str) -> dict[tuple[str, str], list[str]]:
     return inputs
 
 
-def test_the_cli_predicts_what_the_rule_wrote(project, tmp_path, monkeypatch):
-    """`traitrack predict-student` runs the stage on the same files as rule predict_student."""
+def merged_copy(project, workdir, **overrides):
+    """A copy of the project whose config.yaml, fast.yaml and overrides form merged.yaml."""
     import yaml
 
-    from traitrack.cli import main
-
-    workdir = tmp_path / "project"
     shutil.copytree(project, workdir, symlinks=True)
     config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
-    for key, value in yaml.safe_load((workdir / "fast.yaml").read_text()).items():
-        config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
+    for layer in (yaml.safe_load((workdir / "fast.yaml").read_text()), overrides):
+        for key, value in layer.items():
+            config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
     (workdir / "merged.yaml").write_text(yaml.safe_dump(config))
+    return workdir
+
+
+def test_the_cli_predicts_what_the_rule_wrote(project, tmp_path, monkeypatch):
+    """`traitrack predict-student` runs the stage on the same files as rule predict_student."""
+    from traitrack.cli import main
+
+    workdir = merged_copy(project, tmp_path / "project")
     species = "pterostichus_synth"
     folder = workdir / "results" / species / "student"
     written = {name: (folder / name).read_bytes() for name in ("predictions.tsv", "qc.tsv")}
@@ -247,3 +254,29 @@ def test_the_cli_predicts_what_the_rule_wrote(project, tmp_path, monkeypatch):
     assert main(["predict-student", "--species", species, "--config", "merged.yaml"]) == 0
     for name, content in written.items():
         assert (folder / name).read_bytes() == content, name
+
+
+def test_hand_made_templates_kept_leave_no_place_to_pseudo_templates(
+    project, tmp_path, monkeypatch
+):
+    """keep_hand_made = select.k: a species with k hand-made templates gets no pseudo-template,
+    and each target keeps the templates of its first round."""
+    from traitrack.cli import main
+
+    overrides = {"self_training": {**SELF_TRAINING, "keep_hand_made": 2}}
+    workdir = merged_copy(project, tmp_path / "project", **overrides)
+    species = "pterostichus_synth"
+    monkeypatch.chdir(workdir)
+    assert main(["pseudo-round", "--species", species, "--config", "merged.yaml"]) == 0
+
+    def targets_of(folder):
+        table = pd.read_csv(folder / "predictions.tsv", sep="\t", dtype=str).fillna("")
+        return table[table["source"] == "prediction"].set_index("specimen")
+
+    second = targets_of(workdir / "results" / species / "round2")
+    first = targets_of(workdir / "results" / species)
+    assert set(second["pseudo_templates"]) == {""}
+    for specimen, templates in second["templates"].items():
+        assert set(templates.split(";")) == set(first.loc[specimen, "templates"].split(";"))
+    before = targets_of(project / "results" / species / "round2")
+    assert any(before["pseudo_templates"] != ""), "keep_hand_made 1 used no pseudo-template"

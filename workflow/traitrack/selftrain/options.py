@@ -57,6 +57,7 @@ class SelfTrainingOptions(SchemaOptions, section="self_training", label="self_tr
     rounds: int
     pseudo_share: float
     pseudo_weight: float
+    keep_hand_made: int
     allow_gt_targets: bool
     student: StudentOptions = dataclasses.field(default_factory=StudentOptions)
 

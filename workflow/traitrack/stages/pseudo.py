@@ -130,6 +130,7 @@ def run_pseudo_round(
         rows_of([*true, *chosen]),
         k,
         true_templates=true,
+        keep_true=options.keep_hand_made,
     )
     frames = [Frame(t, images[t], None, assigned[t]) for t in targets]
     spec = EngineSpec(engine_name, engine_options, seed, str(finetuned_weights or ""), threads)
