@@ -15,13 +15,15 @@ For each N, with the registration engine (each set's ``config/datasets`` options
 * **pseudo**: round 1 on the unlabelled specimens, QC (round trip to the nearest hand-made
   template, the prediction's evidence, ``qc_rank`` over them); the top ``pseudo_share`` by
   rank become pseudo-templates (fusion prior ``pseudo_weight``); round 2 on the targets, each
-  with its 5 nearest of templates and pseudo-templates, its nearest hand-made one always kept;
+  with its 5 nearest of templates and pseudo-templates, its nearest ``keep_hand_made``
+  hand-made ones always kept (``--keep-hand-made``);
 * **student**: a student trained on the templates and round 1's labels of the unlabelled
   specimens (weighted by their ``qc_rank``, confidence and boundary distance) predicts the
   targets;
 * **both**: round 2 also on the unlabelled specimens (never their own template), and a
   student trained on those labels.
 
+``--no-student``: the none and pseudo columns only (choosing pseudo-template settings).
 ``--timing``: a student's seconds per epoch and the process's peak memory for a species of
 ``--timing-specimens`` synthetic specimens (the example's beetles) at the student's size.
 
