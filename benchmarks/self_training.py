@@ -217,7 +217,7 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
                 desc[[row[s] for s in names]],
                 FUSED,
                 true_templates=true_frames,
-                keep_true=settings.keep_hand_made,
+                keep_hand_made=settings.keep_hand_made,
             )
             tasks = [
                 (

@@ -232,7 +232,13 @@ def test_no_target_is_its_own_template_and_a_hand_made_one_is_always_kept():
     names = ["t1", "p1", "p2", "p3"]
     descriptors = np.array([[10.0], [0.0], [1.0], [2.0]])
     chosen = assign_templates(
-        ["p1", "x"], np.array([[0.0], [1.1]]), names, descriptors, 2, true_templates={"t1"}
+        ["p1", "x"],
+        np.array([[0.0], [1.1]]),
+        names,
+        descriptors,
+        2,
+        true_templates={"t1"},
+        keep_hand_made=1,
     )
     assert chosen["p1"] == ("p2", "t1")
     assert chosen["x"] == ("p2", "t1")
@@ -243,11 +249,23 @@ def test_kept_hand_made_templates_are_never_displaced_and_pseudo_ones_fill_empty
     descriptors = np.array([[10.0], [11.0], [0.0], [1.0]])
     names = ["t1", "t2", "p1", "p2"]
     two_true = assign_templates(
-        ["x"], np.array([[0.5]]), names, descriptors, 2, true_templates={"t1", "t2"}, keep_true=2
+        ["x"],
+        np.array([[0.5]]),
+        names,
+        descriptors,
+        2,
+        true_templates={"t1", "t2"},
+        keep_hand_made=2,
     )
     assert two_true["x"] == ("t1", "t2")
     one_kept = assign_templates(
-        ["x"], np.array([[0.5]]), names, descriptors, 2, true_templates={"t1", "t2"}, keep_true=1
+        ["x"],
+        np.array([[0.5]]),
+        names,
+        descriptors,
+        2,
+        true_templates={"t1", "t2"},
+        keep_hand_made=1,
     )
     assert one_kept["x"] == ("p1", "t1")
     one_true = assign_templates(
@@ -257,7 +275,7 @@ def test_kept_hand_made_templates_are_never_displaced_and_pseudo_ones_fill_empty
         descriptors[[0, 2, 3]],
         2,
         true_templates={"t1"},
-        keep_true=2,
+        keep_hand_made=2,
     )
     assert one_true["x"] == ("p1", "t1")
 

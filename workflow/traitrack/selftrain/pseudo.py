@@ -108,8 +108,8 @@ def assign_templates(
     template_descriptors: np.ndarray,
     k: int,
     *,
-    true_templates: Iterable[str] = (),
-    keep_true: int = 1,
+    true_templates: Iterable[str],
+    keep_hand_made: int,
 ) -> dict[str, tuple[str, ...]]:
     """Each target's k nearest templates of a round with pseudo-templates; never itself.
 
@@ -123,9 +123,10 @@ def assign_templates(
         Templates per target (``select.k``).
     true_templates : iterable of str
         The hand-made templates among ``template_names``.
-    keep_true : int
-        The nearest this many hand-made templates are always among a target's templates, so
-        that no target is predicted from pseudo-templates alone.
+    keep_hand_made : int
+        The nearest this many hand-made templates are always among a target's templates
+        (``self_training.keep_hand_made``); at least 1, so that no target is predicted from
+        pseudo-templates alone.
 
     Returns
     -------
@@ -140,7 +141,7 @@ def assign_templates(
     for row, target in enumerate(target_names):
         order = [j for j in by_name[np.argsort(distances[row][by_name], kind="stable")]]
         order = [j for j in order if names[j] != target]
-        forced = [j for j in order if names[j] in true][:keep_true]
+        forced = [j for j in order if names[j] in true][:keep_hand_made]
         rest = [j for j in order if j not in forced][: max(0, k - len(forced))]
         picked = sorted(forced + rest, key=order.index)
         chosen[str(target)] = tuple(str(names[j]) for j in picked)

@@ -197,32 +197,22 @@ def run_gather(
         round_trips += document["round_trips"]
 
     store = SpecimenStore(specimens(sheet), structures)
-    for specimen in specimens(sheet, species):
-        if specimen.is_template:
-            frame = store.template(specimen.specimen)
-            write_label_png(labels_dir / f"{specimen.specimen}.png", frame.labels)
-            rows.append(_template_row(specimen.specimen, structures))
-
-    write_table(predictions_out, pd.DataFrame(rows))
-    qc_table = pd.DataFrame(summarise_round_trips(round_trips, qc["threshold"], qc["flag_share"]))
-    if qc_table.empty:
-        qc_table = pd.DataFrame(columns=QC_COLUMNS)
-    qc_table.insert(1, "engine", engine_name)
-    write_table(qc_out, qc_table)
-    write_coco(
-        coco_out,
-        (
-            (
-                Path(store.by_name[r["specimen"]].image).name,
-                read_label_png(labels_dir / f"{r['specimen']}.png"),
-                r,
-            )
-            for r in rows
-        ),
+    write_species_outputs(
+        sheet,
+        species,
+        store,
+        rows,
+        round_trips,
         structures,
-        info={"species": species, "engine": engine_name, "random_weights": random_weights},
+        qc,
+        engine_name,
+        random_weights,
+        labels_dir,
+        predictions_out,
+        qc_out,
+        coco_out,
     )
-    log.info("gathered %d shards, %d targets of %s", len(documents), len(qc_table), species)
+    log.info("gathered %d shards, %d targets of %s", len(documents), len(rows), species)
 
 
 def write_species_outputs(
@@ -242,8 +232,9 @@ def write_species_outputs(
     *,
     summarised: bool = False,
 ) -> None:
-    """The templates' own masks, ``predictions.tsv``, ``qc.tsv`` and COCO, as :func:`run_gather`
-    writes them, for the rounds of self-training (:mod:`traitrack.stages.selftrain`).
+    """The templates' own masks, ``predictions.tsv``, ``qc.tsv`` and COCO of a species: what
+    :func:`run_gather` and the self-training stages (:mod:`traitrack.stages.selftrain`,
+    :mod:`traitrack.stages.pseudo`) write.
 
     Parameters
     ----------

@@ -4,7 +4,7 @@ The first round's best targets by ``qc_rank`` (never one whose ``gt_mask`` score
 evaluation, unless ``self_training.allow_gt_targets``) join the species' hand-made templates
 with their predicted masks (:mod:`traitrack.selftrain.pseudo`); every target is propagated
 again from its ``select.k`` nearest templates of the round (never itself, always its nearest
-hand-made one), and its QC round trip goes back to hand-made templates only. The outputs are
+``self_training.keep_hand_made`` hand-made ones), and its QC round trip goes back to hand-made templates only. The outputs are
 what ``gather`` writes, with a ``pseudo_templates`` column in ``predictions.tsv`` and the
 engine named ``<engine>+pseudo``.
 """
@@ -70,7 +70,7 @@ def run_pseudo_round(
     descriptors : str or Path
         ``descriptors.npz`` (rule ``describe``): each target's ``k`` nearest templates of the
         round, hand-made and pseudo (:func:`~traitrack.selftrain.pseudo.assign_templates`,
-        never itself, always its nearest hand-made one).
+        never itself, always its nearest ``self_training.keep_hand_made`` hand-made ones).
     structures : StructureTable
         The part table.
     self_training : Mapping or None
@@ -130,7 +130,7 @@ def run_pseudo_round(
         rows_of([*true, *chosen]),
         k,
         true_templates=true,
-        keep_true=options.keep_hand_made,
+        keep_hand_made=options.keep_hand_made,
     )
     frames = [Frame(t, images[t], None, assigned[t]) for t in targets]
     spec = EngineSpec(engine_name, engine_options, seed, str(finetuned_weights or ""), threads)

@@ -261,19 +261,20 @@ def run_predict_student(
     sheet = read_sample_sheet(samples)
     store = SpecimenStore(specimens(sheet), structures)
     network = load_weights(weights, structures)
-    engine = EngineSpec(engine_name, engine_options, seed, str(finetuned_weights or ""), threads)
-    engine = engine.build()
+    spec = EngineSpec(engine_name, engine_options, seed, str(finetuned_weights or ""), threads)
+    engine = spec.build()
     teacher, back_to = _teacher_qc(teacher_qc, engine.name)
     name = teacher + STUDENT_SUFFIX
-    trained_on = ";".join(t.specimen for t in template_pool(sheet, species, pool))
-    fallback = [t.specimen for t in template_pool(sheet, species, pool)][: qc["max_templates"]]
+    hand_made = [t.specimen for t in template_pool(sheet, species, pool)]
+    trained_on = ";".join(hand_made)
+    fallback = hand_made[: qc["max_templates"]]
     labels_dir = Path(labels_dir)
     labels_dir.mkdir(parents=True, exist_ok=True)
     rows, round_trips = [], []
     targets = [m for m in specimens(sheet, species) if not m.is_template]
+    size = options.student.size
     for member in tqdm(targets, desc=f"student {species}", unit="target"):
         image = store.image(member.specimen)
-        size = options.student.size
         (prediction,) = predict(network, [image], [member.specimen], structures, size)
         write_label_png(labels_dir / f"{member.specimen}.png", prediction.labels)
         row = _prediction_row(prediction, name, engine.random_weights, structures)
