@@ -48,7 +48,8 @@ pins:
 	done
 
 dag: $(BIN)/.installed
-	$(BIN)/snakemake --rulegraph | dot -Tsvg > docs/rulegraph.svg
+	$(BIN)/snakemake --rulegraph --configfile config/config.yaml config/selftrain.yaml \
+		| dot -Tsvg > docs/rulegraph.svg
 
 clean:
 	rm -rf results logs .snakemake
