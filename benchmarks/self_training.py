@@ -25,7 +25,8 @@ For each N, with the registration engine (each set's ``config/datasets`` options
 
 ``--no-student``: the none and pseudo columns only (choosing pseudo-template settings).
 ``--timing``: a student's seconds per epoch and the process's peak memory for a species of
-``--timing-specimens`` synthetic specimens (the example's beetles) at the student's size.
+``--timing-specimens`` synthetic specimens (the example's beetles) at the student's size, and
+the minutes of its whole training (``steps``, or ``epochs`` where set).
 
 Torch uses ``--threads`` threads (printed).  Registrations are cached per (specimen,
 templates, priors) in ``--cache`` (a folder of .npz), so an interrupted run resumes.
@@ -277,8 +278,8 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
             )
             by = {p.specimen: p.labels for p in predictions}
             print(
-                f"  student N={n}: {losses['seconds'].mean():.1f} s per epoch, final loss "
-                f"{losses['loss'].iloc[-1]:.3f}",
+                f"  student N={n}: {len(losses)} epochs, {losses['seconds'].mean():.1f} s per "
+                f"epoch, final loss {losses['loss'].iloc[-1]:.3f}",
                 flush=True,
             )
             return score(by.__getitem__)
@@ -349,7 +350,7 @@ def timing(args: argparse.Namespace, settings: SelfTrainingOptions) -> None:
     _, losses = student.train(samples, structures, options, seed=0, log=print)
     seconds = losses["seconds"]
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    full = settings.student.epochs
+    full = student.training_epochs(samples, settings.student)
     print(
         f"\n## student timing: {len(samples)} synthetic specimens at {size} px, torch threads "
         f"{torch.get_num_threads()}: {seconds.mean():.1f} s per epoch (refining epochs "

@@ -30,7 +30,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("monai")
 pytest.importorskip("albumentations")
 
-from traitrack.selftrain import student  # noqa: E402
+from traitrack.selftrain import files, student  # noqa: E402
 from traitrack.selftrain.data import boundary_confidence, make_sample  # noqa: E402
 
 SIZE = 64
@@ -144,6 +144,21 @@ def test_a_killed_training_resumes_to_the_same_weights(beetles, tmp_path):
     assert whole_losses["disagreement"].iloc[2:].notna().all()
 
 
+def test_the_training_length_is_a_step_budget_in_whole_epochs_unless_epochs_are_set(beetles):
+    structures = example_structures()
+    options = StudentOptions.from_config({"steps": 1000, "batch_size": 8})
+    assert options.total_epochs(40) == 200  # 5 batches an epoch
+    assert options.total_epochs(400) == 20
+    assert options.total_epochs(41) == 167  # 6 batches: rounded up to whole epochs
+    assert StudentOptions.from_config({"epochs": 3}).total_epochs(400) == 3
+    samples = samples_of(beetles, pseudo=3)  # 5 images an epoch: 3 batches of 2
+    stepped = StudentOptions.from_config({**TINY, "steps": 7, "refine_from": 0.5})
+    _, losses = student.train(samples, structures, stepped, log=lambda line: None)
+    assert list(losses["epoch"]) == [1, 2, 3]
+    assert losses["disagreement"].isna().tolist() == [True, True, False]  # round(0.5 * 3) = 2
+    assert losses["lr"].iloc[0] == pytest.approx(0.01)
+
+
 def test_a_state_of_another_training_set_is_not_resumed(beetles, tmp_path):
     structures = example_structures()
     options = StudentOptions.from_config({**TINY, "epochs": 2})
@@ -163,9 +178,9 @@ def test_the_weights_reload_exactly(beetles, tmp_path):
     structures = example_structures()
     options = StudentOptions.from_config({**TINY, "epochs": 2})
     network, losses = student.train(samples_of(beetles), structures, options, log=lambda line: None)
-    student.save_weights(tmp_path / "weights.pt", network, structures, options)
-    student.write_losses(losses, tmp_path / "loss.tsv", tmp_path / "loss.png")
-    loaded = student.load_weights(tmp_path / "weights.pt", structures)
+    files.save_weights(tmp_path / "weights.pt", network, structures, options)
+    files.write_losses(losses, tmp_path / "loss.tsv", tmp_path / "loss.png")
+    loaded = files.load_weights(tmp_path / "weights.pt", structures)
     for key, value in network.state_dict().items():
         assert torch.equal(value, loaded.state_dict()[key]), key
     images = [b.image for b in beetles[2:4]]
@@ -175,7 +190,7 @@ def test_the_weights_reload_exactly(beetles, tmp_path):
     assert list(pd.read_csv(tmp_path / "loss.tsv", sep="\t")["epoch"]) == [1, 2]
     assert (tmp_path / "loss.png").stat().st_size > 0
     with pytest.raises(ValueError, match="structures"):
-        student.load_weights(tmp_path / "weights.pt", STRUCTURES)
+        files.load_weights(tmp_path / "weights.pt", STRUCTURES)
 
 
 def test_samples_keep_the_inference_geometry_and_weigh_the_padding_zero(beetles):

@@ -23,7 +23,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("monai")
 pytest.importorskip("albumentations")
 
-from traitrack.selftrain.student import load_weights  # noqa: E402
+from traitrack.selftrain.files import load_weights  # noqa: E402
 from traitrack.stages.selftrain import run_train_student  # noqa: E402
 
 pytestmark = pytest.mark.workflow

@@ -8,6 +8,7 @@ value has a second copy here.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from traitrack.config import SchemaOptions
@@ -22,6 +23,7 @@ class StudentOptions(
     enabled: bool
     size: int
     channels: tuple[int, ...]
+    steps: int
     epochs: int
     batch_size: int
     lr: float
@@ -36,11 +38,21 @@ class StudentOptions(
     flips: bool
     init_weights: str
 
-    @property
-    def refine_epoch(self) -> int:
+    def total_epochs(self, images_per_epoch: int) -> int:
+        """``epochs`` when set, else the fewest whole epochs that make ``steps`` steps.
+
+        A budget in steps keeps the training's length (and cost) the same for a species of
+        40 training images and one of 400; whole epochs keep resuming per epoch.
+        """
+        if self.epochs:
+            return self.epochs
+        batches = max(1, math.ceil(images_per_epoch / self.batch_size))
+        return max(1, math.ceil(self.steps / batches))
+
+    def refine_epoch(self, total_epochs: int) -> int:
         """The first epoch (0-based) whose pseudo-labels lose weight where the student
         disagrees with the teacher."""
-        return int(round(self.refine_from * self.epochs))
+        return int(round(self.refine_from * total_epochs))
 
     def fingerprint(self) -> dict:
         """The options that decide the trained weights (``enabled`` and ``init_weights``'

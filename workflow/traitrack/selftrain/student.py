@@ -9,7 +9,8 @@ segmentation-models-pytorch encoders need torchvision, whose wheels on PyPI are 
 Training (:func:`train`): weighted cross-entropy plus weighted soft Dice over background and
 the structures, each pixel weighted as :mod:`.data` says; templates repeated to at least
 ``template_share`` of an epoch; augmentation by albumentations; AdamW with a cosine schedule
-over epochs.  From epoch ``refine_epoch`` on, pseudo-label pixels where the student (at the
+over the training (``steps`` optimiser steps, rounded up to whole epochs, or ``epochs``).  From
+the ``refine_from`` share of the epochs on, pseudo-label pixels where the student (at the
 start of the epoch, unaugmented) disagrees with the teacher weigh ``disagreement_weight``:
 the pseudo-labels are refined by what the student has learnt from all of them together.
 Every random draw is a function of the seed and the epoch, and the state is saved atomically
@@ -137,6 +138,11 @@ def epoch_order(samples: Sequence[Sample], template_share: float, seed: int, epo
     return np.random.default_rng([seed, epoch]).permutation(order)
 
 
+def training_epochs(samples: Sequence[Sample], options: StudentOptions) -> int:
+    """How many epochs :func:`train` runs on these samples (``steps`` or ``epochs``)."""
+    return options.total_epochs(len(epoch_order(samples, options.template_share, 0, 0)))
+
+
 def disagreement_factors(
     network: torch.nn.Module, samples: Sequence[Sample], factor: float, batch_size: int
 ) -> tuple[list[np.ndarray], float]:
@@ -243,14 +249,15 @@ def train(
             start_epoch = int(state["epoch"])
             log(f"student: resuming after epoch {start_epoch} from {state_path}")
     transform = augmentation(options.rotate_deg, options.scale, options.colour, options.flips)
-    last = options.epochs if stop_after is None else min(options.epochs, stop_after)
+    epochs = training_epochs(samples, options)
+    last = epochs if stop_after is None else min(epochs, stop_after)
     for epoch in range(start_epoch, last):
         begin = time.perf_counter()
-        lr = float(options.lr * 0.5 * (1 + np.cos(np.pi * epoch / options.epochs)))
+        lr = float(options.lr * 0.5 * (1 + np.cos(np.pi * epoch / epochs)))
         for group in optimiser.param_groups:
             group["lr"] = lr
         factors, disagreement = None, float("nan")
-        if epoch >= options.refine_epoch and options.disagreement_weight < 1:
+        if epoch >= options.refine_epoch(epochs) and options.disagreement_weight < 1:
             factors, disagreement = disagreement_factors(
                 network, samples, options.disagreement_weight, options.batch_size
             )
@@ -285,7 +292,7 @@ def train(
             dict(zip(LOSS_COLUMNS, [epoch + 1, *(sums / batches), disagreement, lr, seconds]))
         )
         log(
-            f"student epoch {epoch + 1}/{options.epochs}: loss {rows[-1]['loss']:.4f}, "
+            f"student epoch {epoch + 1}/{epochs}: loss {rows[-1]['loss']:.4f}, "
             f"{len(order)} images, {seconds:.1f} s per epoch"
         )
         if state_path is not None:
@@ -300,41 +307,6 @@ def train(
                 torch.save(payload, temporary)
     network.eval()
     return network, pd.DataFrame(rows, columns=LOSS_COLUMNS)
-
-
-def save_weights(
-    path: str | Path, network: torch.nn.Module, structures: StructureTable, options: StudentOptions
-) -> None:
-    """Write the trained student (a plain dict of tensors, strings and numbers), atomically."""
-    payload = {
-        "state_dict": {k: v.detach().cpu() for k, v in network.state_dict().items()},
-        "structures": [s.name for s in structures],
-        "options": options.fingerprint(),
-    }
-    with atomic_output(path) as temporary:
-        torch.save(payload, temporary)
-
-
-def load_weights(path: str | Path, structures: StructureTable) -> torch.nn.Module:
-    """Read a student written by :func:`save_weights` (``weights_only=True``), eval mode.
-
-    Raises
-    ------
-    ValueError
-        If the file's structures are not the config's.
-    """
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    names = [s.name for s in structures]
-    if payload["structures"] != names:
-        raise ValueError(
-            f"{path}: the student was trained on structures {payload['structures']}, the config "
-            f"declares {names}; train it again (rule train_student)"
-        )
-    options = StudentOptions.from_config({**payload["options"], "init_weights": ""})
-    network = build_network(len(names) + 1, options)
-    network.load_state_dict(payload["state_dict"])
-    network.eval()
-    return network
 
 
 def predict(
@@ -384,26 +356,3 @@ def predict(
                 )
             )
     return out
-
-
-def write_losses(losses: pd.DataFrame, table: str | Path, plot: str | Path | None = None) -> None:
-    """The loss table (TSV) and, if ``plot`` is given, its plot (PNG), both atomically."""
-    with atomic_output(table) as temporary:
-        losses.to_csv(temporary, sep="\t", index=False)
-    if plot is None:
-        return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(5, 3.2))
-    for column in ("loss", "cross_entropy", "dice"):
-        axis.plot(losses["epoch"], losses[column], label=column.replace("_", " "))
-    axis.set_xlabel("epoch")
-    axis.set_ylabel("weighted loss")
-    axis.legend(frameon=False)
-    figure.tight_layout()
-    with atomic_output(plot) as temporary:
-        figure.savefig(temporary, dpi=100)
-    plt.close(figure)

@@ -95,7 +95,7 @@ def run_train_student(
     pool : str
         ``select.template_pool``: the hand-made templates the species' teacher used.
     weights_out, losses_out, plot_out : str or Path
-        The student's weights (:func:`~traitrack.selftrain.student.save_weights`), its loss
+        The student's weights (:func:`~traitrack.selftrain.files.save_weights`), its loss
         table and plot.
     training_out : str or Path
         ``training.tsv``: every training image, its ``source`` (``template`` or
@@ -116,7 +116,8 @@ def run_train_student(
     import torch
 
     from traitrack.selftrain.data import make_sample
-    from traitrack.selftrain.student import save_weights, train, write_losses
+    from traitrack.selftrain.files import save_weights, write_losses
+    from traitrack.selftrain.student import train, training_epochs
 
     if threads:
         torch.set_num_threads(int(threads))
@@ -189,7 +190,7 @@ def run_train_student(
         log=log.info,
     )
     table = pd.DataFrame(rows, columns=["specimen", "source", "qc_rank", "mean_weight"])
-    if stop_after is not None and stop_after < student.epochs:
+    if stop_after is not None and stop_after < training_epochs(samples_, student):
         return table
     save_weights(weights_out, network, structures, student)
     write_losses(losses, losses_out, plot_out)
@@ -254,7 +255,8 @@ def run_predict_student(
     """
     import torch
 
-    from traitrack.selftrain.student import load_weights, predict
+    from traitrack.selftrain.files import load_weights
+    from traitrack.selftrain.student import predict
 
     torch.set_num_threads(max(1, int(threads)))
     options = SelfTrainingOptions.from_config(self_training)

@@ -1,0 +1,74 @@
+"""The student's files: its weights (read with ``weights_only=True``), loss table and plot.
+
+Each is written atomically, so a killed ``train_student`` job leaves no half-written output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from traitrack.io import atomic_output
+from traitrack.selftrain.options import StudentOptions
+from traitrack.selftrain.student import build_network
+from traitrack.structures import StructureTable
+
+
+def save_weights(
+    path: str | Path, network: torch.nn.Module, structures: StructureTable, options: StudentOptions
+) -> None:
+    """Write the trained student (a plain dict of tensors, strings and numbers), atomically."""
+    payload = {
+        "state_dict": {k: v.detach().cpu() for k, v in network.state_dict().items()},
+        "structures": [s.name for s in structures],
+        "options": options.fingerprint(),
+    }
+    with atomic_output(path) as temporary:
+        torch.save(payload, temporary)
+
+
+def load_weights(path: str | Path, structures: StructureTable) -> torch.nn.Module:
+    """Read a student written by :func:`save_weights` (``weights_only=True``), eval mode.
+
+    Raises
+    ------
+    ValueError
+        If the file's structures are not the config's.
+    """
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    names = [s.name for s in structures]
+    if payload["structures"] != names:
+        raise ValueError(
+            f"{path}: the student was trained on structures {payload['structures']}, the config "
+            f"declares {names}; train it again (rule train_student)"
+        )
+    options = StudentOptions.from_config({**payload["options"], "init_weights": ""})
+    network = build_network(len(names) + 1, options)
+    network.load_state_dict(payload["state_dict"])
+    network.eval()
+    return network
+
+
+def write_losses(losses: pd.DataFrame, table: str | Path, plot: str | Path | None = None) -> None:
+    """The loss table (TSV) and, if ``plot`` is given, its plot (PNG), both atomically."""
+    with atomic_output(table) as temporary:
+        losses.to_csv(temporary, sep="\t", index=False)
+    if plot is None:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(5, 3.2))
+    for column in ("loss", "cross_entropy", "dice"):
+        axis.plot(losses["epoch"], losses[column], label=column.replace("_", " "))
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("weighted loss")
+    axis.legend(frameon=False)
+    figure.tight_layout()
+    with atomic_output(plot) as temporary:
+        figure.savefig(temporary, dpi=100)
+    plt.close(figure)
