@@ -66,6 +66,7 @@ from sam2.modeling.sam2_base import NO_OBJ_SCORE  # noqa: E402
 from sam2.sam2_video_predictor import SAM2VideoPredictor  # noqa: E402
 from sam2.utils import misc as sam2_misc  # noqa: E402
 from sam2.utils.misc import fill_holes_in_mask_scores  # noqa: E402
+from test_sam2_engine import random_image, table  # noqa: E402
 
 from traitrack.engines import make_engine  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
@@ -77,7 +78,6 @@ from traitrack.engines.sam2.letterbox import (  # noqa: E402
     unletterbox_logits,
 )
 from traitrack.engines.sam2.model import MODEL_CONFIGS, hydra_overrides  # noqa: E402
-from traitrack.structures import Structure, StructureTable  # noqa: E402
 
 pytestmark = pytest.mark.sam2
 
@@ -94,14 +94,6 @@ SCORE_SHIFT = {"present": 4.0, "absent": -4.0}  # added to the object-score head
 
 
 # -- data ------------------------------------------------------------------------------------
-def table(count: int) -> StructureTable:
-    return StructureTable(tuple(Structure(f"part{i}", i + 1, (255, 0, 0)) for i in range(count)))
-
-
-def random_image(seed: int, height: int, width: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
-
-
 def stripes(height: int, width: int, count: int) -> np.ndarray:
     """A label map with ``count`` touching structures (as in test_sam2_engine)."""
     labels = np.zeros((height, width), np.uint8)
