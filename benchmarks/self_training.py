@@ -238,6 +238,8 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
         second = round_two_of(targets + (unlabelled if args.both else []))
         scores["pseudo"] = score(lambda s: second[s][0])
 
+        trained: dict[str, dict] = {}
+
         def student_scores(labels: dict, qc_table: pd.DataFrame) -> float:
             ranks = dict(zip(qc_table["specimen"], qc_table["qc_rank"]))
             size = settings.student.size
@@ -266,6 +268,10 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
                 )
                 for p in unlabelled
             ]
+            key = student.fingerprint(samples, settings.student, 0)
+            if key in trained:  # the same training set (round 2 changed no label): same student
+                print(f"  student N={n}: the same training set as before, not trained again")
+                return score(trained[key].__getitem__)
             network, losses = student.train(
                 samples, structures, settings.student, seed=0, log=lambda line: None
             )
@@ -276,7 +282,7 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
                 structures,
                 size,
             )
-            by = {p.specimen: p.labels for p in predictions}
+            by = trained[key] = {p.specimen: p.labels for p in predictions}
             print(
                 f"  student N={n}: {len(losses)} epochs, {losses['seconds'].mean():.1f} s per "
                 f"epoch, final loss {losses['loss'].iloc[-1]:.3f}",
