@@ -37,7 +37,7 @@ www.antweb.org, CC BY 4.0, masks by EPFL CS-433 "ml-project-2-kalamariunionen" w
 Example::
 
     .venv/bin/python benchmarks/self_training.py --set both --targets 20 --unlabelled 40 \
-        --workers 2 --threads 1 --cache /tmp/self_training_cache
+        --workers 2 --threads 2 --cache /tmp/self_training_cache
 """
 
 from __future__ import annotations
