@@ -24,12 +24,16 @@ For each N, with the registration engine (each set's ``config/datasets`` options
   student trained on those labels.
 
 ``--no-student``: the none and pseudo columns only (choosing pseudo-template settings).
-``--timing``: a student's seconds per epoch and the process's peak memory for a species of
-``--timing-specimens`` synthetic specimens (the example's beetles) at the student's size, and
-the minutes of its whole training (``steps``, or ``epochs`` where set).
+A student's training cost: ``benchmarks/student_timing.py``.
+
+``self_training.student.teacher_weight`` > 0 (``--option teacher_weight=W``) adds the columns
+``student+teacher`` and ``both+teacher``: each student's softmax fused with its teacher's labels
+(round 1's, round 2's); ``--teacher-weights W ...`` prints each student fused at those weights
+(choosing ``teacher_weight``) without training it again.
 
 Torch uses ``--threads`` threads (printed).  Registrations are cached per (specimen,
-templates, priors) in ``--cache`` (a folder of .npz), so an interrupted run resumes.
+templates, priors) in ``--cache`` (a folder of .npz), and each student's training state by its
+training set and settings, so an interrupted run resumes.
 
 Data: ../shared/data (beetles-5part: NEON "Beetles as Sentinel Taxa" images, East et al. 2026,
 doi 10.57967/hf/8716, CC BY 4.0, masks from Imageomics BeetleFlow; ants-4part: AntWeb images,
@@ -46,7 +50,6 @@ import argparse
 import hashlib
 import json
 import multiprocessing
-import resource
 import sys
 import time
 from pathlib import Path
@@ -238,9 +241,16 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
         second = round_two_of(targets + (unlabelled if args.both else []))
         scores["pseudo"] = score(lambda s: second[s][0])
 
-        trained: dict[str, dict] = {}
+        trained: dict[str, object] = {}
+        target_images = [read_image(p) for p in targets]
 
-        def student_scores(labels: dict, qc_table: pd.DataFrame) -> float:
+        def plain_score(labels_of: dict) -> float:
+            """:func:`score` without keeping its per-structure means (for the weights grid)."""
+            ious = [class_iou(labels_of[p.stem], truth[p.stem], structures.labels) for p in targets]
+            return float(np.mean([mean_iou(iou) for iou in ious]))
+
+        def student_scores(column: str, labels: dict, qc_table: pd.DataFrame) -> None:
+            """The student of these labels alone, and fused with the teacher's labels."""
             ranks = dict(zip(qc_table["specimen"], qc_table["qc_rank"]))
             size = settings.student.size
             samples = [
@@ -271,32 +281,44 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
             key = student.fingerprint(samples, settings.student, 0)
             if key in trained:  # the same training set (round 2 changed no label): same student
                 print(f"  student N={n}: the same training set as before, not trained again")
-                return score(trained[key].__getitem__)
-            network, losses = student.train(
-                samples, structures, settings.student, seed=0, log=lambda line: None
-            )
-            predictions = student.predict(
-                network,
-                [read_image(p) for p in targets],
-                [p.stem for p in targets],
-                structures,
-                size,
-            )
-            by = trained[key] = {p.specimen: p.labels for p in predictions}
-            print(
-                f"  student N={n}: {len(losses)} epochs, {losses['seconds'].mean():.1f} s per "
-                f"epoch, final loss {losses['loss'].iloc[-1]:.3f}",
-                flush=True,
-            )
-            return score(by.__getitem__)
+            else:
+                state = Path(args.cache) / f"student-{key[:24]}.pt" if args.cache else None
+                trained[key], losses = student.train(
+                    samples, structures, settings.student, seed=0, state_path=state, log=str
+                )
+                print(
+                    f"  student N={n}: {len(losses)} epochs, {losses['seconds'].mean():.1f} s "
+                    f"per epoch, final loss {losses['loss'].iloc[-1]:.3f}",
+                    flush=True,
+                )
+            names = [p.stem for p in targets]
+            teacher = [labels[name][0] for name in names]
+
+            def predictions(weight: float) -> dict:
+                found = student.predict(
+                    trained[key], target_images, names, structures, size, teacher, weight
+                )
+                return {q.specimen: q.labels for q in found}
+
+            if args.teacher_weights:
+                grid = {w: plain_score(predictions(w)) for w in args.teacher_weights}
+                print(
+                    f"  N={n} {column} fused with its teacher at weight w: "
+                    + ", ".join(f"{w:g} {v:.3f}" for w, v in grid.items()),
+                    flush=True,
+                )
+            scores[column] = score(predictions(0.0).__getitem__)
+            if settings.student.teacher_weight > 0:
+                fused = predictions(settings.student.teacher_weight)
+                scores[f"{column}+teacher"] = score(fused.__getitem__)
 
         if args.student:
-            scores["student"] = student_scores(first, qc)
+            student_scores("student", first, qc)
         if args.student and args.both:
             qc2 = pd.DataFrame(
                 summarise_round_trips([r for p in unlabelled for r in second[p.stem][2]], 0.0)
             )
-            scores["both"] = student_scores(second, qc2)
+            student_scores("both", second, qc2)
         names = [structure.name for structure in structures.structures]
         values = per_structure[f"N={n}"]
         for column, name in enumerate(scores):
@@ -314,57 +336,11 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
         return scores
 
     table = {n: one_size(n) for n in args.sizes}
-    columns = ["none", "pseudo"] + (["student"] if args.student else [])
-    columns += ["both"] if args.student and args.both else []
+    columns = list(table[args.sizes[0]])
     print("| N | " + " | ".join(columns) + " |\n|" + "---|" * (len(columns) + 1))
     for n, scores in table.items():
         print(f"| {n} | " + " | ".join(f"{scores[c]:.3f}" for c in columns) + " |", flush=True)
     return table
-
-
-def timing(args: argparse.Namespace, settings: SelfTrainingOptions) -> None:
-    """Seconds per epoch and peak memory of a student on a synthetic species."""
-    import torch
-
-    from traitrack.example.synthetic import BODY_PLANS, example_structures, render_specimen
-    from traitrack.selftrain import student
-    from traitrack.selftrain.data import make_sample
-
-    structures = example_structures()
-    rng = np.random.default_rng(0)
-    specimens = [render_specimen(BODY_PLANS[0], rng) for _ in range(args.timing_specimens)]
-    size = settings.student.size
-    samples = [
-        make_sample(
-            f"s{i}",
-            s.image,
-            s.labels,
-            size,
-            is_template=i < 5,
-            structures=structures,
-            qc_rank=0.7,
-            confidence={},
-            boundary_px=settings.student.boundary_px,
-        )
-        for i, s in enumerate(specimens)
-    ]
-    epochs = args.timing_epochs
-    options = SelfTrainingOptions.from_config(
-        {"student": {**settings.student.as_config(), "epochs": epochs, "refine_from": 0.5}}
-    ).student
-    start = time.perf_counter()
-    _, losses = student.train(samples, structures, options, seed=0, log=print)
-    seconds = losses["seconds"]
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    full = student.training_epochs(samples, settings.student)
-    print(
-        f"\n## student timing: {len(samples)} synthetic specimens at {size} px, torch threads "
-        f"{torch.get_num_threads()}: {seconds.mean():.1f} s per epoch (refining epochs "
-        f"{seconds.iloc[epochs // 2 :].mean():.1f} s), {full} epochs ~ "
-        f"{seconds.iloc[epochs // 2 :].mean() * full / 60:.1f} min; peak memory (RSS) "
-        f"{peak_gb:.2f} GB; {time.perf_counter() - start:.0f} s in all",
-        flush=True,
-    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -381,15 +357,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--option", action="append", default=[], help="self_training.student KEY=VALUE (YAML value)"
     )
+    parser.add_argument(
+        "--teacher-weights",
+        type=float,
+        nargs="*",
+        default=[],
+        help="also print each student fused with its teacher at these weights (choosing "
+        "teacher_weight)",
+    )
     parser.add_argument("--pseudo-share", type=float, default=None)
     parser.add_argument("--pseudo-weight", type=float, default=None)
     parser.add_argument("--keep-hand-made", type=int, default=None)
     parser.add_argument(
         "--no-student", dest="student", action="store_false", help="none and pseudo only"
     )
-    parser.add_argument("--timing", action="store_true", help="only the timing")
-    parser.add_argument("--timing-specimens", type=int, default=300)
-    parser.add_argument("--timing-epochs", type=int, default=2)
     args = parser.parse_args(argv)
     import torch
     import yaml
@@ -404,9 +385,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.keep_hand_made is not None:
         section["keep_hand_made"] = args.keep_hand_made
     settings = SelfTrainingOptions.from_config(section)
-    if args.timing:
-        timing(args, settings)
-        return
     for key in ("beetles", "ants") if args.set == "both" else (args.set,):
         run_set(key, args, settings)
 

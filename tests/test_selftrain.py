@@ -120,6 +120,26 @@ def test_the_student_learns_a_synthetic_task_from_two_templates_better_than_chan
     assert elytra > 0.5
 
 
+def test_fusing_with_the_teacher_keeps_its_label_unless_the_student_is_surer():
+    # three pixels, classes 0..2; the teacher says 1 everywhere
+    student_softmax = np.array(
+        [[0.9, 0.5, 0.1], [0.05, 0.3, 0.1], [0.05, 0.2, 0.8]], dtype=np.float32
+    )[:, None, :]
+    teacher = np.ones((1, 3), dtype=np.uint8)
+
+    def labels(weight):
+        return student.fuse_with_teacher(student_softmax, teacher, weight).argmax(axis=0)[0]
+
+    assert list(labels(0.0)) == [0, 0, 2]  # the student alone
+    # w = 1/3: the teacher's label stands unless the student prefers another by more than 0.5
+    assert list(labels(1 / 3)) == [0, 1, 2]
+    assert list(labels(0.6)) == [1, 1, 1]  # above 0.5 the teacher alone
+    fused = student.fuse_with_teacher(student_softmax, teacher, 0.3)
+    np.testing.assert_allclose(fused.sum(axis=0), 1.0, rtol=1e-6)
+    with pytest.raises(ValueError, match="do not match"):
+        student.fuse_with_teacher(student_softmax, np.ones((2, 3), np.uint8), 0.3)
+
+
 def test_a_killed_training_resumes_to_the_same_weights(beetles, tmp_path):
     structures = example_structures()
     options = StudentOptions.from_config({**TINY, "epochs": 4, "refine_from": 0.5})
@@ -157,6 +177,21 @@ def test_the_training_length_is_a_step_budget_in_whole_epochs_unless_epochs_are_
     assert list(losses["epoch"]) == [1, 2, 3]
     assert losses["disagreement"].isna().tolist() == [True, True, False]  # round(0.5 * 3) = 2
     assert losses["lr"].iloc[0] == pytest.approx(0.01)
+
+
+def test_the_timing_benchmark_runs_the_configured_training(capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import student_timing
+
+    # 12 specimens, 5 of them templates: 12 images an epoch, 3 batches of 4; 7 steps: 3 epochs
+    tiny = ["size=32", "channels=[4, 8]", "batch_size=4", "steps=7"]
+    student_timing.main(["--specimens", "12", "--threads", "1", *[f"--option={o}" for o in tiny]])
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "12 synthetic specimens at 32 px" in line
+    assert "3 epochs (the configured training)" in line, line
 
 
 def test_a_state_of_another_training_set_is_not_resumed(beetles, tmp_path):

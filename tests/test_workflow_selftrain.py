@@ -256,6 +256,32 @@ def test_the_cli_predicts_what_the_rule_wrote(project, tmp_path, monkeypatch):
         assert (folder / name).read_bytes() == content, name
 
 
+def test_a_teacher_weight_reruns_the_prediction_not_the_training(project, tmp_path):
+    """teacher_weight acts when the student predicts: changing it plans predict_student again
+    but not train_student; above 0.5 the teacher's label wins at every pixel."""
+    import yaml
+
+    workdir = tmp_path / "project"
+    shutil.copytree(project, workdir, symlinks=True)
+    fast = yaml.safe_load((workdir / "fast.yaml").read_text())
+    fast["self_training"]["student"]["teacher_weight"] = 0.6
+    (workdir / "fast.yaml").write_text(yaml.safe_dump(fast))
+    species = "carabus_synth"
+    folder = workdir / "results" / species
+    target = f"results/{species}/student/predictions.tsv"
+    plan = snakemake(workdir, "--dry-run", target)
+    assert plan.returncode == 0, plan.stderr[-4000:]
+    rules = {rule for rule, _ in planned_jobs(plan.stdout)}
+    assert "predict_student" in rules and "train_student" not in rules, rules
+    result = snakemake(workdir, "--cores", "2", target)
+    assert result.returncode == 0, result.stderr[-4000:]
+    written = sorted((folder / "student" / "labels").glob("*.png"))
+    assert written
+    for path in written:
+        teacher = read_label_png(folder / "round2" / "labels" / path.name)
+        np.testing.assert_array_equal(read_label_png(path), teacher, err_msg=path.name)
+
+
 def test_hand_made_templates_kept_leave_no_place_to_pseudo_templates(
     project, tmp_path, monkeypatch
 ):

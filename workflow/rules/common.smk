@@ -277,11 +277,12 @@ def stage_engine(stage):
 
 def student_settings():
     """What the student's weights depend on in `self_training` (not `rounds`: which labels it
-    learns from is its input files)."""
-    return {
-        "allow_gt_targets": SELF_TRAINING["allow_gt_targets"],
-        "student": SELF_TRAINING["student"],
+    learns from is its input files; not `student.teacher_weight`: used when it predicts).
+    """
+    student = {
+        k: v for k, v in SELF_TRAINING["student"].items() if k != "teacher_weight"
     }
+    return {"allow_gt_targets": SELF_TRAINING["allow_gt_targets"], "student": student}
 
 
 def comparison_outputs(species):

@@ -90,6 +90,7 @@ rule predict_student:
     input:
         weights="results/{species}/student/weights.pt",
         qc=teacher_file("qc.tsv"),
+        teacher_labels=teacher_file("labels"),
         images=member_images,
         masks=member_masks,
         checkpoint=sam2_checkpoint if ENGINE == "sam2" else [],
@@ -114,7 +115,7 @@ rule predict_student:
         sheet=sheet_columns("specimen", "species", "image", "mask", "genus"),
         samples=config["samples"],
         structures=STRUCTURES,
-        self_training=student_settings(),
+        self_training={"student": SELF_TRAINING["student"]},
         engine=ENGINE,
         engine_options=config[ENGINE],
         seed=config["seed"],

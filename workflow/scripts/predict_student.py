@@ -14,6 +14,7 @@ run_predict_student(
     snakemake.wildcards.species,
     snakemake.input.weights,
     snakemake.input.qc,
+    snakemake.input.teacher_labels,
     structures=StructureTable.from_config(snakemake.params.structures),
     self_training=snakemake.params.self_training,
     engine_name=snakemake.params.engine,

@@ -106,6 +106,7 @@ def _run_selftrain(stage: str, config: dict, species: str, p: dict, threads: int
             species,
             p["student"] / "weights.pt",
             teacher / "qc.tsv",
+            teacher / "labels",
             structures=structures,
             self_training=config["self_training"],
             **engine,

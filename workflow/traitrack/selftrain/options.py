@@ -37,6 +37,7 @@ class StudentOptions(
     colour: float
     flips: bool
     init_weights: str
+    teacher_weight: float
 
     def total_epochs(self, images_per_epoch: int) -> int:
         """``epochs`` when set, else the fewest whole epochs that make ``steps`` steps.
@@ -55,10 +56,11 @@ class StudentOptions(
         return int(round(self.refine_from * total_epochs))
 
     def fingerprint(self) -> dict:
-        """The options that decide the trained weights (``enabled`` and ``init_weights``'
-        path do not: the checkpoint records the weights themselves)."""
+        """The options that decide the trained weights: not ``enabled`` (whether to train)
+        nor ``teacher_weight`` (used when predicting)."""
         config = dataclasses.asdict(self)
         config.pop("enabled")
+        config.pop("teacher_weight")
         return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
 
 

@@ -204,6 +204,7 @@ def run_predict_student(
     species: str,
     weights: str | Path,
     teacher_qc: str | Path,
+    teacher_labels: str | Path,
     *,
     structures: StructureTable,
     self_training: Mapping[str, Any] | None,
@@ -236,6 +237,9 @@ def run_predict_student(
     teacher_qc : str or Path
         The teacher's ``qc.tsv``: which templates each target's round trip goes back to, and
         the teacher's engine name, which the student's tables carry as ``<teacher>+student``.
+    teacher_labels : str or Path
+        The teacher's label PNGs, fused with the student's softmax where
+        ``self_training.student.teacher_weight`` > 0 (read only then).
     structures : StructureTable
         The part table.
     self_training : Mapping or None
@@ -274,10 +278,15 @@ def run_predict_student(
     labels_dir.mkdir(parents=True, exist_ok=True)
     rows, round_trips = [], []
     targets = [m for m in specimens(sheet, species) if not m.is_template]
-    size = options.student.size
+    size, weight = options.student.size, options.student.teacher_weight
     for member in tqdm(targets, desc=f"student {species}", unit="target"):
         image = store.image(member.specimen)
-        (prediction,) = predict(network, [image], [member.specimen], structures, size)
+        teacher_map = None
+        if weight > 0:
+            teacher_map = [read_label_png(Path(teacher_labels) / f"{member.specimen}.png")]
+        (prediction,) = predict(
+            network, [image], [member.specimen], structures, size, teacher_map, weight
+        )
         write_label_png(labels_dir / f"{member.specimen}.png", prediction.labels)
         row = _prediction_row(prediction, name, engine.random_weights, structures)
         row["templates"] = trained_on

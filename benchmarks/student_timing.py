@@ -1,0 +1,91 @@
+"""A student's training cost on 2 CPU cores (issue 24): seconds per epoch, minutes, peak memory.
+
+A species of ``--specimens`` synthetic specimens (the example's beetles, 5 of them templates,
+the rest pseudo-labelled) at the student's size, trained as configured (``steps``, or
+``epochs`` where set; ``--epochs`` overrides), with torch on ``--threads`` threads.  The
+student's settings are the schema's defaults, changed by ``--option KEY=VALUE``.  Example::
+
+    .venv/bin/python benchmarks/student_timing.py --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "workflow"))
+
+from traitrack.selftrain.options import SelfTrainingOptions  # noqa: E402
+
+
+def timing(args: argparse.Namespace, settings: SelfTrainingOptions) -> None:
+    """Seconds per epoch, minutes in all and peak memory of a student on a synthetic species."""
+    import torch
+
+    from traitrack.example.synthetic import BODY_PLANS, example_structures, render_specimen
+    from traitrack.selftrain import student
+    from traitrack.selftrain.data import make_sample
+
+    structures = example_structures()
+    rng = np.random.default_rng(0)
+    specimens = [render_specimen(BODY_PLANS[0], rng) for _ in range(args.specimens)]
+    size = settings.student.size
+    samples = [
+        make_sample(
+            f"s{i}",
+            s.image,
+            s.labels,
+            size,
+            is_template=i < 5,
+            structures=structures,
+            qc_rank=0.7,
+            confidence={},
+            boundary_px=settings.student.boundary_px,
+        )
+        for i, s in enumerate(specimens)
+    ]
+    epochs = args.epochs or student.training_epochs(samples, settings.student)
+    options = SelfTrainingOptions.from_config(
+        {"student": {**settings.student.as_config(), "epochs": epochs}}
+    ).student
+    start = time.perf_counter()
+    _, losses = student.train(samples, structures, options, seed=0, log=print)
+    seconds = losses["seconds"]
+    refining = seconds.iloc[options.refine_epoch(epochs) :]
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    print(
+        f"\n## student timing: {len(samples)} synthetic specimens at {size} px, torch threads "
+        f"{torch.get_num_threads()}: {epochs} epochs "
+        f"({'--epochs' if args.epochs else 'the configured training'}), "
+        f"{seconds.mean():.1f} s per epoch (refining epochs {refining.mean():.1f} s), "
+        f"training {seconds.sum() / 60:.1f} min; peak memory (RSS) {peak_gb:.2f} GB; "
+        f"{time.perf_counter() - start:.0f} s in all",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--specimens", type=int, default=300)
+    parser.add_argument("--epochs", type=int, default=0, help="0: the configured training")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument(
+        "--option", action="append", default=[], help="self_training.student KEY=VALUE (YAML value)"
+    )
+    args = parser.parse_args(argv)
+    import torch
+    import yaml
+
+    torch.set_num_threads(args.threads)
+    options = {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in args.option)}
+    timing(args, SelfTrainingOptions.from_config({"student": options}))
+
+
+if __name__ == "__main__":
+    main()
