@@ -275,6 +275,12 @@ def stage_engine(stage):
     return f"{name}+student" if stage == "student" else name
 
 
+def pseudo_round_settings():
+    """What a pseudo-template round depends on in `self_training` (not `student`, which acts
+    after it)."""
+    return {k: v for k, v in SELF_TRAINING.items() if k != "student"}
+
+
 def student_settings():
     """What the student's weights depend on in `self_training` (not `rounds`: which labels it
     learns from is its input files; not `student.teacher_weight`: used when it predicts).

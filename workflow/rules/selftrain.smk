@@ -36,7 +36,7 @@ rule pseudo_round:
         sheet=sheet_columns("specimen", "species", "image", "mask", "gt_mask", "genus"),
         samples=config["samples"],
         structures=STRUCTURES,
-        self_training=SELF_TRAINING,
+        self_training=pseudo_round_settings(),
         engine=ENGINE,
         engine_options=config[ENGINE],
         seed=config["seed"],
