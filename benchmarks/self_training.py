@@ -291,14 +291,19 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
                     f"per epoch, final loss {losses['loss'].iloc[-1]:.3f}",
                     flush=True,
                 )
-            names = [p.stem for p in targets]
-            teacher = [labels[name][0] for name in names]
+            softmax = {
+                p.stem: student.image_softmax(trained[key], image, size)
+                for p, image in zip(targets, target_images)
+            }
 
             def predictions(weight: float) -> dict:
-                found = student.predict(
-                    trained[key], target_images, names, structures, size, teacher, weight
-                )
-                return {q.specimen: q.labels for q in found}
+                """Each target's labels, the student fused with its teacher at ``weight``."""
+                return {
+                    name: student.fuse_with_teacher(probabilities, labels[name][0], weight).argmax(
+                        axis=0
+                    )
+                    for name, probabilities in softmax.items()
+                }
 
             if args.teacher_weights:
                 grid = {w: plain_score(predictions(w)) for w in args.teacher_weights}

@@ -15,6 +15,7 @@ from traitrack.samples import (  # noqa: E402
     training_set,
 )
 from traitrack.shards import SHARD_PATTERN, shard_count, shard_names  # noqa: E402
+from traitrack.selftrain.options import PREDICTION_ONLY  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 
@@ -283,10 +284,10 @@ def pseudo_round_settings():
 
 def student_settings():
     """What the student's weights depend on in `self_training` (not `rounds`: which labels it
-    learns from is its input files; not `student.teacher_weight`: used when it predicts).
+    learns from is its input files; not `PREDICTION_ONLY` keys such as `teacher_weight`).
     """
     student = {
-        k: v for k, v in SELF_TRAINING["student"].items() if k != "teacher_weight"
+        k: v for k, v in SELF_TRAINING["student"].items() if k not in PREDICTION_ONLY
     }
     return {"allow_gt_targets": SELF_TRAINING["allow_gt_targets"], "student": student}
 

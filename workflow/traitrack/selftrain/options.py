@@ -13,6 +13,11 @@ from dataclasses import dataclass
 
 from traitrack.config import SchemaOptions
 
+PREDICTION_ONLY = ("teacher_weight",)
+"""``self_training.student`` keys used when the student predicts, never when it trains: a
+change reruns ``predict_student`` alone (``student_settings`` in common.smk) and keeps a saved
+training state (:meth:`StudentOptions.fingerprint`)."""
+
 
 @dataclass(frozen=True)
 class StudentOptions(
@@ -59,8 +64,8 @@ class StudentOptions(
         """The options that decide the trained weights: not ``enabled`` (whether to train)
         nor ``teacher_weight`` (used when predicting)."""
         config = dataclasses.asdict(self)
-        config.pop("enabled")
-        config.pop("teacher_weight")
+        for key in ("enabled", *PREDICTION_ONLY):
+            config.pop(key)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
 
 

@@ -369,26 +369,31 @@ def predict(
         One per image: labels at the image's size (uint8) and each structure's mean
         (fused) probability inside its mask as ``confidence``; no templates and no QC evidence.
     """
-    network.eval()
-    device = device_of(network)
     out = []
-    with torch.no_grad():
-        for index, (specimen, image) in enumerate(zip(specimens, images)):
-            image = np.asarray(image)
-            box = fit_letterbox(image.shape[0], image.shape[1], size)
-            square = to_input(letterbox_image(image[..., :3], box)[None]).to(device)
-            logits = unletterbox_logits(network(square)[0].cpu(), box)
-            probabilities = logits.softmax(dim=0).numpy()
-            if teacher_labels is not None and teacher_weight > 0:
-                probabilities = fuse_with_teacher(
-                    probabilities, np.asarray(teacher_labels[index]), teacher_weight
-                )
-            labels = probabilities.argmax(axis=0).astype(np.uint8)
-            out.append(
-                Prediction(
-                    specimen=specimen,
-                    labels=labels,
-                    confidence=probability_summary(labels, probabilities[1:], structures),
-                )
+    for index, (specimen, image) in enumerate(zip(specimens, images)):
+        probabilities = image_softmax(network, image, size)
+        if teacher_labels is not None and teacher_weight > 0:
+            probabilities = fuse_with_teacher(
+                probabilities, np.asarray(teacher_labels[index]), teacher_weight
             )
+        labels = probabilities.argmax(axis=0).astype(np.uint8)
+        out.append(
+            Prediction(
+                specimen=specimen,
+                labels=labels,
+                confidence=probability_summary(labels, probabilities[1:], structures),
+            )
+        )
     return out
+
+
+def image_softmax(network: torch.nn.Module, image: np.ndarray, size: int) -> np.ndarray:
+    """The student's (classes, H, W) softmax at the image's own size, letterboxed in and out
+    as at inference (what :func:`predict` labels, fused or not)."""
+    network.eval()
+    image = np.asarray(image)
+    box = fit_letterbox(image.shape[0], image.shape[1], size)
+    with torch.no_grad():
+        square = to_input(letterbox_image(image[..., :3], box)[None]).to(device_of(network))
+        logits = unletterbox_logits(network(square)[0].cpu(), box)
+    return logits.softmax(dim=0).numpy()
