@@ -28,8 +28,9 @@ A student's training cost: ``benchmarks/student_timing.py``.
 
 ``self_training.student.teacher_weight`` > 0 (``--option teacher_weight=W``) adds the columns
 ``student+teacher`` and ``both+teacher``: each student's softmax fused with its teacher's labels
-(round 1's, round 2's); ``--teacher-weights W ...`` prints each student fused at those weights
-(choosing ``teacher_weight``) without training it again.
+(round 1's, round 2's); ``--teacher-weights W ...`` prints each student fused at those weights,
+with and without ``test_flips`` (choosing ``teacher_weight`` and ``test_flips``), without
+training it again.
 
 Torch uses ``--threads`` threads (printed).  Registrations are cached per (specimen,
 templates, priors) in ``--cache`` (a folder of .npz), and each student's training state by its
@@ -132,6 +133,7 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
 
     from traitrack.selftrain import student
     from traitrack.selftrain.data import make_sample
+    from traitrack.selftrain.inference import fuse_with_teacher, image_softmax
 
     folder, config = SETS[key]
     structures = StructureTable.from_config(config)
@@ -291,30 +293,35 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
                     f"per epoch, final loss {losses['loss'].iloc[-1]:.3f}",
                     flush=True,
                 )
-            softmax = {
-                p.stem: student.image_softmax(trained[key], image, size)
-                for p, image in zip(targets, target_images)
-            }
 
-            def predictions(weight: float) -> dict:
+            def softmax_of(test_flips: bool) -> dict:
+                """Each target's softmax (its four flips averaged with ``test_flips``)."""
+                return {
+                    p.stem: image_softmax(trained[key], image, size, test_flips)
+                    for p, image in zip(targets, target_images)
+                }
+
+            def predictions(weight: float, softmax: dict) -> dict:
                 """Each target's labels, the student fused with its teacher at ``weight``."""
                 return {
-                    name: student.fuse_with_teacher(probabilities, labels[name][0], weight).argmax(
-                        axis=0
-                    )
+                    name: fuse_with_teacher(probabilities, labels[name][0], weight).argmax(axis=0)
                     for name, probabilities in softmax.items()
                 }
 
+            flips = settings.student.test_flips
+            softmax = softmax_of(flips)
             if args.teacher_weights:
-                grid = {w: plain_score(predictions(w)) for w in args.teacher_weights}
-                print(
-                    f"  N={n} {column} fused with its teacher at weight w: "
-                    + ", ".join(f"{w:g} {v:.3f}" for w, v in grid.items()),
-                    flush=True,
-                )
-            scores[column] = score(predictions(0.0).__getitem__)
+                for grid_flips in (flips, not flips):
+                    views = softmax if grid_flips == flips else softmax_of(grid_flips)
+                    grid = {w: plain_score(predictions(w, views)) for w in args.teacher_weights}
+                    print(
+                        f"  N={n} {column} (test_flips {grid_flips}) fused with its teacher "
+                        "at weight w: " + ", ".join(f"{w:g} {v:.3f}" for w, v in grid.items()),
+                        flush=True,
+                    )
+            scores[column] = score(predictions(0.0, softmax).__getitem__)
             if settings.student.teacher_weight > 0:
-                fused = predictions(settings.student.teacher_weight)
+                fused = predictions(settings.student.teacher_weight, softmax)
                 scores[f"{column}+teacher"] = score(fused.__getitem__)
 
         if args.student:

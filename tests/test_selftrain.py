@@ -30,7 +30,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("monai")
 pytest.importorskip("albumentations")
 
-from traitrack.selftrain import files, student  # noqa: E402
+from traitrack.selftrain import files, inference, student  # noqa: E402
 from traitrack.selftrain.data import boundary_confidence, make_sample  # noqa: E402
 
 SIZE = 64
@@ -90,7 +90,7 @@ def test_the_student_learns_a_synthetic_task_from_two_templates_better_than_chan
     )
     assert losses["loss"].iloc[-5:].mean() < losses["loss"].iloc[:5].mean()
     targets = beetles[2:]
-    predictions = student.predict(
+    predictions = inference.predict(
         network, [b.image for b in targets], [f"x{i}" for i in range(6)], structures, 96
     )
     learnt = np.mean(
@@ -128,16 +128,40 @@ def test_fusing_with_the_teacher_keeps_its_label_unless_the_student_is_surer():
     teacher = np.ones((1, 3), dtype=np.uint8)
 
     def labels(weight):
-        return student.fuse_with_teacher(student_softmax, teacher, weight).argmax(axis=0)[0]
+        return inference.fuse_with_teacher(student_softmax, teacher, weight).argmax(axis=0)[0]
 
     assert list(labels(0.0)) == [0, 0, 2]  # the student alone
     # w = 1/3: the teacher's label stands unless the student prefers another by more than 0.5
     assert list(labels(1 / 3)) == [0, 1, 2]
     assert list(labels(0.6)) == [1, 1, 1]  # above 0.5 the teacher alone
-    fused = student.fuse_with_teacher(student_softmax, teacher, 0.3)
+    fused = inference.fuse_with_teacher(student_softmax, teacher, 0.3)
     np.testing.assert_allclose(fused.sum(axis=0), 1.0, rtol=1e-6)
     with pytest.raises(ValueError, match="do not match"):
-        student.fuse_with_teacher(student_softmax, np.ones((2, 3), np.uint8), 0.3)
+        inference.fuse_with_teacher(student_softmax, np.ones((2, 3), np.uint8), 0.3)
+
+
+def test_test_flips_average_the_flipped_views_and_keep_the_training_fingerprint(beetles):
+    structures = example_structures()
+    options = StudentOptions.from_config(TINY)
+    torch.manual_seed(0)
+    network = student.build_network(len(structures.labels) + 1, options)
+    image = beetles[0].image[:SIZE, :SIZE]  # square: the letterbox has no padding to flip
+    mirrored = image[:, ::-1]
+
+    plain = inference.image_softmax(network, image, SIZE)
+    plain_mirrored = inference.image_softmax(network, mirrored, SIZE)
+    # an untrained network is not flip-equivariant, so the comparison below can fail
+    assert not np.allclose(plain_mirrored, plain[:, :, ::-1], atol=1e-4)
+
+    averaged = inference.image_softmax(network, image, SIZE, test_flips=True)
+    averaged_mirrored = inference.image_softmax(network, mirrored, SIZE, test_flips=True)
+    np.testing.assert_allclose(averaged_mirrored, averaged[:, :, ::-1], atol=1e-5)
+    np.testing.assert_allclose(averaged.sum(axis=0), 1.0, rtol=1e-5)
+    (prediction,) = inference.predict(network, [image], ["a"], structures, SIZE, test_flips=True)
+    np.testing.assert_array_equal(prediction.labels, averaged.argmax(axis=0))
+
+    flipped = StudentOptions.from_config({**TINY, "test_flips": True})
+    assert flipped.fingerprint() == options.fingerprint()
 
 
 def test_a_killed_training_resumes_to_the_same_weights(beetles, tmp_path):
@@ -219,8 +243,8 @@ def test_the_weights_reload_exactly(beetles, tmp_path):
     for key, value in network.state_dict().items():
         assert torch.equal(value, loaded.state_dict()[key]), key
     images = [b.image for b in beetles[2:4]]
-    before = student.predict(network, images, ["a", "b"], structures, SIZE)
-    after = student.predict(loaded, images, ["a", "b"], structures, SIZE)
+    before = inference.predict(network, images, ["a", "b"], structures, SIZE)
+    after = inference.predict(loaded, images, ["a", "b"], structures, SIZE)
     assert all(np.array_equal(x.labels, y.labels) for x, y in zip(before, after))
     assert list(pd.read_csv(tmp_path / "loss.tsv", sep="\t")["epoch"]) == [1, 2]
     assert (tmp_path / "loss.png").stat().st_size > 0

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from traitrack.config import SchemaOptions
 
-PREDICTION_ONLY = ("teacher_weight",)
+PREDICTION_ONLY = ("teacher_weight", "test_flips")
 """``self_training.student`` keys used when the student predicts, never when it trains: a
 change reruns ``predict_student`` alone (``student_settings`` in common.smk) and keeps a saved
 training state (:meth:`StudentOptions.fingerprint`)."""
@@ -43,6 +43,7 @@ class StudentOptions(
     flips: bool
     init_weights: str
     teacher_weight: float
+    test_flips: bool
 
     def total_epochs(self, images_per_epoch: int) -> int:
         """``epochs`` when set, else the fewest whole epochs that make ``steps`` steps.
@@ -62,7 +63,7 @@ class StudentOptions(
 
     def fingerprint(self) -> dict:
         """The options that decide the trained weights: not ``enabled`` (whether to train)
-        nor ``teacher_weight`` (used when predicting)."""
+        nor the ``PREDICTION_ONLY`` keys (used when predicting)."""
         config = dataclasses.asdict(self)
         for key in ("enabled", *PREDICTION_ONLY):
             config.pop(key)

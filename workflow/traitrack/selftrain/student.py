@@ -31,14 +31,7 @@ import torch
 import torch.nn.functional as F
 from monai.networks.nets import UNet
 
-from traitrack.engines.base import Prediction, probability_summary
-from traitrack.engines.sam2.letterbox import (
-    IMAGE_MEAN,
-    IMAGE_STD,
-    fit_letterbox,
-    letterbox_image,
-    unletterbox_logits,
-)
+from traitrack.engines.sam2.letterbox import IMAGE_MEAN, IMAGE_STD
 from traitrack.io import atomic_output
 from traitrack.selftrain.data import Sample, augmentation
 from traitrack.selftrain.options import StudentOptions
@@ -307,93 +300,3 @@ def train(
                 torch.save(payload, temporary)
     network.eval()
     return network, pd.DataFrame(rows, columns=LOSS_COLUMNS)
-
-
-def fuse_with_teacher(
-    probabilities: np.ndarray, teacher_labels: np.ndarray, teacher_weight: float
-) -> np.ndarray:
-    """Class scores of the student's softmax and the teacher's label map together.
-
-    Each class scores ``(1 - w) * p_student + w * [the teacher's label]``, so the teacher's
-    label stands unless the student prefers another class by more than ``w / (1 - w)``: the
-    student decides where it is sure, the teacher where the student hesitates (at few
-    templates, the student's thin parts; the teacher's misplaced ones the student has learnt
-    from every pseudo-label together).  ``w`` 0 is the student alone; above 0.5 the teacher.
-
-    ``probabilities`` is the student's (classes, H, W) softmax, background first;
-    ``teacher_labels`` the teacher's (H, W) label map of the same image.  Returns (classes, H,
-    W) scores that sum to 1 at every pixel.
-    """
-    if teacher_labels.shape != probabilities.shape[1:]:
-        raise ValueError(
-            f"teacher labels {teacher_labels.shape} do not match the student's "
-            f"{probabilities.shape[1:]}"
-        )
-    classes = np.arange(probabilities.shape[0])[:, None, None]
-    votes = (teacher_labels[None] == classes).astype(probabilities.dtype)
-    return (1 - teacher_weight) * probabilities + teacher_weight * votes
-
-
-def predict(
-    network: torch.nn.Module,
-    images: Sequence[np.ndarray],
-    specimens: Sequence[str],
-    structures: StructureTable,
-    size: int,
-    teacher_labels: Sequence[np.ndarray] | None = None,
-    teacher_weight: float = 0.0,
-) -> list[Prediction]:
-    """Label maps at each image's own size, letterboxed in and out as at inference.
-
-    Parameters
-    ----------
-    network : torch.nn.Module
-        The student.
-    images : sequence of numpy.ndarray
-        (H, W, 3) RGB uint8 images, any sizes.
-    specimens : sequence of str
-        Their slugs.
-    structures : StructureTable
-        The part table.
-    size : int
-        The student's side (``self_training.student.size``).
-    teacher_labels : sequence of numpy.ndarray, optional
-        The teacher's label map of each image, fused with the student's softmax by
-        :func:`fuse_with_teacher` (``self_training.student.teacher_weight``).
-    teacher_weight : float
-        The teacher's weight in that fusion; 0 (or no ``teacher_labels``): the student alone.
-
-    Returns
-    -------
-    list of Prediction
-        One per image: labels at the image's size (uint8) and each structure's mean
-        (fused) probability inside its mask as ``confidence``; no templates and no QC evidence.
-    """
-    out = []
-    for index, (specimen, image) in enumerate(zip(specimens, images)):
-        probabilities = image_softmax(network, image, size)
-        if teacher_labels is not None and teacher_weight > 0:
-            probabilities = fuse_with_teacher(
-                probabilities, np.asarray(teacher_labels[index]), teacher_weight
-            )
-        labels = probabilities.argmax(axis=0).astype(np.uint8)
-        out.append(
-            Prediction(
-                specimen=specimen,
-                labels=labels,
-                confidence=probability_summary(labels, probabilities[1:], structures),
-            )
-        )
-    return out
-
-
-def image_softmax(network: torch.nn.Module, image: np.ndarray, size: int) -> np.ndarray:
-    """The student's (classes, H, W) softmax at the image's own size, letterboxed in and out
-    as at inference (what :func:`predict` labels, fused or not)."""
-    network.eval()
-    image = np.asarray(image)
-    box = fit_letterbox(image.shape[0], image.shape[1], size)
-    with torch.no_grad():
-        square = to_input(letterbox_image(image[..., :3], box)[None]).to(device_of(network))
-        logits = unletterbox_logits(network(square)[0].cpu(), box)
-    return logits.softmax(dim=0).numpy()

@@ -260,7 +260,7 @@ def run_predict_student(
     import torch
 
     from traitrack.selftrain.files import load_weights
-    from traitrack.selftrain.student import predict
+    from traitrack.selftrain.inference import predict
 
     torch.set_num_threads(max(1, int(threads)))
     options = SelfTrainingOptions.from_config(self_training)
@@ -285,7 +285,14 @@ def run_predict_student(
         if weight > 0:
             teacher_map = [read_label_png(Path(teacher_labels) / f"{member.specimen}.png")]
         (prediction,) = predict(
-            network, [image], [member.specimen], structures, size, teacher_map, weight
+            network,
+            [image],
+            [member.specimen],
+            structures,
+            size,
+            teacher_map,
+            weight,
+            options.student.test_flips,
         )
         write_label_png(labels_dir / f"{member.specimen}.png", prediction.labels)
         row = _prediction_row(prediction, name, engine.random_weights, structures)
