@@ -256,6 +256,47 @@ def test_the_cli_predicts_what_the_rule_wrote(project, tmp_path, monkeypatch):
         assert (folder / name).read_bytes() == content, name
 
 
+def test_the_sharded_stages_write_what_one_job_wrote(project, tmp_path, monkeypatch):
+    """pseudo_round and predict_student run per shard, as propagate does: with a small
+    `shard.size` the workflow plans one job per shard, and the stages run shard by shard and
+    gathered (the CLI, as the rules call them) write the one-shard run's bytes."""
+    import json
+
+    from traitrack.cli import main
+
+    workdir = merged_copy(project, tmp_path / "project", shard={"size": 6})
+    species = "carabus_synth"
+    base = workdir / "results" / species
+    stages = {"round2": "pseudo-round", "student": "predict-student"}
+    written = {}
+    for stage in stages:
+        folder = base / stage
+        written[stage] = {
+            path.relative_to(folder): path.read_bytes()
+            for path in [folder / "predictions.tsv", folder / "qc.tsv", folder / "masks.coco.json"]
+            + sorted((folder / "labels").glob("*.png"))
+        }
+        shutil.rmtree(folder / "labels")
+    dry = snakemake(workdir, "-n", "--configfile", str(workdir / "merged.yaml"), "--forceall")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    jobs = planned_jobs(dry.stdout)
+    for rule in ("propagate", "pseudo_round", "predict_student"):
+        shards = sorted(w for r, w in jobs if r == rule and species in w)
+        assert len(shards) == 2, (rule, shards)
+    assert sum(r == "gather_selftrain" for r, _ in jobs) == 2 * len(SPECIES)
+
+    monkeypatch.chdir(workdir)
+    for stage, command in stages.items():
+        assert main([command, "--species", species, "--config", "merged.yaml"]) == 0
+        documents = [
+            json.loads((base / stage / "shards" / name / "shard.json").read_text())
+            for name in ("1-of-2", "2-of-2")
+        ]
+        assert len(documents) == 2 and all(d["predictions"] for d in documents)
+        for name, content in written[stage].items():
+            assert (base / stage / name).read_bytes() == content, (stage, name)
+
+
 def test_a_teacher_weight_reruns_the_prediction_not_the_training(project, tmp_path):
     """teacher_weight acts when the student predicts: changing it plans predict_student again
     but not train_student; above 0.5 the teacher's label wins at every pixel."""

@@ -31,6 +31,7 @@ STRUCTURES = {"structures": config["structures"], "background": config["backgrou
 wildcard_constraints:
     species="|".join(SPECIES),
     shard=SHARD_PATTERN,
+    stage="round2|student",
 
 
 @cache
@@ -76,12 +77,18 @@ def shards(species):
 
 
 def shard_files(name):
-    """Input function of `gather`: one output of `propagate` (`labels`, `shard.json`) of
-    every shard of the species, in shard order."""
-    return lambda wildcards: [
-        f"results/{wildcards.species}/shards/{shard}/{name}"
-        for shard in shards(wildcards.species)
-    ]
+    """Input function of `gather` and `gather_selftrain`: one output (`labels`, `shard.json`)
+    of every shard of the species, in shard order: `propagate`'s, or with a `stage` wildcard
+    that self-training stage's (`pseudo_round`'s, `predict_student`'s)."""
+
+    def files(wildcards):
+        parts = ["results", wildcards.species, wildcards.get("stage", "")]
+        folder = "/".join(part for part in parts if part)
+        return [
+            f"{folder}/shards/{shard}/{name}" for shard in shards(wildcards.species)
+        ]
+
+    return files
 
 
 def member_images(wildcards):

@@ -2,9 +2,10 @@
 # `pseudo_round` (rounds: 2) propagates the species again with the first round's best targets
 # by qc_rank as extra templates; `train_student` trains a small network on the templates'
 # masks and the last round's labels of the targets, weighted by the QC, and `predict_student`
-# lets it predict every target, with the teacher engine's QC round trip. Each writes what
-# `gather` writes, into results/{species}/round2 and results/{species}/student; `final_dir`
-# (common.smk) says which one measure, evaluate, overlays and annotate_next read.
+# lets it predict every target, with the teacher engine's QC round trip. `pseudo_round` and
+# `predict_student` run per shard, as `propagate` does, and `gather_selftrain` joins a stage's
+# shards into what `gather` writes, in results/{species}/round2 and results/{species}/student;
+# `final_dir` (common.smk) says which one measure, evaluate, overlays and annotate_next read.
 
 
 rule pseudo_round:
@@ -12,19 +13,18 @@ rule pseudo_round:
         labels="results/{species}/labels",
         qc="results/{species}/qc.tsv",
         descriptors="results/{species}/descriptors.npz",
+        pseudovideo="results/{species}/pseudovideo.json",
         images=member_images,
         masks=member_masks,
         checkpoint=sam2_checkpoint if ENGINE == "sam2" else [],
         finetuned=finetuned_weights,
     output:
-        labels=directory("results/{species}/round2/labels"),
-        predictions="results/{species}/round2/predictions.tsv",
-        qc="results/{species}/round2/qc.tsv",
-        coco="results/{species}/round2/masks.coco.json",
+        labels=directory("results/{species}/round2/shards/{shard}/labels"),
+        shard="results/{species}/round2/shards/{shard}/shard.json",
     log:
-        "logs/pseudo_round/{species}.log",
+        "logs/pseudo_round/{species}/{shard}.log",
     benchmark:
-        "results/benchmarks/pseudo_round/{species}.tsv"
+        "results/benchmarks/pseudo_round/{species}/{shard}.tsv"
     conda:
         "../../envs/sam2.yaml" if ENGINE == "sam2" else "../../envs/traitrack.yaml"
     threads: resource("pseudo_round", "threads", 2 if ENGINE == "sam2" else 1)
@@ -91,19 +91,18 @@ rule predict_student:
         weights="results/{species}/student/weights.pt",
         qc=teacher_file("qc.tsv"),
         teacher_labels=teacher_file("labels"),
+        pseudovideo="results/{species}/pseudovideo.json",
         images=member_images,
         masks=member_masks,
         checkpoint=sam2_checkpoint if ENGINE == "sam2" else [],
         finetuned=finetuned_weights,
     output:
-        labels=directory("results/{species}/student/labels"),
-        predictions="results/{species}/student/predictions.tsv",
-        qc="results/{species}/student/qc.tsv",
-        coco="results/{species}/student/masks.coco.json",
+        labels=directory("results/{species}/student/shards/{shard}/labels"),
+        shard="results/{species}/student/shards/{shard}/shard.json",
     log:
-        "logs/predict_student/{species}.log",
+        "logs/predict_student/{species}/{shard}.log",
     benchmark:
-        "results/benchmarks/predict_student/{species}.tsv"
+        "results/benchmarks/predict_student/{species}/{shard}.tsv"
     conda:
         "../../envs/sam2.yaml"
     threads: resource("predict_student", "threads", 2)
@@ -125,6 +124,20 @@ rule predict_student:
         "../scripts/predict_student.py"
 
 
+# A self-training stage's shards joined as `gather` joins propagate's: the QC's ranks and flags
+# over the whole species, the tables byte for byte those of one job over every target.
+use rule gather as gather_selftrain with:
+    output:
+        labels=directory("results/{species}/{stage}/labels"),
+        predictions="results/{species}/{stage}/predictions.tsv",
+        qc="results/{species}/{stage}/qc.tsv",
+        coco="results/{species}/{stage}/masks.coco.json",
+    log:
+        "logs/gather/{species}.{stage}.log",
+    benchmark:
+        "results/benchmarks/gather/{species}.{stage}.tsv"
+
+
 # The evaluation of a self-training stage's labels, beside them; `tables` pools the final
 # stage's, and with self-training on rule all also asks for the earlier stages' (the teacher's
 # is rule evaluate's results/{species}/evaluation.tsv) to compare.
@@ -138,8 +151,6 @@ rule evaluate_selftrain:
         "logs/evaluate/{species}.{stage}.log",
     benchmark:
         "results/benchmarks/evaluate/{species}.{stage}.tsv"
-    wildcard_constraints:
-        stage="round2|student",
     conda:
         "../../envs/traitrack.yaml"
     threads: resource("evaluate", "threads", 1)

@@ -1,4 +1,5 @@
-"""Rule gather: a species' propagate shards joined into its labels, tables and COCO file."""
+"""Rules gather and gather_selftrain: a species' shards (propagate's, or a self-training
+stage's) joined into its labels, tables and COCO file."""
 
 import sys
 

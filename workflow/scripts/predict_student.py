@@ -1,4 +1,4 @@
-"""Rule predict_student: the student predicts every target of a species, with the QC."""
+"""Rule predict_student: the student predicts the targets of one shard, with the QC."""
 
 import sys
 
@@ -15,6 +15,7 @@ run_predict_student(
     snakemake.input.weights,
     snakemake.input.qc,
     snakemake.input.teacher_labels,
+    snakemake.input.pseudovideo,
     structures=StructureTable.from_config(snakemake.params.structures),
     self_training=snakemake.params.self_training,
     engine_name=snakemake.params.engine,
@@ -23,9 +24,8 @@ run_predict_student(
     qc=snakemake.params.qc,
     pool=snakemake.params.pool,
     labels_dir=snakemake.output.labels,
-    predictions_out=snakemake.output.predictions,
-    qc_out=snakemake.output.qc,
-    coco_out=snakemake.output.coco,
+    shard_out=snakemake.output.shard,
+    shard=snakemake.wildcards.shard,
     finetuned_weights=snakemake.input.get("finetuned", ""),
     threads=snakemake.threads,
 )

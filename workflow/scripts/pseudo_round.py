@@ -1,4 +1,4 @@
-"""Rule pseudo_round: a species propagated again with pseudo-templates (self_training.rounds)."""
+"""Rule pseudo_round: one shard of a species propagated again with pseudo-templates."""
 
 import sys
 
@@ -15,6 +15,7 @@ run_pseudo_round(
     snakemake.input.labels,
     snakemake.input.qc,
     snakemake.input.descriptors,
+    snakemake.input.pseudovideo,
     structures=StructureTable.from_config(snakemake.params.structures),
     self_training=snakemake.params.self_training,
     engine_name=snakemake.params.engine,
@@ -25,9 +26,8 @@ run_pseudo_round(
     chunk_length=snakemake.params.chunk_length,
     pool=snakemake.params.pool,
     labels_out=snakemake.output.labels,
-    predictions_out=snakemake.output.predictions,
-    qc_out=snakemake.output.qc,
-    coco_out=snakemake.output.coco,
+    shard_out=snakemake.output.shard,
+    shard=snakemake.wildcards.shard,
     finetuned_weights=snakemake.input.get("finetuned", ""),
     threads=snakemake.threads,
 )

@@ -48,8 +48,10 @@ def _gathered(folder: Path) -> dict[str, Path]:
     }
 
 
-def _run_selftrain(stage: str, config: dict, species: str, p: dict, threads: int) -> None:
-    """The self-training stages (rules ``pseudo_round``, ``train_student``, ``predict_student``)."""
+def _run_selftrain(stage: str, config: dict, species: str, p: dict, args) -> None:
+    """The self-training stages (rules ``pseudo_round``, ``train_student``, ``predict_student``
+    and ``gather_selftrain``): the sharded ones shard by shard (``--shard``: that one alone),
+    then gathered."""
     from traitrack.stages import pseudo, selftrain
     from traitrack.structures import StructureTable
 
@@ -59,30 +61,11 @@ def _run_selftrain(stage: str, config: dict, species: str, p: dict, threads: int
         "engine_options": config[config["engine"]],
         "seed": config["seed"],
         "qc": config["qc"],
-        "threads": threads,
+        "threads": args.threads,
     }
     pool = config["select"]["template_pool"]
     teacher = p["round2"] if config["self_training"]["rounds"] > 1 else p["labels"].parent
-    if stage == "pseudo-round":
-        out = _gathered(p["round2"])
-        pseudo.run_pseudo_round(
-            samples,
-            species,
-            p["labels"],
-            p["qc"],
-            p["descriptors"],
-            structures=structures,
-            self_training=config["self_training"],
-            **engine,
-            k=config["select"]["k"],
-            chunk_length=config["order"]["chunk_length"],
-            pool=pool,
-            labels_out=out["labels_dir"],
-            predictions_out=out["predictions_out"],
-            qc_out=out["qc_out"],
-            coco_out=out["coco_out"],
-        )
-    elif stage == "train-student":
+    if stage == "train-student":
         folder = p["student"]
         selftrain.run_train_student(
             samples,
@@ -98,21 +81,62 @@ def _run_selftrain(stage: str, config: dict, species: str, p: dict, threads: int
             losses_out=folder / "losses.tsv",
             plot_out=folder / "losses.png",
             training_out=folder / "training.tsv",
-            threads=threads,
+            threads=args.threads,
         )
-    elif stage == "predict-student":
-        selftrain.run_predict_student(
-            samples,
-            species,
-            p["student"] / "weights.pt",
-            teacher / "qc.tsv",
-            teacher / "labels",
-            structures=structures,
-            self_training=config["self_training"],
-            **engine,
-            pool=pool,
-            **_gathered(p["student"]),
-        )
+        return
+    folder = p["round2"] if stage == "pseudo-round" else p["student"]
+    names = _shards(samples, species, config["shard"]["size"])
+    for name in [args.shard] if args.shard else names:
+        out = {"shard": name, "shard_out": folder / "shards" / name / "shard.json"}
+        if stage == "pseudo-round":
+            pseudo.run_pseudo_round(
+                samples,
+                species,
+                p["labels"],
+                p["qc"],
+                p["descriptors"],
+                p["pseudovideo"],
+                structures=structures,
+                self_training=config["self_training"],
+                **engine,
+                k=config["select"]["k"],
+                chunk_length=config["order"]["chunk_length"],
+                pool=pool,
+                labels_out=folder / "shards" / name / "labels",
+                **out,
+            )
+        else:
+            selftrain.run_predict_student(
+                samples,
+                species,
+                p["student"] / "weights.pt",
+                teacher / "qc.tsv",
+                teacher / "labels",
+                p["pseudovideo"],
+                structures=structures,
+                self_training=config["self_training"],
+                **engine,
+                pool=pool,
+                labels_dir=folder / "shards" / name / "labels",
+                **out,
+            )
+    if not args.shard:
+        _gather(samples, species, folder, names, structures, config["qc"])
+
+
+def _gather(samples, species, folder: Path, names, structures, qc) -> None:
+    """Rule ``gather`` (or ``gather_selftrain``): the shards under ``folder`` joined there."""
+    from traitrack.stages.propagate import run_gather
+
+    run_gather(
+        samples,
+        species,
+        [folder / "shards" / name / "shard.json" for name in names],
+        [folder / "shards" / name / "labels" for name in names],
+        structures=structures,
+        qc=qc,
+        **_gathered(folder),
+    )
 
 
 def _shards(samples: str, species: str, size: int) -> list[str]:
@@ -135,7 +159,7 @@ def _run_stage(args: argparse.Namespace) -> None:
     p = _species_paths(Path(args.results), species)
     stage = args.stage
     if stage in SELF_TRAINING_STAGES:
-        _run_selftrain(stage, config, species, p, args.threads)
+        _run_selftrain(stage, config, species, p, args)
     elif stage == "describe":
         prepare.run_describe(
             samples,
@@ -184,18 +208,7 @@ def _run_stage(args: argparse.Namespace) -> None:
                 threads=args.threads,
             )
         if not args.shard:
-            propagate.run_gather(
-                samples,
-                species,
-                [p["shards"] / name / "shard.json" for name in names],
-                [p["shards"] / name / "labels" for name in names],
-                structures=structures,
-                qc=config["qc"],
-                labels_dir=p["labels"],
-                predictions_out=p["predictions"],
-                qc_out=p["qc"],
-                coco_out=p["coco"],
-            )
+            _gather(samples, species, p["labels"].parent, names, structures, config["qc"])
     elif stage == "annotate-next":
         annotate_next.run_annotate_next(
             samples, species, p["descriptors"], p["qc"], p["annotate_next"]
@@ -232,11 +245,11 @@ STAGES = {
 
 SELF_TRAINING_STAGES = {
     "pseudo-round": "self-training: a second propagate round with the best targets by qc_rank "
-    "as pseudo-templates (round2/)",
+    "as pseudo-templates, shard by shard (round2/shards/), then gathered (round2/)",
     "train-student": "self-training: train the student network (student/weights.pt, "
     "losses.tsv); resumes from student/state.pt",
-    "predict-student": "self-training: the student segments every target, with the QC "
-    "(student/labels/, qc.tsv, COCO)",
+    "predict-student": "self-training: the student segments every target, with the QC, shard "
+    "by shard (student/shards/), then gathered (student/labels/, qc.tsv, COCO)",
 }
 STAGES.update(SELF_TRAINING_STAGES)
 
@@ -271,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
             default=1,
             help="threads (propagate, self-training; default: %(default)s)",
         )
-        if name == "propagate":
+        if name in ("propagate", "pseudo-round", "predict-student"):
             stage.add_argument(
                 "--shard",
                 help="run only this shard (INDEX-of-COUNT, as the workflow names them) and "

@@ -159,13 +159,17 @@ class RoundResult:
     provenance : pandas.DataFrame
         Per target: ``specimen``, ``templates`` and ``pseudo_templates`` (";"-joined), so the
         outputs say which templates were predictions.
+    round_trips : list of dict
+        The raw :func:`traitrack.qc.round_trip` rows, going back to hand-made templates only
+        (what a shard keeps, for the species' QC ranks at the gather).
     qc : pandas.DataFrame
-        :func:`traitrack.qc.summarise_round_trips` of the round, the round trips going back to
-        hand-made templates only.
+        :func:`traitrack.qc.summarise_round_trips` of ``round_trips``: the round's QC over
+        these targets alone.
     """
 
     predictions: list[Prediction]
     provenance: pd.DataFrame
+    round_trips: list[dict]
     qc: pd.DataFrame
 
 
@@ -267,4 +271,4 @@ def run_round(
         }
     )
     qc = pd.DataFrame(summarise_round_trips(rows, qc_threshold, flag_share))
-    return RoundResult(predictions, provenance, qc)
+    return RoundResult(predictions, provenance, rows, qc)

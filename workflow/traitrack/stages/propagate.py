@@ -24,7 +24,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from traitrack.io import atomic_output, read_label_png, write_coco, write_label_png, write_table
-from traitrack.order import read_pseudovideo
+from traitrack.order import Chunk, read_pseudovideo
 from traitrack.propagation import (  # noqa: F401  (engine_for_job re-exported for callers)
     EngineSpec,
     SpecimenStore,
@@ -98,10 +98,8 @@ def run_propagate(
         The job's threads: worker processes for the registration engine
         (:meth:`~traitrack.propagation.EngineSpec.workers`), torch's threads for SAM 2.
     """
-    index, count = parse_shard(shard)
     sheet = read_sample_sheet(samples)
-    _, chunks = read_pseudovideo(pseudovideo)
-    mine = split_chunks(chunks, count)[index - 1]
+    mine = shard_chunks(pseudovideo, shard)
     spec = EngineSpec(engine_name, engine_options, seed, str(finetuned_weights or ""), threads)
     engine = spec.build()
     labels_dir = Path(labels_dir)
@@ -114,24 +112,52 @@ def run_propagate(
         write_label_png(labels_dir / f"{prediction.specimen}.png", prediction.labels)
         rows.append(_prediction_row(prediction, engine.name, engine.random_weights, structures))
         round_trips += result.round_trips
+    write_shard(
+        shard_out, species, shard, engine.name, engine.random_weights, mine, rows, round_trips
+    )
+
+
+def shard_chunks(pseudovideo: str | Path, shard: str) -> list[Chunk]:
+    """The pseudo-video chunks of one shard (``INDEX-of-COUNT``): consecutive whole chunks,
+    cut alike by every job and every stage that shards a species (:func:`split_chunks`)."""
+    index, count = parse_shard(shard)
+    _, chunks = read_pseudovideo(pseudovideo)
+    return split_chunks(chunks, count)[index - 1]
+
+
+def write_shard(
+    shard_out: str | Path,
+    species: str,
+    shard: str,
+    engine_name: str,
+    random_weights: bool,
+    chunks: Sequence[Chunk],
+    rows: Sequence[dict],
+    round_trips: Sequence[dict],
+) -> None:
+    """``shard.json``: a shard's prediction rows and raw round-trip rows, for :func:`run_gather`.
+
+    Written atomically and last, so that it exists only when the whole shard is done; JSON
+    gives every float back exactly, so the gathered tables are those of one job.
+    """
     document = {
         "species": species,
         "shard": shard,
-        "engine": engine.name,
-        "random_weights": bool(engine.random_weights),
-        "chunks": len(mine),
-        "predictions": rows,
-        "round_trips": round_trips,
+        "engine": engine_name,
+        "random_weights": bool(random_weights),
+        "chunks": len(chunks),
+        "predictions": list(rows),
+        "round_trips": list(round_trips),
     }
     with atomic_output(shard_out) as tmp:
         Path(tmp).write_text(json.dumps(document, indent=1, default=_plain))
     log.info(
-        "propagated shard %s of %s: %d chunks, %d targets, engine %s",
+        "wrote shard %s of %s: %d chunks, %d targets, engine %s",
         shard,
         species,
-        len(mine),
-        targets,
-        engine.name,
+        len(chunks),
+        sum(len(chunk.targets) for chunk in chunks),
+        engine_name,
     )
 
 

@@ -1,12 +1,14 @@
 """Stage of ``selftrain.smk``'s rule ``pseudo_round``: a second round with pseudo-templates.
 
-The first round's best targets by ``qc_rank`` (never one whose ``gt_mask`` scores the
-evaluation, unless ``self_training.allow_gt_targets``) join the species' hand-made templates
-with their predicted masks (:mod:`traitrack.selftrain.pseudo`); every target is propagated
-again from its ``select.k`` nearest templates of the round (never itself, always its nearest
-``self_training.keep_hand_made`` hand-made ones), and its QC round trip goes back to hand-made templates only. The outputs are
-what ``gather`` writes, with a ``pseudo_templates`` column in ``predictions.tsv`` and the
-engine named ``<engine>+pseudo``.
+The first round's best targets by ``qc_rank`` over the whole species (never one whose
+``gt_mask`` scores the evaluation, unless ``self_training.allow_gt_targets``) join the
+species' hand-made templates with their predicted masks (:mod:`traitrack.selftrain.pseudo`);
+every target of one shard (the shards of ``propagate``) is propagated again from its
+``select.k`` nearest templates of the round (never itself, always its nearest
+``self_training.keep_hand_made`` hand-made ones), and its QC round trip goes back to
+hand-made templates only. A shard writes what ``propagate`` writes (``shard.json``, label
+maps), with a ``pseudo_templates`` column in its prediction rows and the engine named
+``<engine>+pseudo``; rule ``gather_selftrain`` joins the shards as ``gather`` does.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from traitrack.io import read_label_png, write_label_png
 from traitrack.propagation import EngineSpec, SpecimenStore
 from traitrack.samples import read_sample_sheet, specimens, template_pool
 from traitrack.selftrain.options import SelfTrainingOptions
-from traitrack.stages.propagate import _prediction_row, write_species_outputs
+from traitrack.stages.propagate import _prediction_row, shard_chunks, write_shard
 from traitrack.stages.selftrain import held_out
 from traitrack.structures import StructureTable
 
@@ -40,6 +42,7 @@ def run_pseudo_round(
     labels_dir: str | Path,
     qc_table: str | Path,
     descriptors: str | Path,
+    pseudovideo: str | Path,
     *,
     structures: StructureTable,
     self_training: Mapping[str, Any] | None,
@@ -51,13 +54,12 @@ def run_pseudo_round(
     chunk_length: int,
     pool: str,
     labels_out: str | Path,
-    predictions_out: str | Path,
-    qc_out: str | Path,
-    coco_out: str | Path,
+    shard_out: str | Path,
+    shard: str = "1-of-1",
     finetuned_weights: str | Path = "",
     threads: int = 1,
 ) -> list[str]:
-    """A second propagate round of a species with the first round's best targets as templates.
+    """One shard of a second propagate round with the first round's best targets as templates.
 
     Parameters
     ----------
@@ -71,6 +73,9 @@ def run_pseudo_round(
         ``descriptors.npz`` (rule ``describe``): each target's ``k`` nearest templates of the
         round, hand-made and pseudo (:func:`~traitrack.selftrain.pseudo.assign_templates`,
         never itself, always its nearest ``self_training.keep_hand_made`` hand-made ones).
+    pseudovideo : str or Path
+        ``pseudovideo.json`` (rule ``order``): which targets the shard holds
+        (:func:`~traitrack.stages.propagate.shard_chunks`).
     structures : StructureTable
         The part table.
     self_training : Mapping or None
@@ -84,9 +89,13 @@ def run_pseudo_round(
         ``select.k`` and ``order.chunk_length``.
     pool : str
         ``select.template_pool``.
-    labels_out, predictions_out, qc_out, coco_out : str or Path
-        The round's outputs as ``gather`` writes them, with the engine ``<engine>+pseudo``;
-        ``predictions.tsv`` also says each target's ``pseudo_templates``.
+    labels_out : str or Path
+        Where the shard's targets' label PNGs go.
+    shard_out : str or Path
+        The shard's ``shard.json`` (:func:`~traitrack.stages.propagate.write_shard`), engine
+        ``<engine>+pseudo``, each prediction row with its ``pseudo_templates``.
+    shard : str
+        Which shard, ``INDEX-of-COUNT``.
     finetuned_weights : str or Path
         The species' fine-tuned SAM 2 weights, or "".
     threads : int
@@ -109,7 +118,7 @@ def run_pseudo_round(
     store = SpecimenStore(specimens(sheet), structures)
     true = [t.specimen for t in template_pool(sheet, species, pool)]
     own = specimens(sheet, species)
-    targets = [m.specimen for m in own if not m.is_template]
+    targets = [t for chunk in shard_chunks(pseudovideo, shard) for t in chunk.targets]
     excluded = set(true) | {m.specimen for m in own if held_out(m, options.allow_gt_targets)}
     first_qc = pd.read_csv(qc_table, sep="\t")
     chosen = choose_pseudo_templates(first_qc, options.pseudo_share, exclude=excluded)
@@ -147,30 +156,25 @@ def run_pseudo_round(
         flag_share=qc["flag_share"],
         qc_threshold=qc["threshold"],
     )
-    name = engine.name + PSEUDO_SUFFIX
     labels_out = Path(labels_out)
     labels_out.mkdir(parents=True, exist_ok=True)
     rows = []
     pseudo_of = dict(zip(result.provenance["specimen"], result.provenance["pseudo_templates"]))
     for prediction in result.predictions:
         write_label_png(labels_out / f"{prediction.specimen}.png", prediction.labels)
-        row = _prediction_row(prediction, name, engine.random_weights, structures)
+        row = _prediction_row(
+            prediction, engine.name + PSEUDO_SUFFIX, engine.random_weights, structures
+        )
         row["pseudo_templates"] = pseudo_of[prediction.specimen]
         rows.append(row)
-    write_species_outputs(
-        sheet,
+    write_shard(
+        shard_out,
         species,
-        store,
-        rows,
-        result.qc.to_dict("records"),
-        structures,
-        qc,
-        name,
+        shard,
+        engine.name + PSEUDO_SUFFIX,
         engine.random_weights,
-        labels_out,
-        predictions_out,
-        qc_out,
-        coco_out,
-        summarised=True,
+        shard_chunks(pseudovideo, shard),
+        rows,
+        result.round_trips,
     )
     return chosen

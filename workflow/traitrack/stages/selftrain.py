@@ -2,9 +2,11 @@
 
 ``run_train_student`` trains the student network on the templates' hand-made masks and the
 teacher's labels of the species' targets (:mod:`traitrack.selftrain.student`), and
-``run_predict_student`` lets it predict every target and writes what ``gather`` writes (label
-maps, ``predictions.tsv``, ``qc.tsv`` ranked over the species, ``masks.coco.json``), so that
-``measure``, ``evaluate``, ``overlays`` and ``annotate_next`` read it as they read the teacher's.
+``run_predict_student`` lets it predict the targets of one shard and writes what ``propagate``
+writes (label maps, ``shard.json``); rule ``gather_selftrain`` joins the shards into what
+``gather`` writes (``predictions.tsv``, ``qc.tsv`` ranked over the species,
+``masks.coco.json``), so that ``measure``, ``evaluate``, ``overlays`` and ``annotate_next``
+read it as they read the teacher's.
 The QC round trip is the teacher engine's, back to hand-made templates, as
 :func:`traitrack.qc.round_trip` does for the teacher. The second round with pseudo-templates
 (rule ``pseudo_round``) is :mod:`traitrack.stages.pseudo`.
@@ -28,8 +30,8 @@ from traitrack.qc import evidence_of, round_trip
 from traitrack.samples import Specimen, read_sample_sheet, specimens, template_pool
 from traitrack.selftrain.options import SelfTrainingOptions
 
-# the rows gather writes, so that the tables of every round read alike
-from traitrack.stages.propagate import _prediction_row, write_species_outputs
+# the rows propagate writes, so that the tables of every round read alike
+from traitrack.stages.propagate import _prediction_row, shard_chunks, write_shard
 from traitrack.structures import StructureTable
 
 log = logging.getLogger(__name__)
@@ -205,6 +207,7 @@ def run_predict_student(
     weights: str | Path,
     teacher_qc: str | Path,
     teacher_labels: str | Path,
+    pseudovideo: str | Path,
     *,
     structures: StructureTable,
     self_training: Mapping[str, Any] | None,
@@ -214,13 +217,12 @@ def run_predict_student(
     qc: Mapping[str, Any],
     pool: str,
     labels_dir: str | Path,
-    predictions_out: str | Path,
-    qc_out: str | Path,
-    coco_out: str | Path,
+    shard_out: str | Path,
+    shard: str = "1-of-1",
     finetuned_weights: str | Path = "",
     threads: int = 1,
 ) -> None:
-    """The student predicts every target of a species; QC and outputs as ``gather`` writes them.
+    """The student predicts the targets of one shard of a species, with their QC round trips.
 
     Each prediction's QC round trip is the teacher engine's: the student's masks are the only
     template of a fresh chunk whose targets are the hand-made templates the teacher's QC went
@@ -240,6 +242,9 @@ def run_predict_student(
     teacher_labels : str or Path
         The teacher's label PNGs, fused with the student's softmax where
         ``self_training.student.teacher_weight`` > 0 (read only then).
+    pseudovideo : str or Path
+        ``pseudovideo.json`` (rule ``order``): which targets the shard holds
+        (:func:`~traitrack.stages.propagate.shard_chunks`).
     structures : StructureTable
         The part table.
     self_training : Mapping or None
@@ -250,8 +255,13 @@ def run_predict_student(
         The config's ``qc`` section.
     pool : str
         ``select.template_pool``: the templates a target without a teacher QC row goes back to.
-    labels_dir, predictions_out, qc_out, coco_out : str or Path
-        The outputs, as rule ``gather`` writes them.
+    labels_dir : str or Path
+        Where the shard's targets' label PNGs go.
+    shard_out : str or Path
+        The shard's ``shard.json`` (:func:`~traitrack.stages.propagate.write_shard`), engine
+        ``<teacher>+student``.
+    shard : str
+        Which shard, ``INDEX-of-COUNT``.
     finetuned_weights : str or Path
         The species' fine-tuned SAM 2 weights, or "".
     threads : int
@@ -277,51 +287,38 @@ def run_predict_student(
     labels_dir = Path(labels_dir)
     labels_dir.mkdir(parents=True, exist_ok=True)
     rows, round_trips = [], []
-    targets = [m for m in specimens(sheet, species) if not m.is_template]
+    chunks = shard_chunks(pseudovideo, shard)
+    targets = [t for chunk in chunks for t in chunk.targets]
     size, weight = options.student.size, options.student.teacher_weight
-    for member in tqdm(targets, desc=f"student {species}", unit="target"):
-        image = store.image(member.specimen)
+    for target in tqdm(targets, desc=f"student {species} {shard}", unit="target"):
+        image = store.image(target)
         teacher_map = None
         if weight > 0:
-            teacher_map = [read_label_png(Path(teacher_labels) / f"{member.specimen}.png")]
+            teacher_map = [read_label_png(Path(teacher_labels) / f"{target}.png")]
         (prediction,) = predict(
             network,
             [image],
-            [member.specimen],
+            [target],
             structures,
             size,
             teacher_map,
             weight,
             options.student.test_flips,
         )
-        write_label_png(labels_dir / f"{member.specimen}.png", prediction.labels)
+        write_label_png(labels_dir / f"{target}.png", prediction.labels)
         row = _prediction_row(prediction, name, engine.random_weights, structures)
         row["templates"] = trained_on
         rows.append(row)
-        templates = [store.template(t) for t in back_to.get(member.specimen, fallback)]
+        templates = [store.template(t) for t in back_to.get(target, fallback)]
         round_trips += round_trip(
             engine,
-            Frame(member.specimen, image),
+            Frame(target, image),
             prediction.labels,
             templates,
             structures,
             evidence_of(prediction),
         )
-    write_species_outputs(
-        sheet,
-        species,
-        store,
-        rows,
-        round_trips,
-        structures,
-        qc,
-        name,
-        engine.random_weights,
-        labels_dir,
-        predictions_out,
-        qc_out,
-        coco_out,
-    )
+    write_shard(shard_out, species, shard, name, engine.random_weights, chunks, rows, round_trips)
 
 
 def _mean_weight(weights: np.ndarray) -> float:
