@@ -60,8 +60,11 @@ def synthetic_sheet(specimens: int, species: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def plan(workdir: Path, sheet: Path, profile: Path | None) -> tuple[float, str]:
-    """Seconds of `snakemake --dry-run` (a fresh process, as users run it) and its output."""
+def plan(
+    workdir: Path, sheet: Path, profile: Path | None, configs: tuple[Path, ...] = ()
+) -> tuple[float, str]:
+    """Seconds of `snakemake --dry-run` (a fresh process, as users run it) and its output;
+    ``configs``: config files layered over config/config.yaml."""
     command = [
         str(SNAKEMAKE),
         "--dry-run",
@@ -71,6 +74,7 @@ def plan(workdir: Path, sheet: Path, profile: Path | None) -> tuple[float, str]:
         str(workdir),
         "--configfile",
         str(ROOT / "config" / "config.yaml"),
+        *map(str, configs),
         "--config",
         f"samples={sheet}",
     ]

@@ -3,7 +3,9 @@
 Two measurements, each printed as it finishes:
 
 1. ``--plan``: a synthetic sheet of ``--specimens`` specimens in one species
-   (``plan_time.synthetic_sheet``): seconds of ``snakemake --dry-run`` and jobs per rule.
+   (``plan_time.synthetic_sheet``): seconds of ``snakemake --dry-run`` and jobs per rule
+   (``--self-training``: with ``config/selftrain.yaml``, whose ``pseudo_round`` and
+   ``predict_student`` are sharded too).
 2. ``--beetles``: ``../shared/data/beetles-5part`` as one species, the pool (three of every
    four images by name) as templates and every fourth image as a target (68), the schema's
    defaults (5 templates per target) with ``config/datasets/beetles-5part.yaml``. The species is described, selected and
@@ -16,6 +18,7 @@ Two measurements, each printed as it finishes:
    tables are the bytes of the first.
 
     .venv/bin/python benchmarks/shards.py --plan
+    .venv/bin/python benchmarks/shards.py --plan --self-training
     .venv/bin/python benchmarks/shards.py --beetles
 """
 
@@ -43,16 +46,19 @@ SLURM_DIR = Path(os.environ.get("TRAITRACK_SLURM_DIR", "/tmp/traitrack-slurm"))
 OUTPUTS = ["qc.tsv", "predictions.tsv", "masks.coco.json"]
 
 
-def measure_plan(specimens: int) -> None:
+def measure_plan(specimens: int, self_training: bool) -> None:
+    configs = (ROOT / "config" / "selftrain.yaml",) if self_training else ()
     with tempfile.TemporaryDirectory(prefix="traitrack-shards-") as scratch:
         workdir = Path(scratch)
         sheet = workdir / "samples.tsv"
         synthetic_sheet(specimens, 1).to_csv(sheet, sep="\t", index=False)
-        seconds, output = plan(workdir, sheet, None)
+        seconds, output = plan(workdir, sheet, None, configs)
     counts = job_counts(output)
+    sharded = ("propagate", "pseudo_round", "predict_student") if self_training else ("propagate",)
     print(
-        f"plan: specimens={specimens} species=1 plan_seconds={seconds:.1f} "
-        f"jobs={counts.get('total')} propagate={counts.get('propagate')}"
+        f"plan: specimens={specimens} species=1 self_training={self_training} "
+        f"plan_seconds={seconds:.1f} jobs={counts.get('total')} "
+        + " ".join(f"{rule}={counts.get(rule, 0)}" for rule in sharded)
     )
 
 
@@ -179,6 +185,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--plan", action="store_true", help="time the plan of a large species")
     parser.add_argument("--specimens", type=int, default=10_000)
+    parser.add_argument(
+        "--self-training",
+        action="store_true",
+        help="--plan with config/selftrain.yaml (pseudo round and student)",
+    )
     parser.add_argument("--beetles", action="store_true", help="time the beetles' propagate")
     parser.add_argument(
         "--only", nargs="*", default=[], help="beetles setups whose name has a word"
@@ -187,7 +198,7 @@ def main() -> None:
     if not (args.plan or args.beetles):
         parser.error("say --plan, --beetles or both")
     if args.plan:
-        measure_plan(args.specimens)
+        measure_plan(args.specimens, args.self_training)
     if args.beetles:
         measure_beetles(args.only)
 

@@ -6,6 +6,8 @@
 # `predict_student` run per shard, as `propagate` does, and `gather_selftrain` joins a stage's
 # shards into what `gather` writes, in results/{species}/round2 and results/{species}/student;
 # `final_dir` (common.smk) says which one measure, evaluate, overlays and annotate_next read.
+# Their shards list no images, as `propagate`'s (propagate.smk says why); the `image` column is
+# in their sheet digests.
 
 
 rule pseudo_round:
@@ -14,7 +16,6 @@ rule pseudo_round:
         qc="results/{species}/qc.tsv",
         descriptors="results/{species}/descriptors.npz",
         pseudovideo="results/{species}/pseudovideo.json",
-        images=member_images,
         masks=member_masks,
         checkpoint=sam2_checkpoint if ENGINE == "sam2" else [],
         finetuned=finetuned_weights,
@@ -92,7 +93,6 @@ rule predict_student:
         qc=teacher_file("qc.tsv"),
         teacher_labels=teacher_file("labels"),
         pseudovideo="results/{species}/pseudovideo.json",
-        images=member_images,
         masks=member_masks,
         checkpoint=sam2_checkpoint if ENGINE == "sam2" else [],
         finetuned=finetuned_weights,
