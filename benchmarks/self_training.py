@@ -277,6 +277,7 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
                     qc_rank=ranks.get(p.stem, 0.0),
                     confidence=labels[p.stem][1]["confidence"],
                     boundary_px=settings.student.boundary_px,
+                    spare_thin=settings.student.spare_thin_parts,
                 )
                 for p in unlabelled
             ]

@@ -47,6 +47,7 @@ def timing(args: argparse.Namespace, settings: SelfTrainingOptions) -> None:
             qc_rank=0.7,
             confidence={},
             boundary_px=settings.student.boundary_px,
+            spare_thin=settings.student.spare_thin_parts,
         )
         for i, s in enumerate(specimens)
     ]

@@ -274,6 +274,23 @@ def test_samples_keep_the_inference_geometry_and_weigh_the_padding_zero(beetles)
     ).image.shape == (SIZE, SIZE, 3)
 
 
+def test_sparing_thin_parts_keeps_their_pseudo_labels_and_the_outlines_of_thick_ones():
+    labels = np.zeros((40, 50), np.uint8)
+    labels[5:35, 5:25] = 1  # a body 20 px across
+    labels[10:30, 40:42] = 2  # a leg 2 px across, away from it
+    labels[18:21, 12:15] = 3  # an eye 3 px across, inside the body
+    plain = boundary_confidence(labels, 3.0)
+    spared = boundary_confidence(labels, 3.0, spare_thin=True)
+    leg, eye = labels == 2, labels == 3
+    assert plain[leg].max() == 0.0  # every leg pixel is on its outline
+    assert plain[eye].max() < 0.3
+    assert spared[leg].min() > 0.9 and spared[eye].min() > 0.9
+    # the body's outline against the background still weighs ~0, its pixels around the
+    # eye no longer do
+    assert spared[5, 15] == 0.0 and spared[19, 16] > 0.9 > plain[19, 16]
+    np.testing.assert_array_equal(spared[labels == 0][:5], plain[labels == 0][:5])
+
+
 # -- pseudo-templates --------------------------------------------------------------------------
 
 

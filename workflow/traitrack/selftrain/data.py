@@ -58,12 +58,17 @@ class Sample:
     is_template: bool
 
 
-def boundary_confidence(labels: np.ndarray, width: float) -> np.ndarray:
+def boundary_confidence(labels: np.ndarray, width: float, spare_thin: bool = False) -> np.ndarray:
     """Per pixel, ``1 - exp(-d / width)`` for ``d`` its distance (px) to a label boundary.
 
     A registration carries a part's position well and its outline roughly, so a pseudo-label
     is least trustworthy along the outlines; pixels on a boundary weigh about 0, pixels
     ``width`` away 0.63, far ones 1.  ``width`` 0 gives 1 everywhere.
+
+    A part at most ``2 * width`` thick (legs, antennae, an ant's eye at the student's size) is
+    all outline: every one of its pixels would weigh near 0 and its pseudo-labels would teach
+    nothing.  With ``spare_thin`` the outlines of such parts are not boundaries (neither for
+    them nor for their neighbours), so they keep the weight of their surroundings.
 
     Parameters
     ----------
@@ -71,6 +76,9 @@ def boundary_confidence(labels: np.ndarray, width: float) -> np.ndarray:
         (H, W) label map.
     width : float
         The decay distance in pixels.
+    spare_thin : bool
+        Leave out the outlines of parts whose thickest point is at most ``2 * width`` across
+        (``self_training.student.spare_thin_parts``).
 
     Returns
     -------
@@ -80,11 +88,20 @@ def boundary_confidence(labels: np.ndarray, width: float) -> np.ndarray:
     labels = np.asarray(labels)
     if width <= 0:
         return np.ones(labels.shape, np.float32)
+    spared = np.zeros(int(labels.max()) + 1, bool)
+    if spare_thin:
+        for value in np.unique(labels[labels > 0]):
+            half_thickness = ndimage.distance_transform_edt(labels == value).max()
+            spared[value] = half_thickness <= float(width)
     edge = np.zeros(labels.shape, bool)
-    edge[:-1] |= labels[:-1] != labels[1:]
-    edge[1:] |= labels[:-1] != labels[1:]
-    edge[:, :-1] |= labels[:, :-1] != labels[:, 1:]
-    edge[:, 1:] |= labels[:, :-1] != labels[:, 1:]
+    for axis in (0, 1):
+        first = [slice(None), slice(None)]
+        second = [slice(None), slice(None)]
+        first[axis], second[axis] = slice(None, -1), slice(1, None)
+        a, b = labels[tuple(first)], labels[tuple(second)]
+        differs = (a != b) & ~spared[a] & ~spared[b]
+        edge[tuple(first)] |= differs
+        edge[tuple(second)] |= differs
     if not edge.any():
         return np.ones(labels.shape, np.float32)
     distance = ndimage.distance_transform_edt(~edge)
@@ -98,6 +115,7 @@ def pseudo_label_weights(
     qc_rank: float,
     confidence: Mapping[str, float] | None = None,
     boundary_px: float = 0.0,
+    spare_thin: bool = False,
 ) -> np.ndarray:
     """Per-pixel weights of a pseudo-label: target QC x structure confidence x boundary term.
 
@@ -114,8 +132,8 @@ def pseudo_label_weights(
     confidence : Mapping of str to float, optional
         The teacher's per-structure confidence (``Prediction.confidence``, 0..1, NaN for a
         structure not predicted); background pixels take 1.
-    boundary_px : float
-        :func:`boundary_confidence`'s width.
+    boundary_px, spare_thin
+        :func:`boundary_confidence`'s width and whether it spares thin parts.
 
     Returns
     -------
@@ -127,7 +145,9 @@ def pseudo_label_weights(
     for structure in structures:
         value = (confidence or {}).get(structure.name, 1.0)
         per_label[structure.label] = float(np.clip(np.nan_to_num(value, nan=1.0), 0.0, 1.0))
-    weights = per_label[np.asarray(labels, np.int64)] * boundary_confidence(labels, boundary_px)
+    weights = per_label[np.asarray(labels, np.int64)] * boundary_confidence(
+        labels, boundary_px, spare_thin
+    )
     return (np.clip(rank, 0.0, 1.0) * weights).astype(np.float32)
 
 
@@ -142,6 +162,7 @@ def make_sample(
     qc_rank: float = 1.0,
     confidence: Mapping[str, float] | None = None,
     boundary_px: float = 0.0,
+    spare_thin: bool = False,
 ) -> Sample:
     """Letterbox one image and its labels into the square and weigh its pixels.
 
@@ -160,7 +181,7 @@ def make_sample(
         (:func:`pseudo_label_weights`).
     structures : StructureTable
         The part table.
-    qc_rank, confidence, boundary_px
+    qc_rank, confidence, boundary_px, spare_thin
         A pseudo-label's weights (:func:`pseudo_label_weights`).
 
     Returns
@@ -183,6 +204,7 @@ def make_sample(
             qc_rank=qc_rank,
             confidence=confidence,
             boundary_px=boundary_px,
+            spare_thin=spare_thin,
         )
     return Sample(
         specimen, letterbox_image(image[..., :3], box), square_labels, weights, is_template

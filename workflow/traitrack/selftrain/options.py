@@ -35,6 +35,7 @@ class StudentOptions(
     weight_decay: float
     template_share: float
     boundary_px: float
+    spare_thin_parts: bool
     refine_from: float
     disagreement_weight: float
     rotate_deg: float

@@ -158,6 +158,7 @@ def run_train_student(
                 qc_rank=ranks[member.specimen],
                 confidence=confidence.get(member.specimen),
                 boundary_px=student.boundary_px,
+                spare_thin=student.spare_thin_parts,
             )
         )
     for sample in samples_:
