@@ -31,7 +31,12 @@ pytest.importorskip("monai")
 pytest.importorskip("albumentations")
 
 from traitrack.selftrain import files, inference, student  # noqa: E402
-from traitrack.selftrain.data import boundary_confidence, make_sample  # noqa: E402
+from traitrack.selftrain.data import (  # noqa: E402
+    boundary_confidence,
+    make_sample,
+    pseudo_label_weights,
+    thin_labels,
+)
 
 SIZE = 64
 TINY = {"size": SIZE, "channels": [8, 16, 32], "batch_size": 2, "lr": 0.01}
@@ -274,21 +279,29 @@ def test_samples_keep_the_inference_geometry_and_weigh_the_padding_zero(beetles)
     ).image.shape == (SIZE, SIZE, 3)
 
 
-def test_sparing_thin_parts_keeps_their_pseudo_labels_and_the_outlines_of_thick_ones():
+def test_sparing_thin_parts_keeps_their_pseudo_labels_and_the_outlines_of_the_others():
+    structures = example_structures()  # legs and antennae are kind: thin
+    legs, antennae = (s.label for s in structures if s.name in ("legs", "antennae"))
+    assert thin_labels(structures) == (legs, antennae)
     labels = np.zeros((40, 50), np.uint8)
-    labels[5:35, 5:25] = 1  # a body 20 px across
-    labels[10:30, 40:42] = 2  # a leg 2 px across, away from it
-    labels[18:21, 12:15] = 3  # an eye 3 px across, inside the body
-    plain = boundary_confidence(labels, 3.0)
-    spared = boundary_confidence(labels, 3.0, spare_thin=True)
-    leg, eye = labels == 2, labels == 3
-    assert plain[leg].max() == 0.0  # every leg pixel is on its outline
-    assert plain[eye].max() < 0.3
-    assert spared[leg].min() > 0.9 and spared[eye].min() > 0.9
-    # the body's outline against the background still weighs ~0, its pixels around the
-    # eye no longer do
+    labels[5:35, 5:25] = 1  # a head 20 px across
+    labels[10:30, 40:42] = legs  # 2 px across, away from it
+    labels[18:21, 12:15] = antennae  # inside the head
+    plain = pseudo_label_weights(labels, structures, qc_rank=1.0, boundary_px=3.0)
+    spared = pseudo_label_weights(labels, structures, qc_rank=1.0, boundary_px=3.0, spare_thin=True)
+    leg, antenna = labels == legs, labels == antennae
+    assert plain[leg].max() == 0.0  # every pixel of the leg is on its outline
+    assert plain[antenna].max() < 0.3
+    assert spared[leg].min() > 0.9 and spared[antenna].min() > 0.9
+    # the head's outline against the background still weighs 0, its pixels beside the
+    # antenna no longer nearly so
     assert spared[5, 15] == 0.0 and spared[19, 16] > 0.9 > plain[19, 16]
-    np.testing.assert_array_equal(spared[labels == 0][:5], plain[labels == 0][:5])
+    # a label map without thin parts is weighed alike either way
+    blobs = np.where((labels == legs) | (labels == antennae), 0, labels)
+    np.testing.assert_array_equal(
+        pseudo_label_weights(blobs, structures, qc_rank=1.0, boundary_px=3.0),
+        pseudo_label_weights(blobs, structures, qc_rank=1.0, boundary_px=3.0, spare_thin=True),
+    )
 
 
 # -- pseudo-templates --------------------------------------------------------------------------

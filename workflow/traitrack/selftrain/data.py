@@ -12,7 +12,7 @@ student is never asked about it.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 # albumentations asks PyPI for a newer version at import unless told not to: a job on a
@@ -58,19 +58,18 @@ class Sample:
     is_template: bool
 
 
-def boundary_confidence(labels: np.ndarray, width: float, spare_thin: bool = False) -> np.ndarray:
+def boundary_confidence(labels: np.ndarray, width: float, spared: Sequence[int] = ()) -> np.ndarray:
     """Per pixel, ``1 - exp(-d / width)`` for ``d`` its distance (px) to a label boundary.
 
     A registration carries a part's position well and its outline roughly, so a pseudo-label
     is least trustworthy along the outlines; pixels on a boundary weigh about 0, pixels
     ``width`` away 0.63, far ones 1.  ``width`` 0 gives 1 everywhere.
 
-    A part at most ``4 * width`` thick (legs, antennae, an ant's eye at the student's size) is
-    mostly outline: most of its pixels would weigh little and its pseudo-labels would teach
-    little (at ``width`` 3 and 256 px the shared beetles' antennae are at most 6 px across,
-    their legs about 10, an ant's eye about 10; heads, pronota, mesosomata 30 or more).  With
-    ``spare_thin`` the outlines of such parts are not boundaries (neither for them nor for
-    their neighbours), so they keep the weight of their surroundings.
+    A thin part (legs, antennae: ``kind: thin``) is all outline: at ``width`` 3 and 256 px the
+    shared beetles' antennae are about 6 px across, so every one of their pixels would weigh
+    little and their pseudo-labels would teach nothing.  The outlines of the ``spared`` labels
+    are no boundaries (neither for them nor for their neighbours), so they keep the weight of
+    their surroundings.
 
     Parameters
     ----------
@@ -78,9 +77,9 @@ def boundary_confidence(labels: np.ndarray, width: float, spare_thin: bool = Fal
         (H, W) label map.
     width : float
         The decay distance in pixels.
-    spare_thin : bool
-        Leave out the outlines of parts whose thickest point is at most ``4 * width`` across
-        (``self_training.student.spare_thin_parts``).
+    spared : sequence of int
+        Labels whose outlines are not boundaries (``self_training.student.spare_thin_parts``:
+        the ``kind: thin`` structures, :func:`thin_labels`).
 
     Returns
     -------
@@ -90,24 +89,26 @@ def boundary_confidence(labels: np.ndarray, width: float, spare_thin: bool = Fal
     labels = np.asarray(labels)
     if width <= 0:
         return np.ones(labels.shape, np.float32)
-    spared = np.zeros(int(labels.max()) + 1, bool)
-    if spare_thin:
-        for value in np.unique(labels[labels > 0]):
-            half_thickness = ndimage.distance_transform_edt(labels == value).max()
-            spared[value] = half_thickness <= 2.0 * float(width)
+    is_spared = np.zeros(max(int(labels.max()), *spared, 0) + 1, bool)
+    is_spared[list(spared)] = True
     edge = np.zeros(labels.shape, bool)
     for axis in (0, 1):
         first = [slice(None), slice(None)]
         second = [slice(None), slice(None)]
         first[axis], second[axis] = slice(None, -1), slice(1, None)
         a, b = labels[tuple(first)], labels[tuple(second)]
-        differs = (a != b) & ~spared[a] & ~spared[b]
+        differs = (a != b) & ~is_spared[a] & ~is_spared[b]
         edge[tuple(first)] |= differs
         edge[tuple(second)] |= differs
     if not edge.any():
         return np.ones(labels.shape, np.float32)
     distance = ndimage.distance_transform_edt(~edge)
     return (1.0 - np.exp(-distance / float(width))).astype(np.float32)
+
+
+def thin_labels(structures: StructureTable) -> tuple[int, ...]:
+    """The labels of the ``kind: thin`` structures (legs, antennae)."""
+    return tuple(s.label for s in structures if s.kind == "thin")
 
 
 def pseudo_label_weights(
@@ -134,8 +135,10 @@ def pseudo_label_weights(
     confidence : Mapping of str to float, optional
         The teacher's per-structure confidence (``Prediction.confidence``, 0..1, NaN for a
         structure not predicted); background pixels take 1.
-    boundary_px, spare_thin
-        :func:`boundary_confidence`'s width and whether it spares thin parts.
+    boundary_px : float
+        :func:`boundary_confidence`'s width.
+    spare_thin : bool
+        Whether it spares the outlines of the ``kind: thin`` structures.
 
     Returns
     -------
@@ -148,7 +151,7 @@ def pseudo_label_weights(
         value = (confidence or {}).get(structure.name, 1.0)
         per_label[structure.label] = float(np.clip(np.nan_to_num(value, nan=1.0), 0.0, 1.0))
     weights = per_label[np.asarray(labels, np.int64)] * boundary_confidence(
-        labels, boundary_px, spare_thin
+        labels, boundary_px, thin_labels(structures) if spare_thin else ()
     )
     return (np.clip(rank, 0.0, 1.0) * weights).astype(np.float32)
 
