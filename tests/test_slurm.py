@@ -148,7 +148,7 @@ def test_each_shard_ran_as_its_own_job(runs, env):
         targets = []
         for shard in SHARDS:
             log = (runs[1] / "logs" / "propagate" / species / f"{shard}.log").read_text()
-            assert f"propagated shard {shard} of {species}" in log
+            assert f"wrote shard {shard} of {species}" in log
             document = runs[1] / "results" / species / "shards" / shard / "shard.json"
             targets += [row["specimen"] for row in json.loads(document.read_text())["predictions"]]
         assert len(targets) == len(set(targets)) == 10
