@@ -35,7 +35,6 @@ from traitrack.selftrain.data import (  # noqa: E402
     boundary_confidence,
     make_sample,
     pseudo_label_weights,
-    thin_labels,
 )
 
 SIZE = 64
@@ -282,7 +281,7 @@ def test_samples_keep_the_inference_geometry_and_weigh_the_padding_zero(beetles)
 def test_sparing_thin_parts_keeps_their_pseudo_labels_and_the_outlines_of_the_others():
     structures = example_structures()  # legs and antennae are kind: thin
     legs, antennae = (s.label for s in structures if s.name in ("legs", "antennae"))
-    assert thin_labels(structures) == (legs, antennae)
+    assert structures.thin_labels == (legs, antennae)
     labels = np.zeros((40, 50), np.uint8)
     labels[5:35, 5:25] = 1  # a head 20 px across
     labels[10:30, 40:42] = legs  # 2 px across, away from it

@@ -99,6 +99,11 @@ class StructureTable:
         """The structures' labels, 1..N."""
         return [s.label for s in self.structures]
 
+    @property
+    def thin_labels(self) -> tuple[int, ...]:
+        """The labels of the ``kind: thin`` structures (legs, antennae), in label order."""
+        return tuple(s.label for s in self.structures if s.kind == "thin")
+
     def by_name(self, name: str) -> Structure:
         """Return the structure called ``name``.
 

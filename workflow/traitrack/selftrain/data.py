@@ -79,7 +79,7 @@ def boundary_confidence(labels: np.ndarray, width: float, spared: Sequence[int] 
         The decay distance in pixels.
     spared : sequence of int
         Labels whose outlines are not boundaries (``self_training.student.spare_thin_parts``:
-        the ``kind: thin`` structures, :func:`thin_labels`).
+        the ``kind: thin`` structures, ``StructureTable.thin_labels``).
 
     Returns
     -------
@@ -92,23 +92,17 @@ def boundary_confidence(labels: np.ndarray, width: float, spared: Sequence[int] 
     is_spared = np.zeros(max(int(labels.max()), *spared, 0) + 1, bool)
     is_spared[list(spared)] = True
     edge = np.zeros(labels.shape, bool)
-    for axis in (0, 1):
-        first = [slice(None), slice(None)]
-        second = [slice(None), slice(None)]
-        first[axis], second[axis] = slice(None, -1), slice(1, None)
-        a, b = labels[tuple(first)], labels[tuple(second)]
+    # each pair of vertical, then horizontal neighbours; both pixels of a pair that differs
+    # (and involves no spared label) are on the boundary
+    for before, after in ((np.s_[:-1], np.s_[1:]), (np.s_[:, :-1], np.s_[:, 1:])):
+        a, b = labels[before], labels[after]
         differs = (a != b) & ~is_spared[a] & ~is_spared[b]
-        edge[tuple(first)] |= differs
-        edge[tuple(second)] |= differs
+        edge[before] |= differs
+        edge[after] |= differs
     if not edge.any():
         return np.ones(labels.shape, np.float32)
     distance = ndimage.distance_transform_edt(~edge)
     return (1.0 - np.exp(-distance / float(width))).astype(np.float32)
-
-
-def thin_labels(structures: StructureTable) -> tuple[int, ...]:
-    """The labels of the ``kind: thin`` structures (legs, antennae)."""
-    return tuple(s.label for s in structures if s.kind == "thin")
 
 
 def pseudo_label_weights(
@@ -151,7 +145,7 @@ def pseudo_label_weights(
         value = (confidence or {}).get(structure.name, 1.0)
         per_label[structure.label] = float(np.clip(np.nan_to_num(value, nan=1.0), 0.0, 1.0))
     weights = per_label[np.asarray(labels, np.int64)] * boundary_confidence(
-        labels, boundary_px, thin_labels(structures) if spare_thin else ()
+        labels, boundary_px, structures.thin_labels if spare_thin else ()
     )
     return (np.clip(rank, 0.0, 1.0) * weights).astype(np.float32)
 

@@ -360,7 +360,7 @@ class RegistrationEngine:
             snap_confidence=self.options.snap_confidence,
         )
         labels = snapped
-        thin = [s.label for s in scene.structures if s.kind == "thin"]
+        thin = list(scene.structures.thin_labels)
         if self.options.thin_from_silhouette and thin:
             labels = assign_appendages(
                 labels,
