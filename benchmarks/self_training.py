@@ -132,7 +132,7 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
     import torch
 
     from traitrack.selftrain import student
-    from traitrack.selftrain.data import make_sample
+    from traitrack.selftrain.generations import Labelled, train_generations, training_samples
     from traitrack.selftrain.inference import fuse_with_teacher, image_softmax
 
     folder, config = SETS[key]
@@ -254,51 +254,53 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
         def student_scores(column: str, labels: dict, qc_table: pd.DataFrame) -> None:
             """The student of these labels alone, and fused with the teacher's labels."""
             ranks = dict(zip(qc_table["specimen"], qc_table["qc_rank"]))
-            size = settings.student.size
-            samples = [
-                make_sample(
-                    t.stem,
-                    read_image(t),
-                    true_frames[t.stem][2],
-                    size,
-                    is_template=True,
-                    structures=structures,
-                )
-                for t in true
-            ]
-            samples += [
-                make_sample(
+            templates = [Labelled(t.stem, read_image(t), true_frames[t.stem][2]) for t in true]
+            pseudo_labels = [
+                Labelled(
                     p.stem,
                     read_image(p),
                     labels[p.stem][0],
-                    size,
-                    is_template=False,
-                    structures=structures,
-                    qc_rank=ranks.get(p.stem, 0.0),
-                    confidence=labels[p.stem][1]["confidence"],
-                    boundary_px=settings.student.boundary_px,
-                    spare_thin=settings.student.spare_thin_parts,
+                    ranks.get(p.stem, 0.0),
+                    labels[p.stem][1]["confidence"],
                 )
                 for p in unlabelled
             ]
+            samples = training_samples(templates, pseudo_labels, structures, settings.student)
             key = student.fingerprint(samples, settings.student, 0)
             if key in trained:  # the same training set (round 2 changed no label): same student
                 print(f"  student N={n}: the same training set as before, not trained again")
             else:
+                trained[key] = {}
                 state = Path(args.cache) / f"student-{key[:24]}.pt" if args.cache else None
-                trained[key], losses = student.train(
-                    samples, structures, settings.student, seed=0, state_path=state, log=str
+                _, losses, _ = train_generations(
+                    templates,
+                    pseudo_labels,
+                    structures,
+                    settings.student,
+                    seed=0,
+                    state_path=state,
+                    log=str,
+                    on_generation=trained[key].__setitem__,
                 )
-                print(
-                    f"  student N={n}: {len(losses)} epochs, {losses['seconds'].mean():.1f} s "
-                    f"per epoch, final loss {losses['loss'].iloc[-1]:.3f}",
-                    flush=True,
-                )
+                for generation, rows in losses.groupby("generation"):
+                    print(
+                        f"  student N={n} generation {generation}: {len(rows)} epochs, "
+                        f"{rows['seconds'].mean():.1f} s per epoch, final loss "
+                        f"{rows['loss'].iloc[-1]:.3f}",
+                        flush=True,
+                    )
+            for generation, network in trained[key].items():
+                name = column if generation == 1 else f"{column}-g{generation}"
+                scores_of(name, network, labels)
+
+        def scores_of(column: str, network, labels: dict) -> None:
+            """Score one student alone and fused with its teacher (``labels``)."""
+            size = settings.student.size
 
             def softmax_of(test_flips: bool) -> dict:
                 """Each target's softmax (its four flips averaged with ``test_flips``)."""
                 return {
-                    p.stem: image_softmax(trained[key], image, size, test_flips)
+                    p.stem: image_softmax(network, image, size, test_flips)
                     for p, image in zip(targets, target_images)
                 }
 

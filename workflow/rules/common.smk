@@ -15,7 +15,7 @@ from traitrack.samples import (  # noqa: E402
     training_set,
 )
 from traitrack.shards import SHARD_PATTERN, shard_count, shard_names  # noqa: E402
-from traitrack.selftrain.options import PREDICTION_ONLY  # noqa: E402
+from traitrack.selftrain.options import SelfTrainingOptions  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 
@@ -291,10 +291,14 @@ def pseudo_round_settings():
 
 def student_settings():
     """What the student's weights depend on in `self_training` (not `rounds`: which labels it
-    learns from is its input files; not `PREDICTION_ONLY` keys such as `teacher_weight`).
+    learns from is its input files; not the keys used only when it predicts, such as
+    `teacher_weight` with one generation).
     """
+    options = SelfTrainingOptions.from_config(SELF_TRAINING).student
     student = {
-        k: v for k, v in SELF_TRAINING["student"].items() if k not in PREDICTION_ONLY
+        k: v
+        for k, v in SELF_TRAINING["student"].items()
+        if k not in options.prediction_only()
     }
     return {"allow_gt_targets": SELF_TRAINING["allow_gt_targets"], "student": student}
 

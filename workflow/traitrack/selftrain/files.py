@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -63,9 +64,16 @@ def write_losses(losses: pd.DataFrame, table: str | Path, plot: str | Path | Non
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(5, 3.2))
+    # the generations one after the other, each starting at a dotted line
+    steps = range(1, len(losses) + 1)
     for column in ("loss", "cross_entropy", "dice"):
-        axis.plot(losses["epoch"], losses[column], label=column.replace("_", " "))
-    axis.set_xlabel("epoch")
+        axis.plot(steps, losses[column], label=column.replace("_", " "))
+    generations = losses.get("generation", pd.Series(1, index=losses.index)).to_numpy()
+    for start in 1 + np.flatnonzero(generations[1:] != generations[:-1]):
+        axis.axvline(start + 0.5, color="grey", linestyle=":", linewidth=1)
+    axis.set_xlabel(
+        "epoch" if generations.max(initial=1) == 1 else "epoch, generation after generation"
+    )
     axis.set_ylabel("weighted loss")
     axis.legend(frameon=False)
     figure.tight_layout()

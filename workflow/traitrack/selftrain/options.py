@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from traitrack.config import SchemaOptions
 
 PREDICTION_ONLY = ("teacher_weight", "test_flips")
-"""``self_training.student`` keys used when the student predicts, never when it trains: a
-change reruns ``predict_student`` alone (``student_settings`` in common.smk) and keeps a saved
-training state (:meth:`StudentOptions.fingerprint`)."""
+"""``self_training.student`` keys used when the student predicts, never when the first
+generation trains: a change keeps a saved training state (:meth:`StudentOptions.fingerprint`)
+and, with one generation, reruns ``predict_student`` alone (``student_settings`` in
+common.smk, :meth:`StudentOptions.prediction_only`)."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class StudentOptions(
     spare_thin_parts: bool
     refine_from: float
     disagreement_weight: float
+    generations: int
     rotate_deg: float
     scale: float
     colour: float
@@ -62,11 +64,19 @@ class StudentOptions(
         disagrees with the teacher."""
         return int(round(self.refine_from * total_epochs))
 
+    def prediction_only(self) -> tuple[str, ...]:
+        """The keys that leave the trained weights alone: ``PREDICTION_ONLY``, except
+        ``teacher_weight`` when later generations learn from labels fused at it."""
+        if self.generations > 1:
+            return tuple(k for k in PREDICTION_ONLY if k != "teacher_weight")
+        return PREDICTION_ONLY
+
     def fingerprint(self) -> dict:
-        """The options that decide the trained weights: not ``enabled`` (whether to train)
-        nor the ``PREDICTION_ONLY`` keys (used when predicting)."""
+        """The options that decide one generation's trained weights: not ``enabled`` (whether
+        to train), ``generations`` (how many trainings; a later one's labels are in its
+        samples) nor the ``PREDICTION_ONLY`` keys (used when predicting)."""
         config = dataclasses.asdict(self)
-        for key in ("enabled", *PREDICTION_ONLY):
+        for key in ("enabled", "generations", *PREDICTION_ONLY):
             config.pop(key)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
 

@@ -117,9 +117,13 @@ def run_train_student(
     """
     import torch
 
-    from traitrack.selftrain.data import make_sample
     from traitrack.selftrain.files import save_weights, write_losses
-    from traitrack.selftrain.student import train, training_epochs
+    from traitrack.selftrain.generations import (
+        Labelled,
+        generation_state,
+        train_generations,
+        training_samples,
+    )
 
     if threads:
         torch.set_num_threads(int(threads))
@@ -129,62 +133,53 @@ def run_train_student(
     store = SpecimenStore(specimens(sheet), structures)
     ranks = _qc_ranks(qc_table)
     confidence = _confidences(predictions, structures)
-    samples_, rows = [], []
+    templates = []
     for template in template_pool(sheet, species, pool):
         frame = store.template(template.specimen)
-        samples_.append(
-            make_sample(
-                template.specimen,
-                frame.image,
-                frame.labels,
-                student.size,
-                is_template=True,
-                structures=structures,
-            )
+        templates.append(Labelled(template.specimen, frame.image, frame.labels))
+    pseudo_labels = [
+        Labelled(
+            member.specimen,
+            store.image(member.specimen),
+            read_label_png(Path(labels_dir) / f"{member.specimen}.png"),
+            ranks[member.specimen],
+            confidence.get(member.specimen),
         )
-    for member in specimens(sheet, species):
-        if member.is_template or held_out(member, options.allow_gt_targets):
-            continue
-        if member.specimen not in ranks:
-            continue
-        samples_.append(
-            make_sample(
-                member.specimen,
-                store.image(member.specimen),
-                read_label_png(Path(labels_dir) / f"{member.specimen}.png"),
-                student.size,
-                is_template=False,
-                structures=structures,
-                qc_rank=ranks[member.specimen],
-                confidence=confidence.get(member.specimen),
-                boundary_px=student.boundary_px,
-                spare_thin=student.spare_thin_parts,
-            )
-        )
-    for sample in samples_:
-        rows.append(
+        for member in specimens(sheet, species)
+        if not member.is_template
+        and not held_out(member, options.allow_gt_targets)
+        and member.specimen in ranks
+    ]
+    first = training_samples(templates, pseudo_labels, structures, student)
+    table = pd.DataFrame(
+        [
             {
                 "specimen": sample.specimen,
                 "source": "template" if sample.is_template else "pseudo_label",
                 "qc_rank": 1.0 if sample.is_template else ranks[sample.specimen],
                 "mean_weight": _mean_weight(sample.weights),
             }
-        )
-    pseudo = sum(not s.is_template for s in samples_)
+            for sample in first
+        ],
+        columns=["specimen", "source", "qc_rank", "mean_weight"],
+    )
     log.info(
-        "student of %s: %d templates, %d pseudo-labels (held out for evaluation: %d)",
+        "student of %s: %d templates, %d pseudo-labels (held out for evaluation: %d), "
+        "%d generation(s)",
         species,
-        len(samples_) - pseudo,
-        pseudo,
+        len(templates),
+        len(pseudo_labels),
         sum(
             1
             for m in specimens(sheet, species)
             if not m.is_template and held_out(m, options.allow_gt_targets)
         ),
+        student.generations,
     )
     state_path = Path(state_path) if state_path else Path(weights_out).with_name("state.pt")
-    network, losses = train(
-        samples_,
+    network, losses, finished = train_generations(
+        templates,
+        pseudo_labels,
         structures,
         student,
         seed=seed,
@@ -192,13 +187,13 @@ def run_train_student(
         stop_after=stop_after,
         log=log.info,
     )
-    table = pd.DataFrame(rows, columns=["specimen", "source", "qc_rank", "mean_weight"])
-    if stop_after is not None and stop_after < training_epochs(samples_, student):
+    if not finished:
         return table
     save_weights(weights_out, network, structures, student)
     write_losses(losses, losses_out, plot_out)
     write_table(training_out, table)
-    state_path.unlink(missing_ok=True)
+    for generation in range(1, student.generations + 1):
+        generation_state(state_path, generation).unlink(missing_ok=True)
     return table
 
 
