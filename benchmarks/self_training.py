@@ -32,7 +32,15 @@ A student's training cost: ``benchmarks/student_timing.py``.
 with and without ``test_flips`` (choosing ``teacher_weight`` and ``test_flips``), without
 training it again.
 
-Torch uses ``--threads`` threads (printed).  Registrations are cached per (specimen,
+``--option generations=G`` trains G students one after the other
+(:mod:`traitrack.selftrain.generations`) and scores each: generation g > 1 as ``student-gG``
+(and ``student-gG+teacher``).  ``--qc-choice`` adds ``+qc`` columns: per target and structure,
+the fused student's or the teacher's mask, whichever's QC round trip to the target's nearest
+hand-made template scored higher (a selection by the cycle-consistency QC, no ground truth).
+
+Torch uses ``--threads`` threads (printed); run two benchmarks side by side with one thread
+each (and ``OMP_NUM_THREADS=1``), not one with two: a two-thread training next to another busy
+process slowed from 3.6 to 30 s an epoch on a 2-core machine.  Registrations are cached per (specimen,
 templates, priors) in ``--cache`` (a folder of .npz), and each student's training state by its
 training set and settings, so an interrupted run resumes.
 
@@ -326,6 +334,38 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
             if settings.student.teacher_weight > 0:
                 fused = predictions(settings.student.teacher_weight, softmax)
                 scores[f"{column}+teacher"] = score(fused.__getitem__)
+                if args.qc_choice:
+                    chosen = {
+                        p.stem: qc_choice(p, image, fused[p.stem], labels[p.stem])
+                        for p, image in zip(targets, target_images)
+                    }
+                    scores[f"{column}+qc"] = score(chosen.__getitem__)
+
+        def qc_choice(
+            p: Path, image: np.ndarray, student_labels: np.ndarray, teacher
+        ) -> np.ndarray:
+            """Per structure, the teacher's or the student's mask, whichever's QC round trip
+            to the target's nearest hand-made template scored higher (the teacher's on a tie)."""
+            name, path, true_labels = templates_of(p)[0]
+            engine = RegistrationEngine(options, seed=0)
+            (row,) = round_trip(
+                engine,
+                Frame(p.stem, image),
+                student_labels,
+                [Frame(name, read_image(path), true_labels)],
+                structures,
+            )
+            teacher_rows = [r for r in teacher[2] if r["template"] == name]
+            out = np.zeros_like(teacher[0])
+            for structure in structures.structures:
+                key = f"iou_{structure.name}"
+                mine = float(np.nan_to_num(row[key], nan=-1.0))
+                theirs = (
+                    float(np.nan_to_num(teacher_rows[0][key], nan=-1.0)) if teacher_rows else -1.0
+                )
+                source = student_labels if mine > theirs else teacher[0]
+                out[source == structure.label] = structure.label
+            return out
 
         if args.student:
             student_scores("student", first, qc)
@@ -383,6 +423,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pseudo-share", type=float, default=None)
     parser.add_argument("--pseudo-weight", type=float, default=None)
     parser.add_argument("--keep-hand-made", type=int, default=None)
+    parser.add_argument(
+        "--qc-choice",
+        action="store_true",
+        help="also score, per structure, the fused student's or the teacher's mask by QC",
+    )
     parser.add_argument(
         "--no-student", dest="student", action="store_false", help="none and pseudo only"
     )
