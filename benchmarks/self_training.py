@@ -289,6 +289,7 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
                     state_path=state,
                     log=str,
                     on_generation=trained[key].__setitem__,
+                    first_samples=samples,
                 )
                 for generation, rows in losses.groupby("generation"):
                     print(

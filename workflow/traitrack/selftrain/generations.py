@@ -65,9 +65,10 @@ def training_samples(
     list of Sample
         Letterboxed into the student's square.
     """
-    common = dict(structures=structures)
     samples = [
-        make_sample(t.specimen, t.image, t.labels, options.size, is_template=True, **common)
+        make_sample(
+            t.specimen, t.image, t.labels, options.size, is_template=True, structures=structures
+        )
         for t in templates
     ]
     samples += [
@@ -81,7 +82,7 @@ def training_samples(
             confidence=p.confidence,
             boundary_px=options.boundary_px,
             spare_thin=options.spare_thin_parts,
-            **common,
+            structures=structures,
         )
         for p in pseudo_labels
     ]
@@ -132,6 +133,7 @@ def train_generations(
     stop_after: int | None = None,
     log: Callable[[str], None] = print,
     on_generation: Callable[[int, torch.nn.Module], None] | None = None,
+    first_samples: Sequence[Sample] | None = None,
 ) -> tuple[torch.nn.Module, pd.DataFrame, bool]:
     """Train ``options.generations`` students, each on the previous one's fused labels.
 
@@ -154,6 +156,10 @@ def train_generations(
         Receives the epoch lines.
     on_generation : callable, optional
         Called with each generation's number and trained network (benchmarks score each).
+    first_samples : sequence of Sample, optional
+        Generation 1's samples when the caller has built them already
+        (:func:`training_samples` of the same templates and pseudo-labels), so that they are
+        not letterboxed and weighed twice.
 
     Returns
     -------
@@ -169,7 +175,9 @@ def train_generations(
     for generation in range(1, options.generations + 1):
         if generation > 1:
             current = relabel(network, current, structures, options)
-        samples = training_samples(templates, current, structures, options)
+            samples = training_samples(templates, current, structures, options)
+        else:
+            samples = first_samples or training_samples(templates, current, structures, options)
         state = None if state_path is None else generation_state(state_path, generation)
         network, losses = train(
             samples,

@@ -133,10 +133,8 @@ def run_train_student(
     store = SpecimenStore(specimens(sheet), structures)
     ranks = _qc_ranks(qc_table)
     confidence = _confidences(predictions, structures)
-    templates = []
-    for template in template_pool(sheet, species, pool):
-        frame = store.template(template.specimen)
-        templates.append(Labelled(template.specimen, frame.image, frame.labels))
+    frames = [store.template(t.specimen) for t in template_pool(sheet, species, pool)]
+    templates = [Labelled(frame.specimen, frame.image, frame.labels) for frame in frames]
     pseudo_labels = [
         Labelled(
             member.specimen,
@@ -186,6 +184,7 @@ def run_train_student(
         state_path=state_path,
         stop_after=stop_after,
         log=log.info,
+        first_samples=first,
     )
     if not finished:
         return table
