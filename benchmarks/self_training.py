@@ -136,6 +136,30 @@ def nearest(distances: np.ndarray, candidates: list[int], k: int) -> list[int]:
     return [candidates[i] for i in np.argsort(distances[candidates], kind="stable")[:k]]
 
 
+def choose_specimens(
+    key: str, n_targets: int, n_unlabelled: int, most_templates: int, tuning: bool
+) -> tuple[list[Path], list[Path], list[int], list[Path]]:
+    """A set's evaluation targets, pool, ``annotate_next``'s order of the pool (indices) and
+    the unlabelled specimens: ``n_unlabelled`` evenly spaced pool specimens that are none of
+    the first ``most_templates`` templates (shared with ``benchmarks/student_ceiling.py``)."""
+    folder, _ = SETS[key]
+    images = sorted((DATA / folder / "images").glob("*.png"))
+    if not images:
+        raise SystemExit(f"no images in {DATA / folder / 'images'}; is ../shared/data there?")
+    targets, pool = split(images, n_targets, tuning)
+    options = RegistrationOptions.from_config(SET_OPTIONS[key])
+    _, ranking_desc = centre_descriptors(
+        describe_paths(targets, "hog", options), describe_paths(pool, "hog", options)
+    )
+    ranking = rank_annotation_candidates([p.stem for p in pool], ranking_desc, ranking_desc[:0])
+    index = {p.stem: i for i, p in enumerate(pool)}
+    ordered = [index[n] for n in ranking["specimen"]]
+    chosen_all = set(ordered[:most_templates])
+    free = [i for i in range(len(pool)) if i not in chosen_all]
+    spaced = np.linspace(0, len(free) - 1, min(n_unlabelled, len(free))).round().astype(int)
+    return targets, pool, ordered, [pool[free[i]] for i in spaced]
+
+
 def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -> dict:
     import torch
 
@@ -145,21 +169,10 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
 
     folder, config = SETS[key]
     structures = StructureTable.from_config(config)
-    images = sorted((DATA / folder / "images").glob("*.png"))
-    if not images:
-        raise SystemExit(f"no images in {DATA / folder / 'images'}; is ../shared/data there?")
-    targets, pool = split(images, args.targets, args.tuning_split)
     options = RegistrationOptions.from_config(SET_OPTIONS[key])
-    _, ranking_desc = centre_descriptors(
-        describe_paths(targets, "hog", options), describe_paths(pool, "hog", options)
+    targets, pool, ordered, unlabelled = choose_specimens(
+        key, args.targets, args.unlabelled, max(args.sizes), args.tuning_split
     )
-    ranking = rank_annotation_candidates([p.stem for p in pool], ranking_desc, ranking_desc[:0])
-    index = {p.stem: i for i, p in enumerate(pool)}
-    ordered = [index[n] for n in ranking["specimen"]]
-    chosen_all = set(ordered[: max(args.sizes)])
-    free = [i for i in range(len(pool)) if i not in chosen_all]
-    spaced = np.linspace(0, len(free) - 1, min(args.unlabelled, len(free))).round().astype(int)
-    unlabelled = [pool[free[i]] for i in spaced]
     everyone = targets + unlabelled + pool
     desc = np.vstack(centre_descriptors(describe_paths(everyone, "specimen", options)))
     dist = pairwise_distances(desc, desc)

@@ -113,6 +113,43 @@ def test_a_training_killed_in_the_second_generation_resumes_there(specimens, tmp
         assert torch.equal(value, resumed.state_dict()[key]), key
 
 
+def test_generation_two_resumes_when_its_relabelled_confidences_differ_slightly(
+    specimens, tmp_path, monkeypatch
+):
+    """A job resumed on another device relabels with float rounding differences (here 1e-5,
+    which survives the float32 weights); it resumes generation 2 all the same, and only
+    another ``teacher_weight`` starts it again."""
+    from traitrack.selftrain import generations
+
+    templates, pseudo = specimens
+    structures = example_structures()
+    options = StudentOptions.from_config({**TINY, "generations": 2})
+    state = tmp_path / "s.pt"
+    one = replace(options, generations=1)
+    train_generations(templates, pseudo, structures, one, state_path=state, log=quiet)
+    train_generations(
+        templates, pseudo, structures, options, state_path=state, stop_after=2, log=quiet
+    )
+    exact = generations.relabel
+
+    def on_another_device(*args, **kwargs):
+        return [
+            replace(p, confidence={k: v * (1 - 1e-5) for k, v in p.confidence.items()})
+            for p in exact(*args, **kwargs)
+        ]
+
+    monkeypatch.setattr(generations, "relabel", on_another_device)
+    lines: list[str] = []
+    train_generations(templates, pseudo, structures, options, state_path=state, log=lines.append)
+    assert any(line.startswith("generation 2: student: resuming after epoch 2") for line in lines)
+    assert sum("student epoch" in line for line in lines) == 1
+    lines.clear()
+    other = replace(options, teacher_weight=0.2)
+    train_generations(templates, pseudo, structures, other, state_path=state, log=lines.append)
+    assert [line.split(":")[0] for line in lines if "resuming" in line] == ["generation 1"]
+    assert sum("student epoch" in line for line in lines) == 3
+
+
 def test_teacher_weight_decides_the_training_once_later_generations_learn_from_it():
     assert StudentOptions.from_config({}).prediction_only() == PREDICTION_ONLY
     later = StudentOptions.from_config({"generations": 2})

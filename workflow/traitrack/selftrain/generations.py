@@ -13,6 +13,7 @@ its own resumable state, so a killed job resumes in the generation it was in.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ import torch
 from traitrack.selftrain.data import Sample, make_sample
 from traitrack.selftrain.inference import predict
 from traitrack.selftrain.options import StudentOptions
-from traitrack.selftrain.student import train, training_epochs
+from traitrack.selftrain.student import fingerprint, train, training_epochs
 from traitrack.structures import StructureTable
 
 
@@ -122,6 +123,19 @@ def generation_state(state_path: str | Path, generation: int) -> Path:
     return path if generation == 1 else path.with_name(f"{path.stem}-g{generation}{path.suffix}")
 
 
+def generation_key(first_key: str, generation: int, options: StudentOptions) -> str:
+    """Generation ``g``'s state key: generation 1's fingerprint, ``g`` and ``teacher_weight``.
+
+    Generation g > 1's samples follow from generation 1's training set and these settings, so
+    the key needs not hash them: a resumed job on another device, whose relabelled confidences
+    differ in the last bit, resumes the generation instead of starting it again.
+    """
+    if generation == 1:
+        return first_key
+    text = f"{first_key}:generation {generation}:teacher_weight {options.teacher_weight!r}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def train_generations(
     templates: Sequence[Labelled],
     pseudo_labels: Sequence[Labelled],
@@ -171,13 +185,14 @@ def train_generations(
         False when ``stop_after`` stopped a generation before its end.
     """
     tables, current = [], list(pseudo_labels)
-    network = None
+    network, first_key = None, ""
     for generation in range(1, options.generations + 1):
         if generation > 1:
             current = relabel(network, current, structures, options)
             samples = training_samples(templates, current, structures, options)
         else:
             samples = first_samples or training_samples(templates, current, structures, options)
+            first_key = fingerprint(samples, options, seed)
         state = None if state_path is None else generation_state(state_path, generation)
         network, losses = train(
             samples,
@@ -187,6 +202,7 @@ def train_generations(
             state_path=state,
             stop_after=stop_after,
             log=lambda line, g=generation: log(f"generation {g}: {line}"),
+            key=generation_key(first_key, generation, options),
         )
         tables.append(losses.assign(generation=generation))
         if stop_after is not None and len(losses) < training_epochs(samples, options):

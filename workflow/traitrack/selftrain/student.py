@@ -191,6 +191,7 @@ def train(
     stop_after: int | None = None,
     log: Callable[[str], None] = print,
     device: str | torch.device | None = None,
+    key: str | None = None,
 ) -> tuple[torch.nn.Module, pd.DataFrame]:
     """Train the student; resume from ``state_path`` when it holds this run's state.
 
@@ -214,6 +215,10 @@ def train(
     device : str or torch.device, optional
         Where to train; default CUDA where torch sees a GPU (a ``train_student`` job on a
         GPU node), else the CPU. The saved state and weights load on any device.
+    key : str, optional
+        What identifies this run's state; default :func:`fingerprint` of the samples.  A later
+        generation passes its own (:mod:`.generations`), because its samples carry its
+        predecessor's float confidences, which may differ in the last bit on another device.
 
     Returns
     -------
@@ -230,7 +235,7 @@ def train(
     )
     rows: list[dict] = []
     start_epoch = 0
-    key = fingerprint(samples, options, seed)
+    key = key or fingerprint(samples, options, seed)
     if state_path is not None and Path(state_path).exists():
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         if state.get("fingerprint") == key:
