@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "workflow"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from registration_real import SETS  # noqa: E402
-from self_training import choose_specimens  # noqa: E402
+from self_training_specimens import choose_specimens  # noqa: E402
 
 from traitrack.io import read_image, read_mask  # noqa: E402
 from traitrack.metrics import class_iou, mean_iou  # noqa: E402
