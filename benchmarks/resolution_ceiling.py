@@ -1,13 +1,14 @@
 """What the student's square costs: the true masks letterboxed in and out (issue 24's limits).
 
 The student sees every specimen letterboxed into a ``size`` square and its softmax is mapped
-back to the image's pixels (:func:`traitrack.selftrain.inference.image_softmax`).  A student
+back to the image's pixels (:func:`traitrack.selftrain.inference.image_softmax`). A student
 that labelled every pixel of the square right would still score below 1 where a part is a few
 pixels thick at that size: this prints that ceiling, per structure and as the mIoU over the
 same evaluation targets as ``benchmarks/self_training.py`` (``--tuning-split`` as there), for
-each ``--sizes``.  Each target's true label map goes into the square by nearest pixel centre
-(:func:`letterbox_mask`, as training letterboxes labels), becomes one-hot log-probabilities,
-and comes back through :func:`unletterbox_logits` (bilinear, as inference does) to an argmax.
+each ``--sizes``, and each structure's area in the targets' own pixels. Each target's true
+label map goes into the square by nearest pixel centre (:func:`letterbox_mask`, as training
+letterboxes labels), becomes one-hot log-probabilities, and comes back through
+:func:`unletterbox_logits` (bilinear, as inference does) to an argmax.
 No training, a few seconds.
 
 Data: ../shared/data (beetles-5part: NEON "Beetles as Sentinel Taxa" images, East et al. 2026,
@@ -73,6 +74,14 @@ def main(argv: list[str] | None = None) -> None:
             f"\n## {folder}, {'tuning' if args.tuning_split else 'benchmark'} split: "
             f"{len(targets)} targets, longer side {min(sides)}-{max(sides)} px (median "
             f"{int(np.median(sides))})"
+        )
+        areas = [[int((t == label).sum()) for t in truths] for label in structures.labels]
+        print(
+            "area in px over the targets (median, 10th percentile): "
+            + ", ".join(
+                f"{name} {np.median(a):.0f}, {np.percentile(a, 10):.0f}"
+                for name, a in zip(names, areas)
+            )
         )
         print("| size | mIoU | " + " | ".join(names) + " |\n|" + "---|" * (len(names) + 2))
         classes = max(structures.labels) + 1
