@@ -66,3 +66,36 @@ def test_report_says_when_a_qc_signal_was_not_computed(capsys):
     assert "single-template agreement: not computed" in printed
     assert "template agreement: mean" in printed
     assert "qc_rank = mean percentile rank of the four (flags): mean" in printed
+
+
+def test_the_students_unlabelled_specimens_are_never_targets_nor_templates():
+    """``student_ceiling.py``'s oracle reads the unlabelled specimens' true masks: they must
+    be neither an evaluation target nor one of the N templates, at every N up to the largest."""
+    import pytest
+    from registration_real import DATA
+
+    if not (DATA / "ants-4part" / "images").is_dir():
+        pytest.skip("../shared/data is absent")
+    from self_training_specimens import choose_specimens
+
+    targets, pool, ordered, unlabelled = choose_specimens("ants", 20, 40, 20, tuning=False)
+    templates = {pool[i] for i in ordered[:20]}
+    assert len(unlabelled) == 40 and len(set(unlabelled)) == 40
+    assert set(unlabelled) <= set(pool)
+    assert not set(unlabelled) & (set(targets) | templates)
+    assert sorted(ordered) == list(range(len(pool)))
+
+
+def test_a_mask_at_the_students_own_size_comes_back_through_its_square_unchanged():
+    import numpy as np
+    import pytest
+
+    pytest.importorskip("torch")
+    from resolution_ceiling import through_square
+
+    labels = np.zeros((64, 64), np.int64)
+    labels[10:20, 5:60] = 1
+    labels[30:33, 30:34] = 2
+    np.testing.assert_array_equal(through_square(labels, 64, 3), labels)
+    # a 3 x 4 part is less than one pixel thick in a 16 px square: it cannot come back whole
+    assert not np.array_equal(through_square(labels, 16, 3) == 2, labels == 2)
