@@ -5,9 +5,10 @@ teacher's labels of ``--unlabelled`` other specimens.  This trains the same netw
 same settings, split, templates (``annotate_next``'s first N) and unlabelled specimens, on
 
 * **templates**: the N templates alone (what the unlabelled specimens add at all);
-* **oracle**: the templates and the unlabelled specimens' *true* masks at full weight (what
-  perfect pseudo-labels would give: a diagnostic that reads their ground truth, never a
-  mode of the workflow),
+* **oracle**: the templates and the unlabelled specimens' *true* masks, as pseudo-labels of
+  QC rank and confidence 1 (lowered near part boundaries as any pseudo-label is): what
+  perfect pseudo-labels would give, a diagnostic that reads their ground truth, never a mode
+  of the workflow,
 
 and prints the mIoU of each student alone over the same evaluation targets, per structure
 too.  Where ``oracle`` stays below a goal, better pseudo-labels alone cannot reach it with this
