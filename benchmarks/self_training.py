@@ -68,7 +68,14 @@ sys.path.insert(0, str(ROOT / "workflow"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from registration_real import SET_OPTIONS, SETS, describe_paths  # noqa: E402
-from self_training_specimens import choose_specimens, nearest, run_tasks  # noqa: E402
+from self_training_specimens import (  # noqa: E402
+    add_specimen_arguments,
+    choose_specimens,
+    nearest,
+    print_table,
+    run_tasks,
+    student_overrides,
+)
 
 from traitrack.describe import centre_descriptors, pairwise_distances  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
@@ -331,27 +338,17 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
         return scores
 
     table = {n: one_size(n) for n in args.sizes}
-    columns = list(table[args.sizes[0]])
-    print("| N | " + " | ".join(columns) + " |\n|" + "---|" * (len(columns) + 1))
-    for n, scores in table.items():
-        print(f"| {n} | " + " | ".join(f"{scores[c]:.3f}" for c in columns) + " |", flush=True)
+    print_table(table, list(table[args.sizes[0]]))
     return table
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--set", choices=("beetles", "ants", "both"), default="both")
-    parser.add_argument("--targets", type=int, default=20)
-    parser.add_argument("--unlabelled", type=int, default=40)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 5, 20])
-    parser.add_argument("--tuning-split", action="store_true")
+    add_specimen_arguments(parser)
     parser.add_argument("--no-both", dest="both", action="store_false")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--cache", type=str, default="")
-    parser.add_argument(
-        "--option", action="append", default=[], help="self_training.student KEY=VALUE (YAML value)"
-    )
     parser.add_argument(
         "--teacher-weights",
         type=float,
@@ -373,11 +370,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     import torch
-    import yaml
 
     torch.set_num_threads(args.threads)
-    student_options = {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in args.option)}
-    section = {"student": student_options}
+    section = {"student": student_overrides(args.option)}
     if args.pseudo_share is not None:
         section["pseudo_share"] = args.pseudo_share
     if args.pseudo_weight is not None:

@@ -104,3 +104,30 @@ def choose_specimens(
     free = [i for i in range(len(pool)) if i not in chosen_all]
     spaced = np.linspace(0, len(free) - 1, min(n_unlabelled, len(free))).round().astype(int)
     return targets, pool, ordered, [pool[free[i]] for i in spaced]
+
+
+def add_specimen_arguments(parser) -> None:
+    """The options that choose the specimens (:func:`choose_specimens`), alike in both
+    benchmarks, and ``--option`` for the student's settings."""
+    parser.add_argument("--set", choices=("beetles", "ants", "both"), default="both")
+    parser.add_argument("--targets", type=int, default=20)
+    parser.add_argument("--unlabelled", type=int, default=40)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 5, 20])
+    parser.add_argument("--tuning-split", action="store_true")
+    parser.add_argument(
+        "--option", action="append", default=[], help="self_training.student KEY=VALUE (YAML value)"
+    )
+
+
+def student_overrides(options: list[str]) -> dict:
+    """``--option KEY=VALUE`` pairs as a ``self_training.student`` section (YAML values)."""
+    import yaml
+
+    return {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in options)}
+
+
+def print_table(table: dict[int, dict[str, float]], columns: list[str]) -> None:
+    """A markdown table of each N's scores in ``columns``."""
+    print("| N | " + " | ".join(columns) + " |\n|" + "---|" * (len(columns) + 1))
+    for n, scores in table.items():
+        print(f"| {n} | " + " | ".join(f"{scores[c]:.3f}" for c in columns) + " |", flush=True)

@@ -41,7 +41,12 @@ sys.path.insert(0, str(ROOT / "workflow"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from registration_real import SETS  # noqa: E402
-from self_training_specimens import choose_specimens  # noqa: E402
+from self_training_specimens import (  # noqa: E402
+    add_specimen_arguments,
+    choose_specimens,
+    print_table,
+    student_overrides,
+)
 
 from traitrack.io import read_image, read_mask  # noqa: E402
 from traitrack.metrics import class_iou, mean_iou  # noqa: E402
@@ -69,6 +74,11 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
     target_images = {p.stem: read_image(p) for p in targets}
     names = [s.name for s in structures.structures]
     options = settings.student
+    true_labels = (
+        [Labelled(p.stem, read_image(p), mask_of(p)) for p in unlabelled]
+        if "oracle" in args.columns
+        else []
+    )
     print(
         f"\n## {folder}, {'tuning' if args.tuning_split else 'benchmark'} split: "
         f"{len(targets)} targets, {len(unlabelled)} unlabelled, sizes {args.sizes}, columns "
@@ -83,11 +93,7 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
         table[n] = {}
         for column in args.columns:
             start = time.perf_counter()
-            extra = (
-                [Labelled(p.stem, read_image(p), mask_of(p)) for p in unlabelled]
-                if column == "oracle"
-                else []
-            )
+            extra = true_labels if column == "oracle" else []
             samples = training_samples(templates, extra, structures, options)
             fingerprint = student.fingerprint(samples, options, 0)
             state = Path(args.cache) / f"ceiling-{fingerprint[:24]}.pt" if args.cache else None
@@ -114,32 +120,21 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
                 f"{time.perf_counter() - start:.0f} s)",
                 flush=True,
             )
-    print("| N | " + " | ".join(args.columns) + " |\n|" + "---|" * (len(args.columns) + 1))
-    for n, scores in table.items():
-        print(f"| {n} | " + " | ".join(f"{scores[c]:.3f}" for c in args.columns) + " |")
+    print_table(table, args.columns)
     return table
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--set", choices=("beetles", "ants", "both"), default="both")
-    parser.add_argument("--targets", type=int, default=20)
-    parser.add_argument("--unlabelled", type=int, default=40)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 5, 20])
+    add_specimen_arguments(parser)
     parser.add_argument("--columns", nargs="+", choices=COLUMNS, default=list(COLUMNS))
-    parser.add_argument("--tuning-split", action="store_true")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--cache", type=str, default="", help="folder of training states")
-    parser.add_argument(
-        "--option", action="append", default=[], help="self_training.student KEY=VALUE"
-    )
     args = parser.parse_args(argv)
     import torch
-    import yaml
 
     torch.set_num_threads(args.threads)
-    student_options = {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in args.option)}
-    settings = SelfTrainingOptions.from_config({"student": student_options})
+    settings = SelfTrainingOptions.from_config({"student": student_overrides(args.option)})
     for key in ("beetles", "ants") if args.set == "both" else (args.set,):
         run_set(key, args, settings)
 
