@@ -292,13 +292,16 @@ def scores_path(path: Path, key: str) -> Path:
     return path.with_name(f"{path.stem}-{key}{path.suffix or '.csv'}")
 
 
+def yaml_pairs(pairs: list[str]) -> dict:
+    """``key=value`` pairs (``--option``), each value read as YAML (``true``, ``0.1``,
+    ``[0, 90]``, ``{eye: head}``) as in a config file."""
+    return {key: yaml.safe_load(value) for key, _, value in (p.partition("=") for p in pairs)}
+
+
 def parse_options(pairs: list[str]) -> dict:
-    """``key=value`` engine options, each value read as YAML (``true``, ``0.1``, ``[0, 90]``,
-    ``{eye: head}``) as in a config file; :class:`RegistrationOptions` checks them."""
-    options = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        options[key] = yaml.safe_load(value)
+    """Engine options from ``key=value`` pairs (:func:`yaml_pairs`), checked by
+    :class:`RegistrationOptions`."""
+    options = yaml_pairs(pairs)
     RegistrationOptions.from_config(options)  # a typo or a bad value stops here, named
     return options
 

@@ -67,14 +67,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from registration_real import SET_OPTIONS, SETS, describe_paths  # noqa: E402
+from registration_real import SET_OPTIONS, SETS, describe_paths, yaml_pairs  # noqa: E402
 from self_training_specimens import (  # noqa: E402
     add_specimen_arguments,
     choose_specimens,
     nearest,
     print_table,
     run_tasks,
-    student_overrides,
 )
 
 from traitrack.describe import centre_descriptors, pairwise_distances  # noqa: E402
@@ -372,7 +371,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    section = {"student": student_overrides(args.option)}
+    section = {"student": yaml_pairs(args.option)}
     if args.pseudo_share is not None:
         section["pseudo_share"] = args.pseudo_share
     if args.pseudo_weight is not None:

@@ -119,13 +119,6 @@ def add_specimen_arguments(parser) -> None:
     )
 
 
-def student_overrides(options: list[str]) -> dict:
-    """``--option KEY=VALUE`` pairs as a ``self_training.student`` section (YAML values)."""
-    import yaml
-
-    return {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in options)}
-
-
 def print_table(table: dict[int, dict[str, float]], columns: list[str]) -> None:
     """A markdown table of each N's scores in ``columns``."""
     print("| N | " + " | ".join(columns) + " |\n|" + "---|" * (len(columns) + 1))

@@ -40,12 +40,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from registration_real import SETS  # noqa: E402
+from registration_real import SETS, yaml_pairs  # noqa: E402
 from self_training_specimens import (  # noqa: E402
     add_specimen_arguments,
     choose_specimens,
     print_table,
-    student_overrides,
 )
 
 from traitrack.io import read_image, read_mask  # noqa: E402
@@ -134,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    settings = SelfTrainingOptions.from_config({"student": student_overrides(args.option)})
+    settings = SelfTrainingOptions.from_config({"student": yaml_pairs(args.option)})
     for key in ("beetles", "ants") if args.set == "both" else (args.set,):
         run_set(key, args, settings)
 

@@ -20,6 +20,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from registration_real import yaml_pairs  # noqa: E402
 
 from traitrack.selftrain.options import SelfTrainingOptions  # noqa: E402
 
@@ -81,11 +84,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     import torch
-    import yaml
 
     torch.set_num_threads(args.threads)
-    options = {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in args.option)}
-    timing(args, SelfTrainingOptions.from_config({"student": options}))
+    timing(args, SelfTrainingOptions.from_config({"student": yaml_pairs(args.option)}))
 
 
 if __name__ == "__main__":
