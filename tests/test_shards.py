@@ -14,6 +14,7 @@ from scratch_project import FAST_CONFIG
 
 from traitrack.config import validate_config
 from traitrack.order import Chunk
+from traitrack.propagation import EngineSpec
 from traitrack.shards import parse_shard, shard_count, shard_name, shard_names, split_chunks
 from traitrack.structures import StructureTable
 
@@ -138,14 +139,11 @@ def propagate_in_shards(config, ordered_dir, out, count, threads):
             SPECIES,
             ordered_dir / "pseudovideo.json",
             structures=structures,
-            engine_name="registration",
-            engine_options=config["registration"],
-            seed=0,
+            engine_spec=EngineSpec("registration", config["registration"], 0, threads=threads),
             qc=config["qc"],
             labels_dir=out / "shards" / name / "labels",
             shard_out=out / "shards" / name / "shard.json",
             shard=name,
-            threads=threads,
         )
     run_gather(
         config["samples"],

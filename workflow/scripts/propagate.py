@@ -11,6 +11,7 @@ if __name__ == "__main__":
     from traitrack.logs import log_to
 
     log_to(snakemake.log[0])
+    from traitrack.propagation import EngineSpec
     from traitrack.stages.propagate import run_propagate
     from traitrack.structures import StructureTable
 
@@ -19,13 +20,15 @@ if __name__ == "__main__":
         snakemake.wildcards.species,
         snakemake.input.pseudovideo,
         structures=StructureTable.from_config(snakemake.params.structures),
-        engine_name=snakemake.params.engine,
-        engine_options=snakemake.params.engine_options,
-        seed=snakemake.params.seed,
+        engine_spec=EngineSpec(
+            snakemake.params.engine,
+            snakemake.params.engine_options,
+            snakemake.params.seed,
+            snakemake.input.get("finetuned", ""),
+            snakemake.threads,
+        ),
         qc=snakemake.params.qc,
         labels_dir=snakemake.output.labels,
         shard_out=snakemake.output.shard,
         shard=snakemake.wildcards.shard,
-        finetuned_weights=snakemake.input.get("finetuned", ""),
-        threads=snakemake.threads,
     )

@@ -52,16 +52,16 @@ def _run_selftrain(stage: str, config: dict, species: str, p: dict, args) -> Non
     """The self-training stages (rules ``pseudo_round``, ``train_student``, ``predict_student``
     and ``gather_selftrain``): the sharded ones shard by shard (``--shard``: that one alone),
     then gathered."""
+    from traitrack.propagation import EngineSpec
     from traitrack.stages import pseudo, selftrain
     from traitrack.structures import StructureTable
 
     samples, structures = config["samples"], StructureTable.from_config(config)
     engine = {
-        "engine_name": config["engine"],
-        "engine_options": config[config["engine"]],
-        "seed": config["seed"],
+        "engine_spec": EngineSpec(
+            config["engine"], config[config["engine"]], config["seed"], threads=args.threads
+        ),
         "qc": config["qc"],
-        "threads": args.threads,
     }
     pool = config["select"]["template_pool"]
     teacher = p["round2"] if config["self_training"]["rounds"] > 1 else p["labels"].parent
@@ -150,6 +150,7 @@ def _shards(samples: str, species: str, size: int) -> list[str]:
 
 def _run_stage(args: argparse.Namespace) -> None:
     """Run one stage with the values its rule's ``params:`` would pass."""
+    from traitrack.propagation import EngineSpec
     from traitrack.stages import annotate_next, evaluate, measure, prepare, propagate, report
     from traitrack.structures import StructureTable
 
@@ -198,14 +199,13 @@ def _run_stage(args: argparse.Namespace) -> None:
                 species,
                 p["pseudovideo"],
                 structures=structures,
-                engine_name=config["engine"],
-                engine_options=config[config["engine"]],
-                seed=seed,
+                engine_spec=EngineSpec(
+                    config["engine"], config[config["engine"]], seed, threads=args.threads
+                ),
                 qc=config["qc"],
                 labels_dir=p["shards"] / name / "labels",
                 shard_out=p["shards"] / name / "shard.json",
                 shard=name,
-                threads=args.threads,
             )
         if not args.shard:
             _gather(samples, species, p["labels"].parent, names, structures, config["qc"])

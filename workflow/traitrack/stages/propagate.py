@@ -55,15 +55,11 @@ def run_propagate(
     pseudovideo: str | Path,
     *,
     structures: StructureTable,
-    engine_name: str,
-    engine_options: Mapping[str, Any] | None,
-    seed: int,
+    engine_spec: EngineSpec,
     qc: Mapping[str, Any],
     labels_dir: str | Path,
     shard_out: str | Path,
     shard: str = "1-of-1",
-    finetuned_weights: str | Path = "",
-    threads: int = 1,
 ) -> None:
     """Segment every target of one shard of a species and take its QC round trips.
 
@@ -77,12 +73,10 @@ def run_propagate(
         ``pseudovideo.json`` (rule ``order``).
     structures : StructureTable
         The part table.
-    engine_name : str
-        The engine's name.
-    engine_options : Mapping or None
-        The engine's config section.
-    seed : int
-        The config's seed.
+    engine_spec : EngineSpec
+        The engine, its config section, the seed, the species' fine-tuned SAM 2 weights (rule
+        ``finetune``) and the job's threads: worker processes for the registration engine
+        (:meth:`~traitrack.propagation.EngineSpec.workers`), torch's threads for SAM 2.
     qc : Mapping
         The config's ``qc`` section (``max_templates`` is read here).
     labels_dir : str or Path
@@ -92,21 +86,17 @@ def run_propagate(
         that it exists only when the whole shard is done.
     shard : str
         Which shard, ``INDEX-of-COUNT`` (:func:`~traitrack.shards.parse_shard`).
-    finetuned_weights : str or Path
-        The species' fine-tuned SAM 2 weights (rule ``finetune``), or "".
-    threads : int
-        The job's threads: worker processes for the registration engine
-        (:meth:`~traitrack.propagation.EngineSpec.workers`), torch's threads for SAM 2.
     """
     sheet = read_sample_sheet(samples)
     mine = shard_chunks(pseudovideo, shard)
-    spec = EngineSpec(engine_name, engine_options, seed, str(finetuned_weights or ""), threads)
-    engine = spec.build()
+    engine = engine_spec.build()
     labels_dir = Path(labels_dir)
     labels_dir.mkdir(parents=True, exist_ok=True)
     targets = sum(len(chunk.targets) for chunk in mine)
     rows, round_trips = [], []
-    results = predict_chunks(spec, engine, specimens(sheet), mine, structures, qc["max_templates"])
+    results = predict_chunks(
+        engine_spec, engine, specimens(sheet), mine, structures, qc["max_templates"]
+    )
     for result in tqdm(results, total=targets, desc=f"propagate {species} {shard}", unit="target"):
         prediction = result.prediction
         write_label_png(labels_dir / f"{prediction.specimen}.png", prediction.labels)

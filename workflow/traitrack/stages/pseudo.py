@@ -46,9 +46,7 @@ def run_pseudo_round(
     *,
     structures: StructureTable,
     self_training: Mapping[str, Any] | None,
-    engine_name: str,
-    engine_options: Mapping[str, Any] | None,
-    seed: int,
+    engine_spec: EngineSpec,
     qc: Mapping[str, Any],
     k: int,
     chunk_length: int,
@@ -56,8 +54,6 @@ def run_pseudo_round(
     labels_out: str | Path,
     shard_out: str | Path,
     shard: str = "1-of-1",
-    finetuned_weights: str | Path = "",
-    threads: int = 1,
 ) -> list[str]:
     """One shard of a second propagate round with the first round's best targets as templates.
 
@@ -81,8 +77,9 @@ def run_pseudo_round(
     self_training : Mapping or None
         The config's ``self_training`` section (``pseudo_share``, ``pseudo_weight``,
         ``allow_gt_targets``).
-    engine_name, engine_options, seed
-        The engine, its config section and the config's seed.
+    engine_spec : EngineSpec
+        The engine, its config section, the seed, the species' fine-tuned SAM 2 weights and
+        the job's threads (:func:`~traitrack.stages.propagate.run_propagate`).
     qc : Mapping
         The config's ``qc`` section.
     k, chunk_length : int
@@ -96,10 +93,6 @@ def run_pseudo_round(
         ``<engine>+pseudo``, each prediction row with its ``pseudo_templates``.
     shard : str
         Which shard, ``INDEX-of-COUNT``.
-    finetuned_weights : str or Path
-        The species' fine-tuned SAM 2 weights, or "".
-    threads : int
-        The job's threads (torch's, for SAM 2).
 
     Returns
     -------
@@ -142,8 +135,7 @@ def run_pseudo_round(
         keep_hand_made=options.keep_hand_made,
     )
     frames = [Frame(t, images[t], None, assigned[t]) for t in targets]
-    spec = EngineSpec(engine_name, engine_options, seed, str(finetuned_weights or ""), threads)
-    engine = spec.build()
+    engine = engine_spec.build()
     result = run_round(
         engine,
         [store.template(t) for t in true],

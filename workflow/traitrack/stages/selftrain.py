@@ -206,16 +206,12 @@ def run_predict_student(
     *,
     structures: StructureTable,
     self_training: Mapping[str, Any] | None,
-    engine_name: str,
-    engine_options: Mapping[str, Any] | None,
-    seed: int,
+    engine_spec: EngineSpec,
     qc: Mapping[str, Any],
     pool: str,
     labels_dir: str | Path,
     shard_out: str | Path,
     shard: str = "1-of-1",
-    finetuned_weights: str | Path = "",
-    threads: int = 1,
 ) -> None:
     """The student predicts the targets of one shard of a species, with their QC round trips.
 
@@ -244,8 +240,9 @@ def run_predict_student(
         The part table.
     self_training : Mapping or None
         The config's ``self_training`` section (``student.size``).
-    engine_name, engine_options, seed
-        The teacher engine, its config section and the config's seed.
+    engine_spec : EngineSpec
+        The teacher engine, its config section, the seed, the species' fine-tuned SAM 2
+        weights, and the job's threads (torch's, for the student too).
     qc : Mapping
         The config's ``qc`` section.
     pool : str
@@ -257,23 +254,18 @@ def run_predict_student(
         ``<teacher>+student``.
     shard : str
         Which shard, ``INDEX-of-COUNT``.
-    finetuned_weights : str or Path
-        The species' fine-tuned SAM 2 weights, or "".
-    threads : int
-        torch's CPU threads.
     """
     import torch
 
     from traitrack.selftrain.files import load_weights
     from traitrack.selftrain.inference import predict
 
-    torch.set_num_threads(max(1, int(threads)))
+    torch.set_num_threads(max(1, int(engine_spec.threads)))
     options = SelfTrainingOptions.from_config(self_training)
     sheet = read_sample_sheet(samples)
     store = SpecimenStore(specimens(sheet), structures)
     network = load_weights(weights, structures)
-    spec = EngineSpec(engine_name, engine_options, seed, str(finetuned_weights or ""), threads)
-    engine = spec.build()
+    engine = engine_spec.build()
     teacher, back_to = _teacher_qc(teacher_qc, engine.name)
     name = teacher + STUDENT_SUFFIX
     hand_made = [t.specimen for t in template_pool(sheet, species, pool)]
