@@ -23,13 +23,11 @@ from PIL import Image  # noqa: E402
 from traitrack.config import validate_config  # noqa: E402
 from traitrack.engines import make_engine  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
-from traitrack.engines.sam2.model import (
+from traitrack.engines.sam2.checkpoint import (  # noqa: E402
     CheckpointError,
-    ModelSpec,
-    apply_finetuned_weights,  # noqa: E402
-    build_model,
-    instantiate_model,
-)  # noqa: E402
+    apply_finetuned_weights,
+)
+from traitrack.engines.sam2.model import ModelSpec, build_model, instantiate_model  # noqa: E402
 from traitrack.finetune.cycle import (  # noqa: E402
     backward_half,
     condition,

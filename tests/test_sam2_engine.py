@@ -16,6 +16,8 @@ pytest.importorskip("sam2")
 
 from traitrack.engines import make_engine  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
+from traitrack.engines.sam2.checkpoint import CheckpointError, load_checkpoint_strict  # noqa: E402
+from traitrack.engines.sam2.download import download_and_verify  # noqa: E402
 from traitrack.engines.sam2.engine import Sam2Options  # noqa: E402
 from traitrack.engines.sam2.letterbox import (  # noqa: E402
     fit_letterbox,
@@ -24,13 +26,7 @@ from traitrack.engines.sam2.letterbox import (  # noqa: E402
     letterbox_mask,
     unletterbox_logits,
 )
-from traitrack.engines.sam2.model import (  # noqa: E402
-    CheckpointError,
-    RandomWeightsRefused,
-    download_and_verify,
-    instantiate_model,
-    load_checkpoint_strict,
-)
+from traitrack.engines.sam2.model import RandomWeightsRefused, instantiate_model  # noqa: E402
 from traitrack.structures import Structure, StructureTable  # noqa: E402
 
 pytestmark = pytest.mark.sam2

@@ -10,7 +10,7 @@ Two modes:
   base weights (``W + alpha / rank * B @ A``), so inference needs neither peft nor extra compute.
 
 Both files are plain dicts of tensors, strings and numbers, read with ``weights_only=True`` on
-top of the base checkpoint (:func:`traitrack.engines.sam2.model.apply_finetuned_weights`).  The training state (trainable
+top of the base checkpoint (:func:`traitrack.engines.sam2.checkpoint.apply_finetuned_weights`).  The training state (trainable
 weights, AdamW moments, loss rows) is a separate file written every ``save_every`` steps
 through a temporary name, so a killed job resumes from its last complete save.
 """
@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from traitrack.config import SchemaOptions
-from traitrack.engines.sam2.model import FORMAT
+from traitrack.engines.sam2.checkpoint import FORMAT
 from traitrack.io import atomic_output
 
 

@@ -18,6 +18,7 @@ def run_download_checkpoint(size: str, out: str | Path) -> None:
     out : str or Path
         Where the verified checkpoint is written.
     """
-    from traitrack.engines.sam2.model import checkpoint_url, download_and_verify
+    from traitrack.engines.sam2.download import download_and_verify
+    from traitrack.engines.sam2.model import checkpoint_url
 
     download_and_verify(checkpoint_url(size), out, size)

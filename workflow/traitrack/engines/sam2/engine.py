@@ -33,6 +33,7 @@ from traitrack.engines.base import (
     split_chunk,
     templates_for,
 )
+from traitrack.engines.sam2.checkpoint import apply_finetuned_weights
 from traitrack.engines.sam2.features import FeatureCache, ImageFeatures, image_key
 from traitrack.engines.sam2.letterbox import (
     fit_letterbox,
@@ -42,7 +43,7 @@ from traitrack.engines.sam2.letterbox import (
     normalise_image,
     unletterbox_logits,
 )
-from traitrack.engines.sam2.model import ModelSpec, apply_finetuned_weights, build_model
+from traitrack.engines.sam2.model import ModelSpec, build_model
 from traitrack.engines.sam2.tracker import Sam2Tracker, TrackedFrame
 from traitrack.structures import StructureTable
 
