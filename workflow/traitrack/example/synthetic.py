@@ -12,6 +12,9 @@ templates whose ``mask`` is that same ground truth.  The label map is rasterised
 photograph is painted from it, so image and masks agree exactly.  Everything is deterministic in
 the seed: the same seed writes byte-identical files.
 
+The bodies are drawn in :mod:`traitrack.example.anatomy`, posed by
+:mod:`traitrack.example.pose`, and set on the paper of :mod:`traitrack.example.paint`.
+
 Command line: ``python -m traitrack.example.synthetic OUT_DIR [--seed N]``.
 """
 
@@ -27,16 +30,27 @@ import pandas as pd
 from PIL import Image
 from scipy import ndimage
 
+from traitrack.example.anatomy import (
+    ANTENNAE,
+    BODY_PLANS,
+    ELYTRA,
+    HEAD,
+    LEGS,
+    PRONOTUM,
+    BodyPlan,
+    appendage_paths,
+    blob_labels,
+    extent_points,
+    part_centres,
+)
 from traitrack.example.paint import _background, _pin_head
+from traitrack.example.pose import Placement, path_mask, place
 from traitrack.structures import Structure, StructureTable
 
 SPECIMENS_PER_SPECIES = 12
 TEMPLATES_PER_SPECIES = 2
 SAMPLE_COLUMNS = ["specimen", "species", "image", "mask", "px_per_mm", "gt_mask"]
 JPEG_QUALITY = 92
-MAX_SIDE, MIN_SIDE = 260, 180
-
-HEAD, PRONOTUM, ELYTRA, LEGS, ANTENNAE = 1, 2, 3, 4, 5
 
 
 def example_structures() -> StructureTable:
@@ -63,75 +77,6 @@ def example_structures() -> StructureTable:
 
 
 @dataclass(frozen=True)
-class BodyPlan:
-    """The shape and colour of one species, in millimetres at specimen scale 1.
-
-    Half sizes are (half width, half length).  ``elytra_taper`` narrows the elytra towards the
-    tip, ``pronotum_waist`` narrows the pronotum towards its base (heart shape when > 0).
-    Leg lengths are femur, tibia, tarsus.
-
-    Attributes
-    ----------
-    species : str
-        The species slug.
-    image_format : str
-        ``png`` or ``jpg``.
-    elytra_half, pronotum_half, head_half : tuple of float
-        Half sizes of the blobs.
-    elytra_taper, pronotum_waist : float
-        Narrowing of the elytra and pronotum (see above).
-    antenna_length : float
-        Length of one antenna.
-    leg_lengths : tuple of float
-        Femur, tibia and tarsus of a middle leg (front legs are shorter, hind legs longer).
-    body_rgb, leg_rgb : tuple of int
-        Base colours of the body and of the legs and antennae.
-    """
-
-    species: str
-    image_format: str
-    elytra_half: tuple[float, float]
-    elytra_taper: float
-    pronotum_half: tuple[float, float]
-    pronotum_waist: float
-    head_half: tuple[float, float]
-    antenna_length: float
-    leg_lengths: tuple[float, float, float]
-    body_rgb: tuple[int, int, int]
-    leg_rgb: tuple[int, int, int]
-
-
-BODY_PLANS = (
-    BodyPlan(
-        "carabus_synth",
-        "png",
-        (1.3, 2.15),
-        0.18,
-        (1.0, 0.66),
-        0.22,
-        (0.7, 0.6),
-        2.4,
-        (1.25, 1.3, 1.1),
-        (58, 78, 44),
-        (30, 30, 28),
-    ),
-    BodyPlan(
-        "pterostichus_synth",
-        "jpg",
-        (1.55, 1.85),
-        0.05,
-        (1.3, 0.62),
-        -0.06,
-        (0.55, 0.48),
-        2.1,
-        (1.0, 1.1, 0.9),
-        (96, 54, 32),
-        (112, 58, 34),
-    ),
-)
-
-
-@dataclass(frozen=True)
 class Specimen:
     """One rendered specimen: RGB photograph, label map and pixel size.
 
@@ -150,273 +95,7 @@ class Specimen:
     px_per_mm: float
 
 
-# ---------------------------------------------------------------- body geometry (mm, body frame)
-# u runs across the body (to the specimen's right), v along it (towards the abdomen tip).
-
-
-def _superellipse(u, v, cu, cv, half_w, half_l, exponent):
-    return np.abs((u - cu) / half_w) ** exponent + np.abs((v - cv) / half_l) ** exponent <= 1.0
-
-
-def _centres(plan: BodyPlan) -> dict[str, float]:
-    """Axial centres of the three blobs, with the body centred on v = 0."""
-    (_, el), (_, pl), (_, hl) = plan.elytra_half, plan.pronotum_half, plan.head_half
-    elytra = el
-    pronotum = -pl + 0.08
-    head = pronotum - pl - 0.55 * hl
-    middle = ((head - hl) + 2 * el) / 2
-    return {"elytra": elytra - middle, "pronotum": pronotum - middle, "head": head - middle}
-
-
-def blob_labels(u: np.ndarray, v: np.ndarray, plan: BodyPlan) -> np.ndarray:
-    """Label head, pronotum and elytra at body-frame points (mm); later parts cover earlier ones.
-
-    Parameters
-    ----------
-    u, v : numpy.ndarray
-        Body-frame coordinates in mm (across and along the body).
-    plan : BodyPlan
-        The species' shape.
-
-    Returns
-    -------
-    numpy.ndarray
-        uint8 labels of the shape of ``u``: 0, HEAD, PRONOTUM or ELYTRA.
-    """
-    c = _centres(plan)
-    labels = np.zeros(np.shape(u), np.uint8)
-    ew, el = plan.elytra_half
-    along = (v - c["elytra"]) / el
-    width = ew * (1 - plan.elytra_taper * np.clip(along, 0, 1))
-    exponent = np.where(along < 0, 4.0, 2.2)  # square shoulders, rounded tip
-    labels[np.abs(u / width) ** exponent + np.abs(along) ** exponent <= 1] = ELYTRA
-    pw, pl = plan.pronotum_half
-    width = pw * (1 - plan.pronotum_waist * np.clip((v - c["pronotum"]) / pl, -1, 1))
-    labels[np.abs(u / width) ** 2.8 + np.abs((v - c["pronotum"]) / pl) ** 2.8 <= 1] = PRONOTUM
-    hw, hl = plan.head_half
-    head = _superellipse(u, v, 0, c["head"], hw, hl, 2.3)
-    for side in (-1, 1):  # eyes bulge at the sides, mandibles point forward and inward
-        head |= _superellipse(u, v, side * 0.92 * hw, c["head"] - 0.15 * hl, 0.22 * hw, 0.3 * hl, 2)
-        mu, mv = u - side * 0.38 * hw, v - (c["head"] - 0.95 * hl)
-        cos, sin = np.cos(np.radians(30)), side * np.sin(np.radians(30))
-        head |= _superellipse(
-            cos * mu + sin * mv, -sin * mu + cos * mv, 0, 0, 0.13 * hw, 0.5 * hl, 2
-        )
-    labels[head] = HEAD
-    return labels
-
-
-def _polyline(start, headings_deg, lengths) -> np.ndarray:
-    points = [np.asarray(start, float)]
-    for heading, length in zip(headings_deg, lengths):
-        step = np.array([np.cos(np.radians(heading)), np.sin(np.radians(heading))]) * length
-        points.append(points[-1] + step)
-    return np.array(points)
-
-
-def appendage_paths(
-    plan: BodyPlan, rng: np.random.Generator
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Jointed leg and curved antenna centre lines in body-frame mm, with a random pose each.
-
-    Legs start under the body (the body is painted over them), so only the free part shows.
-    Headings are degrees from the +u axis towards +v (posterior).
-
-    Parameters
-    ----------
-    plan : BodyPlan
-        The species' shape.
-    rng : numpy.random.Generator
-        Draws the pose.
-
-    Returns
-    -------
-    legs : list of numpy.ndarray
-        Six (4, 2) polylines (u, v), femur, tibia and tarsus.
-    antennae : list of numpy.ndarray
-        Two (12, 2) polylines (u, v).
-    """
-    c = _centres(plan)
-    (ew, el), (pw, pl), (hw, hl) = plan.elytra_half, plan.pronotum_half, plan.head_half
-    elytra_front = c["elytra"] - el
-    sockets = {  # leg: (attachment u, v), headings of femur/tibia/tarsus, length factor
-        "front": ((0.55 * pw, c["pronotum"] + 0.3 * pl), (-35, -75, -95), 0.9),
-        "middle": ((0.4 * ew, elytra_front + 0.25 * el), (15, 50, 70), 1.0),
-        "hind": ((0.4 * ew, elytra_front + 0.6 * el), (40, 75, 95), 1.15),
-    }
-    legs = []
-    for side in (1, -1):
-        for (su, sv), headings, factor in sockets.values():
-            swing = rng.normal(0, 12)
-            turned = np.array(headings) + swing + rng.normal(0, 8, 3)
-            path = _polyline(
-                (su, sv), turned, np.array(plan.leg_lengths) * factor * rng.uniform(0.92, 1.08)
-            )
-            legs.append(path * [side, 1])
-    antennae = []
-    for side in (1, -1):
-        start, end = -80 + rng.normal(0, 8), -25 + rng.normal(0, 12)
-        headings = np.linspace(start, end, 11)
-        path = _polyline(
-            (0.5 * hw, c["head"] - 0.6 * hl), headings, np.full(11, plan.antenna_length / 11)
-        )
-        antennae.append(path * [side, 1])
-    return legs, antennae
-
-
-# ---------------------------------------------------------------- placement (body frame -> pixels)
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where a specimen lands in its image.
-
-    Attributes
-    ----------
-    angle : float
-        Rotation in degrees.
-    mirrored : bool
-        Whether the specimen is mirrored across its long axis.
-    scale : float
-        The specimen's size relative to its body plan.
-    px_per_mm : float
-        Pixels per millimetre.
-    centre : tuple of float
-        Where the body frame's origin lands, (x, y) in pixels.
-    shape : tuple of int
-        The image's (height, width).
-    """
-
-    angle: float
-    mirrored: bool
-    scale: float
-    px_per_mm: float
-    centre: tuple[float, float]
-    shape: tuple[int, int]
-
-    def to_pixels(self, points_mm: np.ndarray) -> np.ndarray:
-        """Map body-frame points (mm at scale 1) to image pixels.
-
-        Parameters
-        ----------
-        points_mm : numpy.ndarray
-            (..., 2) points (u, v).
-
-        Returns
-        -------
-        numpy.ndarray
-            (..., 2) points (x, y) in pixels.
-        """
-        u, v = points_mm[..., 0] * (-1 if self.mirrored else 1), points_mm[..., 1]
-        cos, sin = np.cos(np.radians(self.angle)), np.sin(np.radians(self.angle))
-        factor = self.px_per_mm * self.scale
-        x = self.centre[0] + factor * (cos * u - sin * v)
-        y = self.centre[1] + factor * (sin * u + cos * v)
-        return np.stack([x, y], axis=-1)
-
-    def body_grid(self) -> tuple[np.ndarray, np.ndarray]:
-        """Return the body-frame coordinates (mm at scale 1) of every pixel centre.
-
-        The inverse of :meth:`to_pixels`.
-
-        Returns
-        -------
-        u, v : numpy.ndarray
-            (H, W) each.
-        """
-        y, x = np.mgrid[: self.shape[0], : self.shape[1]].astype(float)
-        factor = self.px_per_mm * self.scale
-        dx, dy = (x - self.centre[0]) / factor, (y - self.centre[1]) / factor
-        cos, sin = np.cos(np.radians(self.angle)), np.sin(np.radians(self.angle))
-        u, v = cos * dx + sin * dy, -sin * dx + cos * dy
-        return (-u if self.mirrored else u), v
-
-
-def place(extent_points_mm: np.ndarray, rng: np.random.Generator) -> Placement:
-    """Draw a pose and fit the image around it: sides 180-260 px, pixel size about 20-30 per mm.
-
-    The pixel size is lowered when the posed specimen would not fit in 260 px, and the margins
-    are random so the specimen is not always centred.
-
-    Parameters
-    ----------
-    extent_points_mm : numpy.ndarray
-        (n, 2) body-frame points (mm) the image must contain.
-    rng : numpy.random.Generator
-        Draws the pose, pixel size and margins.
-
-    Returns
-    -------
-    Placement
-        The pose and the image around it.
-    """
-    angle = rng.uniform(-25, 25)
-    mirrored = bool(rng.random() < 0.3)
-    scale = rng.uniform(0.82, 1.18)
-    probe = Placement(angle, mirrored, scale, 1.0, (0.0, 0.0), (0, 0)).to_pixels(extent_points_mm)
-    low, high = probe.min(axis=0), probe.max(axis=0)  # mm at the posed orientation
-    margins = rng.uniform(6, 30, size=(2, 2))  # (x, y) x (before, after)
-    room = rng.uniform(0.85, 1.0) * MAX_SIDE - margins.sum(axis=1)
-    px_per_mm = float(np.floor(min(rng.uniform(20, 30), *(room / (high - low))) * 10) / 10)
-    size = (high - low) * px_per_mm + margins.sum(axis=1)
-    extra = np.maximum(MIN_SIDE - size, 0) + rng.uniform(0, 12, size=2)
-    share = rng.uniform(0.2, 0.8, size=2)
-    before = margins[:, 0] + extra * share
-    size = np.minimum(np.ceil(size + extra), MAX_SIDE).astype(int)
-    centre = before - low * px_per_mm
-    return Placement(
-        angle,
-        mirrored,
-        scale,
-        px_per_mm,
-        (float(centre[0]), float(centre[1])),
-        (int(size[1]), int(size[0])),
-    )
-
-
-def _extent_points(plan: BodyPlan, legs, antennae) -> np.ndarray:
-    step = 0.05
-    v, u = np.mgrid[-6:6:step, -3:3:step]
-    inside = blob_labels(u, v, plan) > 0
-    return np.concatenate([np.stack([u[inside], v[inside]], axis=1), *legs, *antennae])
-
-
 # ---------------------------------------------------------------- rasterising and painting
-
-
-def path_mask(shape: tuple[int, int], path_px: np.ndarray, widths) -> np.ndarray:
-    """Pixels whose centre lies within ``width / 2`` of each segment of a polyline (x, y).
-
-    An exact stroke width matters here: the thin structures must be 2-3 px wide, and cv2's
-    integer thicknesses draw 3 or 5 px.
-
-    Parameters
-    ----------
-    shape : tuple of int
-        The image's (height, width).
-    path_px : numpy.ndarray
-        (n, 2) polyline (x, y) in pixels.
-    widths : sequence of float
-        Stroke width of each of the n - 1 segments, in pixels.
-
-    Returns
-    -------
-    numpy.ndarray
-        (H, W) bool.
-    """
-    mask = np.zeros(shape, bool)
-    for (ax, ay), (bx, by), width in zip(path_px[:-1], path_px[1:], widths):
-        x0, y0 = (
-            max(int(np.floor(min(ax, bx) - width)), 0),
-            max(int(np.floor(min(ay, by) - width)), 0),
-        )
-        x1 = max(int(np.ceil(max(ax, bx) + width)) + 1, 0)
-        y1 = max(int(np.ceil(max(ay, by) + width)) + 1, 0)
-        y, x = np.mgrid[y0 : min(y1, shape[0]), x0 : min(x1, shape[1])].astype(float)
-        dx, dy = bx - ax, by - ay
-        along = np.clip(((x - ax) * dx + (y - ay) * dy) / max(dx * dx + dy * dy, 1e-12), 0, 1)
-        mask[y0:y1, x0:x1] |= np.hypot(x - ax - along * dx, y - ay - along * dy) <= width / 2
-    return mask
 
 
 def _body_colours(labels, u, v, plan: BodyPlan, placement: Placement, rng) -> np.ndarray:
@@ -432,7 +111,7 @@ def _body_colours(labels, u, v, plan: BodyPlan, placement: Placement, rng) -> np
         shade = np.where(
             labels == label, 0.5 + 0.6 * (1 - (1 - np.clip(depth / rim, 0, 1)) ** 2), shade
         )
-    (ew, el), c = plan.elytra_half, _centres(plan)
+    (ew, el), c = plan.elytra_half, part_centres(plan)
     striae = 1 - 0.12 * (0.5 + 0.5 * np.cos(2 * np.pi * u / (ew / 4.5)))
     shade = np.where(labels == ELYTRA, shade * striae * np.where(np.abs(u) < 0.05, 0.6, 1.0), shade)
     spots = [((side * 0.45 * ew, c["elytra"] - 0.3 * el), (0.22, 0.9)) for side in (-1, 1)]
@@ -471,7 +150,7 @@ def render_specimen(plan: BodyPlan, rng: np.random.Generator) -> Specimen:
         The photograph, its label map and pixel size.
     """
     legs, antennae = appendage_paths(plan, rng)
-    placement = place(_extent_points(plan, legs, antennae), rng)
+    placement = place(extent_points(plan, legs, antennae), rng)
     u, v = placement.body_grid()
     labels = np.zeros(placement.shape, np.uint8)
     for path in legs:
@@ -483,7 +162,7 @@ def render_specimen(plan: BodyPlan, rng: np.random.Generator) -> Specimen:
     blobs = blob_labels(u, v, plan)
     labels = np.where(blobs > 0, blobs, labels).astype(np.uint8)
 
-    (ew, el), c = plan.elytra_half, _centres(plan)
+    (ew, el), c = plan.elytra_half, part_centres(plan)
     pin_mm = [rng.uniform(0.3, 0.6) * ew, c["elytra"] - el + rng.uniform(0.25, 0.45) * 2 * el]
     pin_xy = placement.to_pixels(np.array(pin_mm))
     pin_radius = rng.uniform(0.25, 0.38) * ew * placement.px_per_mm * placement.scale
