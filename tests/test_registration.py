@@ -304,7 +304,7 @@ def test_consensus_weights_drop_the_template_that_disagrees():
 
 
 def test_only_lines_attached_to_the_body_count_as_appendages():
-    from traitrack.engines.registration.engine import attached_to
+    from traitrack.silhouette import attached_to
 
     body = np.zeros((30, 30), bool)
     body[10:20, 10:20] = True

@@ -36,11 +36,10 @@ from traitrack.engines.base import (
     split_chunk,
     templates_for,
 )
+from traitrack.engines.registration.after_fusion import steps_after_fusion
 from traitrack.engines.registration.align import (
     Alignment,
     Silhouette,
-    body_of,
-    full_resolution_mask,
     mirrored,
     prepare_silhouette,
     register,
@@ -49,19 +48,15 @@ from traitrack.engines.registration.align import (
     warp_working_mask,
     working_resolution_mask,
 )
-from traitrack.engines.registration.body import body_probability, body_samples, fill_body
-from traitrack.engines.registration.edges import snap_to_edges
+from traitrack.engines.registration.body import body_samples
 from traitrack.engines.registration.fusion import (
-    assign_appendages,
     consensus_weights,
     fuse_probabilities,
-    labels_from_probabilities,
     mean_dice,
     one_hot,
     template_agreement,
     template_weights,
 )
-from traitrack.engines.registration.local import PartTemplate, place_small_part
 from traitrack.engines.registration.options import (  # noqa: F401  (re-exported for callers)
     OptionsError,
     RegistrationOptions,
@@ -71,11 +66,10 @@ from traitrack.engines.registration.state import (
     AlignedTemplate,
     PreparedTemplate,
     Scene,
-    Steps,
     as_rgb,
 )
 from traitrack.metrics import class_iou, mean_iou, nanmean
-from traitrack.silhouette import attached_to, foreground_from_prior, thin_dark_lines
+from traitrack.silhouette import foreground_from_prior
 from traitrack.structures import StructureTable
 
 
@@ -323,7 +317,9 @@ class RegistrationEngine:
         )
         probabilities = fuse_probabilities(warped, weights)
         scene = Scene.of(as_rgb(target.image), silhouette, structures, self.options)
-        steps = self._steps_after_fusion(scene, probabilities, templates, aligned, weights)
+        steps = steps_after_fusion(
+            scene, probabilities, templates, aligned, weights, self.options, self.seed
+        )
         edge_agreement = (
             mean_dice(steps.transferred, steps.snapped, scene.compact)
             if self.options.snap_beta > 0
@@ -346,45 +342,6 @@ class RegistrationEngine:
             ),
         )
 
-    def _steps_after_fusion(self, scene, probabilities, templates, aligned, weights) -> Steps:
-        """Labels from fused probabilities: arg-max, snapped to the target's edges, thin parts
-        onto its appendages, small parts re-placed, then the body fill."""
-        transferred = labels_from_probabilities(probabilities, scene.allowed)
-        snapped = snap_to_edges(
-            scene.image,
-            probabilities,
-            transferred,
-            scene.allowed,
-            scene.compact,
-            snap_beta=self.options.snap_beta,
-            snap_confidence=self.options.snap_confidence,
-        )
-        labels = snapped
-        thin = list(scene.structures.thin_labels)
-        if self.options.thin_from_silhouette and thin:
-            labels = assign_appendages(
-                labels,
-                probabilities,
-                appendages=self._appendages(scene, labels),
-                thin_labels=thin,
-                spread=self.options.thin_spread / scene.silhouette.spacing[0],
-                min_probability=self.options.thin_min_probability,
-                follow_connections=self.options.thin_follow_connections,
-            )
-        unfilled = self._place_small_parts(scene.image, labels, aligned, weights, scene.structures)
-        filled = unfilled
-        if self.options.body_fill > 0:
-            filled = self._fill_body(
-                unfilled,
-                scene.silhouette,
-                scene.allowed,
-                templates,
-                aligned,
-                weights,
-                scene.compact,
-            )
-        return Steps(transferred, snapped, unfilled, filled)
-
     def _single_template_agreement(self, scene, fused, warped, templates, aligned, weights):
         """Mean mIoU (all structures) between the fused labels and what each template
         predicts alone (the same registration, every step after fusion).
@@ -401,8 +358,14 @@ class RegistrationEngine:
         scores = [
             mean_iou(
                 class_iou(
-                    self._steps_after_fusion(
-                        scene, warped[i], templates[i : i + 1], aligned[i : i + 1], alone
+                    steps_after_fusion(
+                        scene,
+                        warped[i],
+                        templates[i : i + 1],
+                        aligned[i : i + 1],
+                        alone,
+                        self.options,
+                        self.seed,
                     ).labels,
                     fused,
                     scene.structures.labels,
@@ -411,72 +374,3 @@ class RegistrationEngine:
             for i in range(len(weights))
         ]
         return nanmean(scores)
-
-    def _fill_body(self, labels, silhouette, allowed, templates, aligned, weights, compact):
-        """Unlabelled silhouette pixels that the templates' body classifier calls body, and
-        that touch a labelled part, take the nearest compact part (:mod:`.body`)."""
-        samples = [
-            template.samples_for(chosen.silhouette) for template, chosen in zip(templates, aligned)
-        ]
-        probability = body_probability(
-            silhouette.image, silhouette.mask, samples, weights, seed=self.seed
-        )
-        if probability is None:
-            return labels
-        height, width = silhouette.full_shape
-        probability = cv2.resize(probability, (width, height), interpolation=cv2.INTER_LINEAR)
-        probability[~allowed] = 0.0
-        return fill_body(labels, probability, self.options.body_fill, compact)
-
-    def _appendages(self, scene: Scene, labels: np.ndarray) -> np.ndarray:
-        """The target's own thin-part pixels (full resolution): its silhouette minus the
-        silhouette's opening, plus unlabelled pixels on thin dark lines attached to the body.
-        Both are the target's alone, so ``scene`` keeps them for every template's steps."""
-        silhouette, options = scene.silhouette, self.options
-        if scene.own_appendages is None:
-            opened = body_of(silhouette.mask, options.appendage_radius)
-            scene.own_appendages = full_resolution_mask(silhouette, silhouette.mask & ~opened)
-            if options.ridge_sigmas:
-                band = max(1, round(options.ridge_band * max(silhouette.mask.shape)))
-                kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1,) * 2)
-                near = cv2.dilate(silhouette.mask.astype(np.uint8), kernel).astype(bool)
-                lines = thin_dark_lines(
-                    scene.image,
-                    tuple(s / silhouette.spacing[0] for s in options.ridge_sigmas),
-                    options.ridge_quantile,
-                    region=full_resolution_mask(silhouette, near),
-                )
-                scene.attached_lines = attached_to(lines, scene.body)
-        if scene.attached_lines is None:
-            return scene.own_appendages
-        return scene.own_appendages | (scene.attached_lines & (labels == 0))
-
-    def _place_small_parts(self, image, labels, aligned, weights, structures):
-        """Re-place each configured small part by a local search inside its parent part
-        (``image``: the target's RGB image)."""
-        for part_name, parent_name in self.options.small_parts.items():
-            part, parent = (
-                structures.by_name(part_name).label,
-                structures.by_name(parent_name).label,
-            )
-            candidates = [
-                PartTemplate(
-                    image=template.image,
-                    labels=labels_from_probabilities(template.maps),
-                    weight=float(weight),
-                )
-                for template, weight in zip(aligned, weights)
-            ]
-            labels = place_small_part(
-                image,
-                labels,
-                candidates,
-                part,
-                parent,
-                pull=self.options.small_part_pull,
-                blob=self.options.small_part_blob,
-                classifier=self.options.small_part_classifier,
-                snap=self.options.small_part_snap,
-                seed=self.seed,
-            )
-        return labels
