@@ -12,9 +12,9 @@ structure it is connected to -> small parts re-placed by a local search inside
 their parent, by template match and by a pixel classifier learnt from the templates
 (:mod:`.local`, :mod:`.appearance`) -> optionally, silhouette pixels
 that a classifier learnt from the templates calls annotated body, and that the transfer left
-unlabelled, given to the nearest part (:mod:`.body`).  For the QC, each template
-also runs the steps after fusion alone, and their agreement with the fused labels is evidence
-(``qc_single_templates``).  Nothing assumes that a template's labels are hand-made: the QC
+unlabelled, given to the nearest part (:mod:`.body`); the steps after fusion are
+:mod:`.after_fusion`'s.  For the QC, each template also runs the steps after fusion
+alone, and their agreement with the fused labels is evidence (``qc_single_templates``).  Nothing assumes that a template's labels are hand-made: the QC
 round trip calls the same :meth:`RegistrationEngine.propagate` with a predicted target.
 """
 
