@@ -208,3 +208,16 @@ def test_sam2_encodes_each_image_of_a_shard_once(ordered):
     templates = {t for chunk in mine for t in chunk.templates}
     assert [r.prediction.specimen for r in results] == targets
     assert engine.features.stats.encoded == len(templates) + len(targets)
+
+
+def test_engine_spec_holds_plain_values():
+    """Scripts pass Snakemake's input files and threads as they are; the spec, pickled into
+    worker processes, keeps a plain str and int."""
+
+    class InputFile(str):  # as Snakemake's input files: a str subclass
+        pass
+
+    spec = EngineSpec("sam2", {}, 0, InputFile("tuned.pt"), "2")
+    assert type(spec.finetuned_weights) is str and spec.finetuned_weights == "tuned.pt"
+    assert spec.threads == 2
+    assert EngineSpec("registration", {}, 0, None).finetuned_weights == ""

@@ -107,6 +107,12 @@ class EngineSpec:
     finetuned_weights: str = ""
     threads: int = 1
 
+    def __post_init__(self) -> None:
+        # a plain str and int, whatever the caller passed (a Snakemake input file, a Path,
+        # None): the spec is pickled into worker processes and must carry no caller's types
+        object.__setattr__(self, "finetuned_weights", str(self.finetuned_weights or ""))
+        object.__setattr__(self, "threads", int(self.threads))
+
     def workers(self) -> int:
         """Worker processes the job's threads allow: one per ``registration.threads`` threads.
 
