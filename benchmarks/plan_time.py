@@ -69,7 +69,7 @@ def plan(
         str(SNAKEMAKE),
         "--dry-run",
         "--snakefile",
-        str(ROOT / "Snakefile"),
+        str(ROOT / "workflow" / "Snakefile"),
         "--directory",
         str(workdir),
         "--configfile",

@@ -84,7 +84,7 @@ def run(workdir: Path, config: dict, *args: str, env: dict | None = None) -> flo
         str(SNAKEMAKE),
         *args,  # before the config files, which take every word after them
         "--snakefile",
-        str(ROOT / "Snakefile"),
+        str(ROOT / "workflow" / "Snakefile"),
         "--directory",
         str(workdir),
         "--configfile",

@@ -34,7 +34,7 @@ JOB_WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
 
 def copy_project(destination: Path, extra_config: dict | None = None) -> Path:
     """The workflow, config, envs, profiles and example data, plus `fast.yaml` (FAST_CONFIG)."""
-    for name in ("Snakefile", "workflow", "config", "envs", "profiles"):
+    for name in ("workflow", "config", "envs", "profiles"):
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(
@@ -58,7 +58,7 @@ def snakemake(
             "--directory",
             str(workdir),
             "--snakefile",
-            str(workdir / "Snakefile"),
+            str(workdir / "workflow" / "Snakefile"),
             "--configfile",
             str(workdir / "config" / "config.yaml"),
             str(workdir / "fast.yaml"),

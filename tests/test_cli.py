@@ -75,23 +75,13 @@ def test_species_without_templates_names_specimens_to_annotate(tmp_path):
     assert not (tmp_path / "s.tsv").exists()
 
 
-def test_cli_stages_write_the_workflow_files(tmp_path):
+def test_cli_stages_write_the_workflow_files(tmp_path, monkeypatch):
     _, config_path = _tiny_species(tmp_path, with_template=True)
-    results = tmp_path / "results"
+    monkeypatch.chdir(tmp_path)
     for stage in ("describe", "select", "order"):
-        code = main(
-            [
-                stage,
-                "--species",
-                "genus_species",
-                "--config",
-                str(config_path),
-                "--results",
-                str(results),
-            ]
-        )
-        assert code == 0
-    assert (results / "genus_species" / "pseudovideo.json").exists()
+        assert main([stage, "--species", "genus_species", "--config", str(config_path)]) == 0
+    assert (tmp_path / "results" / "genus_species" / "pseudovideo.json").exists()
+    assert (tmp_path / "logs" / "order" / "genus_species.log").exists()
 
 
 def test_cli_reports_bad_config_with_exit_code_2(tmp_path, capsys):

@@ -58,7 +58,7 @@ def test_real_specimens_end_to_end(tmp_path, dataset):
             "--cores",
             "2",
             "--snakefile",
-            str(ROOT / "Snakefile"),
+            str(ROOT / "workflow" / "Snakefile"),
             "--directory",
             str(tmp_path),
             "--configfile",

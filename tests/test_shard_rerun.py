@@ -40,7 +40,7 @@ def command(workdir, *args):
         "--directory",
         str(workdir),
         "--snakefile",
-        str(workdir / "Snakefile"),
+        str(workdir / "workflow" / "Snakefile"),
         "--configfile",
         str(workdir / "config" / "config.yaml"),
         str(workdir / "fast.yaml"),

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.workflow
 
 
 def copy_project(destination: Path) -> Path:
-    for name in ("Snakefile", "workflow", "config", "envs"):
+    for name in ("workflow", "config", "envs"):
         source = ROOT / name
         copy = shutil.copytree if source.is_dir() else shutil.copy
         copy(source, destination / name)
@@ -36,7 +36,7 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
             "--directory",
             str(workdir),
             "--snakefile",
-            str(workdir / "Snakefile"),
+            str(workdir / "workflow" / "Snakefile"),
             *args,
         ],
         capture_output=True,

@@ -4,13 +4,13 @@
 
 rule annotate_next:
     input:
-        descriptors="results/{species}/descriptors.npz",
-        qc=final_file("qc.tsv"),
+        descriptors=SPECIES_FILES.descriptors,
+        qc=final_file("qc"),
         samples=ancient(config["samples"]),
     output:
-        "results/{species}/annotate_next.tsv",
+        SPECIES_FILES.annotate_next,
     log:
-        "logs/annotate_next/{species}.log",
+        log_path("annotate_next", "{species}"),
     localrule: True
     conda:
         "../../envs/traitrack.yaml"

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+# workflow/, the folder of the traitrack package (this file is in workflow/rules/)
+WORKFLOW_DIR = Path(workflow.current_basedir).parent
+sys.path.insert(0, str(WORKFLOW_DIR))
 # planning the DAG needs the sample sheet only: nothing heavier than pandas is imported here
 from traitrack.samples import (  # noqa: E402
     read_sample_sheet,
@@ -15,6 +17,15 @@ from traitrack.samples import (  # noqa: E402
     training_set,
 )
 from traitrack.shards import SHARD_PATTERN, shard_count, shard_names  # noqa: E402
+from traitrack.paths import (  # noqa: E402
+    PooledLayout,
+    SpeciesLayout,
+    benchmark_path,
+    final_stage,
+    log_path,
+    self_trained_stages,
+    teacher_stage,
+)
 from traitrack.selftrain.options import SelfTrainingOptions  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
@@ -23,7 +34,11 @@ SAMPLES = read_sample_sheet(config["samples"])
 validate(SAMPLES, schema="../schemas/samples.schema.yaml")
 SPECIES = species_list(SAMPLES)
 ENGINE = config["engine"]
-CONFIG_SCHEMA_DIR = Path(workflow.basedir) / "workflow" / "schemas"
+# every output path, from the layout table (traitrack.paths): `SPECIES_FILES` holds the
+# patterns with the `{species}` wildcard, `layout(species)` one species' paths
+SPECIES_FILES = SpeciesLayout("{species}")
+POOLED = PooledLayout()
+layout = SpeciesLayout
 # what every rule that reads masks or label maps needs to know about the parts
 STRUCTURES = {"structures": config["structures"], "background": config["background"]}
 
@@ -77,15 +92,14 @@ def shards(species):
 
 
 def shard_files(name):
-    """Input function of `gather` and `gather_selftrain`: one output (`labels`, `shard.json`)
-    of every shard of the species, in shard order: `propagate`'s, or with a `stage` wildcard
+    """Input function of `gather` and `gather_selftrain`: one output (`labels`, `table`) of
+    every shard of the species, in shard order: `propagate`'s, or with a `stage` wildcard
     that self-training stage's (`pseudo_round`'s, `predict_student`'s)."""
 
     def files(wildcards):
-        parts = ["results", wildcards.species, wildcards.get("stage", "")]
-        folder = "/".join(part for part in parts if part)
+        gathered = layout(wildcards.species).gathered(wildcards.get("stage", ""))
         return [
-            f"{folder}/shards/{shard}/{name}" for shard in shards(wildcards.species)
+            getattr(gathered.shard(shard), name) for shard in shards(wildcards.species)
         ]
 
     return files
@@ -162,7 +176,7 @@ def sam2_checkpoint(wildcards):
 def finetuned_weights(wildcards):
     """The species' fine-tuned SAM 2 weights when `finetune.enabled`, else nothing."""
     if config["finetune"]["enabled"]:
-        return f"results/{wildcards.species}/finetune/weights.pt"
+        return layout(wildcards.species).finetune("weights.pt")
     return []
 
 
@@ -177,17 +191,17 @@ def gpus(rule_name, needs_gpu):
 
 def final_outputs():
     outputs = [
-        "results/traits.csv",
-        "results/evaluation_summary.tsv",
-        "results/report/traits",
-        "results/report/qc.html",
-        "results/report/evaluation.html",
+        POOLED.traits,
+        POOLED.evaluation_summary,
+        POOLED.report_traits,
+        POOLED.report_qc,
+        POOLED.report_evaluation,
     ]
     for species in SPECIES:
         outputs += [
-            f"results/{species}/annotate_next.tsv",
-            f"results/{species}/overlays",
-            f"{final_dir(species)}/masks.coco.json",
+            layout(species).annotate_next,
+            layout(species).overlays,
+            final_files(species).coco,
             *comparison_outputs(species),
         ]
     return outputs
@@ -244,7 +258,9 @@ def finetune_settings(wildcards):
 SELF_TRAINING = config["self_training"]
 PSEUDO_ROUND = SELF_TRAINING["rounds"] > 1
 STUDENT = SELF_TRAINING["student"]["enabled"]
-SELF_TRAINED_STAGES = ["round2"] * PSEUDO_ROUND + ["student"] * STUDENT
+SELF_TRAINED_STAGES = self_trained_stages(SELF_TRAINING)
+TEACHER_STAGE = teacher_stage(SELF_TRAINING)
+FINAL_STAGE = final_stage(SELF_TRAINING)
 
 if SELF_TRAINING["rounds"] > 2:
     raise ValueError(
@@ -253,27 +269,25 @@ if SELF_TRAINING["rounds"] > 2:
     )
 
 
-def teacher_dir(species):
-    """The labels, tables and COCO file of the last propagate round of a species: round 2's
-    (pseudo-templates) when `self_training.rounds` is 2, else gather's."""
-    return f"results/{species}/round2" if PSEUDO_ROUND else f"results/{species}"
-
-
-def final_dir(species):
-    """The species' final labels, `predictions.tsv`, `qc.tsv` and `masks.coco.json`: the
-    student's with `self_training.student.enabled`, else the last round's. With self-training
-    off it is `results/{species}`, so every path is what it was without it."""
-    return f"results/{species}/student" if STUDENT else teacher_dir(species)
+def final_files(species):
+    """The species' final labels and tables (traitrack.paths.final_stage): the student's,
+    round 2's or the first round's; measure, overlays, annotate_next and tables read them.
+    """
+    return layout(species).gathered(FINAL_STAGE)
 
 
 def teacher_file(name):
-    """Input function: a file of the species' last propagate round (`teacher_dir`)."""
-    return lambda wildcards: f"{teacher_dir(wildcards.species)}/{name}"
+    """Input function: a file (`labels`, `predictions`, `qc`) of the species' last propagate
+    round (traitrack.paths.teacher_stage)."""
+    return lambda wildcards: getattr(
+        layout(wildcards.species).gathered(TEACHER_STAGE), name
+    )
 
 
 def final_file(name):
-    """Input function: a file of the species' final labels' folder (`final_dir`)."""
-    return lambda wildcards: f"{final_dir(wildcards.species)}/{name}"
+    """Input function: a file (`labels`, `predictions`, `qc`) of the species' final labels
+    (`final_files`)."""
+    return lambda wildcards: getattr(final_files(wildcards.species), name)
 
 
 def stage_engine(stage):
@@ -308,8 +322,9 @@ def comparison_outputs(species):
     (the final one is in `results/evaluation.tsv`)."""
     if not SELF_TRAINED_STAGES or not has_ground_truth(species):
         return []
-    stages = [f"results/{species}"]
-    stages += [f"results/{species}/{stage}" for stage in SELF_TRAINED_STAGES]
+    stages = ["", *SELF_TRAINED_STAGES]
     return [
-        f"{folder}/evaluation.tsv" for folder in stages if folder != final_dir(species)
+        layout(species).gathered(stage).evaluation
+        for stage in stages
+        if stage != FINAL_STAGE
     ]

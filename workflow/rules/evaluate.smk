@@ -1,13 +1,13 @@
 rule evaluate:
     input:
-        labels="results/{species}/labels",
+        labels=SPECIES_FILES.gathered().labels,
         gt=member_gt_masks,
     output:
-        "results/{species}/evaluation.tsv",
+        SPECIES_FILES.gathered().evaluation,
     log:
-        "logs/evaluate/{species}.log",
+        log_path("evaluate", "{species}"),
     benchmark:
-        "results/benchmarks/evaluate/{species}.tsv"
+        benchmark_path("evaluate", "{species}")
     conda:
         "../../envs/traitrack.yaml"
     threads: resource("evaluate", "threads", 1)

@@ -9,13 +9,13 @@ rule finetune:
         masks=finetune_masks,
         checkpoint=sam2_checkpoint,
     output:
-        weights="results/{species}/finetune/weights.pt",
-        loss="results/{species}/finetune/loss.tsv",
-        plot="results/{species}/finetune/loss.png",
+        weights=SPECIES_FILES.finetune("weights.pt"),
+        loss=SPECIES_FILES.finetune("loss.tsv"),
+        plot=SPECIES_FILES.finetune("loss.png"),
     log:
-        "logs/finetune/{species}.log",
+        log_path("finetune", "{species}"),
     benchmark:
-        "results/benchmarks/finetune/{species}.tsv"
+        benchmark_path("finetune", "{species}")
     conda:
         "../../envs/sam2.yaml"
     threads: resource("finetune", "threads", 2)

@@ -1,15 +1,15 @@
 rule measure:
     input:
         labels=final_file("labels"),
-        predictions=final_file("predictions.tsv"),
+        predictions=final_file("predictions"),
         images=member_images,
     output:
-        per_specimen=directory("results/traits/{species}"),
-        table="results/traits/{species}.csv",
+        per_specimen=directory(SPECIES_FILES.traits_dir),
+        table=SPECIES_FILES.traits_table,
     log:
-        "logs/measure/{species}.log",
+        log_path("measure", "{species}"),
     benchmark:
-        "results/benchmarks/measure/{species}.tsv"
+        benchmark_path("measure", "{species}")
     conda:
         "../../envs/traitrack.yaml"
     threads: resource("measure", "threads", 1)

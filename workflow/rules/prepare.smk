@@ -6,11 +6,11 @@ rule describe:
         images=member_images,
         checkpoint=sam2_checkpoint if config["describe"]["method"] == "sam2" else [],
     output:
-        "results/{species}/descriptors.npz",
+        SPECIES_FILES.descriptors,
     log:
-        "logs/describe/{species}.log",
+        log_path("describe", "{species}"),
     benchmark:
-        "results/benchmarks/describe/{species}.tsv"
+        benchmark_path("describe", "{species}")
     conda:
         "../../envs/sam2.yaml" if DESCRIBE_SAM2 else "../../envs/traitrack.yaml"
     threads: resource("describe", "threads", 2 if DESCRIBE_SAM2 else 1)
@@ -33,12 +33,12 @@ rule describe:
 
 rule select:
     input:
-        descriptors="results/{species}/descriptors.npz",
+        descriptors=SPECIES_FILES.descriptors,
         samples=ancient(config["samples"]),
     output:
-        "results/{species}/selection.tsv",
+        SPECIES_FILES.selection,
     log:
-        "logs/select/{species}.log",
+        log_path("select", "{species}"),
     localrule: True
     conda:
         "../../envs/traitrack.yaml"
@@ -52,12 +52,12 @@ rule select:
 
 rule order:
     input:
-        selection="results/{species}/selection.tsv",
-        descriptors="results/{species}/descriptors.npz",
+        selection=SPECIES_FILES.selection,
+        descriptors=SPECIES_FILES.descriptors,
     output:
-        "results/{species}/pseudovideo.json",
+        SPECIES_FILES.pseudovideo,
     log:
-        "logs/order/{species}.log",
+        log_path("order", "{species}"),
     localrule: True
     conda:
         "../../envs/traitrack.yaml"

@@ -9,17 +9,17 @@
 
 rule propagate:
     input:
-        pseudovideo="results/{species}/pseudovideo.json",
+        pseudovideo=SPECIES_FILES.pseudovideo,
         masks=member_masks,
         checkpoint=sam2_checkpoint if ENGINE == "sam2" else [],
         finetuned=finetuned_weights,
     output:
-        labels=directory("results/{species}/shards/{shard}/labels"),
-        shard="results/{species}/shards/{shard}/shard.json",
+        labels=directory(SPECIES_FILES.gathered().shard("{shard}").labels),
+        shard=SPECIES_FILES.gathered().shard("{shard}").table,
     log:
-        "logs/propagate/{species}/{shard}.log",
+        log_path("propagate", "{species}", "{shard}"),
     benchmark:
-        "results/benchmarks/propagate/{species}/{shard}.tsv"
+        benchmark_path("propagate", "{species}", "{shard}")
     conda:
         "../../envs/sam2.yaml" if ENGINE == "sam2" else "../../envs/traitrack.yaml"
     threads: propagate_threads()
@@ -41,18 +41,18 @@ rule propagate:
 
 rule gather:
     input:
-        shards=shard_files("shard.json"),
+        shards=shard_files("table"),
         labels=shard_files("labels"),
         masks=member_masks,
     output:
-        labels=directory("results/{species}/labels"),
-        predictions="results/{species}/predictions.tsv",
-        qc="results/{species}/qc.tsv",
-        coco="results/{species}/masks.coco.json",
+        labels=directory(SPECIES_FILES.gathered().labels),
+        predictions=SPECIES_FILES.gathered().predictions,
+        qc=SPECIES_FILES.gathered().qc,
+        coco=SPECIES_FILES.gathered().coco,
     log:
-        "logs/gather/{species}.log",
+        log_path("gather", "{species}"),
     benchmark:
-        "results/benchmarks/gather/{species}.tsv"
+        benchmark_path("gather", "{species}")
     conda:
         "../../envs/traitrack.yaml"
     threads: resource("gather", "threads", 1)

@@ -4,7 +4,7 @@ rule overlays:
         images=member_images,
     output:
         report(
-            directory("results/{species}/overlays"),
+            directory(SPECIES_FILES.overlays),
             patterns=["{specimen}.png"],
             caption="../report/overlays.rst",
             category="Overlays",
@@ -12,9 +12,9 @@ rule overlays:
             labels={"species": "{species}", "specimen": "{specimen}"},
         ),
     log:
-        "logs/overlays/{species}.log",
+        log_path("overlays", "{species}"),
     benchmark:
-        "results/benchmarks/overlays/{species}.tsv"
+        benchmark_path("overlays", "{species}")
     conda:
         "../../envs/traitrack.yaml"
     threads: resource("overlays", "threads", 1)
@@ -31,18 +31,18 @@ rule overlays:
 
 rule tables:
     input:
-        traits=expand("results/traits/{species}.csv", species=SPECIES),
+        traits=[layout(species).traits_table for species in SPECIES],
         evaluations=[
-            f"{final_dir(species)}/evaluation.tsv"
+            final_files(species).evaluation
             for species in SPECIES
             if has_ground_truth(species)
         ],
     output:
-        traits="results/traits.csv",
-        evaluation="results/evaluation.tsv",
-        summary="results/evaluation_summary.tsv",
+        traits=POOLED.traits,
+        evaluation=POOLED.evaluation,
+        summary=POOLED.evaluation_summary,
     log:
-        "logs/tables/all.log",
+        log_path("tables", "all"),
     localrule: True
     conda:
         "../../envs/traitrack.yaml"
@@ -52,17 +52,17 @@ rule tables:
 
 rule plots:
     input:
-        "results/traits.csv",
+        POOLED.traits,
     output:
         report(
-            directory("results/report/traits"),
+            directory(POOLED.report_traits),
             patterns=["{structure}.png"],
             caption="../report/traits.rst",
             category="Trait distributions",
             labels={"structure": "{structure}"},
         ),
     log:
-        "logs/plots/all.log",
+        log_path("plots", "all"),
     localrule: True
     conda:
         "../../envs/traitrack.yaml"
@@ -74,23 +74,23 @@ rule plots:
 
 rule report_tables:
     input:
-        qc=[f"{final_dir(species)}/qc.tsv" for species in SPECIES],
-        evaluation="results/evaluation_summary.tsv",
+        qc=[final_files(species).qc for species in SPECIES],
+        evaluation=POOLED.evaluation_summary,
     output:
         qc=report(
-            "results/report/qc.html",
+            POOLED.report_qc,
             caption="../report/qc.rst",
             category="Quality control",
             labels={"table": "QC round trip, every target"},
         ),
         evaluation=report(
-            "results/report/evaluation.html",
+            POOLED.report_evaluation,
             caption="../report/evaluation.rst",
             category="Evaluation",
             labels={"table": "IoU against ground truth"},
         ),
     log:
-        "logs/report_tables/all.log",
+        log_path("report_tables", "all"),
     localrule: True
     conda:
         "../../envs/traitrack.yaml"

@@ -5,27 +5,27 @@
 # lets it predict every target, with the teacher engine's QC round trip. `pseudo_round` and
 # `predict_student` run per shard, as `propagate` does, and `gather_selftrain` joins a stage's
 # shards into what `gather` writes, in results/{species}/round2 and results/{species}/student;
-# `final_dir` (common.smk) says which one measure, evaluate, overlays and annotate_next read.
+# `final_files` (common.smk) says which one measure, evaluate, overlays and annotate_next read.
 # Their shards list no images, as `propagate`'s (propagate.smk says why); the `image` column is
 # in their sheet digests.
 
 
 rule pseudo_round:
     input:
-        labels="results/{species}/labels",
-        qc="results/{species}/qc.tsv",
-        descriptors="results/{species}/descriptors.npz",
-        pseudovideo="results/{species}/pseudovideo.json",
+        labels=SPECIES_FILES.gathered().labels,
+        qc=SPECIES_FILES.gathered().qc,
+        descriptors=SPECIES_FILES.descriptors,
+        pseudovideo=SPECIES_FILES.pseudovideo,
         masks=member_masks,
         checkpoint=sam2_checkpoint if ENGINE == "sam2" else [],
         finetuned=finetuned_weights,
     output:
-        labels=directory("results/{species}/round2/shards/{shard}/labels"),
-        shard="results/{species}/round2/shards/{shard}/shard.json",
+        labels=directory(SPECIES_FILES.gathered("round2").shard("{shard}").labels),
+        shard=SPECIES_FILES.gathered("round2").shard("{shard}").table,
     log:
-        "logs/pseudo_round/{species}/{shard}.log",
+        log_path("pseudo_round", "{species}", "{shard}"),
     benchmark:
-        "results/benchmarks/pseudo_round/{species}/{shard}.tsv"
+        benchmark_path("pseudo_round", "{species}", "{shard}")
     conda:
         "../../envs/sam2.yaml" if ENGINE == "sam2" else "../../envs/traitrack.yaml"
     threads: resource("pseudo_round", "threads", 2 if ENGINE == "sam2" else 1)
@@ -55,19 +55,19 @@ rule pseudo_round:
 rule train_student:
     input:
         labels=teacher_file("labels"),
-        predictions=teacher_file("predictions.tsv"),
-        qc=teacher_file("qc.tsv"),
+        predictions=teacher_file("predictions"),
+        qc=teacher_file("qc"),
         images=member_images,
         masks=member_masks,
     output:
-        weights="results/{species}/student/weights.pt",
-        losses="results/{species}/student/losses.tsv",
-        plot="results/{species}/student/losses.png",
-        training="results/{species}/student/training.tsv",
+        weights=SPECIES_FILES.student("weights.pt"),
+        losses=SPECIES_FILES.student("losses.tsv"),
+        plot=SPECIES_FILES.student("losses.png"),
+        training=SPECIES_FILES.student("training.tsv"),
     log:
-        "logs/train_student/{species}.log",
+        log_path("train_student", "{species}"),
     benchmark:
-        "results/benchmarks/train_student/{species}.tsv"
+        benchmark_path("train_student", "{species}")
     conda:
         "../../envs/sam2.yaml"
     threads: resource("train_student", "threads", 2)
@@ -82,27 +82,27 @@ rule train_student:
         self_training=student_settings(),
         seed=config["seed"],
         pool=config["select"]["template_pool"],
-        state="results/{species}/student/state.pt",
+        state=SPECIES_FILES.student("state.pt"),
     script:
         "../scripts/train_student.py"
 
 
 rule predict_student:
     input:
-        weights="results/{species}/student/weights.pt",
-        qc=teacher_file("qc.tsv"),
+        weights=SPECIES_FILES.student("weights.pt"),
+        qc=teacher_file("qc"),
         teacher_labels=teacher_file("labels"),
-        pseudovideo="results/{species}/pseudovideo.json",
+        pseudovideo=SPECIES_FILES.pseudovideo,
         masks=member_masks,
         checkpoint=sam2_checkpoint if ENGINE == "sam2" else [],
         finetuned=finetuned_weights,
     output:
-        labels=directory("results/{species}/student/shards/{shard}/labels"),
-        shard="results/{species}/student/shards/{shard}/shard.json",
+        labels=directory(SPECIES_FILES.gathered("student").shard("{shard}").labels),
+        shard=SPECIES_FILES.gathered("student").shard("{shard}").table,
     log:
-        "logs/predict_student/{species}/{shard}.log",
+        log_path("predict_student", "{species}", "{shard}"),
     benchmark:
-        "results/benchmarks/predict_student/{species}/{shard}.tsv"
+        benchmark_path("predict_student", "{species}", "{shard}")
     conda:
         "../../envs/sam2.yaml"
     threads: resource("predict_student", "threads", 2)
@@ -128,14 +128,14 @@ rule predict_student:
 # over the whole species, the tables byte for byte those of one job over every target.
 use rule gather as gather_selftrain with:
     output:
-        labels=directory("results/{species}/{stage}/labels"),
-        predictions="results/{species}/{stage}/predictions.tsv",
-        qc="results/{species}/{stage}/qc.tsv",
-        coco="results/{species}/{stage}/masks.coco.json",
+        labels=directory(SPECIES_FILES.gathered("{stage}").labels),
+        predictions=SPECIES_FILES.gathered("{stage}").predictions,
+        qc=SPECIES_FILES.gathered("{stage}").qc,
+        coco=SPECIES_FILES.gathered("{stage}").coco,
     log:
-        "logs/gather/{species}.{stage}.log",
+        log_path("gather", "{species}.{stage}"),
     benchmark:
-        "results/benchmarks/gather/{species}.{stage}.tsv"
+        benchmark_path("gather", "{species}.{stage}")
 
 
 # The evaluation of a self-training stage's labels, beside them; `tables` pools the final
@@ -143,14 +143,14 @@ use rule gather as gather_selftrain with:
 # is rule evaluate's results/{species}/evaluation.tsv) to compare.
 rule evaluate_selftrain:
     input:
-        labels="results/{species}/{stage}/labels",
+        labels=SPECIES_FILES.gathered("{stage}").labels,
         gt=member_gt_masks,
     output:
-        "results/{species}/{stage}/evaluation.tsv",
+        SPECIES_FILES.gathered("{stage}").evaluation,
     log:
-        "logs/evaluate/{species}.{stage}.log",
+        log_path("evaluate", "{species}.{stage}"),
     benchmark:
-        "results/benchmarks/evaluate/{species}.{stage}.tsv"
+        benchmark_path("evaluate", "{species}.{stage}")
     conda:
         "../../envs/traitrack.yaml"
     threads: resource("evaluate", "threads", 1)
