@@ -26,7 +26,7 @@ from traitrack.paths import (  # noqa: E402
     self_trained_stages,
     teacher_stage,
 )
-from traitrack.selftrain.options import SelfTrainingOptions  # noqa: E402
+from traitrack.settings import settings_digest  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 
@@ -148,13 +148,6 @@ def describe_runtime(wildcards, attempt):
     return (configured or 30) * attempt
 
 
-def describe_registration():
-    """The registration settings `describe` reads (its silhouettes): only these, so that
-    tuning the engine's other options does not describe the species again."""
-    keys = ("working_size", "grabcut_iterations", "foreground_detail")
-    return {key: value for key, value in config["registration"].items() if key in keys}
-
-
 def propagate_threads():
     """Threads of `propagate`: `resources.propagate.threads`, else the registration engine's
     `threads` option, else 2 for SAM 2's torch threads. The registration engine runs
@@ -239,20 +232,6 @@ def finetune_sheet(wildcards):
     return rows_digest(finetune_set(wildcards.species).members, fields)
 
 
-def finetune_settings(wildcards):
-    """What the weights depend on besides the files: changing any of it retrains."""
-    sam2 = {k: v for k, v in config["sam2"].items() if k != "finetuned_weights"}
-    return repr(
-        (
-            config["finetune"],
-            sam2,
-            config["seed"],
-            config["structures"],
-            config["background"],
-        )
-    )
-
-
 # ---- self-training (rules pseudo_round, train_student, predict_student in selftrain.smk)
 
 SELF_TRAINING = config["self_training"]
@@ -295,26 +274,6 @@ def stage_engine(stage):
     `<engine>+student`, `<engine>+pseudo+student`), as its stage writes it."""
     name = f"{ENGINE}+pseudo" if PSEUDO_ROUND else ENGINE
     return f"{name}+student" if stage == "student" else name
-
-
-def pseudo_round_settings():
-    """What a pseudo-template round depends on in `self_training` (not `student`, which acts
-    after it)."""
-    return {k: v for k, v in SELF_TRAINING.items() if k != "student"}
-
-
-def student_settings():
-    """What the student's weights depend on in `self_training` (not `rounds`: which labels it
-    learns from is its input files; not the keys used only when it predicts, such as
-    `teacher_weight` with one generation).
-    """
-    options = SelfTrainingOptions.from_config(SELF_TRAINING).student
-    student = {
-        k: v
-        for k, v in SELF_TRAINING["student"].items()
-        if k not in options.prediction_only()
-    }
-    return {"allow_gt_targets": SELF_TRAINING["allow_gt_targets"], "student": student}
 
 
 def comparison_outputs(species):

@@ -16,8 +16,7 @@ rule evaluate:
         runtime=scaled("evaluate", "runtime", 30),
     params:
         sheet=sheet_columns("specimen", "mask", "gt_mask"),
-        samples=config["samples"],
-        structures=STRUCTURES,
         engine=ENGINE,
+        settings=settings_digest("evaluate", config),
     script:
         "../scripts/evaluate.py"

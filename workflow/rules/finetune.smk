@@ -25,11 +25,6 @@ rule finetune:
         gpu=gpus("finetune", True),
     params:
         sheet=finetune_sheet,
-        settings=finetune_settings,
-        samples=config["samples"],
-        structures=STRUCTURES,
-        finetune=config["finetune"],
-        sam2=config["sam2"],
-        seed=config["seed"],
+        settings=settings_digest("finetune", config),
     script:
         "../scripts/finetune.py"

@@ -18,7 +18,6 @@ rule measure:
         runtime=scaled("measure", "runtime", 60),
     params:
         sheet=sheet_columns("specimen", "image", "mask", "px_per_mm"),
-        samples=config["samples"],
-        structures=STRUCTURES,
+        settings=settings_digest("measure", config),
     script:
         "../scripts/measure.py"

@@ -20,13 +20,7 @@ rule describe:
         gpu=gpus("describe", DESCRIBE_SAM2),
     params:
         sheet=sheet_columns("specimen", "image"),
-        samples=config["samples"],
-        method=config["describe"]["method"],
-        thumbnail_size=config["describe"]["thumbnail_size"],
-        pool=config["select"]["template_pool"],
-        seed=config["seed"],
-        registration=describe_registration(),
-        sam2=config["sam2"] if DESCRIBE_SAM2 else {},
+        settings=settings_digest("describe", config),
     script:
         "../scripts/describe.py"
 
@@ -44,8 +38,7 @@ rule select:
         "../../envs/traitrack.yaml"
     params:
         sheet=sheet_columns("specimen", "species", "image", "mask", "genus"),
-        k=config["select"]["k"],
-        pool=config["select"]["template_pool"],
+        settings=settings_digest("select", config),
     script:
         "../scripts/select.py"
 
@@ -62,7 +55,6 @@ rule order:
     conda:
         "../../envs/traitrack.yaml"
     params:
-        mode=config["order"]["mode"],
-        chunk_length=config["order"]["chunk_length"],
+        settings=settings_digest("order", config),
     script:
         "../scripts/order.py"

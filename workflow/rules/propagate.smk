@@ -29,12 +29,7 @@ rule propagate:
         gpu=gpus("propagate", ENGINE == "sam2"),
     params:
         sheet=sheet_columns("specimen", "species", "image", "mask", "genus"),
-        samples=config["samples"],
-        structures=STRUCTURES,
-        engine=ENGINE,
-        engine_options=config[ENGINE],
-        seed=config["seed"],
-        qc=config["qc"],
+        settings=settings_digest("propagate", config),
     script:
         "../scripts/propagate.py"
 
@@ -61,8 +56,6 @@ rule gather:
         runtime=scaled("gather", "runtime", 30),
     params:
         sheet=sheet_columns("specimen", "species", "image", "mask"),
-        samples=config["samples"],
-        structures=STRUCTURES,
-        qc=config["qc"],
+        settings=settings_digest("gather", config),
     script:
         "../scripts/gather.py"

@@ -23,8 +23,7 @@ rule overlays:
         runtime=scaled("overlays", "runtime", 60),
     params:
         sheet=sheet_columns("specimen", "image", "mask"),
-        samples=config["samples"],
-        structures=STRUCTURES,
+        settings=settings_digest("overlays", config),
     script:
         "../scripts/overlays.py"
 
@@ -67,7 +66,7 @@ rule plots:
     conda:
         "../../envs/traitrack.yaml"
     params:
-        seed=config["seed"],
+        settings=settings_digest("plots", config),
     script:
         "../scripts/plots.py"
 

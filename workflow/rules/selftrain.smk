@@ -35,16 +35,7 @@ rule pseudo_round:
         gpu=gpus("pseudo_round", ENGINE == "sam2"),
     params:
         sheet=sheet_columns("specimen", "species", "image", "mask", "gt_mask", "genus"),
-        samples=config["samples"],
-        structures=STRUCTURES,
-        self_training=pseudo_round_settings(),
-        engine=ENGINE,
-        engine_options=config[ENGINE],
-        seed=config["seed"],
-        qc=config["qc"],
-        k=config["select"]["k"],
-        chunk_length=config["order"]["chunk_length"],
-        pool=config["select"]["template_pool"],
+        settings=settings_digest("pseudo_round", config),
     script:
         "../scripts/pseudo_round.py"
 
@@ -77,12 +68,8 @@ rule train_student:
         gpu=gpus("train_student", True),
     params:
         sheet=sheet_columns("specimen", "species", "image", "mask", "gt_mask", "genus"),
-        samples=config["samples"],
-        structures=STRUCTURES,
-        self_training=student_settings(),
-        seed=config["seed"],
-        pool=config["select"]["template_pool"],
         state=SPECIES_FILES.student("state.pt"),
+        settings=settings_digest("train_student", config),
     script:
         "../scripts/train_student.py"
 
@@ -112,14 +99,7 @@ rule predict_student:
         gpu=gpus("predict_student", ENGINE == "sam2"),
     params:
         sheet=sheet_columns("specimen", "species", "image", "mask", "genus"),
-        samples=config["samples"],
-        structures=STRUCTURES,
-        self_training={"student": SELF_TRAINING["student"]},
-        engine=ENGINE,
-        engine_options=config[ENGINE],
-        seed=config["seed"],
-        qc=config["qc"],
-        pool=config["select"]["template_pool"],
+        settings=settings_digest("predict_student", config),
     script:
         "../scripts/predict_student.py"
 
@@ -159,8 +139,7 @@ rule evaluate_selftrain:
         runtime=scaled("evaluate", "runtime", 30),
     params:
         sheet=sheet_columns("specimen", "mask", "gt_mask"),
-        samples=config["samples"],
-        structures=STRUCTURES,
         engine=lambda wildcards: stage_engine(wildcards.stage),
+        settings=settings_digest("evaluate_selftrain", config),
     script:
         "../scripts/evaluate.py"

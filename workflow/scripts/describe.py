@@ -8,14 +8,15 @@ from traitrack.logs import log_to  # noqa: E402
 log_to(snakemake.log[0])
 from traitrack.stages.prepare import run_describe  # noqa: E402
 
+config = snakemake.config  # whole sections: the user's values, defaults filled
 run_describe(
-    snakemake.params.samples,
+    config["samples"],
     snakemake.wildcards.species,
     snakemake.output[0],
-    method=snakemake.params.method,
-    thumbnail_size=snakemake.params.thumbnail_size,
-    pool=snakemake.params.pool,
-    seed=snakemake.params.seed,
-    registration=snakemake.params.registration,
-    sam2=snakemake.params.sam2,
+    method=config["describe"]["method"],
+    thumbnail_size=config["describe"]["thumbnail_size"],
+    pool=config["select"]["template_pool"],
+    seed=config["seed"],
+    registration=config["registration"],
+    sam2=config["sam2"],
 )

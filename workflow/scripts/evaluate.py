@@ -9,11 +9,12 @@ log_to(snakemake.log[0])
 from traitrack.stages.evaluate import run_evaluate  # noqa: E402
 from traitrack.structures import StructureTable  # noqa: E402
 
+config = snakemake.config  # whole sections: the user's values, defaults filled
 run_evaluate(
-    snakemake.params.samples,
+    config["samples"],
     snakemake.wildcards.species,
     snakemake.input.labels,
-    StructureTable.from_config(snakemake.params.structures),
+    StructureTable.from_config(config),
     snakemake.params.engine,
     snakemake.output[0],
 )

@@ -9,13 +9,14 @@ log_to(snakemake.log[0])
 from traitrack.stages.finetune import run_finetune  # noqa: E402
 from traitrack.structures import StructureTable  # noqa: E402
 
+config = snakemake.config  # whole sections: the user's values, defaults filled
 run_finetune(
-    snakemake.params.samples,
+    config["samples"],
     snakemake.wildcards.species,
-    structures=StructureTable.from_config(snakemake.params.structures),
-    finetune=snakemake.params.finetune,
-    sam2=snakemake.params.sam2,
-    seed=snakemake.params.seed,
+    structures=StructureTable.from_config(config),
+    finetune=config["finetune"],
+    sam2=config["sam2"],
+    seed=config["seed"],
     weights_out=snakemake.output.weights,
     loss_out=snakemake.output.loss,
     plot_out=snakemake.output.plot,

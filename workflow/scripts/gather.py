@@ -10,13 +10,14 @@ log_to(snakemake.log[0])
 from traitrack.stages.propagate import run_gather  # noqa: E402
 from traitrack.structures import StructureTable  # noqa: E402
 
+config = snakemake.config  # whole sections: the user's values, defaults filled
 run_gather(
-    snakemake.params.samples,
+    config["samples"],
     snakemake.wildcards.species,
     snakemake.input.shards,
     snakemake.input.labels,
-    structures=StructureTable.from_config(snakemake.params.structures),
-    qc=snakemake.params.qc,
+    structures=StructureTable.from_config(config),
+    qc=config["qc"],
     labels_dir=snakemake.output.labels,
     predictions_out=snakemake.output.predictions,
     qc_out=snakemake.output.qc,

@@ -9,12 +9,13 @@ log_to(snakemake.log[0])
 from traitrack.stages.measure import run_measure  # noqa: E402
 from traitrack.structures import StructureTable  # noqa: E402
 
+config = snakemake.config  # whole sections: the user's values, defaults filled
 run_measure(
-    snakemake.params.samples,
+    config["samples"],
     snakemake.wildcards.species,
     snakemake.input.labels,
     snakemake.input.predictions,
-    StructureTable.from_config(snakemake.params.structures),
+    StructureTable.from_config(config),
     per_specimen_dir=snakemake.output.per_specimen,
     species_table=snakemake.output.table,
 )

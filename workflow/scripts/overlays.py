@@ -9,10 +9,11 @@ log_to(snakemake.log[0])
 from traitrack.stages.report import run_overlays  # noqa: E402
 from traitrack.structures import StructureTable  # noqa: E402
 
+config = snakemake.config  # whole sections: the user's values, defaults filled
 run_overlays(
-    snakemake.params.samples,
+    config["samples"],
     snakemake.wildcards.species,
     snakemake.input.labels,
-    StructureTable.from_config(snakemake.params.structures),
+    StructureTable.from_config(config),
     snakemake.output[0],
 )

@@ -8,4 +8,5 @@ from traitrack.logs import log_to  # noqa: E402
 log_to(snakemake.log[0])
 from traitrack.stages.report import run_plots  # noqa: E402
 
-run_plots(snakemake.input[0], snakemake.output[0], seed=snakemake.params.seed)
+config = snakemake.config  # whole sections: the user's values, defaults filled
+run_plots(snakemake.input[0], snakemake.output[0], seed=config["seed"])

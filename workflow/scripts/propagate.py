@@ -15,19 +15,18 @@ if __name__ == "__main__":
     from traitrack.stages.propagate import run_propagate
     from traitrack.structures import StructureTable
 
+    config = snakemake.config  # whole sections: the user's values, defaults filled
     run_propagate(
-        snakemake.params.samples,
+        config["samples"],
         snakemake.wildcards.species,
         snakemake.input.pseudovideo,
-        structures=StructureTable.from_config(snakemake.params.structures),
-        engine_spec=EngineSpec(
-            snakemake.params.engine,
-            snakemake.params.engine_options,
-            snakemake.params.seed,
-            snakemake.input.get("finetuned", ""),
-            snakemake.threads,
+        structures=StructureTable.from_config(config),
+        engine_spec=EngineSpec.from_config(
+            config,
+            finetuned_weights=snakemake.input.get("finetuned", ""),
+            threads=snakemake.threads,
         ),
-        qc=snakemake.params.qc,
+        qc=config["qc"],
         labels_dir=snakemake.output.labels,
         shard_out=snakemake.output.shard,
         shard=snakemake.wildcards.shard,

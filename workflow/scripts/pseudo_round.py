@@ -10,26 +10,25 @@ from traitrack.propagation import EngineSpec  # noqa: E402
 from traitrack.stages.pseudo import run_pseudo_round  # noqa: E402
 from traitrack.structures import StructureTable  # noqa: E402
 
+config = snakemake.config  # whole sections: the user's values, defaults filled
 run_pseudo_round(
-    snakemake.params.samples,
+    config["samples"],
     snakemake.wildcards.species,
     snakemake.input.labels,
     snakemake.input.qc,
     snakemake.input.descriptors,
     snakemake.input.pseudovideo,
-    structures=StructureTable.from_config(snakemake.params.structures),
-    self_training=snakemake.params.self_training,
-    engine_spec=EngineSpec(
-        snakemake.params.engine,
-        snakemake.params.engine_options,
-        snakemake.params.seed,
-        snakemake.input.get("finetuned", ""),
-        snakemake.threads,
+    structures=StructureTable.from_config(config),
+    self_training=config["self_training"],
+    engine_spec=EngineSpec.from_config(
+        config,
+        finetuned_weights=snakemake.input.get("finetuned", ""),
+        threads=snakemake.threads,
     ),
-    qc=snakemake.params.qc,
-    k=snakemake.params.k,
-    chunk_length=snakemake.params.chunk_length,
-    pool=snakemake.params.pool,
+    qc=config["qc"],
+    k=config["select"]["k"],
+    chunk_length=config["order"]["chunk_length"],
+    pool=config["select"]["template_pool"],
     labels_out=snakemake.output.labels,
     shard_out=snakemake.output.shard,
     shard=snakemake.wildcards.shard,

@@ -8,11 +8,12 @@ from traitrack.logs import log_to  # noqa: E402
 log_to(snakemake.log[0])
 from traitrack.stages.prepare import run_select  # noqa: E402
 
+config = snakemake.config  # whole sections: the user's values, defaults filled
 run_select(
     snakemake.input.samples,
     snakemake.wildcards.species,
     snakemake.input.descriptors,
     snakemake.output[0],
-    k=snakemake.params.k,
-    pool=snakemake.params.pool,
+    k=config["select"]["k"],
+    pool=config["select"]["template_pool"],
 )

@@ -113,6 +113,14 @@ class EngineSpec:
         object.__setattr__(self, "finetuned_weights", str(self.finetuned_weights or ""))
         object.__setattr__(self, "threads", int(self.threads))
 
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Any], *, finetuned_weights: str = "", threads: int = 1
+    ) -> EngineSpec:
+        """The spec of the config's ``engine``, its section and ``seed``."""
+        name = config["engine"]
+        return cls(name, config[name], config["seed"], finetuned_weights, threads)
+
     def workers(self) -> int:
         """Worker processes the job's threads allow: one per ``registration.threads`` threads.
 

@@ -16,8 +16,8 @@ from traitrack.config import SchemaOptions
 PREDICTION_ONLY = ("teacher_weight", "test_flips")
 """``self_training.student`` keys used when the student predicts, never when the first
 generation trains: a change keeps a saved training state (:meth:`StudentOptions.fingerprint`)
-and, with one generation, reruns ``predict_student`` alone (``student_settings`` in
-common.smk, :meth:`StudentOptions.prediction_only`)."""
+and, with one generation, reruns ``predict_student`` alone
+(:func:`traitrack.settings.rule_settings`, :meth:`StudentOptions.prediction_only`)."""
 
 
 @dataclass(frozen=True)
