@@ -42,12 +42,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from traitrack.describe import centre_descriptors, describe_specimens, hog_descriptor  # noqa: E402
+from traitrack.describe import centre_descriptors, describe_specimens  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
 from traitrack.engines.registration.engine import (  # noqa: E402
     RegistrationEngine,
     RegistrationOptions,
 )
+from traitrack.hog import hog_descriptor  # noqa: E402
 from traitrack.io import read_image, read_mask  # noqa: E402
 from traitrack.metrics import (  # noqa: E402
     class_iou,

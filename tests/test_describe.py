@@ -67,7 +67,8 @@ def beetle_on_a_card(shape, centre, scale, width_ratio=0.45, card=True):
 
 
 def test_the_specimen_descriptor_follows_the_specimen_not_its_place_in_the_photograph():
-    from traitrack.describe import describe_specimens, hog_descriptor
+    from traitrack.describe import describe_specimens
+    from traitrack.hog import hog_descriptor
 
     near = beetle_on_a_card((240, 320), (110, 110), 150)
     moved = beetle_on_a_card((240, 320), (230, 130), 90)  # same shape, smaller, elsewhere

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from traitrack.config import load_config, validate_config
-from traitrack.describe import hog_descriptor, letterbox_grey
+from traitrack.hog import hog_descriptor, letterbox_grey
 from traitrack.io import InputError
 from traitrack.order import build_chunks, read_pseudovideo, write_pseudovideo
 from traitrack.samples import read_sample_sheet, template_pool

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from test_registration import STRUCTURES, blob_miou, draw_specimen
 
-from traitrack.describe import hog_descriptor
 from traitrack.engines.base import Frame
 from traitrack.engines.registration.engine import OptionsError, RegistrationEngine
 from traitrack.engines.registration.orient import (
@@ -16,6 +15,7 @@ from traitrack.engines.registration.orient import (
     choose_turn,
     undo_turn,
 )
+from traitrack.hog import hog_descriptor
 
 ALL_TURNS = allowed_turns([0, 90, 180, 270], mirror=True)
 

@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 from skimage.segmentation import find_boundaries
 from skimage.util import img_as_ubyte
 
+from traitrack import rgb
 from traitrack.io.common import atomic_output
 from traitrack.structures import StructureTable
 
@@ -185,12 +186,5 @@ def _text_size(font, text: str) -> tuple[int, int]:
 
 
 def _as_rgb_uint8(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = np.stack([image] * 3, axis=-1)
-    if image.ndim != 3 or image.shape[2] not in (3, 4):
-        raise OverlayError(
-            f"image must be RGB (H, W, 3), RGBA or greyscale (H, W), got shape {image.shape}"
-        )
-    image = image[..., :3]
+    image = rgb.as_rgb(image, error=OverlayError)
     return image if image.dtype == np.uint8 else img_as_ubyte(image)

@@ -15,6 +15,8 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import sato, threshold_otsu
 
+from traitrack import rgb
+
 
 def foreground_mask(
     image: np.ndarray,
@@ -382,11 +384,7 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.dtype != np.uint8:
         raise ValueError(f"foreground_mask needs a uint8 image, got dtype {image.dtype}")
-    if image.ndim == 2:
-        return np.ascontiguousarray(np.repeat(image[..., None], 3, axis=2))
-    if image.ndim == 3 and image.shape[2] in (3, 4):
-        return np.ascontiguousarray(image[..., :3])
-    raise ValueError(f"foreground_mask needs an (H, W) or (H, W, 3) image, got shape {image.shape}")
+    return rgb.as_rgb(image, owner="foreground_mask's image")
 
 
 def _grabcut_foreground(

@@ -54,6 +54,7 @@ from scipy.sparse import csgraph
 from skimage import color, measure, morphology
 from skimage.util import img_as_float
 
+from traitrack import rgb
 from traitrack.structures import Structure, StructureTable
 
 LENGTH_TRAITS = (
@@ -346,14 +347,7 @@ def _colour(pixels: np.ndarray) -> dict[str, float]:
 
 def _as_rgb_float(image: np.ndarray) -> np.ndarray:
     """(H, W, 3) float RGB in 0..1 from RGB, RGBA or greyscale input."""
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = np.stack([image] * 3, axis=-1)
-    if image.ndim != 3 or image.shape[2] not in (3, 4):
-        raise MeasurementError(
-            f"image must be RGB (H, W, 3), RGBA or greyscale (H, W), got shape {image.shape}"
-        )
-    return img_as_float(image[..., :3])
+    return img_as_float(rgb.as_rgb(image, error=MeasurementError))
 
 
 def _mm_per_px(px_per_mm: float | None) -> float | None:

@@ -24,6 +24,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
+from traitrack import rgb  # noqa: E402
 from traitrack.engines.sam2.letterbox import (  # noqa: E402
     PAD_RGB,
     fit_letterbox,
@@ -188,9 +189,7 @@ def make_sample(
     Sample
         The letterboxed sample.
     """
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
+    image = rgb.as_rgb(image, owner="the student's image")
     box = fit_letterbox(image.shape[0], image.shape[1], size)
     square_labels = letterbox_mask(np.asarray(labels, np.uint8), box)
     inside = letterbox_mask(np.ones(image.shape[:2], np.uint8), box).astype(np.float32)

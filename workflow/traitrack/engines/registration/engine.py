@@ -28,7 +28,6 @@ import numpy as np
 import SimpleITK as sitk
 from threadpoolctl import threadpool_limits
 
-from traitrack.describe import hog_descriptor
 from traitrack.engines.base import (
     Frame,
     Prediction,
@@ -68,6 +67,7 @@ from traitrack.engines.registration.state import (
     Scene,
     as_rgb,
 )
+from traitrack.hog import hog_descriptor
 from traitrack.metrics import class_iou, mean_iou, nanmean
 from traitrack.silhouette import foreground_from_prior
 from traitrack.structures import StructureTable

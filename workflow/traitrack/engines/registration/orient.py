@@ -2,7 +2,7 @@
 
 A silhouette cannot tell a beetle's head from its tail, nor an ant facing left from one facing
 right: both fit a template's outline almost as well turned round.  Appearance can: the HOG
-descriptor of a grey thumbnail (:func:`traitrack.describe.hog_descriptor`, the descriptor that
+descriptor of a grey thumbnail (:func:`traitrack.hog.hog_descriptor`, the descriptor that
 selects templates) of the target turned the right way is closer to its templates' descriptors
 than any other turn.  The config states which turns a dataset allows (its prior: beetles may
 lie in any of four quarter turns, ants face left and only an odd one is mirrored); the unturned
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from traitrack.describe import hog_descriptor
+from traitrack.hog import hog_descriptor
 
 QUARTER_TURNS = (0, 90, 180, 270)
 

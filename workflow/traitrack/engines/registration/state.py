@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from traitrack import rgb
 from traitrack.engines.registration.align import Alignment, Silhouette, full_resolution_mask
 from traitrack.engines.registration.options import RegistrationOptions
 from traitrack.structures import StructureTable
@@ -109,6 +110,4 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.dtype != np.uint8:
         raise ValueError(f"registration engine needs uint8 images, got dtype {image.dtype}")
-    if image.ndim == 2:
-        return np.repeat(image[..., None], 3, axis=2)
-    return np.ascontiguousarray(image[..., :3])
+    return rgb.as_rgb(image, owner="the registration engine's image")
