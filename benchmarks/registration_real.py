@@ -147,7 +147,7 @@ def evaluate_target(task: tuple) -> dict:
         result[f"{name}_iou"] = class_iou(prediction.labels, truth, structures.labels)
         result[f"{name}_miou"] = mean_iou(result[f"{name}_iou"])
         for field in EVIDENCE:  # the prediction's own QC evidence, as the workflow's QC takes it
-            result[f"{name}_{field}"] = getattr(prediction, field)
+            result[f"{name}_{field}"] = prediction.evidence.get(field, np.nan)
         result[f"{name}_outline_iou"] = outline_iou(prediction.labels, truth)
         result[f"{name}_true_outline_miou"] = mean_iou(
             class_iou(with_true_outline(prediction.labels, truth), truth, structures.labels)

@@ -43,7 +43,11 @@ def test_round_trip_sends_the_prediction_back_onto_the_templates():
         Frame("b", np.zeros((20, 20, 3), np.uint8), labels(2)),
     ]
     evidence = evidence_of(
-        Prediction("t", labels(), agreement=0.8, edge_agreement=0.9, single_template_agreement=0.7)
+        Prediction(
+            "t",
+            labels(),
+            evidence={"agreement": 0.8, "edge_agreement": 0.9, "single_template_agreement": 0.7},
+        )
     )
     rows = round_trip(engine, target, labels(), templates, STRUCTURES, evidence)
     (chunk,) = engine.chunks

@@ -169,13 +169,15 @@ def test_prediction_fields_are_filled(moved_prediction):
         assert 0.5 < moved_prediction.confidence[name] <= 1.0
         assert 0.5 < moved_prediction.object_score[name] <= 1.0
     blob_agreement = [moved_prediction.object_score[n] for n in ("head", "pronotum", "elytra")]
-    assert moved_prediction.agreement == pytest.approx(np.mean(blob_agreement))
-    assert 0.8 < moved_prediction.edge_agreement <= 1.0  # a clean target: edges confirm it
+    assert moved_prediction.evidence["agreement"] == pytest.approx(np.mean(blob_agreement))
+    assert (
+        0.8 < moved_prediction.evidence["edge_agreement"] <= 1.0
+    )  # a clean target: edges confirm it
 
 
 def test_edge_agreement_is_nan_without_the_snap(template, moved):
     prediction = run([template], moved[0], {"snap_beta": 0.0})
-    assert np.isnan(prediction.edge_agreement)
+    assert np.isnan(prediction.evidence["edge_agreement"])
 
 
 def test_single_template_agreement_is_what_each_template_predicts_alone(
@@ -189,10 +191,12 @@ def test_single_template_agreement_is_what_each_template_predicts_alone(
     alone = [run([one], moved[0]).labels for one in (template, good, bad)]
     scores = [mean_iou(class_iou(labels, fused.labels, STRUCTURES.labels)) for labels in alone]
     assert min(scores) < 0.95  # the templates do not all predict the fused labels
-    assert fused.single_template_agreement == pytest.approx(np.mean(scores))
-    assert np.isnan(moved_prediction.single_template_agreement)  # one template: no evidence
+    assert fused.evidence["single_template_agreement"] == pytest.approx(np.mean(scores))
+    assert np.isnan(
+        moved_prediction.evidence["single_template_agreement"]
+    )  # one template: no evidence
     off = run([template, good], moved[0], {"qc_single_templates": False})
-    assert np.isnan(off.single_template_agreement)
+    assert np.isnan(off.evidence["single_template_agreement"])
 
 
 def test_round_trip_from_a_predicted_target_recovers_the_template(

@@ -91,7 +91,7 @@ def evidence_of(prediction: Prediction) -> dict[str, float]:
     dict of str to float
         One entry per :data:`EVIDENCE` field, NaN where the engine has none.
     """
-    return {key: float(getattr(prediction, key)) for key in EVIDENCE}
+    return {key: float(prediction.evidence.get(key, np.nan)) for key in EVIDENCE}
 
 
 def summarise_round_trips(

@@ -66,17 +66,15 @@ class Prediction:
         registration: template agreement); NaN where not applicable.
     templates : tuple of str
         The template specimens the prediction was derived from.
-    agreement : float
-        How well the templates agree about where the parts are (0..1; the QC score uses it to
-        catch mistakes the round trip cannot see), NaN for engines without it.
-    edge_agreement : float
-        How much of the transferred part boundaries the target's own edges confirm (0..1;
-        registration: Dice of the compact parts before and after they are snapped to the
-        target's edges), NaN for engines without it.
-    single_template_agreement : float
-        How well what each template predicts alone agrees with the fused prediction, small
-        and thin parts included (0..1; registration: mean mIoU), NaN for engines without it
-        or a single template.
+    evidence : dict of str to float
+        The prediction's own QC evidence, each 0..1, under the names of
+        :data:`traitrack.qc.EVIDENCE`; an engine fills those it has (SAM 2: none, its QC is
+        the round trip alone) and the QC reads a missing one as NaN. ``agreement``: how well
+        the templates agree about where the parts are; ``edge_agreement``: how much of the
+        transferred part boundaries the target's own edges confirm (registration: Dice of the
+        compact parts before and after they are snapped to the target's edges);
+        ``single_template_agreement``: how well what each template predicts alone agrees with
+        the fused prediction (registration: mean mIoU; NaN with a single template).
     """
 
     specimen: str
@@ -84,9 +82,7 @@ class Prediction:
     confidence: dict[str, float] = field(default_factory=dict)
     object_score: dict[str, float] = field(default_factory=dict)
     templates: tuple[str, ...] = ()
-    agreement: float = float("nan")
-    edge_agreement: float = float("nan")
-    single_template_agreement: float = float("nan")
+    evidence: dict[str, float] = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -335,11 +335,13 @@ class RegistrationEngine:
             confidence=probability_summary(steps.labels, probabilities, structures),
             object_score=agreement,
             templates=tuple(t.specimen for t in templates),
-            agreement=nanmean(blobs or list(agreement.values())),
-            edge_agreement=float(edge_agreement),
-            single_template_agreement=self._single_template_agreement(
-                scene, steps.labels, warped, templates, aligned, weights
-            ),
+            evidence={
+                "agreement": nanmean(blobs or list(agreement.values())),
+                "edge_agreement": float(edge_agreement),
+                "single_template_agreement": self._single_template_agreement(
+                    scene, steps.labels, warped, templates, aligned, weights
+                ),
+            },
         )
 
     def _single_template_agreement(self, scene, fused, warped, templates, aligned, weights):
