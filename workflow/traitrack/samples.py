@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from traitrack.io.common import InputError
 
 REQUIRED_COLUMNS = ("specimen", "species", "image")
 OPTIONAL_COLUMNS = ("mask", "px_per_mm", "gt_mask", "genus")
 POOLS = ("species", "genus", "all")
-SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+SAMPLES_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "samples.schema.yaml"
+#: a specimen's or species' slug, from the sample sheet's schema (its one home)
+SLUG = re.compile(yaml.safe_load(SAMPLES_SCHEMA.read_text())["properties"]["specimen"]["pattern"])
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ One cycle, for a template x0 with its N structure masks and an unlabelled specim
 The loss (:func:`cycle_loss`) compares x0' with x0's true masks; because the prompt is soft,
 its gradient flows through the backward half into the forward prediction.
 
-Every step is the model's own (``track_step``, ``_encode_new_memory``), called as
-:class:`~traitrack.engines.sam2.tracker.Sam2Tracker` calls them, with the model in eval mode (no
+Every step is the model's own (``track_step``, ``_encode_new_memory``), through the same
+functions as :class:`~traitrack.engines.sam2.tracker.Sam2Tracker`
+(:mod:`traitrack.engines.sam2.step`), with the model in eval mode (no
 dropout, SAM 2's inference-time memory settings).  The one difference is where the gradient must
 pass: the soft prompt's memory is encoded from the sigmoid of its logits (SAM 2's training-time
 path, ``is_mask_from_pts=False``) instead of the binarised mask inference uses, which would cut
@@ -27,35 +28,18 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from traitrack.engines.sam2.step import (
+    StepFrame,
+    condition_step,
+    empty_memory,
+    predict_step,
+)
+
 # A structure SAM 2 calls absent gets mask logits of -1024 (its NO_OBJ_SCORE) with no gradient;
 # flooring the logits bounds that constant in the loss table.  Real logits this low carry no
 # gradient anyway (sigmoid(-50) ~ 2e-22); the object-score term is what teaches presence.
 LOGIT_FLOOR = -50.0
 CYCLE_FRAMES = 2  # each half is a two-frame chunk [conditioning, prediction], as the QC round trip
-
-
-@dataclass
-class FrameInputs:
-    """One image's features in the layout ``track_step`` wants, expanded to N objects.
-
-    Attributes
-    ----------
-    feats : list of torch.Tensor
-        The projected feature levels, each (HW, N, C).
-    pos : list of torch.Tensor
-        Their positional encodings, each (HW, N, C).
-    sizes : list of tuple of int
-        The (h, w) of every level.
-    """
-
-    feats: list[torch.Tensor]
-    pos: list[torch.Tensor]
-    sizes: list[tuple[int, int]]
-
-    @property
-    def batch(self) -> int:
-        """The number of objects N the features are expanded to."""
-        return self.feats[-1].shape[1]
 
 
 @dataclass
@@ -120,7 +104,7 @@ def encode_levels(
     return tuple(out["backbone_fpn"]), tuple(out["vision_pos_enc"])
 
 
-def frame_inputs(model, levels, pos, batch: int) -> FrameInputs:
+def frame_inputs(model, levels, pos, batch: int) -> StepFrame:
     """Project and flatten raw levels to (HW, N, C) features, as ``forward_image`` + tracker do.
 
     Parameters
@@ -134,7 +118,7 @@ def frame_inputs(model, levels, pos, batch: int) -> FrameInputs:
 
     Returns
     -------
-    FrameInputs
+    StepFrame
         The frame, ready for ``track_step``.
     """
     levels = list(levels)
@@ -146,21 +130,10 @@ def frame_inputs(model, levels, pos, batch: int) -> FrameInputs:
     sizes = [(x.shape[-2], x.shape[-1]) for x in pos]
     feats = [x.expand(batch, -1, -1, -1).flatten(2).permute(2, 0, 1) for x in levels]
     pos = [x[:1].expand(batch, -1, -1, -1).flatten(2).permute(2, 0, 1) for x in pos]
-    return FrameInputs(feats, pos, sizes)
+    return StepFrame(feats, pos, sizes)
 
 
-def empty_memory() -> dict[str, dict[int, dict]]:
-    """Return a fresh memory bank (SAM 2's ``output_dict``).
-
-    Returns
-    -------
-    dict
-        Empty ``cond_frame_outputs`` and ``non_cond_frame_outputs``.
-    """
-    return {"cond_frame_outputs": {}, "non_cond_frame_outputs": {}}
-
-
-def condition(model, frame: FrameInputs, masks: torch.Tensor, memory: dict, soft: bool) -> None:
+def condition(model, frame: StepFrame, masks: torch.Tensor, memory: dict, soft: bool) -> None:
     """Make ``frame`` conditioning frame 0 of ``memory`` with (N, 1, S, S) ``masks``.
 
     As the tracker's ``_condition`` (mask taken as output, memory encoded from the low-res mask
@@ -171,7 +144,7 @@ def condition(model, frame: FrameInputs, masks: torch.Tensor, memory: dict, soft
     ----------
     model : SAM2Base
         The network.
-    frame : FrameInputs
+    frame : StepFrame
         The conditioning frame.
     masks : torch.Tensor
         (N, 1, S, S) masks or probabilities.
@@ -180,30 +153,8 @@ def condition(model, frame: FrameInputs, masks: torch.Tensor, memory: dict, soft
     soft : bool
         Encode the memory from probabilities (training path) rather than the binarised mask.
     """
-    out = model.track_step(
-        frame_idx=0,
-        is_init_cond_frame=True,
-        current_vision_feats=frame.feats,
-        current_vision_pos_embeds=frame.pos,
-        feat_sizes=frame.sizes,
-        point_inputs=None,
-        mask_inputs=masks,
-        output_dict=memory,
-        num_frames=CYCLE_FRAMES,
-        run_mem_encoder=False,
-    )
-    high_res = F.interpolate(
-        out["pred_masks"].float(),
-        size=(model.image_size, model.image_size),
-        mode="bilinear",
-        align_corners=False,
-    )
-    maskmem, maskmem_pos = model._encode_new_memory(
-        current_vision_feats=frame.feats,
-        feat_sizes=frame.sizes,
-        pred_masks_high_res=high_res,
-        object_score_logits=out["object_score_logits"],
-        is_mask_from_pts=not soft,
+    out, maskmem, maskmem_pos = condition_step(
+        model, frame, masks, memory, index=0, num_frames=CYCLE_FRAMES, soft=soft
     )
     memory["cond_frame_outputs"][0] = {
         "maskmem_features": maskmem,
@@ -213,14 +164,14 @@ def condition(model, frame: FrameInputs, masks: torch.Tensor, memory: dict, soft
     }
 
 
-def predict(model, frame: FrameInputs, memory: dict) -> HalfOutput:
+def predict(model, frame: StepFrame, memory: dict) -> HalfOutput:
     """Predict frame 1 of the two-frame chunk from ``memory`` alone.
 
     Parameters
     ----------
     model : SAM2Base
         The network.
-    frame : FrameInputs
+    frame : StepFrame
         The frame to predict.
     memory : dict
         The memory bank holding the conditioning frame.
@@ -230,35 +181,24 @@ def predict(model, frame: FrameInputs, memory: dict) -> HalfOutput:
     HalfOutput
         The prediction.
     """
-    out = model.track_step(
-        frame_idx=1,
-        is_init_cond_frame=False,
-        current_vision_feats=frame.feats,
-        current_vision_pos_embeds=frame.pos,
-        feat_sizes=frame.sizes,
-        point_inputs=None,
-        mask_inputs=None,
-        output_dict=memory,
-        num_frames=CYCLE_FRAMES,
-        run_mem_encoder=False,
-    )
+    out = predict_step(model, frame, memory, index=1, num_frames=CYCLE_FRAMES)
     return HalfOutput(
         out["pred_masks_high_res"][:, 0].float(), out["object_score_logits"][:, 0].float()
     )
 
 
-def forward_half(model, x0: FrameInputs, masks0: torch.Tensor, x1: FrameInputs) -> HalfOutput:
+def forward_half(model, x0: StepFrame, masks0: torch.Tensor, x1: StepFrame) -> HalfOutput:
     """Predict x1 from template x0 and its true (N, S, S) masks.
 
     Parameters
     ----------
     model : SAM2Base
         The network.
-    x0 : FrameInputs
+    x0 : StepFrame
         The template.
     masks0 : torch.Tensor
         (N, S, S) x0's true masks.
-    x1 : FrameInputs
+    x1 : StepFrame
         The unlabelled specimen.
 
     Returns
@@ -271,18 +211,18 @@ def forward_half(model, x0: FrameInputs, masks0: torch.Tensor, x1: FrameInputs) 
     return predict(model, x1, memory)
 
 
-def backward_half(model, x1: FrameInputs, soft_prompt: torch.Tensor, x0: FrameInputs) -> HalfOutput:
+def backward_half(model, x1: StepFrame, soft_prompt: torch.Tensor, x0: StepFrame) -> HalfOutput:
     """Predict x0' from x1 conditioned on the (N, S, S) ``soft_prompt``, from an empty memory.
 
     Parameters
     ----------
     model : SAM2Base
         The network.
-    x1 : FrameInputs
+    x1 : StepFrame
         The unlabelled specimen.
     soft_prompt : torch.Tensor
         (N, S, S) probabilities of x1's forward prediction.
-    x0 : FrameInputs
+    x0 : StepFrame
         The template, predicted back.
 
     Returns
@@ -295,18 +235,18 @@ def backward_half(model, x1: FrameInputs, soft_prompt: torch.Tensor, x0: FrameIn
     return predict(model, x0, memory)
 
 
-def palindrome_cycle(model, x0: FrameInputs, masks0: torch.Tensor, x1: FrameInputs) -> CycleOutput:
+def palindrome_cycle(model, x0: StepFrame, masks0: torch.Tensor, x1: StepFrame) -> CycleOutput:
     """Run one cycle x0 -> x1 -> x0' (module docstring); the soft prompt keeps the graph.
 
     Parameters
     ----------
     model : SAM2Base
         The network.
-    x0 : FrameInputs
+    x0 : StepFrame
         The template.
     masks0 : torch.Tensor
         (N, S, S) x0's true masks.
-    x1 : FrameInputs
+    x1 : StepFrame
         The unlabelled specimen.
 
     Returns

@@ -28,10 +28,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from traitrack.engines.sam2.features import ImageFeatures
 from traitrack.engines.sam2.model import autocast, positional_encodings
+from traitrack.engines.sam2.step import StepFrame, condition_step, empty_memory, predict_step
 
 
 @dataclass
@@ -123,7 +123,7 @@ class Sam2Tracker:
         feat_sizes = [(x.shape[-2], x.shape[-1]) for x in pos]
         feats = [x.expand(batch, -1, -1, -1).flatten(2).permute(2, 0, 1) for x in levels]
         pos_embeds = [x.expand(batch, -1, -1, -1).flatten(2).permute(2, 0, 1) for x in pos]
-        return feats, pos_embeds, feat_sizes
+        return StepFrame(feats, pos_embeds, feat_sizes)
 
     # -- tracking -----------------------------------------------------------------------------
     @torch.inference_mode()
@@ -158,10 +158,7 @@ class Sam2Tracker:
         """
         if not conditioning:
             raise ValueError("a SAM 2 chunk needs at least one conditioning frame")
-        output_dict: dict[str, dict[int, dict]] = {
-            "cond_frame_outputs": {},
-            "non_cond_frame_outputs": {},
-        }
+        output_dict = empty_memory()
         batch = conditioning[0][1].shape[0]
         for index, (features, masks) in enumerate(conditioning):
             yield self._condition(index, features, masks, output_dict, num_frames)
@@ -174,35 +171,12 @@ class Sam2Tracker:
             yield frame
 
     def _condition(self, index, features, masks, output_dict, num_frames) -> TrackedFrame:
-        model = self.model
-        feats, pos_embeds, feat_sizes = self._vision_inputs(features, masks.shape[0])
+        frame = self._vision_inputs(features, masks.shape[0])
         mask_inputs = masks[:, None].to(self.device, torch.float32)
         with autocast(self.device, self.dtype):
-            out = model.track_step(
-                frame_idx=index,
-                is_init_cond_frame=True,
-                current_vision_feats=feats,
-                current_vision_pos_embeds=pos_embeds,
-                feat_sizes=feat_sizes,
-                point_inputs=None,
-                mask_inputs=mask_inputs,
-                output_dict=output_dict,
-                num_frames=num_frames,
-                run_mem_encoder=False,
-            )
             # as propagate_in_video_preflight: memory from the (binarised) low-res mask
-            high_res = F.interpolate(
-                out["pred_masks"].float(),
-                size=(model.image_size, model.image_size),
-                mode="bilinear",
-                align_corners=False,
-            )
-            maskmem, maskmem_pos = model._encode_new_memory(
-                current_vision_feats=feats,
-                feat_sizes=feat_sizes,
-                pred_masks_high_res=high_res,
-                object_score_logits=out["object_score_logits"],
-                is_mask_from_pts=True,
+            out, maskmem, maskmem_pos = condition_step(
+                self.model, frame, mask_inputs, output_dict, index=index, num_frames=num_frames
             )
         output_dict["cond_frame_outputs"][index] = self._compact(out, maskmem, maskmem_pos)
         return TrackedFrame(
@@ -213,19 +187,15 @@ class Sam2Tracker:
         )
 
     def _propagate(self, index, features, batch, output_dict, num_frames, remember) -> TrackedFrame:
-        feats, pos_embeds, feat_sizes = self._vision_inputs(features, batch)
+        frame = self._vision_inputs(features, batch)
         with autocast(self.device, self.dtype):
-            out = self.model.track_step(
-                frame_idx=index,
-                is_init_cond_frame=False,
-                current_vision_feats=feats,
-                current_vision_pos_embeds=pos_embeds,
-                feat_sizes=feat_sizes,
-                point_inputs=None,
-                mask_inputs=None,
-                output_dict=output_dict,
+            out = predict_step(
+                self.model,
+                frame,
+                output_dict,
+                index=index,
                 num_frames=num_frames,
-                run_mem_encoder=remember,
+                remember=remember,
             )
         if remember:
             output_dict["non_cond_frame_outputs"][index] = self._compact(
