@@ -6,7 +6,7 @@ CORES ?= 2
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: example test lint format dag report pins clean
+.PHONY: example test lint format docs dag report pins clean
 
 $(BIN)/.installed: envs/requirements.txt envs/requirements-dev.txt envs/requirements-sam2.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ format: $(BIN)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 	$(BIN)/snakefmt workflow/Snakefile workflow/rules
+
+# config/README.md's key tables from the schema, their one source (edit the schema's descriptions)
+docs: $(BIN)/.installed
+	$(BIN)/python -m traitrack.config_reference config/README.md workflow/schemas/config.schema.yaml
 
 # after `make example`: the HTML report (rule graph, overlays, QC, evaluation, trait plots)
 report: $(BIN)/.installed
