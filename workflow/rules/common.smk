@@ -19,6 +19,11 @@ from traitrack.selftrain.options import SelfTrainingOptions  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 
+# trays (trays.smk): once `snakemake trays` has split them, the sample sheet with their crops
+USER_SAMPLES = config["samples"]
+TRAY_SAMPLES = "results/trays/samples.tsv"
+if config["trays"] and Path(TRAY_SAMPLES).exists():
+    config["samples"] = TRAY_SAMPLES
 SAMPLES = read_sample_sheet(config["samples"])
 validate(SAMPLES, schema="../schemas/samples.schema.yaml")
 SPECIES = species_list(SAMPLES)
@@ -190,6 +195,9 @@ def final_outputs():
             f"{final_dir(species)}/masks.coco.json",
             *comparison_outputs(species),
         ]
+    if config["trays"]:
+        split_done = config["samples"] == TRAY_SAMPLES
+        outputs.append("results/trays/traits" if split_done else "results/trays/trays.tsv")
     return outputs
 
 

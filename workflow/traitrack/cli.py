@@ -306,8 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _write_example(out: str, seed: int) -> None:
     from traitrack.example.synthetic import write_example
+    from traitrack.example.tray import write_example_tray
 
     write_example(out, seed=seed)
+    write_example_tray(out, seed=seed)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -94,6 +94,7 @@ def compose_tray(
     touching_fraction: float = 0.3,
     fill: float = 0.3,
     gap: int | None = None,
+    rescale: bool = True,
 ) -> ComposedTray:
     """Compose one tray.
 
@@ -113,6 +114,9 @@ def compose_tray(
         Share of the specimen area (below the label strip) the specimens' boxes cover.
     gap : int, optional
         Least distance between specimens that are not touching (default 1% of the side).
+    rescale : bool
+        Scale each specimen to the size ``fill`` asks for (0.85-1.15 of it); False keeps the
+        specimens' own pixel size (one pixel size for the whole tray).
     """
     height, width = shape
     image = tray_background(shape, background, rng)
@@ -166,7 +170,7 @@ def compose_tray(
     instances = np.zeros(shape, np.uint16)
     sources, touching, placed = [], 0, []
     for index, (rgb, mask) in enumerate(specimens):
-        scale = side * rng.uniform(0.85, 1.15) / max(mask.shape)
+        scale = side * rng.uniform(0.85, 1.15) / max(mask.shape) if rescale else 1.0
         piece, piece_mask = _rotated(rgb, mask, float(rng.uniform(0, 360)), scale)
         position = None
         if placed and rng.random() < touching_fraction:
