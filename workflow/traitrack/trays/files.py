@@ -172,7 +172,8 @@ def write_crops(folder, tray: str, image: np.ndarray, labels: np.ndarray, boxes)
         if (window == 0).any():
             # a neighbour reaching into the padding is painted over with the tray's colour
             others = cv2.dilate(((window > 0) & (window != k)).astype(np.uint8), np.ones((5, 5)))
-            crop[others > 0] = np.median(crop[window == 0], axis=0).astype(np.uint8)
+            paint = (others > 0) & (window != k)
+            crop[paint] = np.median(crop[window == 0], axis=0).astype(np.uint8)
         with atomic_output(path) as temporary:
             Image.fromarray(crop).save(temporary, format="PNG")
         with atomic_output(path.with_suffix(".mask.png")) as temporary:
