@@ -91,8 +91,8 @@ def foreground_mask(
 ) -> np.ndarray:
     """Foreground of the working image: far in colour, or on an edge and half as far.
 
-    Small holes are filled (a leg's loop, a specimen's reflection) so that what follows sees
-    solid bodies.
+    Small holes are filled (a specimen's reflection), and larger ones whose mean distance is
+    above half the threshold, so that what follows sees solid bodies.
     """
     height, width = lab.shape[:2]
     distance = colour_distance(lab, model, np.arange(height), np.arange(width))
@@ -103,7 +103,14 @@ def foreground_mask(
         (edges > edge_threshold) & (distance > model.threshold / 2)
     )
     mask = ndi.binary_opening(mask, np.ones((2, 2), bool))
-    return morphology.remove_small_holes(mask, max_size=min_hole)
+    mask = morphology.remove_small_holes(mask, max_size=min_hole)
+    # larger holes are filled too where they are not plainly background: the low-contrast
+    # middle of a dark specimen on a dark tray, not the tray seen through a leg's loop
+    holes, count = ndi.label(ndi.binary_fill_holes(mask) & ~mask)
+    if count:
+        means = ndi.mean(distance, holes, np.arange(1, count + 1))
+        mask |= np.isin(holes, np.flatnonzero(means > model.threshold / 2) + 1)
+    return mask
 
 
 @dataclass(frozen=True)

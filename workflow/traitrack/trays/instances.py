@@ -72,7 +72,8 @@ def merge_wide_necks(
 
     A region smaller than 0.3 ``typical_area`` is always merged into the neighbour it shares
     the longest boundary with, and so are two regions that together are about one specimen
-    (at most 1.8 ``typical_area``, the smaller under 0.7), a beetle cut at its waist.
+    (at most 2 ``typical_area``, the smaller under 0.7) where the smaller continues the
+    larger's long axis: a beetle cut at its waist.
     """
     regions = regions.copy()
     min_area = 0.3 * typical_area
@@ -90,8 +91,9 @@ def merge_wide_necks(
                 small = min(areas[i], areas[j]) < min_area
                 # two parts of one specimen split at its waist: together about one specimen
                 small = small or (
-                    areas[i] + areas[j] <= 1.8 * typical_area
+                    areas[i] + areas[j] <= 2.0 * typical_area
                     and min(areas[i], areas[j]) < 0.7 * typical_area
+                    and continues_axis(regions, *sorted((i, j), key=areas.get))
                 )
                 wide = boundary >= neck_ratio * min(widths[i], widths[j])
                 if small or wide:
@@ -206,8 +208,9 @@ def merge_halves(labels: np.ndarray, *, typical_area: float, max_gap: float) -> 
     elytra where the waist is thin or pale).
 
     The smallest instance under 0.7 ``typical_area`` is joined to its nearest neighbour when
-    the gap is at most ``max_gap`` pixels and both together are at most 1.8 ``typical_area``;
-    repeated until no instance qualifies.
+    the gap is at most ``max_gap`` pixels, both together are at most 2 ``typical_area`` and
+    the small one continues the neighbour's long axis (``continues_axis``); repeated until no
+    instance qualifies.
     """
     labels = labels.copy()
     margin = int(np.ceil(max_gap)) + 1
@@ -233,7 +236,27 @@ def merge_halves(labels: np.ndarray, *, typical_area: float, max_gap: float) -> 
         mine = window == index
         closest = np.argmin(np.where(mine, gap, np.inf))
         owner = int(window[near_r.flat[closest], near_c.flat[closest]])
-        if gap.flat[closest] <= max_gap and areas[index] + areas[owner] <= 1.8 * typical_area:
+        together = areas[index] + areas[owner] <= 2.0 * typical_area
+        if gap.flat[closest] <= max_gap and together and continues_axis(labels, index, owner):
             labels[labels == index] = owner
         else:
             refused.add(index)
+
+
+def continues_axis(labels: np.ndarray, small: int, large: int) -> bool:
+    """Whether instance ``small`` sits on the long axis of ``large``, beyond its middle.
+
+    A beetle's head and pronotum lie on the line of its elytra; a neighbour touching it lies
+    anywhere. True when the offset between the centroids runs along the large instance's
+    major axis (sideways less than 0.35 of the way along) and no farther than its length.
+    """
+    rows, cols = np.nonzero(labels == large)
+    centre = np.array([rows.mean(), cols.mean()])
+    covariance = np.cov(np.stack([rows, cols]).astype(np.float64))
+    values, vectors = np.linalg.eigh(covariance)
+    axis, length = vectors[:, -1], 4 * np.sqrt(max(values[-1], 1e-9))
+    small_rows, small_cols = np.nonzero(labels == small)
+    offset = np.array([small_rows.mean(), small_cols.mean()]) - centre
+    along = abs(float(offset @ axis))
+    sideways = float(np.linalg.norm(offset - (offset @ axis) * axis))
+    return sideways <= 0.35 * along and along <= length

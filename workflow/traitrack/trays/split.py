@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 from scipy import ndimage as ndi
 from skimage import morphology, segmentation
@@ -36,7 +37,7 @@ class SplitOptions:
 
     working_megapixels: float = 1.0
     border_fraction: float = 0.03
-    min_delta_e: float = 8.0
+    min_delta_e: float = 5.0
     noise_factor: float = 1.5
     edge_threshold: float = 40.0
     line_min_length: float = 0.3
@@ -245,34 +246,52 @@ def refine_full_resolution(
     neighbours never share a pixel) a pixel belongs to the specimen when its colour is far
     from the background model; only the connected pieces that meet the working instance are
     kept, so thin legs lost at the working scale come back and nothing else does. Pixels of a
-    removed line (``removed``, working scale) stay out.
+    removed line (``removed``, working scale) stay out. The colour distance is taken from the
+    background around the specimen (``_local_distance``), which follows the tray's blotches
+    and shading closer than the plane fitted to the border.
     """
     height, width = image.shape[:2]
     labels = np.zeros((height, width), np.uint16)
     territory = segmentation.expand_labels(instances, distance=options.territory_px)
     territory[ndi.binary_dilation(removed) & (instances == 0)] = 0
+    margin = 3 * options.territory_px + 2
     for index, box in enumerate(ndi.find_objects(territory), start=1):
         if box is None:
             continue
-        (r0, r1), (c0, c1) = (box[0].start, box[0].stop), (box[1].start, box[1].stop)
+        r0, r1 = max(0, box[0].start - margin), min(territory.shape[0], box[0].stop + margin)
+        c0, c1 = max(0, box[1].start - margin), min(territory.shape[1], box[1].stop + margin)
         y0, y1 = int(np.floor(r0 / scale)), min(height, int(np.ceil(r1 / scale)))
         x0, x1 = int(np.floor(c0 / scale)), min(width, int(np.ceil(c1 / scale)))
         rows = np.clip(((np.arange(y0, y1) + 0.5) * scale).astype(int), 0, territory.shape[0] - 1)
         cols = np.clip(((np.arange(x0, x1) + 0.5) * scale).astype(int), 0, territory.shape[1] - 1)
-        mine = territory[np.ix_(rows, cols)] == index
+        window = territory[np.ix_(rows, cols)]
+        mine = window == index
         core = instances[np.ix_(rows, cols)] == index
         lab = fg.to_lab(image[y0:y1, x0:x1])
-        distance = fg.colour_distance(
-            lab,
-            model,
+        coordinates = (
             (np.arange(y0, y1) + 0.5) * scale - 0.5,
             (np.arange(x0, x1) + 0.5) * scale - 0.5,
         )
+        distance, threshold = _local_distance(lab, window == 0, model, options, coordinates)
+        distance = cv2.medianBlur(distance.astype(np.float32), 3)  # single noisy pixels out
         inner = ndi.binary_erosion(core, iterations=max(1, round(1 / scale)))
-        mask = mine & ((distance > model.threshold) | (inner & (distance > model.threshold / 2)))
+        mask = mine & ((distance > threshold) | (inner & (distance > threshold / 2)))
         pieces, _ = ndi.label(mask)
         keep = np.unique(pieces[core & mask])
         mask = np.isin(pieces, keep[keep > 0])
         mask = morphology.remove_small_holes(mask, max_size=max(16, int(4 / scale**2)))
         labels[y0:y1, x0:x1][mask & mine] = index
     return labels
+
+
+def _local_distance(lab, background, model, options: SplitOptions, coordinates):
+    """Colour distance from the local background (the median of ``background``'s pixels) and
+    its threshold (``noise_factor`` times their 95th percentile, at least the model's); the
+    model's distance where too few background pixels are near (``coordinates``: the crop's
+    rows and columns in working pixels)."""
+    if background.sum() < 50:
+        return fg.colour_distance(lab, model, *coordinates), model.threshold
+    local = np.median(lab[background], axis=0)
+    distance = np.linalg.norm(lab - local, axis=-1)
+    noise = float(np.percentile(distance[background], 95))
+    return distance, max(model.threshold, options.noise_factor * noise)
