@@ -193,9 +193,16 @@ def _typical_area(areas: np.ndarray, min_area: float) -> float | None:
 
 
 def _status(areas: np.ndarray, typical: float, n_expected: int | None) -> str:
-    """The tray's status from its instances' areas and the expected count."""
-    merged = bool(len(areas)) and areas.max() > 1.5 * typical
-    fragment = bool(len(areas)) and areas.min() < 0.35 * typical
+    """The tray's status from its instances' areas and the expected count.
+
+    An instance over 1.5 times the median specimen's area suggests a merge, one under 0.35
+    times it a fragment; where the count matches ``n_expected`` only the extremes (2 and 0.3)
+    flag, since specimens of one drawer differ in size.
+    """
+    counted = bool(n_expected) and len(areas) == n_expected
+    large, small = (2.0, 0.3) if counted else (1.5, 0.35)
+    merged = bool(len(areas)) and areas.max() > large * typical
+    fragment = bool(len(areas)) and areas.min() < small * typical
     if n_expected and len(areas) != n_expected:
         if len(areas) < n_expected and merged:
             return "merged_suspected"
