@@ -11,13 +11,14 @@ inside its territory (the working instances grown by ``territory_px``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
 from skimage import morphology, segmentation
 
+from traitrack.config import SchemaOptions
 from traitrack.trays import foreground as fg
 from traitrack.trays.instances import (
     fit_count,
@@ -32,29 +33,31 @@ STATUSES = ("ok", "count_mismatch", "merged_suspected", "fragment_suspected")
 
 
 @dataclass(frozen=True)
-class SplitOptions:
-    """Options of the weights-free split (the config's ``split`` section, same names)."""
+class SplitOptions(SchemaOptions, section="split", label="split"):
+    """Options of the weights-free split: the config's ``split`` section, whose schema holds
+    every default, range and meaning (config/README.md)."""
 
-    working_megapixels: float = 1.0
-    border_fraction: float = 0.03
-    min_delta_e: float = 5.0
-    noise_factor: float = 1.5
-    edge_threshold: float = 40.0
-    line_min_length: float = 0.3
-    line_max_width_px: int = 4
-    label_fill: float = 0.88
-    bar_elongation: float = 5.0
-    bar_fill: float = 0.8
-    min_specimen_fraction: float = 0.0005
-    fragment_ratio: float = 0.25
-    fragment_distance: float = 0.25
-    neck_ratio: float = 0.45
-    territory_px: int = 4
+    working_megapixels: float
+    border_fraction: float
+    min_delta_e: float
+    noise_factor: float
+    edge_threshold: float
+    line_min_length: float
+    line_max_width_px: int
+    label_fill: float
+    bar_elongation: float
+    bar_fill: float
+    min_specimen_fraction: float
+    fragment_ratio: float
+    fragment_distance: float
+    neck_ratio: float
+    territory_px: int
 
     @classmethod
     def from_config(cls, section: dict | None) -> SplitOptions:
-        """Options from the config's ``split`` section (keys not named here are ignored)."""
-        names = cls.__dataclass_fields__
+        """Options from the config's ``split`` section (its other keys, such as
+        ``crop_padding``, are read by the stage)."""
+        names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in (section or {}).items() if k in names})
 
 
