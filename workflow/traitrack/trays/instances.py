@@ -203,14 +203,17 @@ def reading_order(labels: np.ndarray) -> np.ndarray:
     return lookup[labels]
 
 
-def merge_halves(labels: np.ndarray, *, typical_area: float, max_gap: float) -> np.ndarray:
+def merge_halves(
+    labels: np.ndarray, *, typical_area: float, max_gap: float, by_area: bool = True
+) -> np.ndarray:
     """Join pieces of one specimen that lie apart (a beetle's head and pronotum apart from its
     elytra where the waist is thin or pale).
 
     The smallest instance under 0.7 ``typical_area`` is joined to its nearest neighbour when
-    the gap is at most ``max_gap`` pixels, both together are at most 2 ``typical_area`` and
-    the small one continues the neighbour's long axis (``continues_axis``); repeated until no
-    instance qualifies.
+    the gap is at most ``max_gap`` pixels and either both together are at most 1.35
+    ``typical_area`` (with ``by_area``; off where the expected count decides instead) or at
+    most 2 ``typical_area`` with the small one on the neighbour's long axis
+    (``continues_axis``); repeated until no instance qualifies.
     """
     labels = labels.copy()
     margin = int(np.ceil(max_gap)) + 1
@@ -236,8 +239,11 @@ def merge_halves(labels: np.ndarray, *, typical_area: float, max_gap: float) -> 
         mine = window == index
         closest = np.argmin(np.where(mine, gap, np.inf))
         owner = int(window[near_r.flat[closest], near_c.flat[closest]])
-        together = areas[index] + areas[owner] <= 2.0 * typical_area
-        if gap.flat[closest] <= max_gap and together and continues_axis(labels, index, owner):
+        total = areas[index] + areas[owner]
+        one = (by_area and total <= 1.35 * typical_area) or (
+            total <= 2.0 * typical_area and continues_axis(labels, index, owner)
+        )
+        if gap.flat[closest] <= max_gap and one:
             labels[labels == index] = owner
         else:
             refused.add(index)

@@ -170,7 +170,10 @@ def split_tray(
     fragments = (objects > 0) & (specimens == 0)
     instances = split_components(specimens, typical_area=typical, neck_ratio=options.neck_ratio)
     instances = merge_halves(
-        instances, typical_area=typical, max_gap=options.fragment_distance * np.sqrt(typical)
+        instances,
+        typical_area=typical,
+        max_gap=options.fragment_distance * np.sqrt(typical),
+        by_area=not n_expected,
     )
     if n_expected:
         instances = fit_count(instances, n_expected, typical_area=typical)
