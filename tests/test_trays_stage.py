@@ -112,3 +112,32 @@ def test_a_corrected_instance_map_replaces_the_split(split_example, tmp_path):
     again = cv2.imread(str(tmp_path / "tray_01" / "instances.png"), cv2.IMREAD_UNCHANGED)
     assert np.array_equal(again, corrected)
     assert len(pd.read_csv(tmp_path / "tray_01" / "samples.tsv", sep="\t")) == 5
+
+
+def test_a_second_sheet_gives_single_crops_their_species(split_example, tmp_path):
+    out = shutil.copytree(split_example / "out" / "tray_01", tmp_path / "tray_01")
+    rows = pd.read_csv(out / "samples.tsv", sep="\t", dtype=str, keep_default_na=False)
+    rows["species"] = ""  # a tray photographed before anyone named its specimens
+    rows.to_csv(out / "samples.tsv", sep="\t", index=False)
+    user_sheet = tmp_path / "samples.tsv"
+    shutil.copy(EXAMPLE / "samples.tsv", user_sheet)
+    species = tmp_path / "species.tsv"
+    species.write_text("specimen\tspecies\ntray_01_002\tpterostichus_synth\ntray_01_004\t\n")
+    run_tray_table(
+        user_sheet,
+        [str(out)],
+        tmp_path / "trays.tsv",
+        tmp_path / "merged.tsv",
+        crops_table=tmp_path / "crops.tsv",
+        species_sheet=species,
+    )
+    merged = pd.read_csv(tmp_path / "merged.tsv", sep="\t", dtype=str, keep_default_na=False)
+    crops = merged[merged["tray"] != ""]
+    assert list(crops["specimen"]) == ["tray_01_002"]
+    assert list(crops["species"]) == ["pterostichus_synth"]
+    assert len(pd.read_csv(tmp_path / "crops.tsv", sep="\t")) == 6
+    species.write_text("specimen\tspecies\ntray_09_001\tcarabus_synth\n")
+    with pytest.raises(ValueError, match="no crop is called"):
+        run_tray_table(
+            user_sheet, [str(out)], tmp_path / "t.tsv", tmp_path / "m.tsv", species_sheet=species
+        )

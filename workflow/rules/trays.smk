@@ -42,8 +42,10 @@ if config["trays"]:
         input:
             trays=expand("results/trays/{tray}", tray=TRAYS["tray"]),
             samples=USER_SAMPLES,
+            species=config["tray_species"] or [],
         output:
             table="results/trays/trays.tsv",
+            crops="results/trays/crops.tsv",
             samples=TRAY_SAMPLES,
         log:
             "logs/tray_table.log",

@@ -13,4 +13,6 @@ run_tray_table(
     list(snakemake.input.trays),
     snakemake.output.table,
     snakemake.output.samples,
+    crops_table=snakemake.output.crops,
+    species_sheet=snakemake.input.species or None,
 )

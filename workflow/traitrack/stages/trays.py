@@ -10,8 +10,8 @@ import pandas as pd
 from PIL import Image
 
 from traitrack.io import read_image, write_table
-from traitrack.io.common import atomic_output
-from traitrack.samples import read_sample_sheet
+from traitrack.io.common import InputError, atomic_output
+from traitrack.samples import SLUG, read_sample_sheet
 from traitrack.trays import SplitOptions, TraySplit, split_tray
 from traitrack.trays import files as tray_files
 from traitrack.trays.sheet import generated_rows, read_tray_sheet, traits_by_tray
@@ -64,12 +64,20 @@ def run_split(trays: str | Path, tray: str, out_dir: str | Path, options: dict) 
 
 
 def run_tray_table(
-    samples: str | Path, tray_dirs: list[str], table: str | Path, merged: str | Path
+    samples: str | Path,
+    tray_dirs: list[str],
+    table: str | Path,
+    merged: str | Path,
+    *,
+    crops_table: str | Path | None = None,
+    species_sheet: str | Path | None = None,
 ) -> None:
     """``results/trays/trays.tsv`` (one row per tray) and the sample sheet with the crops.
 
-    The merged sheet is the user's sample sheet followed by every crop whose tray has a
-    species; the workflow reads it in place of ``samples:`` once it exists.
+    The merged sheet is the user's sample sheet followed by every crop with a species: its
+    tray's, or the one ``species_sheet`` (``tray_species:``, columns specimen and species)
+    gives it; the workflow reads it in place of ``samples:`` once it exists. ``crops_table``
+    lists every crop, with or without a species: the sheet to fill.
     """
     summaries, generated = [], []
     for folder in map(Path, tray_dirs):
@@ -85,9 +93,36 @@ def run_tray_table(
     write_table(table, pd.DataFrame(summaries))
     sheet = read_sample_sheet(samples).reset_index(drop=True)
     crops = pd.concat(generated, ignore_index=True) if generated else pd.DataFrame()
+    if species_sheet and len(crops):
+        crops["species"] = assign_species(crops, species_sheet)
+    if crops_table:
+        write_table(crops_table, crops)
     if len(crops):
         crops = crops[crops["species"] != ""]
     write_table(merged, pd.concat([sheet, crops], ignore_index=True).fillna(""))
+
+
+def assign_species(crops: pd.DataFrame, species_sheet: str | Path) -> pd.Series:
+    """The crops' species, those named in ``species_sheet`` replacing their tray's.
+
+    Raises
+    ------
+    InputError
+        Naming the file, for a missing column, a specimen that is no crop, or a bad slug.
+    """
+    path = Path(species_sheet)
+    given = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    if not {"specimen", "species"} <= set(given.columns):
+        raise InputError(f"{path}: needs the columns specimen and species (a crop per row)")
+    unknown = sorted(set(given["specimen"]) - set(crops["specimen"]))
+    if unknown:
+        raise InputError(f"{path}: no crop is called {unknown[:10]}; see results/trays/crops.tsv")
+    given = given[given["species"].str.strip() != ""]
+    bad = [v for v in given["species"] if not SLUG.match(v.strip())]
+    if bad:
+        raise InputError(f"{path}: `species` values must be slugs: {bad[:10]}")
+    lookup = dict(zip(given["specimen"], given["species"].str.strip(), strict=True))
+    return crops["specimen"].map(lookup).fillna(crops["species"])
 
 
 def run_tray_traits(traits: str | Path, merged: str | Path, out_dir: str | Path) -> None:
