@@ -141,3 +141,21 @@ def test_a_second_sheet_gives_single_crops_their_species(split_example, tmp_path
         run_tray_table(
             user_sheet, [str(out)], tmp_path / "t.tsv", tmp_path / "m.tsv", species_sheet=species
         )
+
+
+def test_the_command_line_splits_a_tray(tmp_path):
+    from traitrack.cli import main
+
+    status = main(
+        [
+            "split",
+            "--tray",
+            "tray_01",
+            "--trays",
+            str(EXAMPLE / "trays.tsv"),
+            "--results",
+            str(tmp_path),
+        ]
+    )
+    assert status in (0, None)
+    assert len(list((tmp_path / "trays" / "tray_01" / "crops").glob("*.mask.png"))) == 6

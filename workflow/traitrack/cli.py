@@ -291,6 +291,18 @@ def build_parser() -> argparse.ArgumentParser:
                 "leave the gather; default: every shard of `shard.size`, then the gather",
             )
         stage.set_defaults(func=_run_stage)
+    split = sub.add_parser(
+        "split",
+        help="split one tray of the tray sheet into specimens (results/trays/TRAY/)",
+        description="Split one tray of the config's tray sheet (`trays:`) into specimens.",
+    )
+    split.add_argument("--tray", required=True, help="tray slug from the tray sheet")
+    split.add_argument(
+        "--config", default="config/config.yaml", help="config YAML (default: %(default)s)"
+    )
+    split.add_argument("--trays", help="tray sheet, overriding the config's `trays`")
+    split.add_argument("--results", default="results", help="results folder (default: %(default)s)")
+    split.set_defaults(func=_run_split)
     example = sub.add_parser(
         "example",
         help="write the synthetic example data set",
@@ -302,6 +314,17 @@ def build_parser() -> argparse.ArgumentParser:
     example.add_argument("--seed", type=int, default=0)
     example.set_defaults(func=lambda a: _write_example(a.out, a.seed))
     return parser
+
+
+def _run_split(args: argparse.Namespace) -> None:
+    """Split one tray as the workflow's `split` rule does."""
+    from traitrack.stages.trays import run_split
+
+    config = load_config(args.config, {"trays": args.trays} if args.trays else None)
+    if not config["trays"]:
+        raise ValueError(f"{args.config}: no tray sheet; set `trays:` or pass --trays")
+    out = Path(args.results) / "trays" / args.tray
+    run_split(config["trays"], args.tray, out, config["split"])
 
 
 def _write_example(out: str, seed: int) -> None:
