@@ -57,10 +57,10 @@ def read_tray_sheet(path: str | Path) -> pd.DataFrame:
 def generated_rows(tray: pd.Series, crops: list[Path], boxes) -> pd.DataFrame:
     """The sample-sheet rows of a tray's crops: specimen ``{tray}_{k:03d}``, tray, box.
 
-    A crop keeps the tray's pixel size (a crop is not rescaled) and its species; a tray
-    without a species gives rows with an empty species, which the user fills in
-    ``results/trays/samples.tsv`` is regenerated from, i.e. by adding ``species`` to the tray
-    sheet (the rows are left out of the workflow until then).
+    A crop keeps the tray's pixel size (crops are not rescaled) and its species; a tray
+    without a species gives rows with an empty species, which join the workflow once a
+    species is given (in the tray sheet, or per crop in the ``tray_species`` sheet). The box
+    (``box_*_px``, x1 and y1 exclusive) is the crop's, in the tray photograph's pixels.
     """
     rows = []
     for k, (path, box) in enumerate(zip(crops, boxes, strict=True), start=1):
