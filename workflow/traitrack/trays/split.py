@@ -287,7 +287,7 @@ def refine_full_resolution(
         )
         distance, threshold = _local_distance(lab, window == 0, model, options, coordinates)
         distance = cv2.medianBlur(distance.astype(np.float32), 3)  # single noisy pixels out
-        inner = ndi.binary_erosion(core, iterations=max(1, round(1 / scale)))
+        inner = ndi.binary_erosion(core, iterations=max(2, round(2 / scale)))
         mask = mine & ((distance > threshold) | (inner & (distance > threshold / 2)))
         pieces, _ = ndi.label(mask)
         keep = np.unique(pieces[core & mask])
