@@ -20,6 +20,7 @@ from traitrack.shards import SHARD_PATTERN, shard_count, shard_names  # noqa: E4
 from traitrack.paths import (  # noqa: E402
     PooledLayout,
     SpeciesLayout,
+    TrayLayout,
     benchmark_path,
     final_stage,
     log_path,
@@ -30,6 +31,12 @@ from traitrack.settings import settings_digest  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 
+# trays (trays.smk): once `snakemake trays` has split them, the sample sheet with their crops
+USER_SAMPLES = config["samples"]
+TRAY_FILES = TrayLayout()
+TRAY_SAMPLES = TRAY_FILES.samples
+if config["trays"] and Path(TRAY_SAMPLES).exists():
+    config["samples"] = TRAY_SAMPLES
 SAMPLES = read_sample_sheet(config["samples"])
 validate(SAMPLES, schema="../schemas/samples.schema.yaml")
 SPECIES = species_list(SAMPLES)
@@ -197,6 +204,9 @@ def final_outputs():
             final_files(species).coco,
             *comparison_outputs(species),
         ]
+    if config["trays"]:
+        split_done = config["samples"] == TRAY_SAMPLES
+        outputs.append(TRAY_FILES.traits if split_done else TRAY_FILES.table)
     return outputs
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from traitrack.config import validate_config
-from traitrack.paths import SpeciesLayout
+from traitrack.paths import SpeciesLayout, TrayLayout
 
 #: the workflow this command runs (workflow/Snakefile, beside the package)
 SNAKEFILE = Path(__file__).resolve().parents[1] / "Snakefile"
@@ -38,6 +38,8 @@ class Stage:
     help: str
     #: ``""`` the first round, ``round2``/``student`` a self-training stage; None: not sharded
     sharded_stage: str | None = None
+    #: what one job covers: a ``species`` of the sample sheet or a ``tray`` of the tray sheet
+    unit: str = "species"
 
 
 STAGES = {
@@ -74,6 +76,11 @@ STAGES = {
     "measure": Stage("measure", "trait tables (results/traits/SPECIES.csv, one CSV a specimen)"),
     "evaluate": Stage("evaluate", "IoU of the first round against gt_mask (evaluation.tsv)"),
     "overlays": Stage("overlays", "overlay PNGs with a legend (overlays/)"),
+    "split": Stage(
+        "split",
+        "split one tray of the tray sheet (`trays:`) into specimens (results/trays/TRAY/)",
+        unit="tray",
+    ),
 }
 
 
@@ -85,7 +92,7 @@ def stage_targets(stage: str, species: str, shard: str | None = None) -> list[st
     stage : str
         A key of :data:`STAGES`.
     species : str
-        The species slug.
+        The species slug (the tray's, for a tray stage).
     shard : str, optional
         For a sharded stage, one shard (``INDEX-of-COUNT``): that shard's outputs only.
         Without it, the gathered outputs, which need every shard.
@@ -95,6 +102,8 @@ def stage_targets(stage: str, species: str, shard: str | None = None) -> list[st
     list of str
         Paths relative to the project folder, from :class:`traitrack.paths.SpeciesLayout`.
     """
+    if STAGES[stage].unit == "tray":
+        return [TrayLayout().split(species)]
     layout = SpeciesLayout(species)
     sharded = STAGES[stage].sharded_stage
     if sharded is not None:
@@ -134,7 +143,7 @@ def snakemake_command(args: argparse.Namespace) -> list[str]:
     command += ["--forcerun", STAGES[args.stage].rule]
     command += list(args.snakemake_args)
     # `--` ends the options that take several words (--configfile, --forcerun)
-    return [*command, "--", *stage_targets(args.stage, args.species, args.shard)]
+    return [*command, "--", *stage_targets(args.stage, args.unit_name, args.shard)]
 
 
 def _layered(base: dict, layer: dict) -> dict:
@@ -180,7 +189,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
     for name, stage in STAGES.items():
         command = sub.add_parser(name, help=stage.help, description=stage.help)
-        command.add_argument("--species", required=True, help="species slug from the sample sheet")
+        if stage.unit == "tray":
+            command.add_argument(
+                "--tray", dest="unit_name", required=True, help="tray slug from the tray sheet"
+            )
+        else:
+            command.add_argument(
+                "--species",
+                dest="unit_name",
+                required=True,
+                help="species slug from the sample sheet",
+            )
         command.add_argument(
             "--config",
             nargs="+",
@@ -225,8 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _write_example(out: str, seed: int) -> int:
     from traitrack.example.synthetic import write_example
+    from traitrack.example.tray import write_example_tray
 
     write_example(out, seed=seed)
+    write_example_tray(out, seed=seed)
     return 0
 
 

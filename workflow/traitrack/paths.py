@@ -181,6 +181,43 @@ class PooledLayout:
         return f"{self.results}/report/evaluation.html"
 
 
+@dataclass(frozen=True)
+class TrayLayout:
+    """The outputs of the tray split (``trays.smk``); ``tray`` may be the wildcard."""
+
+    results: str = RESULTS
+
+    @property
+    def folder(self) -> str:
+        """``results/trays``: every tray's split, the tray table and the sheets."""
+        return f"{self.results}/trays"
+
+    def split(self, tray: str) -> str:
+        """``split``: one tray's folder (instances, COCO, overlay, crops, ``tray.json``)."""
+        return f"{self.folder}/{tray}"
+
+    @property
+    def table(self) -> str:
+        """``tray_table``: one row per tray (count, status, excluded objects)."""
+        return f"{self.folder}/trays.tsv"
+
+    @property
+    def crops(self) -> str:
+        """``tray_table``: one row per crop, for the user's per-crop species sheet."""
+        return f"{self.folder}/crops.tsv"
+
+    @property
+    def samples(self) -> str:
+        """``tray_table``: the user's sample sheet plus the crops' rows; read in its place
+        once it exists."""
+        return f"{self.folder}/samples.tsv"
+
+    @property
+    def traits(self) -> str:
+        """``tray_traits``: each tray's specimens' traits with their tray and box."""
+        return f"{self.folder}/traits"
+
+
 def teacher_stage(self_training: dict) -> str:
     """The last propagate round's folder under a species: ``round2`` with ``rounds: 2``,
     else ``""`` (the first round, ``results/{species}``)."""

@@ -100,6 +100,8 @@ def rule_settings(rule: str, config: Mapping[str, Any]) -> dict:
         )
     if rule in ("measure", "overlays", "evaluate", "evaluate_selftrain"):
         return _parts(config)
+    if rule == "split":
+        return {"split": config["split"]}
     if rule == "plots":
         return {"seed": config["seed"]}
     return {}

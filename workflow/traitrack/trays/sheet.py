@@ -1,0 +1,84 @@
+"""The tray sheet (``trays.tsv``), the rows it generates for the sample sheet, traits per tray.
+
+The tray sheet has one row per photograph: ``tray`` (slug), ``image``, optional ``species``
+(all its specimens), ``n_expected``, ``px_per_mm`` and ``instances`` (a corrected instance
+PNG or COCO file that replaces the split). It is separate from the sample sheet because a
+tray's specimens are not known before the split: the sample sheet stays one row per specimen,
+known when Snakemake plans, and the split's generated rows join it on the next run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from traitrack.io.common import InputError
+from traitrack.samples import SLUG
+
+TRAY_COLUMNS = ("species", "n_expected", "px_per_mm", "instances")
+GENERATED = ["specimen", "species", "image", "px_per_mm", "tray", "tray_number"]
+BOX = ["box_x0_px", "box_y0_px", "box_x1_px", "box_y1_px"]
+
+
+def read_tray_sheet(path: str | Path) -> pd.DataFrame:
+    """Read and check ``trays.tsv``; indexed by tray, every column a stripped string.
+
+    Raises
+    ------
+    InputError
+        Naming the file and the rows, for a missing file or column, bad or repeated slugs, or
+        a ``n_expected`` that is not a positive integer.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: tray sheet not found; set `trays:` in the config to its path")
+    sheet = pd.read_csv(path, sep="\t", dtype=str, comment="#", keep_default_na=False)
+    sheet.columns = [c.strip() for c in sheet.columns]
+    missing = [c for c in ("tray", "image") if c not in sheet.columns]
+    if missing:
+        raise InputError(
+            f"{path}: missing column(s) {missing}; columns: tray, image, optional "
+            f"{list(TRAY_COLUMNS)}"
+        )
+    for column in TRAY_COLUMNS:
+        if column not in sheet.columns:
+            sheet[column] = ""
+    sheet = sheet.apply(lambda col: col.str.strip())
+    bad = [t for t in sheet["tray"] if not SLUG.match(t)]
+    if bad or sheet["tray"].duplicated().any():
+        raise InputError(f"{path}: `tray` must be unique slugs; bad or repeated: {bad[:10]}")
+    bad = [t for t, n in zip(sheet["tray"], sheet["n_expected"]) if n and not n.isdigit()]
+    if bad:
+        raise InputError(f"{path}: `n_expected` must be a positive integer; bad rows: {bad}")
+    return sheet.set_index("tray", drop=False)
+
+
+def generated_rows(tray: pd.Series, crops: list[Path], boxes) -> pd.DataFrame:
+    """The sample-sheet rows of a tray's crops: specimen ``{tray}_{k:03d}``, tray, box.
+
+    A crop keeps the tray's pixel size (crops are not rescaled) and its species; a tray
+    without a species gives rows with an empty species, which join the workflow once a
+    species is given (in the tray sheet, or per crop in the ``tray_species`` sheet). The box
+    (``box_*_px``, x1 and y1 exclusive) is the crop's, in the tray photograph's pixels.
+    """
+    rows = []
+    for k, (path, box) in enumerate(zip(crops, boxes, strict=True), start=1):
+        rows.append(
+            [
+                f"{tray['tray']}_{k:03d}",
+                tray["species"],
+                str(path),
+                tray["px_per_mm"],
+                tray["tray"],
+                k,
+                *box,
+            ]
+        )
+    return pd.DataFrame(rows, columns=GENERATED + BOX)
+
+
+def traits_by_tray(traits: pd.DataFrame, generated: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Trait rows of the trays' specimens, each with its tray, number and box, per tray."""
+    joined = generated[["specimen", "tray", "tray_number", *BOX]].merge(traits, on="specimen")
+    return {tray: rows.reset_index(drop=True) for tray, rows in joined.groupby("tray", sort=True)}
