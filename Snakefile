@@ -21,6 +21,7 @@ include: "workflow/rules/measure.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/selftrain.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/review.smk"
 
 
 rule all:

@@ -182,6 +182,7 @@ def final_outputs():
         "results/report/traits",
         "results/report/qc.html",
         "results/report/evaluation.html",
+        "results/report/data_dictionary.html",
     ]
     for species in SPECIES:
         outputs += [

@@ -17,8 +17,15 @@ rule measure:
         mem_mb=scaled("measure", "mem_mb", 2000),
         runtime=scaled("measure", "runtime", 60),
     params:
-        sheet=sheet_columns("specimen", "image", "mask", "px_per_mm"),
+        sheet=sheet_columns(
+            "specimen",
+            "image",
+            "mask",
+            "px_per_mm",
+            *config["traits"]["sheet_columns"],
+        ),
         samples=config["samples"],
         structures=STRUCTURES,
+        sheet_columns=config["traits"]["sheet_columns"],
     script:
         "../scripts/measure.py"

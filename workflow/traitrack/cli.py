@@ -222,6 +222,7 @@ def _run_stage(args: argparse.Namespace) -> None:
             structures,
             p["traits_dir"],
             p["traits"],
+            sheet_columns=config["traits"]["sheet_columns"],
         )
     elif stage == "evaluate":
         evaluate.run_evaluate(
