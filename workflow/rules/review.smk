@@ -13,3 +13,28 @@ rule data_dictionary:
         "../../envs/traitrack.yaml"
     script:
         "../scripts/data_dictionary.py"
+
+
+rule export_corrections:
+    input:
+        labels=final_file("labels"),
+        qc=final_file("qc.tsv"),
+    output:
+        directory("results/{species}/corrections"),
+    log:
+        "logs/export_corrections/{species}.log",
+    conda:
+        "../../envs/traitrack.yaml"
+    params:
+        sheet=sheet_columns("specimen", "image"),
+        samples=config["samples"],
+        structures=STRUCTURES,
+        corrections=config["corrections"],
+    script:
+        "../scripts/export_corrections.py"
+
+
+rule corrections:
+    input:
+        expand("results/{species}/corrections", species=SPECIES),
+    localrule: True

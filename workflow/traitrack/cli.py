@@ -230,6 +230,19 @@ def _run_stage(args: argparse.Namespace) -> None:
         )
     elif stage == "overlays":
         report.run_overlays(samples, species, p["labels"], structures, p["overlays"])
+    elif stage == "export-corrections":
+        from traitrack.stages.correction import run_export_corrections
+
+        run_export_corrections(
+            samples,
+            species,
+            p["labels"],
+            p["qc"],
+            structures,
+            Path(args.results) / species / "corrections",
+            chosen=args.specimens or config["corrections"]["specimens"],
+            which="all" if args.all else config["corrections"]["which"],
+        )
 
 
 STAGES = {
@@ -242,6 +255,8 @@ STAGES = {
     "measure": "trait tables (results/traits/SPECIES.csv and one CSV per specimen)",
     "evaluate": "IoU against gt_mask (evaluation.tsv)",
     "overlays": "overlay PNGs with a legend (overlays/)",
+    "export-corrections": "the flagged (or chosen) targets' labels as labelme JSON and a COCO "
+    "file for CVAT, to correct and put in the sheet's mask column (corrections/)",
 }
 
 SELF_TRAINING_STAGES = {
@@ -291,6 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
                 help="run only this shard (INDEX-of-COUNT, as the workflow names them) and "
                 "leave the gather; default: every shard of `shard.size`, then the gather",
             )
+        if name == "export-corrections":
+            stage.add_argument(
+                "--specimens", nargs="+", help="export these targets (default: the flagged ones)"
+            )
+            stage.add_argument("--all", action="store_true", help="export every target")
         stage.set_defaults(func=_run_stage)
     example = sub.add_parser(
         "example",
