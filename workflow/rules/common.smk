@@ -183,6 +183,7 @@ def final_outputs():
         "results/report/qc.html",
         "results/report/evaluation.html",
         "results/report/data_dictionary.html",
+        "results/review.html",
     ]
     for species in SPECIES:
         outputs += [

@@ -38,3 +38,26 @@ rule corrections:
     input:
         expand("results/{species}/corrections", species=SPECIES),
     localrule: True
+
+
+rule review:
+    input:
+        qc=[f"{final_dir(species)}/qc.tsv" for species in SPECIES],
+        annotate_next=expand("results/{species}/annotate_next.tsv", species=SPECIES),
+        overlays=expand("results/{species}/overlays", species=SPECIES),
+    output:
+        report(
+            "results/review.html",
+            caption="../report/review.rst",
+            category="Quality control",
+            labels={"table": "review: the doubtful predictions first"},
+        ),
+    log:
+        "logs/review/all.log",
+    localrule: True
+    conda:
+        "../../envs/traitrack.yaml"
+    params:
+        species=SPECIES,
+    script:
+        "../scripts/review.py"
