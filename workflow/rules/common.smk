@@ -315,3 +315,25 @@ def comparison_outputs(species):
     return [
         f"{folder}/evaluation.tsv" for folder in stages if folder != final_dir(species)
     ]
+
+
+# ---- retrieval (rule retrieve in review.smk)
+
+
+def retrieval_species(specimen):
+    """The species `retrieve.pool` searches for a query specimen of the sheet."""
+    pool = config["retrieve"]["pool"]
+    if pool == "all":
+        return SPECIES
+    if pool == "species":
+        return [SAMPLES.loc[specimen, "species"]] if specimen in SAMPLES.index else []
+    return [pool] if isinstance(pool, str) else list(pool)
+
+
+def retrieval_inputs(name):
+    """Input function of `retrieve`: a file of the final folder of every pool species."""
+    return lambda wildcards: [
+        f"{final_dir(species)}/{name}"
+        for species in retrieval_species(wildcards.specimen)
+        if species in SPECIES
+    ]

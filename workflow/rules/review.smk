@@ -61,3 +61,28 @@ rule review:
         species=SPECIES,
     script:
         "../scripts/review.py"
+
+
+rule retrieve:
+    input:
+        labels=retrieval_inputs("labels"),
+        qc=retrieval_inputs("qc.tsv"),
+    output:
+        table="results/retrieval/{specimen}/{structure}.tsv",
+        sheet="results/retrieval/{specimen}/{structure}.png",
+    log:
+        "logs/retrieve/{specimen}.{structure}.log",
+    benchmark:
+        "results/benchmarks/retrieve/{specimen}.{structure}.tsv"
+    conda:
+        "../../envs/traitrack.yaml"
+    resources:
+        mem_mb=scaled("retrieve", "mem_mb", 2000),
+        runtime=scaled("retrieve", "runtime", 60),
+    params:
+        samples=config["samples"],
+        structures=STRUCTURES,
+        retrieve=config["retrieve"],
+        final_dirs={species: final_dir(species) for species in SPECIES},
+    script:
+        "../scripts/retrieve.py"

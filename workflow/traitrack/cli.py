@@ -312,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
             )
             stage.add_argument("--all", action="store_true", help="export every target")
         stage.set_defaults(func=_run_stage)
+    _add_retrieve(sub)
     example = sub.add_parser(
         "example",
         help="write the synthetic example data set",
@@ -323,6 +324,58 @@ def build_parser() -> argparse.ArgumentParser:
     example.add_argument("--seed", type=int, default=0)
     example.set_defaults(func=lambda a: _write_example(a.out, a.seed))
     return parser
+
+
+def _add_retrieve(sub) -> None:
+    """The ``retrieve`` subcommand: its query is a specimen or a photograph, not a species."""
+    help_text = (
+        "rank the specimens whose part looks like a query's (a specimen of the results, or a "
+        "photograph with its mask): a TSV and a contact sheet"
+    )
+    retrieve = sub.add_parser("retrieve", help=help_text, description=help_text)
+    retrieve.add_argument("--structure", required=True, help="the part to compare")
+    retrieve.add_argument("--specimen", help="query: a specimen of the sample sheet")
+    retrieve.add_argument("--image", help="query: a photograph (with --mask)")
+    retrieve.add_argument("--mask", help="query: the photograph's mask, any declared encoding")
+    retrieve.add_argument("--pool", nargs="+", help="species, all, or species slugs (config)")
+    retrieve.add_argument("--order", choices=["similar", "dissimilar"], help="(config)")
+    retrieve.add_argument("--top", type=int, help="candidates on the contact sheet (config)")
+    retrieve.add_argument("--config", default="config/config.yaml")
+    retrieve.add_argument("--samples", help="sample sheet, overriding the config's `samples`")
+    retrieve.add_argument("--results", default="results")
+    retrieve.add_argument(
+        "--out", help="output prefix (default: RESULTS/retrieval/QUERY/STRUCTURE)"
+    )
+    retrieve.set_defaults(func=_run_retrieve)
+
+
+def _run_retrieve(args: argparse.Namespace) -> None:
+    from traitrack.samples import read_sample_sheet
+    from traitrack.stages.retrieve import run_retrieve
+    from traitrack.structures import StructureTable
+
+    config = load_config(args.config, {"samples": args.samples} if args.samples else None)
+    options = config["retrieve"]
+    pool = args.pool or options["pool"]
+    if isinstance(pool, list) and len(pool) == 1 and pool[0] in ("species", "all"):
+        pool = pool[0]
+    query = args.specimen or (Path(args.image).stem if args.image else "query")
+    out = Path(args.out or Path(args.results) / "retrieval" / query / args.structure)
+    species = sorted(set(read_sample_sheet(config["samples"])["species"]))
+    run_retrieve(
+        config["samples"],
+        StructureTable.from_config(config),
+        args.structure,
+        {name: Path(args.results) / name for name in species},
+        out.with_suffix(".tsv"),
+        out.with_suffix(".png"),
+        query_specimen=args.specimen,
+        query_image=args.image,
+        query_mask=args.mask,
+        pool=pool,
+        order=args.order or options["order"],
+        top=args.top or options["top"],
+    )
 
 
 def _write_example(out: str, seed: int) -> None:
