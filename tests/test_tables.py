@@ -151,3 +151,28 @@ def test_base_r_reads_flags_as_logical_and_traits_as_numbers(tmp_path):
     result = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["logical", "logical", "numeric", "numeric", "4"]
+
+
+def r_has_readr() -> bool:
+    if shutil.which("Rscript") is None:
+        return False
+    probe = subprocess.run(
+        ["Rscript", "-e", "quit(status = !requireNamespace('readr', quietly = TRUE))"],
+        capture_output=True,
+        timeout=120,
+    )
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not r_has_readr(), reason="R's readr is not installed")
+def test_readr_types_flags_as_logical_and_traits_as_numbers(tmp_path):
+    samples = write_species(tmp_path, {"catalogue_number": ["MfN-001", "MfN-002"]})
+    measure(tmp_path, samples, sheet_columns=["catalogue_number"])
+    script = (
+        f"t <- readr::read_csv('{tmp_path / 'sp.csv'}', show_col_types = FALSE); "
+        "cat(class(t$present), class(t$random_weights), class(t$length_px), "
+        "class(t$length_mm), class(t$catalogue_number), sep=' ')"
+    )
+    result = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["logical", "logical", "numeric", "numeric", "character"]
