@@ -192,13 +192,13 @@ def dictionary_table() -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per column; a length trait's row is named ``<trait>_mm / <trait>_px``, with unit
-        ``mm (px without a pixel size)``.
+        ``mm, or px`` (px where the specimen has no pixel size).
     """
     rows = []
     for column in COLUMNS:
         if "{U}" in column.name:
             name = f"{column.name.replace('{U}', 'mm')} / {column.name.replace('{U}', 'px')}"
-            unit = "mm (px without a pixel size)"
+            unit = "mm, or px"
         else:
             name, unit = column.name, column.unit
         rows.append(

@@ -31,6 +31,7 @@ def run_data_dictionary(out: str | Path) -> None:
         note="Every column of results/traits.csv and the species' and specimens' CSVs. "
         "Booleans are TRUE/FALSE; a length is _mm with a pixel size and _px without.",
     )
+    page = page.replace("</style>", " th,td{text-align:left;vertical-align:top}</style>", 1)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(page)
 
