@@ -158,3 +158,29 @@ def test_an_exported_and_corrected_prediction_becomes_a_template(tmp_path):
     assert np.array_equal(template.labels, expected)
     coco = json.loads((out / "cvat.coco.json").read_text())
     assert [i["file_name"] for i in coco["images"]] == ["sp_2.png"]
+
+
+def test_the_command_line_exports_the_chosen_targets(tmp_path):
+    from traitrack.cli import main
+
+    labels = awkward_labels()
+    image = tmp_path / "sp_2.png"
+    Image.fromarray(np.full((*labels.shape, 3), 90, dtype=np.uint8)).save(image)
+    write_label_png(tmp_path / "results" / "sp" / "labels" / "sp_2.png", labels)
+    pd.DataFrame({"specimen": ["sp_2"], "qc_rank": [0.9], "flagged": [False]}).to_csv(
+        tmp_path / "results" / "sp" / "qc.tsv", sep="\t", index=False
+    )
+    pd.DataFrame({"specimen": ["sp_2"], "species": ["sp"], "image": [str(image)]}).to_csv(
+        tmp_path / "samples.tsv", sep="\t", index=False
+    )
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["samples"] = str(tmp_path / "samples.tsv")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    common = ["--species", "sp", "--config", str(tmp_path / "config.yaml")]
+    common += ["--results", str(tmp_path / "results")]
+    assert main(["export-corrections", *common]) == 0  # nothing flagged: nothing exported
+    out = tmp_path / "results" / "sp" / "corrections"
+    assert pd.read_csv(out / "corrections.tsv", sep="\t").empty
+    assert main(["export-corrections", *common, "--specimens", "sp_2"]) == 0
+    assert (out / "sp_2.json").exists()
+    assert main(["export-corrections", *common, "--specimens", "nobody"]) == 2

@@ -198,3 +198,37 @@ def test_a_perturbed_copy_of_a_shared_ant_comes_first_among_50():
         table = combine_by_rank(score_candidates(profiles[query], [*others, copy]))
         firsts += table["specimen"].iloc[0] == "copy"
     assert firsts / len(queries) >= 0.95
+
+
+def test_the_command_line_ranks_a_photograph_against_a_species(tmp_path):
+    from traitrack.cli import main
+
+    test_the_stage_writes_a_ranked_table_with_qc_and_a_contact_sheet(tmp_path)
+    config = {
+        "samples": str(tmp_path / "samples.tsv"),
+        "structures": [{"name": "pronotum", "value": 1}],
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    status = main(
+        [
+            "retrieve",
+            "--structure",
+            "pronotum",
+            "--image",
+            str(tmp_path / "t.png"),
+            "--mask",
+            str(tmp_path / "sp" / "labels" / "t.png"),
+            "--pool",
+            "sp",
+            "--order",
+            "dissimilar",
+            "--config",
+            str(tmp_path / "config.yaml"),
+            "--results",
+            str(tmp_path),
+        ]
+    )
+    assert status == 0
+    table = pd.read_csv(tmp_path / "retrieval" / "t" / "pronotum.tsv", sep="\t")
+    assert table["specimen"].iloc[0] == "c" and table["specimen"].iloc[-1] == "t"
+    assert (tmp_path / "retrieval" / "t" / "pronotum.png").exists()
