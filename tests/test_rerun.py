@@ -17,7 +17,7 @@ from scratch_project import copy_project, finished_fast_example, planned_jobs, s
 pytestmark = pytest.mark.workflow
 
 CHANGED, UNCHANGED = "carabus_synth", "pterostichus_synth"
-AGGREGATES = {"tables", "plots", "report_tables", "all"}
+AGGREGATES = {"tables", "plots", "report_tables", "review", "all"}
 
 
 @pytest.fixture(scope="module")

@@ -196,6 +196,8 @@ def final_outputs():
         POOLED.report_traits,
         POOLED.report_qc,
         POOLED.report_evaluation,
+        POOLED.data_dictionary,
+        POOLED.review,
     ]
     for species in SPECIES:
         outputs += [
@@ -296,4 +298,26 @@ def comparison_outputs(species):
         layout(species).gathered(stage).evaluation
         for stage in stages
         if stage != FINAL_STAGE
+    ]
+
+
+# ---- retrieval (rule retrieve in review.smk)
+
+
+def retrieval_species(specimen):
+    """The species `retrieve.pool` searches for a query specimen of the sheet."""
+    pool = config["retrieve"]["pool"]
+    if pool == "all":
+        return SPECIES
+    if pool == "species":
+        return [SAMPLES.loc[specimen, "species"]] if specimen in SAMPLES.index else []
+    return [pool] if isinstance(pool, str) else list(pool)
+
+
+def retrieval_inputs(name):
+    """Input function of `retrieve`: a file of the final folder of every pool species."""
+    return lambda wildcards: [
+        getattr(final_files(species), name)
+        for species in retrieval_species(wildcards.specimen)
+        if species in SPECIES
     ]

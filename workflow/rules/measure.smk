@@ -17,7 +17,13 @@ rule measure:
         mem_mb=scaled("measure", "mem_mb", 2000),
         runtime=scaled("measure", "runtime", 60),
     params:
-        sheet=sheet_columns("specimen", "image", "mask", "px_per_mm"),
+        sheet=sheet_columns(
+            "specimen",
+            "image",
+            "mask",
+            "px_per_mm",
+            *config["traits"]["sheet_columns"],
+        ),
         settings=settings_digest("measure", config),
     script:
         "../scripts/measure.py"

@@ -18,4 +18,5 @@ run_measure(
     StructureTable.from_config(config),
     per_specimen_dir=snakemake.output.per_specimen,
     species_table=snakemake.output.table,
+    sheet_columns=config["traits"]["sheet_columns"],
 )

@@ -17,6 +17,7 @@ Words after ``--`` go to Snakemake as they are (``-- --profile profiles/slurm``)
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from traitrack.config import validate_config
-from traitrack.paths import SpeciesLayout, TrayLayout
+from traitrack.paths import PooledLayout, SpeciesLayout, TrayLayout, final_stage
 
 #: the workflow this command runs (workflow/Snakefile, beside the package)
 SNAKEFILE = Path(__file__).resolve().parents[1] / "Snakefile"
@@ -76,6 +77,11 @@ STAGES = {
     "measure": Stage("measure", "trait tables (results/traits/SPECIES.csv, one CSV a specimen)"),
     "evaluate": Stage("evaluate", "IoU of the first round against gt_mask (evaluation.tsv)"),
     "overlays": Stage("overlays", "overlay PNGs with a legend (overlays/)"),
+    "export-corrections": Stage(
+        "export_corrections",
+        "the flagged (or chosen) targets' labels as labelme JSON and a COCO file for CVAT, to "
+        "correct and put in the sheet's mask column (corrections/)",
+    ),
     "split": Stage(
         "split",
         "split one tray of the tray sheet (`trays:`) into specimens (results/trays/TRAY/)",
@@ -123,6 +129,7 @@ def stage_targets(stage: str, species: str, shard: str | None = None) -> list[st
         "measure": [layout.traits_table, layout.traits_dir],
         "evaluate": [layout.gathered().evaluation],
         "overlays": [layout.overlays],
+        "export-corrections": [layout.corrections],
     }[stage]
 
 
@@ -136,14 +143,25 @@ def snakemake_command(args: argparse.Namespace) -> list[str]:
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE)]
     command += ["--cores", str(args.cores), "--show-failed-logs"]
     command += ["--configfile", *args.config]
-    if args.samples:
-        command += ["--config", f"samples={args.samples}"]
+    overrides = [f"samples={args.samples}"] if args.samples else []
+    overrides += [f"{key}={json.dumps(value)}" for key, value in config_overrides(args).items()]
+    if overrides:
+        command += ["--config", *overrides]
     if args.dry_run:
         command.append("--dry-run")
     command += ["--forcerun", STAGES[args.stage].rule]
     command += list(args.snakemake_args)
     # `--` ends the options that take several words (--configfile, --forcerun)
     return [*command, "--", *stage_targets(args.stage, args.unit_name, args.shard)]
+
+
+def config_overrides(args: argparse.Namespace) -> dict:
+    """Config sections a subcommand's own options set (JSON, which Snakemake's ``--config``
+    reads as YAML): ``export-corrections --specimens/--all``."""
+    if args.stage == "export-corrections" and (args.specimens or args.all):
+        which = "all" if args.all else "flagged"
+        return {"corrections": {"which": which, "specimens": args.specimens or []}}
+    return {}
 
 
 def _layered(base: dict, layer: dict) -> dict:
@@ -156,9 +174,9 @@ def _layered(base: dict, layer: dict) -> dict:
     return merged
 
 
-def _run_stage(args: argparse.Namespace) -> int:
-    """Check the config as the Snakefile will (a mistake ends here, with exit status 2),
-    then let Snakemake run the stage; its exit status is the command's."""
+def _checked_config(args: argparse.Namespace) -> dict:
+    """The config files layered and validated as the Snakefile will (a mistake ends here,
+    with exit status 2, before Snakemake starts)."""
     import yaml
 
     config: dict = {}
@@ -167,9 +185,14 @@ def _run_stage(args: argparse.Namespace) -> int:
             raise ValueError(f"--config {path}: config file not found")
         config = _layered(config, yaml.safe_load(Path(path).read_text()) or {})
     try:
-        validate_config({**config, **({"samples": args.samples} if args.samples else {})})
+        return validate_config({**config, **({"samples": args.samples} if args.samples else {})})
     except ValueError as error:
         raise ValueError(f"{' + '.join(args.config)}: {error}") from None
+
+
+def _run_stage(args: argparse.Namespace) -> int:
+    """Check the config, then let Snakemake run the stage; its exit status is the command's."""
+    _checked_config(args)
     return subprocess.run(snakemake_command(args), check=False).returncode
 
 
@@ -217,6 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--dry-run", "-n", action="store_true", help="show the jobs, run nothing"
         )
+        if name == "export-corrections":
+            command.add_argument(
+                "--specimens", nargs="+", help="export these targets (default: the flagged ones)"
+            )
+            command.add_argument("--all", action="store_true", help="export every target")
         if stage.sharded_stage is not None:
             command.add_argument(
                 "--shard",
@@ -228,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
             nargs=argparse.REMAINDER,
             help="after --: further Snakemake options (e.g. -- --profile profiles/slurm)",
         )
-        command.set_defaults(func=_run_stage, shard=None)
+        command.set_defaults(func=_run_stage, shard=None, specimens=None, all=False)
+    add_retrieve(sub)
     example = sub.add_parser(
         "example",
         help="write the synthetic example data set",
@@ -240,6 +269,71 @@ def build_parser() -> argparse.ArgumentParser:
     example.add_argument("--seed", type=int, default=0)
     example.set_defaults(func=lambda a: _write_example(a.out, a.seed))
     return parser
+
+
+def add_retrieve(sub) -> None:
+    """The ``retrieve`` subcommand: its query is a specimen or a photograph, not a species."""
+    help_text = (
+        "rank the specimens whose part looks like a query's (a specimen of the results, or a "
+        "photograph with its mask): a TSV and a contact sheet"
+    )
+    retrieve = sub.add_parser("retrieve", help=help_text, description=help_text)
+    retrieve.add_argument("--structure", required=True, help="the part to compare")
+    retrieve.add_argument("--specimen", help="query: a specimen of the sample sheet")
+    retrieve.add_argument("--image", help="query: a photograph (with --mask)")
+    retrieve.add_argument("--mask", help="query: the photograph's mask, any declared encoding")
+    retrieve.add_argument("--pool", nargs="+", help="species, all, or species slugs (config)")
+    retrieve.add_argument("--order", choices=["similar", "dissimilar"], help="(config)")
+    retrieve.add_argument("--top", type=int, help="candidates on the contact sheet (config)")
+    retrieve.add_argument("--config", nargs="+", default=["config/config.yaml"])
+    retrieve.add_argument("--samples", help="sample sheet, overriding the config's `samples`")
+    retrieve.add_argument("--cores", type=int, default=1, help="cores Snakemake may use")
+    retrieve.add_argument("--dry-run", "-n", action="store_true", help="show the jobs only")
+    retrieve.add_argument("--out", help="photograph queries: output prefix")
+    retrieve.set_defaults(func=_run_retrieve)
+
+
+def _run_retrieve(args: argparse.Namespace) -> int:
+    """A specimen query runs the workflow's ``retrieve`` rule; a photograph, which is no
+    workflow target, calls the stage on the final stage's labels (the layout table's)."""
+    config = _checked_config(args)
+    options = dict(config["retrieve"])
+    if args.pool:
+        single = len(args.pool) == 1 and args.pool[0] in ("species", "all")
+        options["pool"] = args.pool[0] if single else list(args.pool)
+    options["order"] = args.order or options["order"]
+    options["top"] = args.top or options["top"]
+    if args.specimen:
+        pooled = PooledLayout()
+        command = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE)]
+        command += ["--cores", str(args.cores), "--show-failed-logs"]
+        command += ["--configfile", *args.config, "--config", f"retrieve={json.dumps(options)}"]
+        if args.samples:
+            command.append(f"samples={args.samples}")
+        command += ["--dry-run"] * args.dry_run + ["--forcerun", "retrieve", "--"]
+        command.append(pooled.retrieval(args.specimen, args.structure, ".tsv"))
+        return subprocess.run(command, check=False).returncode
+    if not (args.image and args.mask):
+        raise ValueError("retrieve: give --specimen, or --image with --mask")
+    from traitrack.samples import read_sample_sheet, species_list
+    from traitrack.stages.retrieve import run_retrieve
+    from traitrack.structures import StructureTable
+
+    final = final_stage(config["self_training"])
+    species = species_list(read_sample_sheet(config["samples"]))
+    out = Path(args.out or PooledLayout().retrieval(Path(args.image).stem, args.structure, ""))
+    run_retrieve(
+        config["samples"],
+        StructureTable.from_config(config),
+        args.structure,
+        {name: SpeciesLayout(name).gathered(final).folder for name in species},
+        out.with_suffix(".tsv"),
+        out.with_suffix(".png"),
+        query_image=args.image,
+        query_mask=args.mask,
+        **options,
+    )
+    return 0
 
 
 def _write_example(out: str, seed: int) -> int:

@@ -134,6 +134,11 @@ class SpeciesLayout:
         """``measure``: one trait CSV per specimen."""
         return f"{self.results}/traits/{self.species}"
 
+    @property
+    def corrections(self) -> str:
+        """``export_corrections``: labelme JSON and a COCO file of the targets to correct."""
+        return f"{self.folder}/corrections"
+
     def finetune(self, name: str) -> str:
         """``finetune``'s files: ``weights.pt``, ``loss.tsv``, ``loss.png``, ``state.pt``."""
         return f"{self.folder}/finetune/{name}"
@@ -179,6 +184,20 @@ class PooledLayout:
     def report_evaluation(self) -> str:
         """The report's evaluation table."""
         return f"{self.results}/report/evaluation.html"
+
+    @property
+    def data_dictionary(self) -> str:
+        """The report's data dictionary of every trait column."""
+        return f"{self.results}/report/data_dictionary.html"
+
+    @property
+    def review(self) -> str:
+        """The review page: every species' targets, the doubtful ones first."""
+        return f"{self.results}/review.html"
+
+    def retrieval(self, specimen: str, structure: str, suffix: str) -> str:
+        """``retrieve``: the ranked table (``.tsv``) or contact sheet (``.png``) of a query."""
+        return f"{self.results}/retrieval/{specimen}/{structure}{suffix}"
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,35 @@ def distribution_traits(table: pd.DataFrame) -> list[str]:
     return []
 
 
+def structure_traits(table: pd.DataFrame, structure: str, traits: Sequence[str]) -> list[str]:
+    """Return the ``traits`` that hold a value for ``structure``: its figure's panels.
+
+    A blob part has no centre line, so its figure gets no empty ``centreline_length`` panel.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The pooled trait table.
+    structure : str
+        The structure.
+    traits : sequence of str
+        The table's panels (:func:`distribution_traits`).
+
+    Returns
+    -------
+    list of str
+        Those of ``traits`` with a finite value among the structure's present rows; all of
+        ``traits`` when none has (the figure then says so by its empty panels).
+    """
+    rows = present_parts(table[table["structure"] == structure])
+    found = [
+        trait
+        for trait in traits
+        if trait in rows.columns and np.isfinite(pd.to_numeric(rows[trait], errors="coerce")).any()
+    ]
+    return found or list(traits)
+
+
 def present_parts(table: pd.DataFrame) -> pd.DataFrame:
     """Keep the rows of parts that were found (``present``), whatever the CSV reader made of it.
 
@@ -170,7 +199,8 @@ def write_distribution_plots(
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for structure in pd.unique(table["structure"]):
-        figure = distribution_figure(table, structure, traits, seed=seed)
+        panels = structure_traits(table, structure, traits)
+        figure = distribution_figure(table, structure, panels, seed=seed)
         path = out_dir / f"{structure}.png"
         figure.savefig(path, dpi=100)
         written.append(path)

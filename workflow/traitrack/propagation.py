@@ -14,7 +14,7 @@ import logging
 import multiprocessing
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from traitrack.engines import make_engine
 from traitrack.engines.base import Engine, Frame, Prediction
 from traitrack.io import read_image, read_mask
 from traitrack.order import Chunk
+from traitrack.pieces import allowed_pieces, keep_pieces
 from traitrack.qc import evidence_of, round_trip
 from traitrack.samples import Specimen
 from traitrack.structures import StructureTable
@@ -232,12 +233,22 @@ def predict_chunk(
     predictions = engine.propagate(templates + targets, structures)
     results = []
     for target, prediction in zip(targets, predictions):
+        prediction = with_template_pieces(prediction, store, structures)
         qc_templates = [store.template(t) for t in prediction.templates][:max_templates]
         rows = round_trip(
             engine, target, prediction.labels, qc_templates, structures, evidence_of(prediction)
         )
         results.append(TargetResult(prediction, rows))
     return results
+
+
+def with_template_pieces(
+    prediction: Prediction, store: SpecimenStore, structures: StructureTable
+) -> Prediction:
+    """The prediction with each part in no more pieces than its templates (``traitrack.pieces``)."""
+    templates = [store.template(t).labels for t in prediction.templates]
+    labels = keep_pieces(prediction.labels, allowed_pieces(templates, structures))
+    return prediction if labels is prediction.labels else replace(prediction, labels=labels)
 
 
 def predict_chunks(

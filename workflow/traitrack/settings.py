@@ -98,8 +98,14 @@ def rule_settings(rule: str, config: Mapping[str, Any]) -> dict:
         return {"self_training.student": self_training["student"], **pool} | (
             _engine(config) | _parts(config)
         )
-    if rule in ("measure", "overlays", "evaluate", "evaluate_selftrain"):
+    if rule == "measure":
+        return {"traits": config["traits"]} | _parts(config)
+    if rule in ("overlays", "evaluate", "evaluate_selftrain"):
         return _parts(config)
+    if rule == "export_corrections":
+        return {"corrections": config["corrections"]} | _parts(config)
+    if rule == "retrieve":
+        return {"retrieve": config["retrieve"]} | _parts(config)
     if rule == "split":
         return {"split": config["split"]}
     if rule == "plots":

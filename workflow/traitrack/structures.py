@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MEASUREMENT_KINDS = ("blob", "thin")
+PIECES = ("templates", "any")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class Structure:
         Integer value of this part in single-channel label mask PNG/TIFFs.
     category : str
         Category/label name in COCO and labelme JSON (defaults to ``name``).
+    pieces : str
+        ``templates`` (a prediction keeps as many pieces as its templates have,
+        :mod:`traitrack.pieces`) or ``any``; defaults to ``templates`` for ``blob`` parts and
+        ``any`` for ``thin`` ones.
     """
 
     name: str
@@ -44,6 +49,7 @@ class Structure:
     rgb: tuple[int, int, int] | None = None
     value: int | None = None
     category: str = ""
+    pieces: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in MEASUREMENT_KINDS:
@@ -52,6 +58,12 @@ class Structure:
             )
         if not self.category:
             object.__setattr__(self, "category", self.name)
+        if not self.pieces:
+            object.__setattr__(self, "pieces", "templates" if self.kind == "blob" else "any")
+        if self.pieces not in PIECES:
+            raise ValueError(
+                f"structure {self.name!r}: pieces must be one of {PIECES}, got {self.pieces!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -250,6 +262,7 @@ def _structure_from_entry(label: int, entry: Mapping[str, Any]) -> Structure:
         rgb=tuple(int(c) for c in rgb) if rgb is not None else None,
         value=int(entry["value"]) if entry.get("value") is not None else None,
         category=entry.get("category", entry["name"]),
+        pieces=entry.get("pieces", ""),
     )
 
 

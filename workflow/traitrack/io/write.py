@@ -167,6 +167,9 @@ def _plain_json(value: Any) -> Any:
 def write_table(path: str | os.PathLike, frame: pd.DataFrame) -> None:
     """Write a table atomically as CSV (``.csv``) or tab-separated (``.tsv``), without index.
 
+    Booleans are written ``TRUE``/``FALSE`` (:func:`r_booleans`), which base R's ``read.csv``,
+    readr and pandas all read as logicals; Python's ``True``/``False`` stay text in base R.
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -183,4 +186,35 @@ def write_table(path: str | os.PathLike, frame: pd.DataFrame) -> None:
     if suffix not in TABLE_SEPARATORS:
         raise ValueError(f"table path {os.fspath(path)!r} must end in .csv or .tsv")
     with atomic_output(path) as temporary:
-        frame.to_csv(temporary, sep=TABLE_SEPARATORS[suffix], index=False)
+        r_booleans(frame).to_csv(temporary, sep=TABLE_SEPARATORS[suffix], index=False)
+
+
+def r_booleans(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with its boolean columns as the strings ``TRUE``/``FALSE``.
+
+    A column is boolean when its dtype is, or when every value it holds that is not missing
+    is a bool (a bool column with gaps is an object column in pandas); missing values stay
+    missing.  Other columns are left as they are.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy when a column was converted, else ``frame`` itself.
+    """
+    converted = {}
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_bool_dtype(values) or (
+            values.dtype == object
+            and values.notna().any()
+            and all(isinstance(v, (bool, np.bool_)) for v in values.dropna())
+        ):
+            converted[column] = values.map(
+                lambda v: v if v is None or v is pd.NA or v != v else ("TRUE" if v else "FALSE")
+            )
+    return frame.assign(**converted) if converted else frame

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
-from traitrack.io import read_image, read_label_png, read_pixel_size, write_table
+from traitrack.io import InputError, read_image, read_label_png, read_pixel_size, write_table
 from traitrack.samples import read_sample_sheet, specimens
 from traitrack.structures import StructureTable
 from traitrack.traits import measure_specimen
@@ -26,6 +27,7 @@ def run_measure(
     structures: StructureTable,
     per_specimen_dir: str | Path,
     species_table: str | Path,
+    sheet_columns: Sequence[str] = (),
 ) -> None:
     """Measure the traits of every specimen of a species (templates on their own masks).
 
@@ -45,8 +47,25 @@ def run_measure(
         Where the per-specimen CSVs go.
     species_table : str or Path
         The species' CSV, all its specimens' rows.
+    sheet_columns : sequence of str
+        Further sample-sheet columns (a catalogue number, a collection) copied into every row
+        after ``species`` (config ``traits.sheet_columns``).
+
+    Every per-specimen CSV has the species table's columns, in its order: a specimen measured
+    in px in a species measured in mm has empty ``_mm`` columns, not other ones.
+
+    Raises
+    ------
+    InputError
+        If a ``sheet_columns`` entry is not a column of the sample sheet.
     """
     sheet = read_sample_sheet(samples)
+    missing = [c for c in sheet_columns if c not in sheet.columns]
+    if missing:
+        raise InputError(
+            f"{samples}: config traits.sheet_columns names {missing}, which the sample sheet "
+            f"lacks; add the column(s) to the sheet or remove them from traits.sheet_columns"
+        )
     provenance = pd.read_csv(predictions, sep="\t").set_index("specimen")
     per_specimen_dir = Path(per_specimen_dir)
     per_specimen_dir.mkdir(parents=True, exist_ok=True)
@@ -59,10 +78,17 @@ def run_measure(
         source = provenance.loc[specimen.specimen]
         traits.insert(0, "specimen", specimen.specimen)
         traits.insert(1, "species", species)
-        for position, column in enumerate(PROVENANCE[2:], start=2):
+        for position, column in enumerate(sheet_columns, start=2):
+            traits.insert(position, column, sheet.loc[specimen.specimen, column])
+        for position, column in enumerate(PROVENANCE[2:], start=2 + len(sheet_columns)):
             traits.insert(position, column, source[column])
         traits["px_per_mm"] = px_per_mm
         traits["confidence"] = [source.get(f"confidence_{name}") for name in traits["structure"]]
-        write_table(per_specimen_dir / f"{specimen.specimen}.csv", traits)
         tables.append(traits)
-    write_table(species_table, pd.concat(tables, ignore_index=True))
+    table = pd.concat(tables, ignore_index=True)
+    for traits in tables:  # after the species' table: its columns are the union of all
+        write_table(
+            per_specimen_dir / f"{traits['specimen'].iloc[0]}.csv",
+            traits.reindex(columns=table.columns),
+        )
+    write_table(species_table, table)

@@ -1,0 +1,22 @@
+"""Rule export_corrections: a species' flagged predictions as labelme JSON and COCO for CVAT."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")
+from traitrack.logs import log_to  # noqa: E402
+
+log_to(snakemake.log[0])
+from traitrack.stages.correction import run_export_corrections  # noqa: E402
+from traitrack.structures import StructureTable  # noqa: E402
+
+config = snakemake.config  # whole sections: the user's values, defaults filled
+run_export_corrections(
+    config["samples"],
+    snakemake.wildcards.species,
+    snakemake.input.labels,
+    snakemake.input.qc,
+    StructureTable.from_config(config),
+    snakemake.output[0],
+    chosen=config["corrections"]["specimens"],
+    which=config["corrections"]["which"],
+)
