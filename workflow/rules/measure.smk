@@ -2,6 +2,7 @@ rule measure:
     input:
         labels=final_file("labels"),
         predictions=final_file("predictions.tsv"),
+        scale="results/{species}/scale.tsv",
         images=member_images,
     output:
         per_specimen=directory("results/traits/{species}"),
@@ -17,7 +18,7 @@ rule measure:
         mem_mb=scaled("measure", "mem_mb", 2000),
         runtime=scaled("measure", "runtime", 60),
     params:
-        sheet=sheet_columns("specimen", "image", "mask", "px_per_mm"),
+        sheet=sheet_columns("specimen", "image", "mask"),
         samples=config["samples"],
         structures=STRUCTURES,
     script:

@@ -17,4 +17,5 @@ run_measure(
     StructureTable.from_config(snakemake.params.structures),
     per_specimen_dir=snakemake.output.per_specimen,
     species_table=snakemake.output.table,
+    scale_table=snakemake.input.scale,
 )

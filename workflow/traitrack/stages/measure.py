@@ -9,7 +9,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from traitrack.io import read_image, read_label_png, read_pixel_size, write_table
-from traitrack.samples import read_sample_sheet, specimens
+from traitrack.samples import Specimen, read_sample_sheet, specimens
+from traitrack.stages.calibrate import read_scale_table
 from traitrack.structures import StructureTable
 from traitrack.traits import measure_specimen
 
@@ -26,6 +27,7 @@ def run_measure(
     structures: StructureTable,
     per_specimen_dir: str | Path,
     species_table: str | Path,
+    scale_table: str | Path | None = None,
 ) -> None:
     """Measure the traits of every specimen of a species (templates on their own masks).
 
@@ -45,7 +47,11 @@ def run_measure(
         Where the per-specimen CSVs go.
     species_table : str or Path
         The species' CSV, all its specimens' rows.
+    scale_table : str or Path, optional
+        ``results/{species}/scale.tsv`` (``calibrate``): each specimen's pixel size and its
+        ``calibration_method``; without it, the sheet's ``px_per_mm`` or TIFF metadata.
     """
+    scales = read_scale_table(scale_table) if scale_table else {}
     sheet = read_sample_sheet(samples)
     provenance = pd.read_csv(predictions, sep="\t").set_index("specimen")
     per_specimen_dir = Path(per_specimen_dir)
@@ -54,7 +60,10 @@ def run_measure(
     for specimen in tqdm(specimens(sheet, species), desc=f"measure {species}"):
         image = read_image(specimen.image)
         labels = read_label_png(Path(labels_dir) / f"{specimen.specimen}.png")
-        px_per_mm = specimen.px_per_mm or read_pixel_size(specimen.image)
+        if specimen.specimen in scales:
+            px_per_mm, method = scales[specimen.specimen]
+        else:
+            px_per_mm, method = _unjudged_pixel_size(specimen)
         traits = measure_specimen(labels, image, structures, px_per_mm=px_per_mm)
         source = provenance.loc[specimen.specimen]
         traits.insert(0, "specimen", specimen.specimen)
@@ -62,7 +71,16 @@ def run_measure(
         for position, column in enumerate(PROVENANCE[2:], start=2):
             traits.insert(position, column, source[column])
         traits["px_per_mm"] = px_per_mm
+        traits["calibration_method"] = method
         traits["confidence"] = [source.get(f"confidence_{name}") for name in traits["structure"]]
         write_table(per_specimen_dir / f"{specimen.specimen}.csv", traits)
         tables.append(traits)
     write_table(species_table, pd.concat(tables, ignore_index=True))
+
+
+def _unjudged_pixel_size(specimen: Specimen) -> tuple[float | None, str]:
+    """The sheet's ``px_per_mm``, else TIFF metadata, else none (no ``scale.tsv`` given)."""
+    if specimen.px_per_mm:
+        return specimen.px_per_mm, "sheet"
+    metadata = read_pixel_size(specimen.image)
+    return (metadata, "metadata") if metadata is not None else (None, "none")
