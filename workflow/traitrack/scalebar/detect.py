@@ -172,8 +172,9 @@ def _measure(grey, response, component, x0, y0):
         last += 1
     rows = np.arange(first, last + 1) + y0
     profile = response[rows].mean(axis=0)
-    left = _end(profile, x0, step=-1)
-    right = _end(profile, x0 + w - 1, step=+1)
+    depth = len(rows)  # a blurred bar is thicker, and its ends ramp over as many pixels
+    left = _end(profile, x0, step=-1, depth=depth)
+    right = _end(profile, x0 + w - 1, step=+1, depth=depth)
     if left is None or right is None or right - left < 8:
         return None
     inner = slice(int(np.ceil(left)) + 1, int(np.floor(right)) - 1)
@@ -205,17 +206,19 @@ def _thickness(response, rows, inner, contrast):
     return thickness
 
 
-def _end(profile, start, *, step):
+def _end(profile, start, *, step, depth=1):
     """The sub-pixel end reached walking from inside the bar in direction ``step``.
 
-    The half-level is half the plateau next to the end (the median of the 5 px inside it),
-    so a bar that crosses a change of background keeps its true end.
+    The half-level is half the plateau next to the end (the median of 6 px starting ``depth``
+    px inside it, past the ramp of a blurred end), so a bar that crosses a change of
+    background keeps its true end.
     """
     size = len(profile)
     x = start
     # walk out from the component's own end while the response stays high
     for _ in range(3):
-        inside = profile[max(0, min(x, x - 6 * step)) : max(x, x - 6 * step) + 1]
+        near, far = x - depth * step, x - (depth + 6) * step
+        inside = profile[max(0, min(near, far)) : max(near, far) + 1]
         inside = inside[inside > 0]
         if inside.size == 0:
             return None
