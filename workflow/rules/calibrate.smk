@@ -10,7 +10,7 @@ rule calibrate:
     benchmark:
         "results/benchmarks/calibrate/{species}.tsv"
     conda:
-        "../../envs/traitrack.yaml"
+        "../../envs/calibrate.yaml"
     threads: resource("calibrate", "threads", 1)
     resources:
         mem_mb=scaled("calibrate", "mem_mb", 2000),
