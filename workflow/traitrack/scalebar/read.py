@@ -11,6 +11,7 @@ parses as a length is the label. A line split into several boxes ("1" and "mm") 
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 import cv2
@@ -131,7 +132,7 @@ def _read_once(image: np.ndarray, bar: BarCandidate, engine) -> TextRead:
         x0, y0 = points.min(axis=0) + (left, top)
         x1, y1 = points.max(axis=0) + (left, top)
         boxes.append((float(x0), float(y0), float(x1), float(y1), str(text), float(score)))
-    lines = _lines(boxes)
+    lines = [_with_number(image, line, engine) for line in _lines(boxes)]
     if not lines:
         return NOTHING
     lines.sort(key=lambda line: _distance(line.box, bar))
@@ -139,6 +140,32 @@ def _read_once(image: np.ndarray, bar: BarCandidate, engine) -> TextRead:
         if line.label is not None:
             return line
     return lines[0]
+
+
+def _with_number(image: np.ndarray, line: TextRead, engine) -> TextRead:
+    """A unit read without its number ("mm" where a leg crosses the "1") read again, the box
+    widened by two line heights to the left, by recognition alone."""
+    if line.label is not None or not _UNIT_ONLY.fullmatch(line.text.strip()):
+        return line
+    x0, y0, x1, y1 = line.box
+    height = y1 - y0
+    left = int(max(0, x0 - 2 * height))
+    top = int(max(0, y0 - 0.2 * height))
+    right = int(min(image.shape[1], x1 + 0.3 * height))
+    bottom = int(min(image.shape[0], np.ceil(y1 + 0.2 * height)))
+    crop = np.ascontiguousarray(image[top:bottom, left:right, :3])
+    if crop.size == 0:
+        return line
+    scale = 48.0 / crop.shape[0]
+    enlarged = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    results, _ = engine(enlarged, use_det=False, use_cls=False)
+    if not results:
+        return line
+    text, score = str(results[0][0]), float(results[0][1])
+    return TextRead(text, score, parse_label(text), (float(left), y0, float(right), y1))
+
+
+_UNIT_ONLY = re.compile(r"(mm|µm|μm|um|cm)")
 
 
 def _lines(boxes) -> list[TextRead]:
