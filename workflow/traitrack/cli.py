@@ -31,6 +31,8 @@ def _species_paths(results: Path, species: str) -> dict[str, Path]:
         "annotate_next": base / "annotate_next.tsv",
         "evaluation": base / "evaluation.tsv",
         "overlays": base / "overlays",
+        "scale": base / "scale.tsv",
+        "scale_overlays": base / "scale_overlays",
         "traits_dir": results / "traits" / species,
         "traits": results / "traits" / f"{species}.csv",
         "round2": base / "round2",
@@ -151,7 +153,15 @@ def _shards(samples: str, species: str, size: int) -> list[str]:
 def _run_stage(args: argparse.Namespace) -> None:
     """Run one stage with the values its rule's ``params:`` would pass."""
     from traitrack.propagation import EngineSpec
-    from traitrack.stages import annotate_next, evaluate, measure, prepare, propagate, report
+    from traitrack.stages import (
+        annotate_next,
+        calibrate,
+        evaluate,
+        measure,
+        prepare,
+        propagate,
+        report,
+    )
     from traitrack.structures import StructureTable
 
     config = load_config(args.config, {"samples": args.samples} if args.samples else None)
@@ -213,6 +223,10 @@ def _run_stage(args: argparse.Namespace) -> None:
         annotate_next.run_annotate_next(
             samples, species, p["descriptors"], p["qc"], p["annotate_next"]
         )
+    elif stage == "calibrate":
+        calibrate.run_calibrate(
+            samples, species, p["scale"], p["scale_overlays"], config["calibrate"]
+        )
     elif stage == "measure":
         measure.run_measure(
             samples,
@@ -222,6 +236,7 @@ def _run_stage(args: argparse.Namespace) -> None:
             structures,
             p["traits_dir"],
             p["traits"],
+            scale_table=p["scale"] if p["scale"].exists() else None,
         )
     elif stage == "evaluate":
         evaluate.run_evaluate(
@@ -238,6 +253,8 @@ STAGES = {
     "propagate": "segment every target with the engine, then the QC round trip, shard by shard "
     "(shards/), then gather them (labels/, qc.tsv, COCO)",
     "annotate-next": "rank unlabelled specimens by what annotating them would add (annotate_next.tsv)",
+    "calibrate": "each specimen's pixel size: sheet, TIFF metadata or scale bar (scale.tsv, "
+    "scale_overlays/)",
     "measure": "trait tables (results/traits/SPECIES.csv and one CSV per specimen)",
     "evaluate": "IoU against gt_mask (evaluation.tsv)",
     "overlays": "overlay PNGs with a legend (overlays/)",
