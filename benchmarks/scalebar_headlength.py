@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -67,7 +68,7 @@ def main() -> None:
     print(f"outside {low}-{high} mm: {len(outside)}")
     for row in outside.itertuples():
         print(f"  {row.specimen} {row.head_length_mm:.2f} mm (bar {row.value_mm} mm)")
-    figure, axis = plt.subplots(figsize=(6, 3.2))
+    figure, axis = plt.subplots(figsize=(6.4, 3.0))
     axis.axvspan(low, high, color="0.9", label=f"ant heads, {low}-{high} mm")
     jitter = np.random.default_rng(0).uniform(-0.3, 0.3, len(heads))
     colours = heads.value_mm.map({0.2: "C0", 0.5: "C1", 1.0: "C2", 2.0: "C3"}).fillna("C4")
@@ -75,10 +76,14 @@ def main() -> None:
     for value, colour in (("0.2", "C0"), ("0.5", "C1"), ("1", "C2"), ("2", "C3")):
         axis.scatter([], [], s=9, c=colour, label=f"bar {value} mm")
     axis.set_xscale("log")
+    ticks = [0.25, 0.5, 1, 2, 5, 10]
+    axis.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axis.set_xlim(0.15, 15)
     axis.set_yticks([])
     axis.set_xlabel("head length (mm), hand-made mask x scale bar")
     axis.set_title(f"{len(heads)} shared ants read ok (AntWeb, CC BY 4.0)", fontsize=9)
-    axis.legend(fontsize=7, loc="upper right", ncol=2)
+    axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=5)
     figure.tight_layout()
     figure.savefig(plot_path, dpi=120)
 
