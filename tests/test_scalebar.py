@@ -151,6 +151,26 @@ def test_an_unreadable_label_is_uncertain_never_ok():
     assert reading.status == "uncertain" and math.isnan(reading.px_per_mm)
 
 
+def test_two_reads_that_disagree_are_uncertain():
+    """ "0.2 mm" read "2mm" at one size of the text detector and "0.2mm" at the other."""
+    image, _, _ = render(1.0, label="")
+
+    def reading(text):
+        def engine(enlarged, **_kwargs):
+            h, w = enlarged.shape[:2]
+            box = [[0.3 * w, 0.75 * h], [0.7 * w, 0.75 * h], [0.7 * w, 0.9 * h], [0.3 * w, 0.9 * h]]
+            return [[box, text, 0.99]], None
+
+        return engine
+
+    disagree = read_scale(image, engine=[reading("2mm"), reading("0.2mm")])
+    assert disagree.status == "uncertain" and "disagree" in disagree.note
+    agree = read_scale(image, engine=[reading("2mm"), reading("2 mm")])
+    assert agree.status == "ok" and agree.value_mm == 2.0
+    small = read_scale(image, engine=[reading("0.5mm"), reading("5mm")])  # below 1 mm: one read
+    assert small.status == "ok" and small.value_mm == 0.5
+
+
 def test_a_plain_image_has_no_bar():
     image = np.full((128, 128, 3), 180, np.uint8)
     assert read_scale(image, engine=lambda *a, **k: (None, None)).status == "no_bar"

@@ -10,7 +10,8 @@ Status (one per specimen):
   specimens (:func:`flag_outliers`).
 
 Confidence = OCR score x bar shape score (up to 1 at 0.3) x 0.45 without a unit x 0.4 for an
-unusual length x 0.9 when characters were repaired. A wrong value needs OCR to misread a digit
+unusual length x 0.9 when characters were repaired; 0 when two reads of the label (at two
+sizes of the text detector) give different lengths. A wrong value needs OCR to misread a digit
 confidently into another usual length with its unit; the species check is what catches those.
 """
 
@@ -82,6 +83,8 @@ def _label_confidence(read: TextRead, bar: BarCandidate) -> tuple[float, str]:
     label = read.label
     if label is None:
         return 0.0, "label not read" if not read.text else f"no length in {read.text!r}"
+    if read.disagreement:
+        return 0.0, f"reads disagree: {read.text!r} and {read.disagreement!r}"
     confidence = read.score * min(1.0, bar.score / 0.3)
     notes = []
     if not label.unit_read:

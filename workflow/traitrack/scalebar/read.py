@@ -10,6 +10,7 @@ parses as a length is the label. A line split into several boxes ("1" and "mm") 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass
@@ -35,12 +36,15 @@ class TextRead:
         The parsed length, None when the text has none.
     box : tuple of float
         ``(left, top, right, bottom)`` of the line in image pixels; zeros when nothing.
+    disagreement : str
+        Another reading of the same label that gave another length ("" when none).
     """
 
     text: str
     score: float
     label: Label | None
     box: tuple[float, float, float, float]
+    disagreement: str = ""
 
 
 NOTHING = TextRead("", 0.0, None, (0.0, 0.0, 0.0, 0.0))
@@ -98,21 +102,32 @@ def read_label(image: np.ndarray, bar: BarCandidate, *, engine=None) -> TextRead
         RGB uint8 image.
     bar : BarCandidate
         The bar.
-    engine : callable, optional
+    engine : callable or list of callables, optional
         An OCR engine called as RapidOCR is (``engine(rgb) -> (results, elapsed)`` with
-        results ``[[box, text, score], ...]``); by default :func:`rapidocr_engine` at each of
-        :data:`DETECTOR_SIDES` until one finds a label with a unit.
+        results ``[[box, text, score], ...]``), or several tried in turn; by default
+        :func:`rapidocr_engine` at each of :data:`DETECTOR_SIDES` until one finds a label with
+        a unit.
 
     Returns
     -------
     TextRead
-        The nearest line that parses as a length, else the nearest line, else nothing.
+        The nearest line that parses as a length, else the nearest line, else nothing. A
+        label of 1 mm or more read at the small detector size is read again at the larger
+        one: small text loses its "0." ("0.2 mm" read "2mm"), and when the second read finds
+        another length, ``disagreement`` names it.
     """
-    engines = [engine] if engine else [rapidocr_engine(1, side) for side in DETECTOR_SIDES]
+    if isinstance(engine, list | tuple):
+        engines = list(engine)
+    else:
+        engines = [engine] if engine else [rapidocr_engine(1, side) for side in DETECTOR_SIDES]
     reads = []
-    for each in engines:
+    for index, each in enumerate(engines):
         read = _read_once(image, bar, each)
         if read.label is not None and read.label.unit_read:
+            if read.label.value_mm >= 1 and index + 1 < len(engines):
+                check = _read_once(image, bar, engines[index + 1])
+                if check.label is not None and check.label.value_mm != read.label.value_mm:
+                    return dataclasses.replace(read, disagreement=check.text)
             return read
         reads.append(read)
     return max(reads, key=lambda read: (read.label is not None, read.score))
