@@ -234,3 +234,40 @@ def test_truth_table_no_wrong_value_is_ok():
         if reading.status == "ok":
             assert reading.value_mm == row.value_mm, row.specimen
             assert reading.px_per_mm == pytest.approx(row.px_per_mm, rel=0.02), row.specimen
+
+
+def test_measure_takes_pixel_size_and_method_from_the_scale_table(tmp_path):
+    """A specimen `ok` by its bar is measured in mm, one left uncertain stays in px, and every
+    row says how its pixel size was obtained."""
+    from traitrack.io import write_label_png
+    from traitrack.stages.measure import run_measure
+    from traitrack.structures import Structure, StructureTable
+
+    structures = StructureTable(structures=(Structure("body", 1, (255, 0, 0)),))
+    labels = np.zeros((64, 64), np.uint8)
+    labels[20:40, 10:50] = 1
+    rows = ["specimen\tspecies\timage"]
+    (tmp_path / "labels").mkdir()
+    for name in ("read", "unsure"):
+        Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(tmp_path / f"{name}.png")
+        write_label_png(tmp_path / "labels" / f"{name}.png", labels)
+        rows.append(f"{name}\tsp\t{tmp_path / name}.png")
+    (tmp_path / "samples.tsv").write_text("\n".join(rows) + "\n")
+    pd.DataFrame(
+        {"specimen": ["read", "unsure"], "source": "prediction", "engine": "registration",
+         "random_weights": False, "templates": "t", "confidence_body": 0.9}
+    ).to_csv(tmp_path / "predictions.tsv", sep="\t", index=False)  # fmt: skip
+    pd.DataFrame(
+        {"specimen": ["read", "unsure"], "px_per_mm": [20.0, math.nan],
+         "method": ["scalebar", "none"], "status": ["ok", "uncertain"]}
+    ).to_csv(tmp_path / "scale.tsv", sep="\t", index=False)  # fmt: skip
+    run_measure(
+        tmp_path / "samples.tsv", "sp", tmp_path / "labels", tmp_path / "predictions.tsv",
+        structures, tmp_path / "traits", tmp_path / "sp.csv", scale_table=tmp_path / "scale.tsv",
+    )  # fmt: skip
+    traits = pd.read_csv(tmp_path / "sp.csv").set_index("specimen")
+    assert traits.loc["read", "calibration_method"] == "scalebar"
+    # the same label map: millimetres where the bar was read, pixels where it was not
+    assert traits.loc["read", "length_mm"] == pytest.approx(traits.loc["unsure", "length_px"] / 20)
+    assert traits.loc["unsure", "calibration_method"] == "none"
+    assert math.isnan(traits.loc["unsure", "length_mm"])
