@@ -33,6 +33,7 @@ TRUTH = ROOT / "tests" / "data" / "scalebar_truth.tsv"
         ("imm", 1.0, "mm", True),  # a small "1" read as "i"
         ("O.2 mm", 0.2, "mm", True),
         ("0.5 nm", 0.5, "mm", True),  # "mm" misread
+        ("0.5m", 0.5, "mm", True),  # one "m" lost
         ("Scale: 1 mm", 1.0, "mm", True),
         ("2", 2.0, "mm", False),
         ("0.499 mm", 0.5, "mm", True),  # snapped

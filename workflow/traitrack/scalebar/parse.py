@@ -40,7 +40,7 @@ _DIGIT_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "l": 
                                    "Z": "2", "z": "2", "B": "8"})  # fmt: skip
 _MICRO = ("µ", "μ", "u", "U", "p")
 _NUMBER = r"[0-9OoDQlIi|t!SsZzB]+(?:[.,·][0-9OoDQlIi|t!SsZzB]+)?"
-_UNIT = r"(?:mm|nm|rnm|m m|um|µm|μm|pm|Um|cm)"
+_UNIT = r"(?:mm|nm|rnm|m m|um|µm|μm|pm|Um|cm|m)"
 _LABEL = re.compile(rf"(?P<number>{_NUMBER})\s*(?P<unit>{_UNIT})?(?![a-z])")
 
 
@@ -76,7 +76,7 @@ def _unit_name(raw: str | None) -> str | None:
     if raw is None:
         return None
     raw = raw.replace(" ", "")
-    if raw in ("mm", "nm", "rnm"):  # "nm" and "rnm" are how OCR misreads a small "mm"
+    if raw in ("mm", "nm", "rnm", "m"):  # how OCR misreads a small "mm"; no bar is metres long
         return "mm"
     if raw == "cm":
         return "cm"
@@ -130,6 +130,7 @@ def parse_label(text: str) -> Label | None:
             continue
         value, repaired = parsed
         unit = _unit_name(match.group("unit"))
+        repaired = repaired or match.group("unit") == "m"
         candidates.append((unit is None, value, unit or "mm", repaired))
     if not candidates:
         return None

@@ -180,7 +180,7 @@ def _with_number(image: np.ndarray, line: TextRead, engine) -> TextRead:
     return TextRead(text, score, parse_label(text), (float(left), y0, float(right), y1))
 
 
-_UNIT_ONLY = re.compile(r"(mm|µm|μm|um|cm)")
+_UNIT_ONLY = re.compile(r"(mm|µm|μm|um|cm|m)")
 
 
 def _lines(boxes) -> list[TextRead]:
