@@ -14,6 +14,8 @@ $(BIN)/.installed: envs/requirements.txt envs/requirements-dev.txt envs/requirem
 	$(BIN)/pip install --quiet -r envs/requirements-dev.txt -r envs/requirements-sam2.txt
 	# sam2's metadata asks for torchvision, which its video predictor never imports: see envs/requirements-sam2.txt
 	SAM2_BUILD_CUDA=0 $(BIN)/pip install --quiet --no-build-isolation --no-deps sam2==1.1.0
+	# rapidocr-onnxruntime asks for opencv-python, which would clash with opencv-python-headless
+	$(BIN)/pip install --quiet --no-deps rapidocr-onnxruntime==1.4.4
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 

@@ -75,7 +75,10 @@ def test_real_specimens_end_to_end(tmp_path, dataset):
     if spec["floor"] is not None:
         assert evaluation["miou"].mean() > spec["floor"]
     traits = pd.read_csv(tmp_path / "results" / "traits.csv")
-    assert "area_px" in traits.columns and "area_mm2" not in traits.columns  # no pixel size given
+    # no pixel size in the sheet: only a scale bar read `ok` gives millimetres
+    calibrated = traits["calibration_method"].eq("scalebar")
+    assert set(traits["calibration_method"]) <= {"scalebar", "none"}
+    assert "area_px" in traits.columns and ("area_mm2" in traits.columns) == calibrated.any()
     assert set(traits["structure"]) == {s["name"] for s in structures}
     templates = traits[traits["source"] == "template"]
     assert templates["present"].all()  # every part of both templates read from its mask

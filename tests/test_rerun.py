@@ -64,6 +64,7 @@ def test_one_species_table_plans_only_that_species(tmp_path):
         "order",
         "propagate",
         "gather",
+        "calibrate",
         "measure",
     }
     assert {species_of(w) for _, w in jobs} == {CHANGED}
@@ -72,7 +73,7 @@ def test_one_species_table_plans_only_that_species(tmp_path):
 def test_forcing_one_species_table_reruns_only_that_species(project):
     jobs = dry_run(project, "--forceall", f"results/traits/{CHANGED}.csv")
     assert {species_of(w) for _, w in jobs} == {CHANGED}
-    assert len(jobs) == 6
+    assert len(jobs) == 7
 
 
 def assert_only_changed_species(jobs, expected_rules):
@@ -135,6 +136,7 @@ def test_image_edited_in_place_reruns_its_species(project):
             "order",
             "propagate",
             "gather",
+            "calibrate",
             "measure",
             "overlays",
             "evaluate",
@@ -149,7 +151,7 @@ def test_new_pixel_size_remeasures_without_propagating(project):
     table.loc[row, "px_per_mm"] = "30.5"
     table.to_csv(project / "config" / "samples.tsv", sep="\t", index=False)
     jobs = dry_run(project)
-    assert_only_changed_species(jobs, {"measure"})
+    assert_only_changed_species(jobs, {"calibrate", "measure"})
 
 
 def test_report_has_rulegraph_overlays_tables_and_plots(finished, tmp_path):

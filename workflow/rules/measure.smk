@@ -2,6 +2,7 @@ rule measure:
     input:
         labels=final_file("labels"),
         predictions=final_file("predictions"),
+        scale=SPECIES_FILES.scale_table,
         images=member_images,
     output:
         per_specimen=directory(SPECIES_FILES.traits_dir),
@@ -21,7 +22,6 @@ rule measure:
             "specimen",
             "image",
             "mask",
-            "px_per_mm",
             *config["traits"]["sheet_columns"],
         ),
         settings=settings_digest("measure", config),

@@ -19,4 +19,5 @@ run_measure(
     per_specimen_dir=snakemake.output.per_specimen,
     species_table=snakemake.output.table,
     sheet_columns=config["traits"]["sheet_columns"],
+    scale_table=snakemake.input.scale,
 )

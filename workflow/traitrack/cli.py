@@ -74,6 +74,11 @@ STAGES = {
     "annotate-next": Stage(
         "annotate_next", "rank unlabelled specimens by what annotating them would add"
     ),
+    "calibrate": Stage(
+        "calibrate",
+        "each specimen's pixel size: sheet, TIFF metadata or scale bar (scale.tsv, "
+        "scale_overlays/)",
+    ),
     "measure": Stage("measure", "trait tables (results/traits/SPECIES.csv, one CSV a specimen)"),
     "evaluate": Stage("evaluate", "IoU of the first round against gt_mask (evaluation.tsv)"),
     "overlays": Stage("overlays", "overlay PNGs with a legend (overlays/)"),
@@ -126,6 +131,7 @@ def stage_targets(stage: str, species: str, shard: str | None = None) -> list[st
         "finetune": [layout.finetune(name) for name in ("weights.pt", "loss.tsv", "loss.png")],
         "train-student": [layout.student("weights.pt"), layout.student("losses.tsv")],
         "annotate-next": [layout.annotate_next],
+        "calibrate": [layout.scale_table, layout.scale_overlays],
         "measure": [layout.traits_table, layout.traits_dir],
         "evaluate": [layout.gathered().evaluation],
         "overlays": [layout.overlays],

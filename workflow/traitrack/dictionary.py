@@ -155,8 +155,16 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "px_per_mm",
         "px/mm",
-        "The pixel size used: the sheet's `px_per_mm`, else the TIFF's metadata; empty: traits "
-        "in px.",
+        "The pixel size used (`results/{species}/scale.tsv`): the sheet's `px_per_mm`, else "
+        "the TIFF's metadata, else the scale bar read from the photograph when its reading is "
+        "`ok`; empty: traits in px.",
+        "all rows",
+    ),
+    Column(
+        "calibration_method",
+        "",
+        "Where `px_per_mm` came from: `sheet`, `metadata`, `scalebar`, `species_median` "
+        "(`calibrate.use_species_median`) or `none`.",
         "all rows",
     ),
     Column(

@@ -115,6 +115,16 @@ class SpeciesLayout:
         return Gathered(f"{self.folder}/{stage}" if stage else self.folder)
 
     @property
+    def scale_table(self) -> str:
+        """``calibrate``: each specimen's pixel size, how it was found, its status."""
+        return f"{self.folder}/scale.tsv"
+
+    @property
+    def scale_overlays(self) -> str:
+        """``calibrate``: one picture per scale-bar reading."""
+        return f"{self.folder}/scale_overlays"
+
+    @property
     def annotate_next(self) -> str:
         """``annotate_next``: which specimens to annotate first."""
         return f"{self.folder}/annotate_next.tsv"

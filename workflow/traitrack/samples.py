@@ -1,7 +1,8 @@
 """The sample sheet: one row per specimen, templates are the rows with a ``mask``.
 
 Columns: ``specimen`` (unique slug), ``species`` (slug), ``image``, optional ``mask`` (makes the
-row a template), optional ``px_per_mm``, optional ``gt_mask`` (evaluation only, never shown to
+row a template), optional ``px_per_mm``, optional ``scale_bar_mm`` (the length of the scale
+bar in the photograph, when a collection always uses one), optional ``gt_mask`` (evaluation only, never shown to
 an engine), optional ``genus`` (for a genus-wide template pool; defaults to the species slug up
 to its first ``_``).
 """
@@ -18,7 +19,7 @@ import yaml
 from traitrack.io.common import InputError
 
 REQUIRED_COLUMNS = ("specimen", "species", "image")
-OPTIONAL_COLUMNS = ("mask", "px_per_mm", "gt_mask", "genus")
+OPTIONAL_COLUMNS = ("mask", "px_per_mm", "gt_mask", "genus", "scale_bar_mm")
 POOLS = ("species", "genus", "all")
 SAMPLES_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "samples.schema.yaml"
 #: a specimen's or species' slug, from the sample sheet's schema (its one home)
@@ -45,6 +46,8 @@ class Specimen:
         The ground-truth mask file, for evaluation only.
     genus : str
         The genus, for a genus-wide pool.
+    scale_bar_mm : float or None
+        The scale bar's length in mm, if the sheet gives it (``calibrate``).
     """
 
     specimen: str
@@ -54,6 +57,7 @@ class Specimen:
     px_per_mm: float | None = None
     gt_mask: str | None = None
     genus: str = ""
+    scale_bar_mm: float | None = None
 
     @property
     def is_template(self) -> bool:
@@ -107,11 +111,10 @@ def read_sample_sheet(path: str | Path) -> pd.DataFrame:
     no_image = sheet.loc[sheet["image"] == "", "specimen"].tolist()
     if no_image:
         raise InputError(f"{path}: rows without an `image`: {no_image[:10]}")
-    bad_px = [
-        s for s, v in zip(sheet["specimen"], sheet["px_per_mm"]) if v and not _positive_float(v)
-    ]
-    if bad_px:
-        raise InputError(f"{path}: `px_per_mm` must be a positive number; bad rows: {bad_px[:10]}")
+    for column in ("px_per_mm", "scale_bar_mm"):
+        bad = [s for s, v in zip(sheet["specimen"], sheet[column]) if v and not _positive_float(v)]
+        if bad:
+            raise InputError(f"{path}: `{column}` must be a positive number; bad rows: {bad[:10]}")
     sheet["genus"] = [g or s.split("_")[0] for g, s in zip(sheet["genus"], sheet["species"])]
     return sheet.set_index("specimen", drop=False)
 
@@ -157,6 +160,7 @@ def specimens(sheet: pd.DataFrame, species: str | None = None) -> list[Specimen]
             px_per_mm=float(r.px_per_mm) if r.px_per_mm else None,
             gt_mask=r.gt_mask or None,
             genus=r.genus,
+            scale_bar_mm=float(r.scale_bar_mm) if r.scale_bar_mm else None,
         )
         for r in rows.itertuples(index=False)
     ]

@@ -106,6 +106,8 @@ def rule_settings(rule: str, config: Mapping[str, Any]) -> dict:
         return {"corrections": config["corrections"]} | _parts(config)
     if rule == "retrieve":
         return {"retrieve": config["retrieve"]} | _parts(config)
+    if rule == "calibrate":
+        return {"calibrate": config["calibrate"]}
     if rule == "split":
         return {"split": config["split"]}
     if rule == "plots":

@@ -10,7 +10,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from traitrack.io import InputError, read_image, read_label_png, read_pixel_size, write_table
-from traitrack.samples import read_sample_sheet, specimens
+from traitrack.samples import Specimen, read_sample_sheet, specimens
+from traitrack.stages.calibrate import read_scale_table
 from traitrack.structures import StructureTable
 from traitrack.traits import measure_specimen
 
@@ -28,6 +29,7 @@ def run_measure(
     per_specimen_dir: str | Path,
     species_table: str | Path,
     sheet_columns: Sequence[str] = (),
+    scale_table: str | Path | None = None,
 ) -> None:
     """Measure the traits of every specimen of a species (templates on their own masks).
 
@@ -50,6 +52,9 @@ def run_measure(
     sheet_columns : sequence of str
         Further sample-sheet columns (a catalogue number, a collection) copied into every row
         after ``species`` (config ``traits.sheet_columns``).
+    scale_table : str or Path, optional
+        ``results/{species}/scale.tsv`` (``calibrate``): each specimen's pixel size and its
+        ``calibration_method``; without it, the sheet's ``px_per_mm`` or TIFF metadata.
 
     Every per-specimen CSV has the species table's columns, in its order: a specimen measured
     in px in a species measured in mm has empty ``_mm`` columns, not other ones.
@@ -59,6 +64,7 @@ def run_measure(
     InputError
         If a ``sheet_columns`` entry is not a column of the sample sheet.
     """
+    scales = read_scale_table(scale_table) if scale_table else {}
     sheet = read_sample_sheet(samples)
     missing = [c for c in sheet_columns if c not in sheet.columns]
     if missing:
@@ -73,7 +79,10 @@ def run_measure(
     for specimen in tqdm(specimens(sheet, species), desc=f"measure {species}"):
         image = read_image(specimen.image)
         labels = read_label_png(Path(labels_dir) / f"{specimen.specimen}.png")
-        px_per_mm = specimen.px_per_mm or read_pixel_size(specimen.image)
+        if specimen.specimen in scales:
+            px_per_mm, method = scales[specimen.specimen]
+        else:
+            px_per_mm, method = _unjudged_pixel_size(specimen)
         traits = measure_specimen(labels, image, structures, px_per_mm=px_per_mm)
         source = provenance.loc[specimen.specimen]
         traits.insert(0, "specimen", specimen.specimen)
@@ -83,6 +92,7 @@ def run_measure(
         for position, column in enumerate(PROVENANCE[2:], start=2 + len(sheet_columns)):
             traits.insert(position, column, source[column])
         traits["px_per_mm"] = px_per_mm
+        traits["calibration_method"] = method
         traits["confidence"] = [source.get(f"confidence_{name}") for name in traits["structure"]]
         tables.append(traits)
     table = pd.concat(tables, ignore_index=True)
@@ -92,3 +102,11 @@ def run_measure(
             traits.reindex(columns=table.columns),
         )
     write_table(species_table, table)
+
+
+def _unjudged_pixel_size(specimen: Specimen) -> tuple[float | None, str]:
+    """The sheet's ``px_per_mm``, else TIFF metadata, else none (no ``scale.tsv`` given)."""
+    if specimen.px_per_mm:
+        return specimen.px_per_mm, "sheet"
+    metadata = read_pixel_size(specimen.image)
+    return (metadata, "metadata") if metadata is not None else (None, "none")

@@ -1,0 +1,209 @@
+"""A photograph's pixel size from its scale bar, with a confidence and a status.
+
+Status (one per specimen):
+
+- ``ok``: a bar and a label that parses with a unit to a usual length, confident enough;
+- ``uncertain``: a bar, but its label is unread, has no unit, is an unusual length, or the
+  confidence is low; the px_per_mm is written but not used unless the config says so;
+- ``no_bar``: nothing bar-like;
+- ``outlier``: ``ok`` on its own, but its px_per_mm disagrees with the species' other ``ok``
+  specimens (:func:`flag_outliers`).
+
+Confidence = OCR score x bar shape score (up to 1 at 0.3) x 0.45 without a unit x 0.4 for an
+unusual length x 0.9 when characters were repaired; 0 when two reads of the label (at two
+sizes of the text detector) give different lengths. A wrong value needs OCR to misread a digit
+confidently into another usual length with its unit; the species check is what catches those.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from traitrack.scalebar.detect import BarCandidate, find_bars
+from traitrack.scalebar.read import NOTHING, TextRead, read_label
+
+STATUSES = ("ok", "uncertain", "no_bar", "outlier")
+
+
+@dataclass
+class ScaleReading:
+    """One specimen's scale bar as read (a row of ``scale.tsv`` less the specimen's names).
+
+    Attributes
+    ----------
+    px_per_mm : float
+        Bar length / value (NaN without both).
+    bar_left_x_px, bar_right_x_px, bar_y_px, bar_length_px, bar_thickness_px : float
+        The bar's ends, row, length and thickness (NaN without a bar).
+    bar_polarity : str
+        ``dark`` or ``light`` ("" without a bar).
+    text : str
+        What OCR read next to the bar.
+    value, unit : float, str
+        The label's number and unit (as printed, after repairs).
+    value_mm : float
+        The bar's length in mm (from the label or the sheet's ``scale_bar_mm``).
+    confidence : float
+        0..1, see the module's docstring.
+    status : str
+        One of :data:`STATUSES`.
+    note : str
+        Why the status is not ``ok``.
+    """
+
+    px_per_mm: float = math.nan
+    bar_left_x_px: float = math.nan
+    bar_right_x_px: float = math.nan
+    bar_y_px: float = math.nan
+    bar_length_px: float = math.nan
+    bar_thickness_px: float = math.nan
+    bar_polarity: str = ""
+    text: str = ""
+    value: float = math.nan
+    unit: str = ""
+    value_mm: float = math.nan
+    confidence: float = 0.0
+    status: str = "no_bar"
+    note: str = ""
+    text_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+
+    def row(self) -> dict:
+        """The reading as a table row (the text box as four columns)."""
+        row = asdict(self)
+        box = row.pop("text_box")
+        for name, value in zip(("left", "top", "right", "bottom"), box, strict=True):
+            row[f"text_{name}_px"] = value
+        return row
+
+
+def _label_confidence(read: TextRead, bar: BarCandidate) -> tuple[float, str]:
+    label = read.label
+    if label is None:
+        return 0.0, "label not read" if not read.text else f"no length in {read.text!r}"
+    if read.disagreement:
+        return 0.0, f"reads disagree: {read.text!r} and {read.disagreement!r}"
+    confidence = read.score * min(1.0, bar.score / 0.3)
+    notes = []
+    if not label.unit_read:
+        confidence *= 0.45
+        notes.append("no unit")
+    if not label.usual:
+        confidence *= 0.4
+        notes.append("unusual length")
+    if label.repaired:
+        confidence *= 0.9
+    return confidence, ", ".join(notes)
+
+
+def read_scale(
+    image: np.ndarray,
+    *,
+    bar_mm: float | None = None,
+    min_confidence: float = 0.5,
+    candidates: int = 3,
+    engine=None,
+) -> ScaleReading:
+    """Find the scale bar of an image and read its length.
+
+    Parameters
+    ----------
+    image : np.ndarray
+        RGB uint8 image.
+    bar_mm : float, optional
+        The bar's length in mm when the collection always uses one (the sheet's
+        ``scale_bar_mm``): then no text is read and the best bar is taken.
+    min_confidence : float
+        Below it the reading is ``uncertain``.
+    candidates : int
+        How many of the best bars to read text next to, best bar first: the first whose label
+        reaches ``min_confidence`` wins, else the one with the most confident label.
+    engine : callable, optional
+        The OCR engine (:func:`traitrack.scalebar.read.read_label`).
+
+    Returns
+    -------
+    ScaleReading
+    """
+    bars = find_bars(image)
+    if not bars:
+        return ScaleReading(note="no bar-like stroke")
+    if bar_mm is not None:
+        bar = bars[0]
+        confidence = min(1.0, bar.score / 0.3)
+        return _reading(bar, NOTHING, bar_mm, confidence, min_confidence, "")
+    best = None
+    for bar in bars[:candidates]:  # best bar first: the first confident label wins
+        read = read_label(image, bar, engine=engine)
+        confidence, note = _label_confidence(read, bar)
+        if best is None or confidence > best[2]:
+            best = (bar, read, confidence, note)
+        if confidence >= min_confidence:
+            break
+    bar, read, confidence, note = best
+    value_mm = read.label.value_mm if read.label is not None else math.nan
+    return _reading(bar, read, value_mm, confidence, min_confidence, note)
+
+
+def _reading(bar, read, value_mm, confidence, min_confidence, note) -> ScaleReading:
+    label = read.label
+    status = "ok" if confidence >= min_confidence and math.isfinite(value_mm) else "uncertain"
+    if status == "uncertain" and not note:
+        note = "low confidence"
+    return ScaleReading(
+        px_per_mm=bar.length / value_mm if math.isfinite(value_mm) else math.nan,
+        bar_left_x_px=round(bar.left, 3),
+        bar_right_x_px=round(bar.right, 3),
+        bar_y_px=round(bar.row, 3),
+        bar_length_px=round(bar.length, 3),
+        bar_thickness_px=round(bar.thickness, 3),
+        bar_polarity=bar.polarity,
+        text=read.text,
+        value=label.value if label else math.nan,
+        unit=label.unit if label else "",
+        value_mm=value_mm,
+        confidence=round(float(confidence), 4),
+        status=status,
+        note=note,
+        text_box=tuple(round(v, 2) for v in read.box),
+    )
+
+
+def flag_outliers(
+    px_per_mm: np.ndarray, status: np.ndarray, *, tolerance: float = 0.25, min_ok: int = 3
+) -> np.ndarray:
+    """Statuses with ``ok`` readings far from the species' median turned into ``outlier``.
+
+    A reading is an outlier when its px_per_mm differs from the median of the species' ``ok``
+    readings by more than ``tolerance`` (relative) and by more than three robust spreads (1.4826
+    x the median absolute deviation, in log space), so a species photographed at two
+    magnifications keeps both. Nothing is flagged with fewer than ``min_ok`` ``ok`` readings.
+
+    Parameters
+    ----------
+    px_per_mm : np.ndarray
+        One value per specimen.
+    status : np.ndarray
+        Their statuses (strings).
+    tolerance : float
+        Relative difference to the median always allowed.
+    min_ok : int
+        ``ok`` readings needed for the check.
+
+    Returns
+    -------
+    np.ndarray
+        The new statuses.
+    """
+    status = np.asarray(status, dtype=object).copy()
+    ok = status == "ok"
+    if ok.sum() < min_ok:
+        return status
+    logs = np.log(np.asarray(px_per_mm, float))
+    median = float(np.median(logs[ok]))
+    spread = 1.4826 * float(np.median(np.abs(logs[ok] - median)))
+    limit = max(math.log1p(tolerance), 3 * spread)
+    status[ok & (np.abs(logs - median) > limit)] = "outlier"
+    return status

@@ -1,0 +1,234 @@
+"""Scale-bar candidates in a photograph: straight, thin, uniform horizontal strokes.
+
+A bar is thinner than the specimen's legs are long and darker (or lighter) than what lies just
+above and below it. A vertical closing (opening for light bars) with a line taller than any bar
+removes thin horizontal strokes and keeps what is tall (legs, pins, the body), so its difference
+to the image (a top-hat) lights up bars, text and thin horizontal bits of the specimen but not
+edges of cards or backgrounds. A horizontal opening of that mask keeps straight runs at least
+``min_length`` long, which text never has; each surviving component is scored on its shape
+(long, thin, of even thickness, filled) and on how even its grey level is (a bar is one colour,
+a leg is not). End points come from the top-hat profile along the bar's core rows: the
+half-contrast crossing at each end with linear interpolation, against the plateau next to that
+end (a bar crossing from a dark to a light background keeps both ends sharp); ticks at the ends
+count as part of the bar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BarCandidate:
+    """One horizontal bar found in an image.
+
+    Attributes
+    ----------
+    polarity : str
+        ``dark`` (a black bar on a lighter ground) or ``light``.
+    row : float
+        The bar's centre row (px).
+    left, right : float
+        Its ends (px, sub-pixel; pixel ``i`` spans ``[i, i+1)``).
+    thickness : float
+        Rows it covers (px).
+    contrast : float
+        Its median top-hat response (grey levels of 0-255).
+    evenness : float
+        1 minus the spread of its grey level relative to its contrast (1 = one colour).
+    score : float
+        Shape and evenness together, 0..1.
+    """
+
+    polarity: str
+    row: float
+    left: float
+    right: float
+    thickness: float
+    contrast: float
+    evenness: float
+    score: float
+
+    @property
+    def length(self) -> float:
+        """The bar's length (px), end to end."""
+        return self.right - self.left
+
+    @property
+    def top(self) -> float:
+        """Its first row (px)."""
+        return self.row - self.thickness / 2
+
+    @property
+    def bottom(self) -> float:
+        """The row after its last (px)."""
+        return self.row + self.thickness / 2
+
+
+def to_grey(image: np.ndarray) -> np.ndarray:
+    """An RGB uint8 image as float32 grey levels 0-255."""
+    if image.ndim == 2:
+        return image.astype(np.float32)
+    return cv2.cvtColor(np.ascontiguousarray(image[..., :3]), cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def _odd(value: float) -> int:
+    value = int(round(value))
+    return value + 1 - value % 2
+
+
+def find_bars(
+    image: np.ndarray,
+    *,
+    min_contrast: float = 24.0,
+    max_thickness_fraction: float = 0.03,
+    min_length_fraction: float = 0.05,
+    keep: int = 6,
+) -> list[BarCandidate]:
+    """The likeliest horizontal scale bars of an image, best first.
+
+    Parameters
+    ----------
+    image : np.ndarray
+        RGB uint8 (or grey) image.
+    min_contrast : float
+        Grey levels a bar must differ from what lies above and below it.
+    max_thickness_fraction : float
+        The thickest bar looked for, as a fraction of the image's shorter side (at least 4 px).
+    min_length_fraction : float
+        The shortest bar looked for, as a fraction of the image's width (at least 12 px).
+    keep : int
+        How many candidates to return.
+
+    Returns
+    -------
+    list of BarCandidate
+        Sorted by ``score``, highest first; empty when nothing bar-like is there.
+    """
+    grey = to_grey(image)
+    height, width = grey.shape
+    tall = _odd(max(9, 2 * max(4, max_thickness_fraction * min(height, width)) + 1))
+    min_length = max(12, int(round(min_length_fraction * width)))
+    column = np.ones((tall, 1), np.uint8)
+    row_line = np.ones((1, min_length), np.uint8)
+    candidates = []
+    for polarity in ("dark", "light"):
+        if polarity == "dark":
+            response = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, column) - grey
+        else:
+            response = grey - cv2.morphologyEx(grey, cv2.MORPH_OPEN, column)
+        mask = (response >= min_contrast).astype(np.uint8)
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, row_line)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        for index in range(1, count):
+            x, y, w, h, _area = stats[index]
+            if w < min_length or h > tall // 2 + 1:
+                continue
+            candidate = _measure(grey, response, labels[y : y + h, x : x + w] == index, x, y)
+            if candidate is not None:
+                candidates.append(
+                    BarCandidate(polarity, *candidate[:-1], score=candidate[-1])
+                )  # fmt: skip
+    candidates.sort(key=lambda c: (-c.score, c.row, c.left))
+    return _without_halos(candidates)[:keep]
+
+
+def _without_halos(candidates: list[BarCandidate]) -> list[BarCandidate]:
+    """Drop a stroke hugging a better one of the other polarity along the same span.
+
+    Sharpened photographs ring: a black bar has a light line along it (and a white bar a dark
+    one) of the same length, which is no bar of its own.
+    """
+    kept: list[BarCandidate] = []
+    for candidate in candidates:  # best first
+        hugs = any(
+            other.polarity != candidate.polarity
+            and abs(other.row - candidate.row) <= (other.thickness + candidate.thickness) / 2 + 2
+            and min(other.right, candidate.right) - max(other.left, candidate.left)
+            > 0.5 * candidate.length
+            for other in kept
+        )
+        if not hugs:
+            kept.append(candidate)
+    return kept
+
+
+def _measure(grey, response, component, x0, y0):
+    """Core rows, sub-pixel ends and scores of one component; None if it is no bar."""
+    h, w = component.shape
+    coverage = component.sum(axis=1) / w
+    if coverage.max() < 0.8:
+        return None
+    # core rows: those whose mean response reaches half the strongest row's, around it
+    strength = response[y0 : y0 + h, x0 : x0 + w].mean(axis=1)
+    peak = int(np.argmax(strength))
+    first = last = peak
+    while first > 0 and strength[first - 1] >= 0.5 * strength[peak]:
+        first -= 1
+    while last < h - 1 and strength[last + 1] >= 0.5 * strength[peak]:
+        last += 1
+    rows = np.arange(first, last + 1) + y0
+    profile = response[rows].mean(axis=0)
+    depth = len(rows)  # a blurred bar is thicker, and its ends ramp over as many pixels
+    left = _end(profile, x0, step=-1, depth=depth)
+    right = _end(profile, x0 + w - 1, step=+1, depth=depth)
+    if left is None or right is None or right - left < 8:
+        return None
+    inner = slice(int(np.ceil(left)) + 1, int(np.floor(right)) - 1)
+    plateau = profile[inner]
+    contrast = float(np.median(plateau))
+    levels = grey[rows, inner].mean(axis=0)
+    spread = float(np.subtract(*np.percentile(levels, [90, 10])))
+    evenness = float(np.clip(1 - spread / max(contrast, 1e-6), 0, 1))
+    # thickness at half contrast along the bar's middle column profile
+    thickness = _thickness(response, rows, inner, contrast)
+    length = right - left
+    elongation = length / max(thickness, 1.0)
+    filled = float(np.mean(plateau >= 0.5 * contrast))
+    shape = np.clip((elongation - 3) / 5, 0, 1) * filled**2
+    score = float(shape * evenness**4 * min(1.0, contrast / 60))
+    row = float(rows.mean() + 0.5)
+    return row, left, right, thickness, contrast, evenness, score
+
+
+def _thickness(response, rows, inner, contrast):
+    top, bottom = rows[0], rows[-1]
+    column = response[:, inner].mean(axis=1)
+    half = contrast / 2
+    thickness = float(bottom - top + 1)
+    # fractional rows above and below the core that reach past half contrast
+    for edge in (top - 1, bottom + 1):
+        if 0 <= edge < len(column):
+            thickness += float(np.clip((column[edge] - half) / max(half, 1e-6), 0, 1))
+    return thickness
+
+
+def _end(profile, start, *, step, depth=1):
+    """The sub-pixel end reached walking from inside the bar in direction ``step``.
+
+    The half-level is half the plateau next to the end (the median of 6 px starting ``depth``
+    px inside it, past the ramp of a blurred end), so a bar that crosses a change of
+    background keeps its true end.
+    """
+    size = len(profile)
+    x = start
+    # walk out from the component's own end while the response stays high
+    for _ in range(3):
+        near, far = x - depth * step, x - (depth + 6) * step
+        inside = profile[max(0, min(near, far)) : max(near, far) + 1]
+        inside = inside[inside > 0]
+        if inside.size == 0:
+            return None
+        half = float(np.median(inside)) / 2
+        while 0 <= x + step < size and profile[x + step] > half:
+            x += step
+        while 0 <= x < size and profile[x] <= half:
+            x -= step  # the component may reach a pixel past the half-level
+        if not 0 <= x + step < size:
+            return float(size if step > 0 else 0)
+    a, b = profile[x], profile[x + step]
+    crossing = x + step * (a - half) / (a - b)
+    return float(crossing + 0.5)
