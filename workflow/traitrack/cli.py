@@ -103,6 +103,7 @@ def _run_selftrain(stage: str, config: dict, species: str, p: dict, args) -> Non
                 chunk_length=config["order"]["chunk_length"],
                 pool=pool,
                 labels_out=folder / "shards" / name / "labels",
+                first_shard=p["labels"].parent / "shards" / name / "shard.json",
                 **out,
             )
         else:
