@@ -61,7 +61,14 @@ def timing(args: argparse.Namespace, settings: SelfTrainingOptions) -> None:
     ).student
     start = time.perf_counter()
     cpu_start = time.process_time()
-    _, losses = student.train(samples, structures, options, seed=0, log=print)
+    network, losses = student.train(samples, structures, options, seed=0, log=print)
+    device = student.device_of(network)
+    gpu = (
+        f"; peak GPU memory {torch.cuda.max_memory_allocated() / 1024**3:.2f} GB on "
+        f"{torch.cuda.get_device_name(device)}"
+        if device.type == "cuda"
+        else ""
+    )
     cpu = time.process_time() - cpu_start
     seconds = losses["seconds"]
     refining = seconds.iloc[options.refine_epoch(epochs) :]
@@ -82,7 +89,7 @@ def timing(args: argparse.Namespace, settings: SelfTrainingOptions) -> None:
         f"training {seconds.sum() / 60:.1f} min; peak memory (RSS) {peak_gb:.2f} GB; "
         f"{time.perf_counter() - start:.0f} s in all; CPU time {cpu:.0f} s, "
         f"{cpu / steps:.2f} CPU-s per step of {options.batch_size} ({steps} steps; the "
-        f"configured training is {configured} epochs)",
+        f"configured training is {configured} epochs){gpu}",
         flush=True,
     )
 
