@@ -7,6 +7,7 @@
 #   - 9 structures against 1;
 #   - peak GPU (and resident) memory of a species run of 20 and of 200 frames;
 #   - one palindrome fine-tuning step (frozen encoder and LoRA): seconds, peak memory;
+#   - the self-training student's default training (its seconds and peak GPU memory);
 #   - with --vos-optimized (sam2's torch.compile'd predictor) for 5 structures, if it compiles
 #     within 240 s.
 # Usage (from the repository root, after `make test` has built .venv):
@@ -44,5 +45,11 @@ if [[ "$device" == cuda ]]; then
         --vos-optimized || echo "vos_optimized: did not finish within 240 s (exit $?)"
 else
     echo "# vos_optimized skipped on the CPU (max-autotune compilation is a GPU option)"
+fi
+if [[ "$device" == cuda ]]; then
+    echo "# the student (default: EfficientNet-Lite0 U-Net), its default training, 300 specimens"
+    "$PYTHON" benchmarks/student_timing.py --threads "$threads"
+else
+    "$PYTHON" benchmarks/student_timing.py --threads "$threads" --specimens 40 --epochs 1
 fi
 echo "# gpu_check: finished in $(($(date +%s) - start)) s"

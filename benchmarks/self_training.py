@@ -178,6 +178,9 @@ def run_set(key: str, args: argparse.Namespace, settings: SelfTrainingOptions) -
                 true_templates=true_frames,
                 keep_hand_made=settings.keep_hand_made,
             )
+            if not any(set(names) & set(pseudo_frames) for names in assigned.values()):
+                # no target receives a pseudo-template: round 2 is round 1 (as pseudo_round)
+                return {p.stem: first[p.stem] for p in paths}
             tasks = [
                 (
                     p.stem,

@@ -2,7 +2,8 @@
 
 A species of ``--specimens`` synthetic specimens (the example's beetles, 5 of them templates,
 the rest pseudo-labelled) at the student's size, trained as configured (``steps``, or
-``epochs`` where set; ``--epochs`` overrides), with torch on ``--threads`` threads.  The
+``epochs`` where set; ``--epochs`` overrides), with torch on ``--threads`` threads.  On a
+shared machine the wall times grow with the load; the CPU time per optimiser step does not.  The
 student's settings are the schema's defaults, changed by ``--option KEY=VALUE``.  Example::
 
     .venv/bin/python benchmarks/student_timing.py --threads 2
@@ -59,17 +60,36 @@ def timing(args: argparse.Namespace, settings: SelfTrainingOptions) -> None:
         {"student": {**settings.student.as_config(), "epochs": epochs}}
     ).student
     start = time.perf_counter()
-    _, losses = student.train(samples, structures, options, seed=0, log=print)
+    cpu_start = time.process_time()
+    network, losses = student.train(samples, structures, options, seed=0, log=print)
+    device = student.device_of(network)
+    gpu = (
+        f"; peak GPU memory {torch.cuda.max_memory_allocated() / 1024**3:.2f} GB on "
+        f"{torch.cuda.get_device_name(device)}"
+        if device.type == "cuda"
+        else ""
+    )
+    cpu = time.process_time() - cpu_start
     seconds = losses["seconds"]
     refining = seconds.iloc[options.refine_epoch(epochs) :]
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    steps = epochs * int(
+        np.ceil(
+            len(student.epoch_order(samples, options.template_share, 0, 0)) / options.batch_size
+        )
+    )
+    configured = options.total_epochs(
+        len(student.epoch_order(samples, options.template_share, 0, 0))
+    )
     print(
-        f"\n## student timing: {len(samples)} synthetic specimens at {size} px, torch threads "
+        f"\n## student timing ({options.encoder}): {len(samples)} synthetic specimens at {size} px, torch threads "
         f"{torch.get_num_threads()}: {epochs} epochs "
         f"({'--epochs' if args.epochs else 'the configured training'}), "
         f"{seconds.mean():.1f} s per epoch (refining epochs {refining.mean():.1f} s), "
         f"training {seconds.sum() / 60:.1f} min; peak memory (RSS) {peak_gb:.2f} GB; "
-        f"{time.perf_counter() - start:.0f} s in all",
+        f"{time.perf_counter() - start:.0f} s in all; CPU time {cpu:.0f} s, "
+        f"{cpu / steps:.2f} CPU-s per step of {options.batch_size} ({steps} steps; the "
+        f"configured training is {configured} epochs){gpu}",
         flush=True,
     )
 

@@ -28,7 +28,14 @@ from traitrack.selftrain.generations import (  # noqa: E402
     train_generations,
 )
 
-TINY = {"size": 48, "channels": [8, 16], "batch_size": 2, "lr": 0.01, "epochs": 3}
+TINY = {
+    "size": 48,
+    "encoder": "unet",
+    "channels": [8, 16],
+    "batch_size": 2,
+    "lr": 0.01,
+    "epochs": 3,
+}
 
 
 @pytest.fixture(scope="module")

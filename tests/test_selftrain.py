@@ -38,7 +38,7 @@ from traitrack.selftrain.data import (  # noqa: E402
 )
 
 SIZE = 64
-TINY = {"size": SIZE, "channels": [8, 16, 32], "batch_size": 2, "lr": 0.01}
+TINY = {"size": SIZE, "encoder": "unet", "channels": [8, 16, 32], "batch_size": 2, "lr": 0.01}
 
 
 @pytest.fixture(autouse=True)

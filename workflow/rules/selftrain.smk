@@ -1,6 +1,6 @@
 # Self-training from a species' unlabelled specimens (config `self_training`, off by default).
 # `pseudo_round` (rounds: 2) propagates the species again with the first round's best targets
-# by qc_rank as extra templates; `train_student` trains a small network on the templates'
+# by qc_rank as extra templates (a shard where no target receives one copies the first round's); `train_student` trains a small network on the templates'
 # masks and the last round's labels of the targets, weighted by the QC, and `predict_student`
 # lets it predict every target, with the teacher engine's QC round trip. `pseudo_round` and
 # `predict_student` run per shard, as `propagate` does, and `gather_selftrain` joins a stage's
@@ -16,6 +16,7 @@ rule pseudo_round:
         qc=SPECIES_FILES.gathered().qc,
         descriptors=SPECIES_FILES.descriptors,
         pseudovideo=SPECIES_FILES.pseudovideo,
+        first_shard=SPECIES_FILES.gathered().shard("{shard}").table,
         masks=member_masks,
         checkpoint=sam2_checkpoint if ENGINE == "sam2" else [],
         finetuned=finetuned_weights,

@@ -32,4 +32,5 @@ run_pseudo_round(
     labels_out=snakemake.output.labels,
     shard_out=snakemake.output.shard,
     shard=snakemake.wildcards.shard,
+    first_shard=snakemake.input.first_shard,
 )

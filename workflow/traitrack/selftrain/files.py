@@ -46,7 +46,7 @@ def load_weights(path: str | Path, structures: StructureTable) -> torch.nn.Modul
             f"declares {names}; train it again (rule train_student)"
         )
     options = StudentOptions.from_config({**payload["options"], "init_weights": ""})
-    network = build_network(len(names) + 1, options)
+    network = build_network(len(names) + 1, options, pretrained=False)
     network.load_state_dict(payload["state_dict"])
     network.eval()
     return network

@@ -28,11 +28,15 @@ class StudentOptions(
 
     enabled: bool
     size: int
+    encoder: str
+    pretrained: bool
     channels: tuple[int, ...]
     steps: int
     epochs: int
     batch_size: int
     lr: float
+    encoder_lr: float
+    warmup: float
     weight_decay: float
     template_share: float
     boundary_px: float

