@@ -4,6 +4,7 @@ import sys
 from functools import cache
 from pathlib import Path
 
+import yaml
 from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
@@ -16,14 +17,21 @@ from traitrack.samples import (  # noqa: E402
 )
 from traitrack.shards import SHARD_PATTERN, shard_count, shard_names  # noqa: E402
 from traitrack.selftrain.options import SelfTrainingOptions  # noqa: E402
+from traitrack.config_keys import check_config_keys  # noqa: E402
 
+CONFIG_SCHEMA_DIR = Path(workflow.basedir) / "workflow" / "schemas"
+# every unknown key at once, each with the nearest valid one, before the schema's own message
+check_config_keys(
+    config,
+    yaml.safe_load((CONFIG_SCHEMA_DIR / "config.schema.yaml").read_text()),
+    " + ".join(map(str, workflow.configfiles)) or "the config",
+)
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 
 SAMPLES = read_sample_sheet(config["samples"])
 validate(SAMPLES, schema="../schemas/samples.schema.yaml")
 SPECIES = species_list(SAMPLES)
 ENGINE = config["engine"]
-CONFIG_SCHEMA_DIR = Path(workflow.basedir) / "workflow" / "schemas"
 # what every rule that reads masks or label maps needs to know about the parts
 STRUCTURES = {"structures": config["structures"], "background": config["background"]}
 

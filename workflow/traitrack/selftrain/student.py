@@ -34,6 +34,7 @@ from monai.networks.nets import UNet
 from traitrack.engines.sam2.letterbox import IMAGE_MEAN, IMAGE_STD
 from traitrack.io import atomic_output
 from traitrack.selftrain.data import Sample, augmentation
+from traitrack.selftrain.init_weights import load_init_weights
 from traitrack.selftrain.options import StudentOptions
 from traitrack.structures import StructureTable
 
@@ -65,8 +66,7 @@ def build_network(classes: int, options: StudentOptions) -> torch.nn.Module:
         num_res_units=2,
     )
     if options.init_weights:
-        state = torch.load(options.init_weights, map_location="cpu", weights_only=True)
-        network.load_state_dict(state.get("state_dict", state), strict=False)
+        load_init_weights(network, options.init_weights)
     return network
 
 
