@@ -139,7 +139,7 @@ def run_select(
         )
     table = nearest_templates(
         targets,
-        vectors[[index[t] for t in targets]].reshape(len(targets), -1),
+        vectors[[index[t] for t in targets]].reshape(len(targets), *vectors.shape[1:]),
         templates,
         vectors[[index[t] for t in templates]],
         k=k,
