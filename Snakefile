@@ -12,6 +12,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/validate.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/checkpoint.smk"
 include: "workflow/rules/finetune.smk"

@@ -24,7 +24,7 @@ CONFIG_SCHEMA_DIR = Path(workflow.basedir) / "workflow" / "schemas"
 check_config_keys(
     config,
     yaml.safe_load((CONFIG_SCHEMA_DIR / "config.schema.yaml").read_text()),
-    " + ".join(map(str, workflow.configfiles)) or "the config",
+    " + ".join(dict.fromkeys(map(str, workflow.configfiles))) or "the config",
 )
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 

@@ -2,6 +2,7 @@ rule evaluate:
     input:
         labels="results/{species}/labels",
         gt=member_gt_masks,
+        validation="results/{species}/validation.tsv",
     output:
         "results/{species}/evaluation.tsv",
     log:

@@ -4,6 +4,7 @@ DESCRIBE_SAM2 = config["describe"]["method"] == "sam2"
 rule describe:
     input:
         images=member_images,
+        validation="results/{species}/validation.tsv",
         checkpoint=sam2_checkpoint if config["describe"]["method"] == "sam2" else [],
     output:
         "results/{species}/descriptors.npz",

@@ -32,17 +32,31 @@ rule overlays:
 rule tables:
     input:
         traits=expand("results/traits/{species}.csv", species=SPECIES),
+    output:
+        traits="results/traits.csv",
+    log:
+        "logs/tables/all.log",
+    localrule: True
+    conda:
+        "../../envs/traitrack.yaml"
+    script:
+        "../scripts/tables.py"
+
+
+# apart from `tables`, so that a species' gt_mask problems, which stop its `evaluate`, never
+# hold back results/traits.csv
+rule evaluation_tables:
+    input:
         evaluations=[
             f"{final_dir(species)}/evaluation.tsv"
             for species in SPECIES
             if has_ground_truth(species)
         ],
     output:
-        traits="results/traits.csv",
         evaluation="results/evaluation.tsv",
         summary="results/evaluation_summary.tsv",
     log:
-        "logs/tables/all.log",
+        "logs/tables/evaluation.log",
     localrule: True
     conda:
         "../../envs/traitrack.yaml"

@@ -145,6 +145,7 @@ rule evaluate_selftrain:
     input:
         labels="results/{species}/{stage}/labels",
         gt=member_gt_masks,
+        validation="results/{species}/validation.tsv",
     output:
         "results/{species}/{stage}/evaluation.tsv",
     log:
