@@ -114,8 +114,9 @@ def test_nothing_heavy_ran(broken_files):
     assert not (workdir / "results" / "carabus_synth" / "descriptors.npz").exists()
 
 
-def log_of(workdir, species):
-    return (workdir / "logs" / "validate" / f"{species}.log").read_text()
+def log_of(workdir, species, ground_truth=False):
+    name = f"{species}.ground_truth.log" if ground_truth else f"{species}.log"
+    return (workdir / "logs" / "validate" / name).read_text()
 
 
 def test_shared_encoding_is_reported_as_such(tmp_path):
@@ -130,7 +131,7 @@ def test_shared_encoding_is_reported_as_such(tmp_path):
     result = snakemake(workdir, "--cores", "1")
     text = output_of(result)
     assert result.returncode != 0
-    assert "`structures[].rgb`" in text and "fast.yaml" in text
+    assert "`structures[].rgb` the config" in text
     assert "structures ['head', 'pronotum'] share the rgb [200, 0, 0]" in text
     assert "give each structure its own `rgb`" in text
     assert "does not declare" not in log_of(workdir, "carabus_synth")  # no undeclared colour
@@ -141,6 +142,7 @@ def test_every_problem_at_once_with_file_row_and_fix(broken_files):
     workdir, result = broken_files
     carabus = log_of(workdir, "carabus_synth")
     ptero = log_of(workdir, "pterostichus_synth")
+    ptero_truth = log_of(workdir, "pterostichus_synth", ground_truth=True)
     # the empty template
     assert "row 1 (carabus_synth_01), `mask` bad/empty.png: the mask is all background" in carabus
     # the mask drawn on the stored pixels of an EXIF-turned JPEG, same size
@@ -156,15 +158,16 @@ def test_every_problem_at_once_with_file_row_and_fix(broken_files):
     assert "row 14 (pterostichus_synth_02), `mask`" in line
     assert "malformed labelme JSON" in line and "`shapes` is a list of objects" in line
     # the gt_mask problems name the gt_mask column and say they block evaluate only
-    line = next(x for x in ptero.splitlines() if "bad/gt_colour.png" in x)
+    line = next(x for x in ptero_truth.splitlines() if "bad/gt_colour.png" in x)
     assert "`gt_mask`" in line and "(7, 7, 7)" in line.replace("[7, 7, 7]", "(7, 7, 7)")
     assert "empty the row's `gt_mask` (it is used by `evaluate` only)" in line
-    line = next(x for x in ptero.splitlines() if "bad/gt_small.png" in x)
+    line = next(x for x in ptero_truth.splitlines() if "bad/gt_small.png" in x)
     assert "`gt_mask`" in line and re.search(r"the mask is \d+ x \d+ px but its photograph", line)
     # the job's error lists the species' blocking problems, not only the first
     text = output_of(result)
     assert "carabus_synth: 2 problem(s)" in text  # empty mask, EXIF 3
     assert "pterostichus_synth: 2 problem(s)" in text  # EXIF 6, labelme (gt_mask: evaluate)
+    assert "bad/gt_colour.png" not in ptero  # the gt_mask files: their own job
 
 
 @pytest.mark.parametrize(

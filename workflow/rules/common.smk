@@ -1,5 +1,6 @@
 import hashlib
 import math
+import os
 import sys
 from functools import cache
 from pathlib import Path
@@ -181,6 +182,22 @@ def gpus(rule_name, needs_gpu):
     the `gres` spelling belong to the profile, never to the workflow.
     """
     return resource(rule_name, "gpu", 1 if needs_gpu else 0)
+
+
+def slurm_partition(rule_name, needs_gpu):
+    """The `slurm_partition` resource of the rules that may ask for a GPU. The profile's GPU
+    partition (environment variable TRAITRACK_SLURM_GPU_PARTITION, else
+    TRAITRACK_SLURM_PARTITION) only when the job asks for a GPU (`gpus`), else the CPU one.
+
+    A profile's resource expressions cannot see a job's other resources, so the profile
+    (profiles/slurm) could only send a rule to the GPU partition whatever the engine; the
+    names of the partitions stay in the environment the profile documents. Empty when unset:
+    SLURM's default partition. Local runs ignore it.
+    """
+    cpu = os.environ.get("TRAITRACK_SLURM_PARTITION", "")
+    if gpus(rule_name, needs_gpu) > 0:
+        return os.environ.get("TRAITRACK_SLURM_GPU_PARTITION") or cpu
+    return cpu
 
 
 def final_outputs():

@@ -2,7 +2,7 @@ rule evaluate:
     input:
         labels="results/{species}/labels",
         gt=member_gt_masks,
-        validation="results/{species}/validation.tsv",
+        validation="results/{species}/ground_truth_validation.tsv",
     output:
         "results/{species}/evaluation.tsv",
     log:

@@ -33,6 +33,7 @@ rule pseudo_round:
         mem_mb=scaled("pseudo_round", "mem_mb", 8000),
         runtime=scaled("pseudo_round", "runtime", 240),
         gpu=gpus("pseudo_round", ENGINE == "sam2"),
+        slurm_partition=slurm_partition("pseudo_round", ENGINE == "sam2"),
     params:
         sheet=sheet_columns("specimen", "species", "image", "mask", "gt_mask", "genus"),
         samples=config["samples"],
@@ -75,6 +76,7 @@ rule train_student:
         mem_mb=scaled("train_student", "mem_mb", 8000),
         runtime=scaled("train_student", "runtime", 120),
         gpu=gpus("train_student", True),
+        slurm_partition=slurm_partition("train_student", True),
     params:
         sheet=sheet_columns("specimen", "species", "image", "mask", "gt_mask", "genus"),
         samples=config["samples"],
@@ -110,6 +112,7 @@ rule predict_student:
         mem_mb=scaled("predict_student", "mem_mb", 8000),
         runtime=scaled("predict_student", "runtime", 120),
         gpu=gpus("predict_student", ENGINE == "sam2"),
+        slurm_partition=slurm_partition("predict_student", ENGINE == "sam2"),
     params:
         sheet=sheet_columns("specimen", "species", "image", "mask", "genus"),
         samples=config["samples"],
@@ -145,7 +148,7 @@ rule evaluate_selftrain:
     input:
         labels="results/{species}/{stage}/labels",
         gt=member_gt_masks,
-        validation="results/{species}/validation.tsv",
+        validation="results/{species}/ground_truth_validation.tsv",
     output:
         "results/{species}/{stage}/evaluation.tsv",
     log:

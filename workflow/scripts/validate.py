@@ -1,4 +1,5 @@
-"""Rule validate: every problem of a species' inputs, before any heavy job."""
+"""Rules validate and validate_ground_truth: every problem of a species' inputs, before any
+heavy job."""
 
 import sys
 
@@ -16,7 +17,7 @@ try:
         snakemake.output[0],
         pool=snakemake.params.pool,
         max_megapixels=snakemake.params.max_megapixels,
-        config_file=snakemake.params.config_file,
+        ground_truth=snakemake.params.ground_truth,
     )
 except ValidationError as error:
     # on Snakemake's own output too, not only in the log: every problem where the user looks

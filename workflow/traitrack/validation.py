@@ -134,8 +134,13 @@ def check_specimens(
     structures: StructureTable,
     *,
     max_megapixels: float = 0.0,
+    ground_truth: bool = False,
 ) -> list[Problem]:
     """Every problem of a species' rows (its own and its borrowed templates).
+
+    Two scopes, two jobs: the inputs every job reads (images, ``mask``; the default), or
+    with ``ground_truth`` the ``gt_mask`` files alone, so that editing one reruns only its
+    check and ``evaluate``.
 
     Parameters
     ----------
@@ -147,6 +152,8 @@ def check_specimens(
         The part table.
     max_megapixels : float
         Largest photograph accepted (0: no limit).
+    ground_truth : bool
+        Check the species' ``gt_mask`` files instead of its images and masks.
 
     Returns
     -------
@@ -158,16 +165,21 @@ def check_specimens(
     # with two structures on one encoding, every mask reads wrong: the config's error says so
     read_masks = not encoding_problems(structures)
     for row, specimen in rows:
+        evaluated = specimen.species == species and not specimen.is_template
+        if ground_truth and not (specimen.gt_mask and evaluated):
+            continue
         header, image_problem = _header(row, specimen, max_megapixels)
         headers[specimen.specimen] = header
-        problems += image_problem
+        if not ground_truth:  # (the other job reports the images)
+            problems += image_problem
         if header is None or not read_masks:
             continue
-        if specimen.mask:
+        if specimen.mask and not ground_truth:
             problems += _mask_problems(row, specimen, "mask", structures, header)
-        if specimen.gt_mask and specimen.species == species and not specimen.is_template:
+        if ground_truth:
             problems += _mask_problems(row, specimen, "gt_mask", structures, header)
-    problems += _scale_warnings(rows, species, headers)
+    if not ground_truth:
+        problems += _scale_warnings(rows, species, headers)
     return problems
 
 

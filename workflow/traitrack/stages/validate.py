@@ -1,10 +1,11 @@
 """Stage of ``validate.smk``: every problem of a species' inputs, before any heavy job.
 
 ``run_validate`` writes ``results/{species}/validation.tsv`` (every problem, warnings too) and
-logs each one; it fails, listing them all, if anything but a ``gt_mask`` is wrong, so
-``describe`` (which depends on the table) and everything after it never start.
-``require_valid`` is what ``evaluate`` calls first: the species' ``gt_mask`` problems stop it,
-and only it, with the same list.
+logs each one; it fails, listing them all, if an image or mask is wrong, so ``describe``
+(which depends on the table) and everything after it never start. With ``ground_truth`` it
+checks the ``gt_mask`` files into ``ground_truth_validation.tsv`` and never fails:
+``require_valid`` is what ``evaluate`` calls first, so their problems stop it, and only it,
+with the same list.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def run_validate(
     *,
     pool: str,
     max_megapixels: float,
-    config_file: str = "config",
+    ground_truth: bool = False,
+    config_file: str = "the config",
 ) -> None:
     """Check every input of a species and write the problems table.
 
@@ -52,8 +54,13 @@ def run_validate(
         ``select.template_pool``: the borrowed templates are checked too.
     max_megapixels : float
         ``limits.max_megapixels`` (0: no limit).
+    ground_truth : bool
+        Check the ``gt_mask`` files (rule ``validate_ground_truth``) instead of the images
+        and masks; their problems never fail the job, ``evaluate`` reads them
+        (:func:`require_valid`).
     config_file : str
-        The config, for messages.
+        The config, for messages (not a path: a path in a rule's params would rerun the rule
+        in a moved copy of the project).
 
     Raises
     ------
@@ -65,8 +72,10 @@ def run_validate(
     table = StructureTable.from_config(structures)
     positions = {name: i + 1 for i, name in enumerate(sheet["specimen"])}
     rows = [(positions[m.specimen], m) for m in species_members(sheet, species, pool)]
-    problems = encoding_problems(table, config_file)
-    problems += check_specimens(rows, species, table, max_megapixels=max_megapixels)
+    problems = [] if ground_truth else encoding_problems(table, config_file)
+    problems += check_specimens(
+        rows, species, table, max_megapixels=max_megapixels, ground_truth=ground_truth
+    )
     for problem in problems:
         log.warning(problem.line())
     write_table(out, problems_table(problems))
