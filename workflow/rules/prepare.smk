@@ -30,6 +30,7 @@ rule describe:
         seed=config["seed"],
         registration=describe_registration(),
         sam2=config["sam2"] if DESCRIBE_SAM2 else {},
+        working_megapixels=config["limits"]["working_megapixels"],
     script:
         "../scripts/describe.py"
 

@@ -36,6 +36,7 @@ rule propagate:
         engine_options=config[ENGINE],
         seed=config["seed"],
         qc=config["qc"],
+        working_megapixels=config["limits"]["working_megapixels"],
     script:
         "../scripts/propagate.py"
 

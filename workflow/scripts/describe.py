@@ -18,4 +18,5 @@ run_describe(
     seed=snakemake.params.seed,
     registration=snakemake.params.registration,
     sam2=snakemake.params.sam2,
+    working_megapixels=snakemake.params.working_megapixels,
 )

@@ -26,6 +26,7 @@ if __name__ == "__main__":
             snakemake.params.seed,
             snakemake.input.get("finetuned", ""),
             snakemake.threads,
+            snakemake.params.working_megapixels,
         ),
         qc=snakemake.params.qc,
         labels_dir=snakemake.output.labels,
