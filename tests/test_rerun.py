@@ -17,7 +17,7 @@ from scratch_project import copy_project, finished_fast_example, planned_jobs, s
 pytestmark = pytest.mark.workflow
 
 CHANGED, UNCHANGED = "carabus_synth", "pterostichus_synth"
-AGGREGATES = {"tables", "plots", "report_tables", "review", "all"}
+AGGREGATES = {"tables", "evaluation_tables", "plots", "report_tables", "review", "all"}
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,7 @@ def test_one_species_table_plans_only_that_species(tmp_path):
     workdir = copy_project(tmp_path)
     jobs = dry_run(workdir, f"results/traits/{CHANGED}.csv")
     assert {rule for rule, _ in jobs} == {
+        "validate",
         "describe",
         "select",
         "order",
@@ -91,7 +92,19 @@ def test_changed_template_mask_reruns_only_its_species(project):
     Image.fromarray(mask).save(mask_path)
     jobs = dry_run(project)
     assert_only_changed_species(
-        jobs, {"propagate", "gather", "measure", "overlays", "evaluate", "annotate_next"}
+        jobs,
+        {
+            "validate",  # and describe after it, which waits for every input to be valid
+            "describe",
+            "select",
+            "order",
+            "propagate",
+            "gather",
+            "measure",
+            "overlays",
+            "evaluate",
+            "annotate_next",
+        },
     )
 
 
@@ -108,6 +121,9 @@ def test_sheet_edit_of_one_species_reruns_only_it(project):
     assert_only_changed_species(
         jobs,
         {
+            "validate",
+            "validate_ground_truth",
+            "describe",
             "select",
             "order",
             "propagate",
@@ -131,6 +147,8 @@ def test_image_edited_in_place_reruns_its_species(project):
     assert_only_changed_species(
         jobs,
         {
+            "validate",
+            "validate_ground_truth",
             "describe",
             "select",
             "order",
@@ -180,7 +198,8 @@ def planned_describe_runtime(tmp_path, extra_config=None):
     workdir = copy_project(tmp_path, extra_config)
     result = snakemake(workdir, "--dry-run", f"results/{CHANGED}/descriptors.npz", timeout=300)
     assert result.returncode == 0, result.stderr[-4000:]
-    return int(re.search(r"runtime=(\d+)", result.stdout).group(1)), sheet(workdir)
+    describe = re.search(r"rule describe:.*?runtime=(\d+)", result.stdout, flags=re.S)
+    return int(describe.group(1)), sheet(workdir)
 
 
 def test_the_specimen_descriptor_asks_for_time_by_the_number_of_images(tmp_path):

@@ -157,6 +157,7 @@ def test_scripts_take_settings_from_the_config_not_from_params():
     """`params:` carry rerun triggers (digests) and derived values, never a setting."""
     # besides digests, derived values only: a path, the stage name, the species, final folders
     allowed = {"sheet", "settings", "state", "engine", "row", "species_names", "final_dirs"}
+    allowed |= {"ground_truth"}
     for script in SCRIPTS.glob("*.py"):
         used = set(re.findall(r"snakemake\.params\.(\w+)", script.read_text()))
         assert used <= allowed, (script.name, used - allowed)

@@ -1,9 +1,11 @@
 import hashlib
 import math
+import os
 import sys
 from functools import cache
 from pathlib import Path
 
+import yaml
 from snakemake.utils import validate
 
 # workflow/, the folder of the traitrack package (this file is in workflow/rules/)
@@ -28,7 +30,15 @@ from traitrack.paths import (  # noqa: E402
     teacher_stage,
 )
 from traitrack.settings import settings_digest  # noqa: E402
+from traitrack.config_keys import check_config_keys  # noqa: E402
 
+CONFIG_SCHEMA_DIR = WORKFLOW_DIR / "schemas"
+# every unknown key at once, each with the nearest valid one, before the schema's own message
+check_config_keys(
+    config,
+    yaml.safe_load((CONFIG_SCHEMA_DIR / "config.schema.yaml").read_text()),
+    " + ".join(dict.fromkeys(map(str, workflow.configfiles))) or "the config",
+)
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 
 # trays (trays.smk): once `snakemake trays` has split them, the sample sheet with their crops
@@ -187,6 +197,22 @@ def gpus(rule_name, needs_gpu):
     the `gres` spelling belong to the profile, never to the workflow.
     """
     return resource(rule_name, "gpu", 1 if needs_gpu else 0)
+
+
+def slurm_partition(rule_name, needs_gpu):
+    """The `slurm_partition` resource of the rules that may ask for a GPU. The profile's GPU
+    partition (environment variable TRAITRACK_SLURM_GPU_PARTITION, else
+    TRAITRACK_SLURM_PARTITION) only when the job asks for a GPU (`gpus`), else the CPU one.
+
+    A profile's resource expressions cannot see a job's other resources, so the profile
+    (profiles/slurm) could only send a rule to the GPU partition whatever the engine; the
+    names of the partitions stay in the environment the profile documents. Empty when unset:
+    SLURM's default partition. Local runs ignore it.
+    """
+    cpu = os.environ.get("TRAITRACK_SLURM_PARTITION", "")
+    if gpus(rule_name, needs_gpu) > 0:
+        return os.environ.get("TRAITRACK_SLURM_GPU_PARTITION") or cpu
+    return cpu
 
 
 def final_outputs():

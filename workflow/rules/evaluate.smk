@@ -2,6 +2,7 @@ rule evaluate:
     input:
         labels=SPECIES_FILES.gathered().labels,
         gt=member_gt_masks,
+        validation=SPECIES_FILES.ground_truth_validation,
     output:
         SPECIES_FILES.gathered().evaluation,
     log:

@@ -23,6 +23,7 @@ rule finetune:
         mem_mb=scaled("finetune", "mem_mb", 16000),
         runtime=scaled("finetune", "runtime", 240),
         gpu=gpus("finetune", True),
+        slurm_partition=slurm_partition("finetune", True),
     params:
         sheet=finetune_sheet,
         settings=settings_digest("finetune", config),

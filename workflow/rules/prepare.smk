@@ -4,6 +4,8 @@ DESCRIBE_SAM2 = config["describe"]["method"] == "sam2"
 rule describe:
     input:
         images=member_images,
+        # every input checked first; an edited mask reruns validate and so describe too
+        validation=SPECIES_FILES.validation,
         checkpoint=sam2_checkpoint if config["describe"]["method"] == "sam2" else [],
     output:
         SPECIES_FILES.descriptors,
@@ -18,6 +20,7 @@ rule describe:
         mem_mb=scaled("describe", "mem_mb", 8000 if DESCRIBE_SAM2 else 2000),
         runtime=describe_runtime,
         gpu=gpus("describe", DESCRIBE_SAM2),
+        slurm_partition=slurm_partition("describe", DESCRIBE_SAM2),
     params:
         sheet=sheet_columns("specimen", "image"),
         settings=settings_digest("describe", config),

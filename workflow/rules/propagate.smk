@@ -27,6 +27,7 @@ rule propagate:
         mem_mb=scaled("propagate", "mem_mb", 8000),
         runtime=scaled("propagate", "runtime", 120),
         gpu=gpus("propagate", ENGINE == "sam2"),
+        slurm_partition=slurm_partition("propagate", ENGINE == "sam2"),
     params:
         sheet=sheet_columns("specimen", "species", "image", "mask", "genus"),
         settings=settings_digest("propagate", config),

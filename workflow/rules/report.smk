@@ -31,17 +31,31 @@ rule overlays:
 rule tables:
     input:
         traits=[layout(species).traits_table for species in SPECIES],
+    output:
+        traits=POOLED.traits,
+    log:
+        log_path("tables", "all"),
+    localrule: True
+    conda:
+        "../../envs/traitrack.yaml"
+    script:
+        "../scripts/tables.py"
+
+
+# apart from `tables`, so that a species' gt_mask problems, which stop its `evaluate`, never
+# hold back results/traits.csv
+rule evaluation_tables:
+    input:
         evaluations=[
             final_files(species).evaluation
             for species in SPECIES
             if has_ground_truth(species)
         ],
     output:
-        traits=POOLED.traits,
         evaluation=POOLED.evaluation,
         summary=POOLED.evaluation_summary,
     log:
-        log_path("tables", "all"),
+        log_path("tables", "evaluation"),
     localrule: True
     conda:
         "../../envs/traitrack.yaml"

@@ -34,6 +34,7 @@ rule pseudo_round:
         mem_mb=scaled("pseudo_round", "mem_mb", 8000),
         runtime=scaled("pseudo_round", "runtime", 240),
         gpu=gpus("pseudo_round", ENGINE == "sam2"),
+        slurm_partition=slurm_partition("pseudo_round", ENGINE == "sam2"),
     params:
         sheet=sheet_columns("specimen", "species", "image", "mask", "gt_mask", "genus"),
         settings=settings_digest("pseudo_round", config),
@@ -67,6 +68,7 @@ rule train_student:
         mem_mb=scaled("train_student", "mem_mb", 8000),
         runtime=scaled("train_student", "runtime", 120),
         gpu=gpus("train_student", True),
+        slurm_partition=slurm_partition("train_student", True),
     params:
         sheet=sheet_columns("specimen", "species", "image", "mask", "gt_mask", "genus"),
         state=SPECIES_FILES.student("state.pt"),
@@ -98,6 +100,7 @@ rule predict_student:
         mem_mb=scaled("predict_student", "mem_mb", 8000),
         runtime=scaled("predict_student", "runtime", 120),
         gpu=gpus("predict_student", ENGINE == "sam2"),
+        slurm_partition=slurm_partition("predict_student", ENGINE == "sam2"),
     params:
         sheet=sheet_columns("specimen", "species", "image", "mask", "genus"),
         settings=settings_digest("predict_student", config),
@@ -126,6 +129,7 @@ rule evaluate_selftrain:
     input:
         labels=SPECIES_FILES.gathered("{stage}").labels,
         gt=member_gt_masks,
+        validation=SPECIES_FILES.ground_truth_validation,
     output:
         SPECIES_FILES.gathered("{stage}").evaluation,
     log:

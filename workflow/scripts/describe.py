@@ -19,4 +19,5 @@ run_describe(
     seed=config["seed"],
     registration=config["registration"],
     sam2=config["sam2"],
+    working_megapixels=config["limits"]["working_megapixels"],
 )

@@ -7,8 +7,10 @@ from traitrack.logs import log_to  # noqa: E402
 
 log_to(snakemake.log[0])
 from traitrack.stages.evaluate import run_evaluate  # noqa: E402
+from traitrack.stages.validate import require_valid  # noqa: E402
 from traitrack.structures import StructureTable  # noqa: E402
 
+require_valid(snakemake.input.validation, snakemake.wildcards.species)
 config = snakemake.config  # whole sections: the user's values, defaults filled
 run_evaluate(
     config["samples"],

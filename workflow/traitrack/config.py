@@ -22,6 +22,8 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import best_match
 
+from traitrack.config_keys import UnknownKeyError, check_config_keys
+
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 CONFIG_SCHEMA = SCHEMA_DIR / "config.schema.yaml"
 
@@ -107,8 +109,13 @@ def section_defaults(*path: str) -> dict[str, Any]:
     return {name: prop["default"] for name, prop in properties.items() if "default" in prop}
 
 
-def validate_config(config: Mapping[str, Any]) -> dict:
-    """A copy of ``config`` with defaults filled; raises ValueError listing every problem."""
+def validate_config(config: Mapping[str, Any], source: str = "config") -> dict:
+    """A copy of ``config`` with defaults filled; raises ValueError listing every problem.
+
+    Unknown keys at any level are an :class:`~traitrack.config_keys.UnknownKeyError` first,
+    each named with the nearest valid key.
+    """
+    check_config_keys(config, _loaded_schema(), source)
     filled = _copy(dict(config))
     errors = sorted(
         DefaultFillingValidator(config_schema()).iter_errors(filled), key=lambda e: list(e.path)
@@ -127,7 +134,9 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
     config = yaml.safe_load(path.read_text()) or {}
     config.update(overrides or {})
     try:
-        return validate_config(config)
+        return validate_config(config, source=str(path))
+    except UnknownKeyError:
+        raise
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
 

@@ -95,6 +95,16 @@ class SpeciesLayout:
         return f"{self.results}/{self.species}"
 
     @property
+    def validation(self) -> str:
+        """``validate``: every problem of the species' images and template masks."""
+        return f"{self.folder}/validation.tsv"
+
+    @property
+    def ground_truth_validation(self) -> str:
+        """``validate_ground_truth``: every problem of its ``gt_mask`` files."""
+        return f"{self.folder}/ground_truth_validation.tsv"
+
+    @property
     def descriptors(self) -> str:
         """``describe``: one descriptor per specimen."""
         return f"{self.folder}/descriptors.npz"

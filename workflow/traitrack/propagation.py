@@ -22,12 +22,13 @@ import numpy as np
 
 from traitrack.engines import make_engine
 from traitrack.engines.base import Engine, Frame, Prediction
-from traitrack.io import read_image, read_mask
+from traitrack.io import read_mask
 from traitrack.order import Chunk
 from traitrack.pieces import allowed_pieces, keep_pieces
 from traitrack.qc import evidence_of, round_trip
 from traitrack.samples import Specimen
 from traitrack.structures import StructureTable
+from traitrack.working_size import photograph_shape, read_working_image, resize_labels
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,13 @@ class SpecimenStore:
         The part table, to read template masks.
     """
 
-    def __init__(self, members: list[Specimen], structures: StructureTable):
+    def __init__(
+        self, members: list[Specimen], structures: StructureTable, working_megapixels: float = 0
+    ):
         self.by_name = {m.specimen: m for m in members}
         self.structures = structures
+        # photographs read reduced to this (traitrack.working_size); 0: as they are
+        self.working_megapixels = working_megapixels
         self._template_cache: dict[str, Frame] = {}
 
     def image(self, name: str) -> np.ndarray:
@@ -61,7 +66,7 @@ class SpecimenStore:
         numpy.ndarray
             (H, W, 3) RGB uint8.
         """
-        return read_image(self.by_name[name].image)
+        return read_working_image(self.by_name[name].image, self.working_megapixels)
 
     def template(self, name: str) -> Frame:
         """Return a template's frame (image and label map), read on first use and kept.
@@ -78,8 +83,10 @@ class SpecimenStore:
         """
         if name not in self._template_cache:
             specimen = self.by_name[name]
-            image = read_image(specimen.image)
-            labels = read_mask(specimen.mask, self.structures, specimen.image, image.shape[:2])
+            image = read_working_image(specimen.image, self.working_megapixels)
+            shape = photograph_shape(specimen.image) if self.working_megapixels else image.shape
+            labels = read_mask(specimen.mask, self.structures, specimen.image, shape[:2])
+            labels = resize_labels(labels, image.shape[:2])
             self._template_cache[name] = Frame(name, image, labels)
         return self._template_cache[name]
 
@@ -107,6 +114,7 @@ class EngineSpec:
     seed: int
     finetuned_weights: str = ""
     threads: int = 1
+    working_megapixels: float = 0.0  # limits.working_megapixels: photographs read reduced
 
     def __post_init__(self) -> None:
         # a plain str and int, whatever the caller passed (a Snakemake input file, a Path,
@@ -118,9 +126,11 @@ class EngineSpec:
     def from_config(
         cls, config: Mapping[str, Any], *, finetuned_weights: str = "", threads: int = 1
     ) -> EngineSpec:
-        """The spec of the config's ``engine``, its section and ``seed``."""
+        """The spec of the config's ``engine``, its section, ``seed`` and
+        ``limits.working_megapixels``."""
         name = config["engine"]
-        return cls(name, config[name], config["seed"], finetuned_weights, threads)
+        megapixels = config["limits"]["working_megapixels"]
+        return cls(name, config[name], config["seed"], finetuned_weights, threads, megapixels)
 
     def workers(self) -> int:
         """Worker processes the job's threads allow: one per ``registration.threads`` threads.
@@ -285,7 +295,7 @@ def predict_chunks(
     targets = sum(len(chunk.targets) for chunk in chunks)
     workers = min(workers, targets)
     if workers <= 1:
-        store = SpecimenStore(members, structures)
+        store = SpecimenStore(members, structures, spec.working_megapixels)
         for chunk in chunks:
             yield from predict_chunk(engine, store, chunk, structures, max_templates)
         return
@@ -312,7 +322,7 @@ _WORKER: dict[str, Any] = {}
 def _start_worker(spec, members, structures, max_templates) -> None:
     _WORKER.update(
         engine=spec.build(),
-        store=SpecimenStore(members, structures),
+        store=SpecimenStore(members, structures, spec.working_megapixels),
         structures=structures,
         max_templates=max_templates,
     )

@@ -9,6 +9,7 @@ to its first ``_``).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,22 @@ POOLS = ("species", "genus", "all")
 SAMPLES_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "samples.schema.yaml"
 #: a specimen's or species' slug, from the sample sheet's schema (its one home)
 SLUG = re.compile(yaml.safe_load(SAMPLES_SCHEMA.read_text())["properties"]["specimen"]["pattern"])
+# outputs are named after specimens (labels/<specimen>.png, and atomic_output's temporary
+# .<specimen>.XXXXXXXX.tmp.png beside it): 200 leaves room within the usual 255-byte file name
+MAX_SPECIMEN_LENGTH = 200
+# names the workflow gives to folders and files directly under results/, next to the species'
+# folders: a species of one of these names would collide with them (results/traits/<species>.csv
+# against results/<species>/labels/, or Snakemake's AmbiguousRuleException)
+RESERVED_SPECIES = (
+    "traits",
+    "report",
+    "benchmarks",
+    "logs",
+    "labels",
+    "traits.csv",
+    "evaluation.tsv",
+    "evaluation_summary.tsv",
+)
 
 
 @dataclass(frozen=True)
@@ -99,12 +116,18 @@ def read_sample_sheet(path: str | Path) -> pd.DataFrame:
             f"{path}: missing column(s) {missing}; a sample sheet is tab-separated with columns "
             f"{list(REQUIRED_COLUMNS)} and optionally {list(OPTIONAL_COLUMNS)}"
         )
+    if sheet.empty:
+        raise InputError(
+            f"{path}: the sample sheet has a header but no specimen rows; add one tab-separated "
+            f"row per specimen under the header ({', '.join(sheet.columns)})"
+        )
     for column in OPTIONAL_COLUMNS:
         if column not in sheet.columns:
             sheet[column] = ""
     sheet = sheet.apply(lambda col: col.str.strip())
     _check_slugs(path, sheet, "specimen")
     _check_slugs(path, sheet, "species")
+    _check_names(path, sheet)
     duplicated = sheet.loc[sheet["specimen"].duplicated(), "specimen"].tolist()
     if duplicated:
         raise InputError(f"{path}: specimen slugs must be unique; repeated: {duplicated[:10]}")
@@ -114,16 +137,38 @@ def read_sample_sheet(path: str | Path) -> pd.DataFrame:
     for column in ("px_per_mm", "scale_bar_mm"):
         bad = [s for s, v in zip(sheet["specimen"], sheet[column]) if v and not _positive_float(v)]
         if bad:
-            raise InputError(f"{path}: `{column}` must be a positive number; bad rows: {bad[:10]}")
+            raise InputError(
+                f"{path}: `{column}` must be a positive, finite number; fix or empty it in "
+                f"rows: {bad[:10]}"
+            )
     sheet["genus"] = [g or s.split("_")[0] for g, s in zip(sheet["genus"], sheet["species"])]
     return sheet.set_index("specimen", drop=False)
 
 
 def _positive_float(value: str) -> bool:
     try:
-        return float(value) > 0
+        return math.isfinite(float(value)) and float(value) > 0
     except ValueError:
         return False
+
+
+def _check_names(path: Path, sheet: pd.DataFrame) -> None:
+    """Specimen ids that fit in a file name; species names that are not the workflow's own."""
+    long_ids = [s for s in sheet["specimen"] if len(s.encode()) > MAX_SPECIMEN_LENGTH]
+    if long_ids:
+        raise InputError(
+            f"{path}: {len(long_ids)} `specimen` id(s) are longer than {MAX_SPECIMEN_LENGTH} "
+            "characters, too long for the output file names named after them "
+            "(labels/<specimen>.png); shorten them (e.g. to the catalogue number; the `image` "
+            f"file may keep its long name): {[s[:40] + '...' for s in long_ids[:5]]}"
+        )
+    reserved = sorted(set(sheet["species"]) & set(RESERVED_SPECIES))
+    if reserved:
+        raise InputError(
+            f"{path}: `species` {reserved} would collide with the workflow's own outputs in "
+            f"results/ (reserved: {list(RESERVED_SPECIES)}); rename the species in the sheet, "
+            "e.g. to its binomial slug"
+        )
 
 
 def _check_slugs(path: Path, sheet: pd.DataFrame, column: str) -> None:

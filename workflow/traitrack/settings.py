@@ -26,7 +26,13 @@ def _parts(config: Mapping[str, Any]) -> dict:
 
 def _engine(config: Mapping[str, Any]) -> dict:
     engine = config["engine"]
-    return {"engine": engine, engine: config[engine], "seed": config["seed"], "qc": config["qc"]}
+    return {
+        "engine": engine,
+        engine: config[engine],
+        "seed": config["seed"],
+        "qc": config["qc"],
+        "limits.working_megapixels": config["limits"]["working_megapixels"],
+    }
 
 
 def student_training_settings(student: Mapping[str, Any]) -> dict:
@@ -62,6 +68,7 @@ def rule_settings(rule: str, config: Mapping[str, Any]) -> dict:
             **pool,
             "seed": config["seed"],
             "registration": {k: registration[k] for k in DESCRIBE_REGISTRATION_KEYS},
+            "limits.working_megapixels": config["limits"]["working_megapixels"],
         }
         if config["describe"]["method"] == "sam2":
             settings["sam2"] = config["sam2"]
@@ -106,6 +113,9 @@ def rule_settings(rule: str, config: Mapping[str, Any]) -> dict:
         return {"corrections": config["corrections"]} | _parts(config)
     if rule == "retrieve":
         return {"retrieve": config["retrieve"]} | _parts(config)
+    if rule == "validate":
+        limits = {"limits.max_megapixels": config["limits"]["max_megapixels"]}
+        return {**pool, **limits} | _parts(config)
     if rule == "calibrate":
         return {"calibrate": config["calibrate"]}
     if rule == "split":

@@ -41,6 +41,12 @@ from traitrack.structures import StructureTable
 
 LABELME_BACKGROUND = ("_background_", "background")
 _AREALESS_SHAPES = ("point", "points", "line", "linestrip")
+_FORMAT_HINT = {
+    "COCO": "`images`, `annotations` and `categories` are lists of objects; a polygon "
+    "segmentation is a list of lists of numbers",
+    "labelme": "`shapes` is a list of objects, each with a `label` and `points` as a list of "
+    "[x, y] number pairs",
+}
 
 
 def labels_from_annotation_json(
@@ -69,10 +75,23 @@ def labels_from_annotation_json(
     InputError
         If the JSON is neither COCO nor labelme, or cannot be rasterised.
     """
+    kind = None
     if isinstance(data, dict) and "images" in data and "annotations" in data:
-        return labels_from_coco(path, data, structures, image_name)
-    if isinstance(data, dict) and "shapes" in data:
-        return labels_from_labelme(path, data, structures)
+        kind, reader = "COCO", lambda: labels_from_coco(path, data, structures, image_name)
+    elif isinstance(data, dict) and "shapes" in data:
+        kind, reader = "labelme", lambda: labels_from_labelme(path, data, structures)
+    if kind is not None:
+        try:
+            return reader()
+        except InputError:
+            raise
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError) as error:
+            # a hand-edited or truncated export: `shapes` not a list, non-numeric points ...
+            raise InputError(
+                f"mask file {str(path)!r} is malformed {kind} JSON ({type(error).__name__}: "
+                f"{str(error)[:120]}); export it again from the annotation tool, or fix the "
+                f"file by hand ({_FORMAT_HINT[kind]})"
+            ) from None
     raise InputError(
         f"mask file {str(path)!r} is JSON but neither COCO (keys `images`, `annotations`) nor "
         "labelme (key `shapes`); export the annotations in one of these formats"

@@ -36,6 +36,7 @@ from monai.networks.nets import UNet
 from traitrack.engines.sam2.letterbox import IMAGE_MEAN, IMAGE_STD
 from traitrack.io import atomic_output
 from traitrack.selftrain.data import Sample, augmentation
+from traitrack.selftrain.init_weights import load_init_weights
 from traitrack.selftrain.options import StudentOptions
 from traitrack.structures import StructureTable
 
@@ -78,8 +79,7 @@ def build_network(
         start = options.pretrained if pretrained is None else pretrained
         network = EncoderUNet(options.encoder, classes, pretrained=start)
     if options.init_weights:
-        state = torch.load(options.init_weights, map_location="cpu", weights_only=True)
-        network.load_state_dict(state.get("state_dict", state), strict=False)
+        load_init_weights(network, options.init_weights)
     return network
 
 

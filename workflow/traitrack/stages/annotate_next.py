@@ -49,8 +49,8 @@ def run_annotate_next(
     scores = dict(zip(qc_table["specimen"], qc_table["qc_score"])) if len(qc_table) else {}
     ranking = rank_annotation_candidates(
         candidates,
-        vectors[[index[c] for c in candidates]].reshape(len(candidates), -1),
-        vectors[[index[a] for a in annotated]].reshape(len(annotated), -1),
+        vectors[[index[c] for c in candidates]].reshape(len(candidates), *vectors.shape[1:]),
+        vectors[[index[a] for a in annotated]].reshape(len(annotated), *vectors.shape[1:]),
         scores,
     )
     write_table(out, ranking)

@@ -12,13 +12,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from traitrack.describe import (
     centre_descriptors,
-    describe_images,
     describe_specimens,
+    hog_descriptor,
     load_descriptors,
     save_descriptors,
 )
@@ -27,6 +28,7 @@ from traitrack.io import read_image, write_table
 from traitrack.order import build_chunks, write_pseudovideo
 from traitrack.samples import read_sample_sheet, species_members, specimens, template_pool
 from traitrack.select import NoTemplatesError, nearest_templates, rank_annotation_candidates
+from traitrack.working_size import read_working_image
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ def run_describe(
     seed: int,
     registration: Mapping[str, Any] | None = None,
     sam2: Mapping[str, Any] | None = None,
+    working_megapixels: float = 0,
 ) -> None:
     """Descriptors of every specimen of a species and of the templates it may borrow.
 
@@ -80,6 +83,8 @@ def run_describe(
     seed : the config's seed (GrabCut's draws).
     registration, sam2 : the engines' config sections: ``specimen`` finds silhouettes with the
         registration engine's foreground settings, ``sam2`` pools the SAM 2 encoder.
+    working_megapixels : ``limits.working_megapixels``: larger photographs are read reduced
+        (``hog`` and ``specimen``), one at a time.
 
     Descriptors are centred on their mean (:func:`traitrack.describe.centre_descriptors`):
     one species' common look removed, no photograph becomes everyone's nearest neighbour.
@@ -87,16 +92,22 @@ def run_describe(
     sheet = read_sample_sheet(samples)
     members = species_members(sheet, species, pool)
     ranking = None
+    # one photograph in memory at a time, read at most at limits.working_megapixels
+    images = (
+        read_working_image(m.image, working_megapixels)
+        for m in tqdm(members, desc=f"describe {species}")
+    )
     if method == "hog":
-        images = (read_image(m.image) for m in tqdm(members, desc=f"describe {species}"))
-        descriptors = describe_images(list(images), size=thumbnail_size)
+        descriptors = np.stack([hog_descriptor(image, thumbnail_size) for image in images])
     elif method == "specimen":
-        images = [read_image(m.image) for m in tqdm(members, desc=f"describe {species}")]
-        descriptors = describe_specimens(
-            images, size=thumbnail_size, seed=seed, **silhouette_settings(registration)
-        )
-        # annotate_next ranks by the thumbnail (traitrack.describe.load_ranking_descriptors)
-        (ranking,) = centre_descriptors(describe_images(images, size=thumbnail_size))
+        settings = silhouette_settings(registration)
+        rows, thumbnails = [], []
+        for image in images:
+            rows.append(describe_specimens([image], size=thumbnail_size, seed=seed, **settings))
+            # annotate_next ranks by the thumbnail (traitrack.describe.load_ranking_descriptors)
+            thumbnails.append(hog_descriptor(image, thumbnail_size))
+        descriptors = np.concatenate(rows)
+        (ranking,) = centre_descriptors(np.stack(thumbnails))
     elif method == "sam2":
         from traitrack.engines import make_engine
 
@@ -139,7 +150,7 @@ def run_select(
         )
     table = nearest_templates(
         targets,
-        vectors[[index[t] for t in targets]].reshape(len(targets), -1),
+        vectors[[index[t] for t in targets]].reshape(len(targets), *vectors.shape[1:]),
         templates,
         vectors[[index[t] for t in templates]],
         k=k,

@@ -35,6 +35,7 @@ from traitrack.qc import EVIDENCE, summarise_round_trips
 from traitrack.samples import read_sample_sheet, specimens
 from traitrack.shards import parse_shard, split_chunks
 from traitrack.structures import StructureTable
+from traitrack.working_size import photograph_shape, resize_labels
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,11 @@ def run_propagate(
     )
     for result in tqdm(results, total=targets, desc=f"propagate {species} {shard}", unit="target"):
         prediction = result.prediction
-        write_label_png(labels_dir / f"{prediction.specimen}.png", prediction.labels)
+        labels = prediction.labels
+        if engine_spec.working_megapixels:  # back at the photograph's size
+            image = sheet.loc[prediction.specimen, "image"]
+            labels = resize_labels(labels, photograph_shape(image))
+        write_label_png(labels_dir / f"{prediction.specimen}.png", labels)
         rows.append(_prediction_row(prediction, engine.name, engine.random_weights, structures))
         round_trips += result.round_trips
     write_shard(

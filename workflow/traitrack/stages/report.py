@@ -62,9 +62,9 @@ def run_overlays(
 def run_tables(
     trait_tables: Sequence[str | Path],
     evaluation_tables: Sequence[str | Path],
-    traits_out: str | Path,
-    evaluation_out: str | Path,
-    summary_out: str | Path,
+    traits_out: str | Path | None,
+    evaluation_out: str | Path | None,
+    summary_out: str | Path | None,
 ) -> None:
     """Pool every species' traits and evaluation; summarise the evaluation.
 
@@ -80,8 +80,15 @@ def run_tables(
         The evaluation per image, all species.
     summary_out : str or Path
         The evaluation summarised per engine and species, plus each engine's overall row.
+
+    An output given as None is not written (rule ``tables`` writes the traits, rule
+    ``evaluation_tables`` the evaluation).
     """
-    write_table(traits_out, pd.concat([pd.read_csv(p) for p in trait_tables], ignore_index=True))
+    if traits_out is not None:
+        traits = pd.concat([pd.read_csv(p) for p in trait_tables], ignore_index=True)
+        write_table(traits_out, traits)
+    if evaluation_out is None or summary_out is None:
+        return
     frames = [pd.read_csv(p, sep="\t") for p in evaluation_tables]
     evaluation = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     write_table(evaluation_out, evaluation)
