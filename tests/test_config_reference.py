@@ -218,3 +218,12 @@ def test_a_bad_registration_value_is_a_config_error():
         validate_config({**MINIMAL, "registration": {"working_size": 8}})
     with pytest.raises(ValueError, match="warp_speed"):
         validate_config({**MINIMAL, "registration": {"warp_speed": 9}})
+
+
+def test_the_readme_key_tables_are_the_schemas():
+    """config/README.md's key tables are written from the schema (`make docs`): the one
+    source of every key's default and description."""
+    from traitrack.config_reference import with_tables
+
+    text = README.read_text()
+    assert with_tables(text, config_schema()) == text, "run `make docs` after editing the schema"

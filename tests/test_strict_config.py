@@ -55,7 +55,7 @@ def test_resources_rule_names_are_the_workflow_rules():
     rules = set()
     for path in (ROOT / "workflow" / "rules").glob("*.smk"):
         text = path.read_text()
-        rules |= set(re.findall(r"^(?:rule|checkpoint) (\w+):", text, flags=re.M))
+        rules |= set(re.findall(r"^\s*(?:rule|checkpoint) (\w+):", text, flags=re.M))
         rules |= set(re.findall(r"^use rule \w+ as (\w+)", text, flags=re.M))
     listed = set(config_schema()["properties"]["resources"]["propertyNames"]["enum"])
     assert listed == rules
@@ -91,7 +91,8 @@ def student(classes=3, channels=(8, 16)):
     from traitrack.selftrain.options import StudentOptions
     from traitrack.selftrain.student import build_network
 
-    options = StudentOptions.from_config({"channels": list(channels)})
+    # the plain U-Net, whose size the channels set (the default encoder is EfficientNet-Lite)
+    options = StudentOptions.from_config({"encoder": "unet", "channels": list(channels)})
     return build_network(classes, options), options
 
 

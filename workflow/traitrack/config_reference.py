@@ -18,7 +18,14 @@ from pathlib import Path
 import yaml
 
 #: the sections with a table of their own, under "### `section` options"
-SUBSECTIONS = ("registration", "sam2", "finetune", "self_training", "self_training.student")
+SUBSECTIONS = (
+    "split",
+    "registration",
+    "sam2",
+    "finetune",
+    "self_training",
+    "self_training.student",
+)
 #: keys of a mapping whose names the user chooses, as the README writes them
 PLACEHOLDERS = {"resources": "<rule>"}
 TABLE_HEADER = ["| key | default | meaning |", "|---|---|---|"]
