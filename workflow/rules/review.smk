@@ -76,6 +76,7 @@ rule retrieve:
         "../../envs/traitrack.yaml"
     resources:
         mem_mb=scaled("retrieve", "mem_mb", 2000),
+        gpu=gpus("retrieve", ENGINE == "sam2" and config["retrieve"]["cycle"]),
         runtime=scaled("retrieve", "runtime", 60),
     params:
         settings=settings_digest("retrieve", config),

@@ -6,6 +6,7 @@ sys.path.insert(0, f"{snakemake.scriptdir}/..")
 from traitrack.logs import log_to  # noqa: E402
 
 log_to(snakemake.log[0])
+from traitrack.propagation import EngineSpec  # noqa: E402
 from traitrack.stages.retrieve import run_retrieve  # noqa: E402
 from traitrack.structures import StructureTable  # noqa: E402
 
@@ -22,4 +23,7 @@ run_retrieve(
     pool=options["pool"],
     order=options["order"],
     top=options["top"],
+    cycle_engine=EngineSpec.from_config(config, threads=snakemake.threads)
+    if options["cycle"]
+    else None,
 )

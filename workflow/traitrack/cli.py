@@ -291,6 +291,9 @@ def add_retrieve(sub) -> None:
     retrieve.add_argument("--pool", nargs="+", help="species, all, or species slugs (config)")
     retrieve.add_argument("--order", choices=["similar", "dissimilar"], help="(config)")
     retrieve.add_argument("--top", type=int, help="candidates on the contact sheet (config)")
+    retrieve.add_argument(
+        "--cycle", action="store_true", help="also score the engine's cycle (retrieve.cycle)"
+    )
     retrieve.add_argument("--config", nargs="+", default=["config/config.yaml"])
     retrieve.add_argument("--samples", help="sample sheet, overriding the config's `samples`")
     retrieve.add_argument("--cores", type=int, default=1, help="cores Snakemake may use")
@@ -309,6 +312,7 @@ def _run_retrieve(args: argparse.Namespace) -> int:
         options["pool"] = args.pool[0] if single else list(args.pool)
     options["order"] = args.order or options["order"]
     options["top"] = args.top or options["top"]
+    options["cycle"] = args.cycle or options["cycle"]
     if args.specimen:
         pooled = PooledLayout()
         command = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE)]
@@ -321,6 +325,7 @@ def _run_retrieve(args: argparse.Namespace) -> int:
         return subprocess.run(command, check=False).returncode
     if not (args.image and args.mask):
         raise ValueError("retrieve: give --specimen, or --image with --mask")
+    from traitrack.propagation import EngineSpec
     from traitrack.samples import read_sample_sheet, species_list
     from traitrack.stages.retrieve import run_retrieve
     from traitrack.structures import StructureTable
@@ -337,7 +342,12 @@ def _run_retrieve(args: argparse.Namespace) -> int:
         out.with_suffix(".png"),
         query_image=args.image,
         query_mask=args.mask,
-        **options,
+        pool=options["pool"],
+        order=options["order"],
+        top=options["top"],
+        cycle_engine=EngineSpec.from_config(config, threads=args.cores)
+        if options["cycle"]
+        else None,
     )
     return 0
 

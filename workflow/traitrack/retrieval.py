@@ -44,6 +44,8 @@ COLOUR_TRAITS = (
     "lab_median_b",
 )
 SCORES = ("trait_distance", "shape_iou", "appearance_similarity")
+#: the optional fourth score (``retrieve.cycle``, :mod:`traitrack.retrieval_cycle`)
+CYCLE_SCORE = "cycle_iou"
 # the frame parts are aligned in: a square of CANVAS px, the part scaled to AREA_SHARE of it
 CANVAS = 64
 AREA_SHARE = 0.25
@@ -259,7 +261,8 @@ def combine_by_rank(scores: pd.DataFrame, order: str = "similar") -> pd.DataFram
     Parameters
     ----------
     scores : pandas.DataFrame
-        :func:`score_candidates`'s table (any further columns are kept).
+        :func:`score_candidates`'s table, with :data:`CYCLE_SCORE` where it was computed (it
+        is ranked too, higher closer); any further columns are kept.
     order : str
         ``similar`` (the closest first) or ``dissimilar`` (the farthest first).
 
@@ -279,10 +282,11 @@ def combine_by_rank(scores: pd.DataFrame, order: str = "similar") -> pd.DataFram
     if order not in ORDERS:
         raise RetrievalError(f"retrieve.order is {order!r}; use one of {list(ORDERS)}")
     table = scores.copy()
-    for score in SCORES:
+    present = [s for s in (*SCORES, CYCLE_SCORE) if s in table]
+    for score in present:
         ascending = score == "trait_distance"  # a distance: lower is closer
         table[f"rank_{score}"] = table[score].rank(ascending=ascending, method="average")
-    ranks = table[[f"rank_{s}" for s in SCORES]]
+    ranks = table[[f"rank_{s}" for s in present]]
     table["combined_rank"] = ranks.median(axis=1)
     table["mean_rank"] = ranks.mean(axis=1)
     similar = order == "similar"

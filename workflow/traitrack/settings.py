@@ -112,7 +112,8 @@ def rule_settings(rule: str, config: Mapping[str, Any]) -> dict:
     if rule == "export_corrections":
         return {"corrections": config["corrections"]} | _parts(config)
     if rule == "retrieve":
-        return {"retrieve": config["retrieve"]} | _parts(config)
+        engine = _engine(config) if config["retrieve"]["cycle"] else {}
+        return {"retrieve": config["retrieve"]} | engine | _parts(config)
     if rule == "validate":
         limits = {"limits.max_megapixels": config["limits"]["max_megapixels"]}
         return {**pool, **limits} | _parts(config)

@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
+from traitrack.engines.base import Frame
 from traitrack.io import (
     InputError,
     atomic_output,
@@ -27,6 +28,7 @@ from traitrack.io import (
     read_pixel_size,
     write_table,
 )
+from traitrack.propagation import EngineSpec
 from traitrack.retrieval import (
     PartProfile,
     RetrievalError,
@@ -34,6 +36,7 @@ from traitrack.retrieval import (
     part_profile,
     score_candidates,
 )
+from traitrack.retrieval_cycle import cycle_iou
 from traitrack.samples import read_sample_sheet, specimens
 from traitrack.structures import StructureTable
 
@@ -99,6 +102,7 @@ def run_retrieve(
     pool: str | Sequence[str] = "species",
     order: str = "similar",
     top: int = 12,
+    cycle_engine: EngineSpec | None = None,
 ) -> pd.DataFrame:
     """Rank a pool's parts by their likeness to the query's (module docstring).
 
@@ -124,6 +128,9 @@ def run_retrieve(
         ``similar`` or ``dissimilar``.
     top : int
         Candidates on the contact sheet.
+    cycle_engine : EngineSpec, optional
+        With an engine (config ``retrieve.cycle``), a fourth score, ``cycle_iou``: the query's
+        part carried to each candidate and back (:mod:`traitrack.retrieval_cycle`).
 
     Returns
     -------
@@ -144,6 +151,13 @@ def run_retrieve(
         query_row = rows[query_specimen]
         query = _profile(query_row, final_dirs[query_row.species], label)
         query_species = query_row.species
+        query_frame = Frame(
+            query_specimen,
+            read_image(query_row.image),
+            read_label_png(
+                Path(final_dirs[query_row.species]) / "labels" / f"{query_specimen}.png"
+            ),
+        )
     elif query_image is not None and query_mask is not None:
         image = read_image(query_image)
         labels = read_mask(query_mask, structures, str(query_image), image.shape[:2])
@@ -151,6 +165,7 @@ def run_retrieve(
             Path(query_image).stem, image, labels == label, read_pixel_size(query_image)
         )
         query_species = None
+        query_frame = Frame(query.specimen, image, labels)
     else:
         raise InputError("retrieve: give a query specimen, or a query image and its mask")
     species = pool_species(pool, query_species, list(pd.unique(sheet["species"])))
@@ -168,7 +183,14 @@ def run_retrieve(
         sources[name] = (row.species, "template" if row.is_template else "prediction")
     if empty:
         log.info("%d specimens have no %s and are left out: %s", len(empty), structure, empty[:10])
-    table = combine_by_rank(score_candidates(query, candidates), order)
+    scores = score_candidates(query, candidates)
+    if cycle_engine is not None:
+        engine = cycle_engine.build()
+        scores["cycle_iou"] = [
+            cycle_iou(engine, structures, query_frame, Frame(n, read_image(rows[n].image)), label)
+            for n in tqdm(scores["specimen"], desc="retrieve: cycles")
+        ]
+    table = combine_by_rank(scores, order)
     table.insert(2, "species", [sources[n][0] for n in table["specimen"]])
     table.insert(3, "structure", structure)
     table.insert(4, "source", [sources[n][1] for n in table["specimen"]])
