@@ -95,7 +95,7 @@ def run(folder: Path) -> dict[str, tuple[float, float]]:
             "--directory",
             str(folder),
             "--snakefile",
-            str(folder / "Snakefile"),
+            str(folder / "workflow" / "Snakefile"),
             "--configfile",
             str(folder / "config" / "config.yaml"),
             str(folder / "bench.yaml"),

@@ -43,7 +43,9 @@ def _tiny_species(tmp_path, with_template):
         mask = ""
         if with_template and i == 0:
             mask = tmp_path / "m0.png"
-            Image.fromarray(np.zeros((32, 40), np.uint8)).save(mask)
+            template = np.zeros((32, 40), np.uint8)
+            template[8:24, 10:30] = 1  # a template labels its part: an empty one is refused
+            Image.fromarray(template).save(mask)
         rows.append(f"sp{i}\tgenus_species\t{image}\t{mask}")
     sheet = tmp_path / "samples.tsv"
     sheet.write_text("\n".join(rows) + "\n")

@@ -25,6 +25,7 @@ ALL_ON = {
     "sam2": {"checkpoint": "resources/checkpoints/sam2.1_hiera_tiny.pt", "model_size": "tiny"},
     "finetune": {"enabled": True, "allow_gt_targets": True},
     "self_training": {"rounds": 2, "allow_gt_targets": True, "student": {"enabled": True}},
+    "trays": "resources/example/trays.tsv",
 }
 
 
@@ -52,10 +53,12 @@ def project(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def workflow_plan(project):
-    """What the workflow itself plans for every job (rule all, everything forced)."""
+    """What the workflow itself plans for every job (rule all and the on-demand corrections,
+    everything forced)."""
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "workflow" / "Snakefile")]
-        + ["--dry-run", "--forceall", "--configfile", "config/config.yaml", "all_on.yaml"],
+        + ["--dry-run", "--forceall", "--configfile", "config/config.yaml", "all_on.yaml"]
+        + ["--", "all", "corrections"],  # and the on-demand export for correction
         cwd=project,
         capture_output=True,
         text=True,
@@ -72,14 +75,15 @@ def test_the_command_forces_the_job_the_workflow_plans(
 ):
     monkeypatch.chdir(project)
     shard = ["--shard", "1-of-1"] if STAGES[stage].sharded_stage is not None else []
+    unit = ["--tray", "tray_01"] if STAGES[stage].unit == "tray" else ["--species", SPECIES]
     config = ["--config", "config/config.yaml", "all_on.yaml"]
-    assert main([stage, "--species", SPECIES, *config, *shard, "--dry-run"]) == 0
+    assert main([stage, *unit, *config, *shard, "--dry-run"]) == 0
     jobs = planned(capfd.readouterr().out)
     forced = {key: job for key, job in jobs.items() if job.get("reason") == "Forced execution"}
     rule = STAGES[stage].rule
     assert [key[0] for key in forced] == [rule], forced.keys()
     ((key, job),) = forced.items()
-    assert SPECIES in key[1]
+    assert (SPECIES if STAGES[stage].unit == "species" else "tray_01") in key[1]
     assert job["input"] == workflow_plan[key]["input"]
     assert job["output"] == workflow_plan[key]["output"]
 

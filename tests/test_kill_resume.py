@@ -34,7 +34,7 @@ def test_unlock_then_rerun_incomplete_after_a_kill(tmp_path):
             "--directory",
             str(workdir),
             "--snakefile",
-            str(workdir / "Snakefile"),
+            str(workdir / "workflow" / "Snakefile"),
             "--configfile",
             str(workdir / "config" / "config.yaml"),
             str(workdir / "fast.yaml"),
