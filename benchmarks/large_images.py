@@ -44,7 +44,7 @@ Image.MAX_IMAGE_PIXELS = None  # the benchmark's own upscaled files
 def make_project(folder: Path, megapixels: float | None, working_megapixels: float) -> Path:
     """A scratch project of the three beetles at ``megapixels`` (None: native PNGs)."""
     folder.mkdir(parents=True)
-    for name in ("Snakefile", "workflow", "config", "envs"):
+    for name in ("workflow", "config", "envs"):
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
