@@ -136,9 +136,14 @@ STAGES = {
 def test_every_setting_a_stage_gets_is_the_users(rule, tmp_path, monkeypatch):
     module, function, expected = STAGES[rule]
     params = {"state": "s.pt"} if rule == "train_student" else {}
+    inputs = {"labels": "in"}
     if rule == "evaluate":
         params = {"engine": "registration"}
-    args, kwargs = run_script(rule, module, function, tmp_path, monkeypatch, params=params)
+        inputs["validation"] = tmp_path / "ground_truth_validation.tsv"  # no problem found
+        inputs["validation"].write_text("blocks\tsheet_row\tspecimen\tcolumn\tfile\tproblem\tfix\n")
+    args, kwargs = run_script(
+        rule, module, function, tmp_path, monkeypatch, params=params, input=inputs
+    )
     for name, value in expected.items():
         assert kwargs[name] == value, name
     if rule not in ("select", "order", "plots", "describe"):
