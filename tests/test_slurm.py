@@ -130,7 +130,7 @@ def test_every_cluster_job_completed(runs, env):
     records = scheduler_records(runs[1], env)
     assert records and all(r["JobState"] == "COMPLETED" for r in records)
     submitted = sorted(rule_and_wildcards(r) for r in records)
-    rules = ("describe", "gather", "measure", "evaluate", "overlays")
+    rules = ("calibrate", "describe", "gather", "measure", "evaluate", "overlays")
     expected = [(rule, species) for rule in rules for species in SPECIES]
     expected += [("propagate", f"{species}_{shard}") for species in SPECIES for shard in SHARDS]
     assert submitted == sorted(expected)

@@ -207,7 +207,7 @@ def test_the_plan_follows_the_switches(tmp_path, self_training, rules, final):
         assert f"{folder}/predictions.tsv" in inputs[("measure", species)]
         assert f"{folder}/labels" in inputs[("overlays", species)]
         assert f"{folder}/qc.tsv" in inputs[("annotate_next", species)]
-        assert f"{folder}/evaluation.tsv" in inputs[("tables", "")]
+        assert f"{folder}/evaluation.tsv" in inputs[("evaluation_tables", "")]
     if not rules:
         assert "/student/" not in result.stdout and "/round2/" not in result.stdout
 
@@ -251,7 +251,10 @@ def test_the_cli_predicts_what_the_rule_wrote(project, tmp_path, monkeypatch):
     written = {name: (folder / name).read_bytes() for name in ("predictions.tsv", "qc.tsv")}
     shutil.rmtree(folder / "labels")
     monkeypatch.chdir(workdir)
-    assert main(["predict-student", "--species", species, "--config", "merged.yaml"]) == 0
+    assert (
+        main(["predict-student", "--species", species, "--config", "merged.yaml", "--cores", "2"])
+        == 0
+    )
     for name, content in written.items():
         assert (folder / name).read_bytes() == content, name
 
@@ -287,7 +290,7 @@ def test_the_sharded_stages_write_what_one_job_wrote(project, tmp_path, monkeypa
 
     monkeypatch.chdir(workdir)
     for stage, command in stages.items():
-        assert main([command, "--species", species, "--config", "merged.yaml"]) == 0
+        assert main([command, "--species", species, "--config", "merged.yaml", "--cores", "2"]) == 0
         documents = [
             json.loads((base / stage / "shards" / name / "shard.json").read_text())
             for name in ("1-of-2", "2-of-2")
@@ -334,7 +337,9 @@ def test_hand_made_templates_kept_leave_no_place_to_pseudo_templates(
     workdir = merged_copy(project, tmp_path / "project", **overrides)
     species = "pterostichus_synth"
     monkeypatch.chdir(workdir)
-    assert main(["pseudo-round", "--species", species, "--config", "merged.yaml"]) == 0
+    assert (
+        main(["pseudo-round", "--species", species, "--config", "merged.yaml", "--cores", "2"]) == 0
+    )
 
     def targets_of(folder):
         table = pd.read_csv(folder / "predictions.tsv", sep="\t", dtype=str).fillna("")

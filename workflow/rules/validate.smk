@@ -28,6 +28,10 @@ rule validate:
         "../scripts/validate.py"
 
 
+localrules:
+    validate_ground_truth,
+
+
 use rule validate as validate_ground_truth with:
     input:
         images=member_images,
