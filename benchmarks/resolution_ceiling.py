@@ -1,4 +1,4 @@
-"""What the student's square costs: the true masks letterboxed in and out (issue 24's limits).
+"""What the student's square costs: the true masks letterboxed in and out.
 
 The student sees every specimen letterboxed into a ``size`` square and its softmax is mapped
 back to the image's pixels (:func:`traitrack.selftrain.inference.image_softmax`). A student

@@ -1,4 +1,4 @@
-"""Self-training on the shared real specimens: none, pseudo-templates, student, both (issue 24).
+"""Self-training on the shared real specimens: none, pseudo-templates, student, both.
 
 Split and templates as ``benchmarks/learning_curve.py``: the images of a set sorted by name,
 every 4th an evaluation target (``--targets`` of them, evenly spaced; ``--tuning-split``: the

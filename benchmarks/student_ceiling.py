@@ -1,4 +1,4 @@
-"""What limits the student (issue 24): its teacher's labels, or the network and the images.
+"""What limits the student: its teacher's labels, or the network and the images.
 
 ``benchmarks/self_training.py`` trains the student on the N templates' true masks and the
 teacher's labels of ``--unlabelled`` other specimens.  This trains the same network, with the

@@ -1,4 +1,4 @@
-"""A student's training cost on 2 CPU cores (issue 24): seconds per epoch, minutes, peak memory.
+"""A student's training cost on 2 CPU cores: seconds per epoch, minutes, peak memory.
 
 A species of ``--specimens`` synthetic specimens (the example's beetles, 5 of them templates,
 the rest pseudo-labelled) at the student's size, trained as configured (``steps``, or

@@ -1,4 +1,4 @@
-"""Self-training from a species' unlabelled specimens (issue 24, after S4M's teacher/student).
+"""Self-training from a species' unlabelled specimens (after S4M's teacher/student).
 
 * :mod:`.pseudo`: pseudo-templates, the best-ranked targets of a propagate round (by the QC's
   ``qc_rank``) carried with their predicted masks into a second round of any engine;

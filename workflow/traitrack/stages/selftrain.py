@@ -1,4 +1,4 @@
-"""Stage of ``selftrain.smk``: the student of self-training (issue 24).
+"""Stage of ``selftrain.smk``: the student of self-training.
 
 ``run_train_student`` trains the student network on the templates' hand-made masks and the
 teacher's labels of the species' targets (:mod:`traitrack.selftrain.student`), and
