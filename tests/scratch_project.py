@@ -48,22 +48,27 @@ def copy_project(destination: Path, extra_config: dict | None = None) -> Path:
     return destination
 
 
+def snakemake_argv(workdir: Path, *args: str) -> list[str]:
+    """The command line of Snakemake in `workdir` with the example config plus fast.yaml."""
+    return [
+        str(SNAKEMAKE),
+        "--directory",
+        str(workdir),
+        "--snakefile",
+        str(workdir / "workflow" / "Snakefile"),
+        "--configfile",
+        str(workdir / "config" / "config.yaml"),
+        str(workdir / "fast.yaml"),
+        *args,
+    ]
+
+
 def snakemake(
     workdir: Path, *args: str, timeout: int = 600, env: dict | None = None
 ) -> subprocess.CompletedProcess:
     """Run Snakemake in `workdir` with the example config plus fast.yaml."""
     return subprocess.run(
-        [
-            str(SNAKEMAKE),
-            "--directory",
-            str(workdir),
-            "--snakefile",
-            str(workdir / "workflow" / "Snakefile"),
-            "--configfile",
-            str(workdir / "config" / "config.yaml"),
-            str(workdir / "fast.yaml"),
-            *args,
-        ],
+        snakemake_argv(workdir, *args),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -109,3 +109,15 @@ def test_a_shard_asks_for_that_shard_and_a_stage_for_its_gathered_files():
     assert layout.gathered("round2").qc in stage_targets("pseudo-round", SPECIES)
     with pytest.raises(ValueError, match="--shard"):
         stage_targets("measure", SPECIES, "1-of-2")
+
+
+@pytest.mark.workflow
+def test_retrieve_for_a_specimen_forces_the_rule_with_typed_options(project, monkeypatch, capfd):
+    """`traitrack retrieve --specimen` runs rule retrieve; its options (a number, a boolean)
+    reach the config typed, which Snakemake's --config would not do for a nested value."""
+    monkeypatch.chdir(project)
+    command = ["retrieve", "--specimen", "carabus_synth_03", "--structure", "pronotum"]
+    assert main([*command, "--top", "5", "--cycle", "--dry-run"]) == 0
+    jobs = planned(capfd.readouterr().out)
+    forced = [key for key, job in jobs.items() if job.get("reason") == "Forced execution"]
+    assert forced == [("retrieve", "specimen=carabus_synth_03, structure=pronotum")]

@@ -17,7 +17,7 @@ import time
 
 import pandas as pd
 import pytest
-from scratch_project import SNAKEMAKE, copy_project, snakemake
+from scratch_project import copy_project, snakemake, snakemake_argv
 
 pytestmark = pytest.mark.workflow
 
@@ -29,18 +29,7 @@ def output_of(result):
 def test_unlock_then_rerun_incomplete_after_a_kill(tmp_path):
     workdir = copy_project(tmp_path)
     run = subprocess.Popen(
-        [
-            str(SNAKEMAKE),
-            "--directory",
-            str(workdir),
-            "--snakefile",
-            str(workdir / "workflow" / "Snakefile"),
-            "--configfile",
-            str(workdir / "config" / "config.yaml"),
-            str(workdir / "fast.yaml"),
-            "--cores",
-            "1",
-        ],
+        snakemake_argv(workdir, "--cores", "1"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -17,10 +17,10 @@ Words after ``--`` go to Snakemake as they are (``-- --profile profiles/slurm``)
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,19 +146,45 @@ def snakemake_command(args: argparse.Namespace) -> list[str]:
     after the shards) rerun because their inputs are new, and the jobs before it run only
     when their outputs are missing or out of date, as in any Snakemake run.
     """
+    targets = stage_targets(args.stage, args.unit_name, args.shard)
+    return forced_run(args, STAGES[args.stage].rule, targets, config_overrides(args))
+
+
+def forced_run(
+    args: argparse.Namespace, rule: str, targets: list[str], overrides: dict
+) -> list[str]:
+    """Snakemake asked for ``targets`` with ``rule`` forced, the subcommand's config files,
+    cores and dry run, and ``overrides`` (config sections) layered last.
+
+    The overrides go in a config file of their own: Snakemake's ``--config`` reads a nested
+    value's numbers and booleans as strings.
+    """
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE)]
     command += ["--cores", str(args.cores), "--show-failed-logs"]
     command += ["--configfile", *args.config]
-    overrides = [f"samples={args.samples}"] if args.samples else []
-    overrides += [f"{key}={json.dumps(value)}" for key, value in config_overrides(args).items()]
     if overrides:
-        command += ["--config", *overrides]
+        command.append(str(_overrides_file(overrides)))
+    if args.samples:
+        command += ["--config", f"samples={args.samples}"]
     if args.dry_run:
         command.append("--dry-run")
-    command += ["--forcerun", STAGES[args.stage].rule]
-    command += list(args.snakemake_args)
-    # `--` ends the options that take several words (--configfile, --forcerun)
-    return [*command, "--", *stage_targets(args.stage, args.unit_name, args.shard)]
+    command += ["--forcerun", rule]
+    command += list(getattr(args, "snakemake_args", []))
+    # `--` ends the options that take several words (--configfile, --config, --forcerun)
+    return [*command, "--", *targets]
+
+
+def _overrides_file(overrides: dict) -> Path:
+    """A YAML file of ``overrides`` in the temporary folder, named by its content."""
+    import hashlib
+
+    import yaml
+
+    text = yaml.safe_dump(overrides, sort_keys=True)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"traitrack-overrides-{digest}.yaml"
+    path.write_text(text)
+    return path
 
 
 def config_overrides(args: argparse.Namespace) -> dict:
@@ -170,26 +196,17 @@ def config_overrides(args: argparse.Namespace) -> dict:
     return {}
 
 
-def _layered(base: dict, layer: dict) -> dict:
-    """``layer`` over ``base``, section by section, as Snakemake merges config files."""
-    merged = dict(base)
-    for key, value in layer.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            value = _layered(merged[key], value)
-        merged[key] = value
-    return merged
-
-
 def _checked_config(args: argparse.Namespace) -> dict:
     """The config files layered and validated as the Snakefile will (a mistake ends here,
     with exit status 2, before Snakemake starts)."""
     import yaml
+    from snakemake.utils import update_config  # Snakemake's own merge of config files
 
     config: dict = {}
     for path in args.config:
         if not Path(path).is_file():
             raise ValueError(f"--config {path}: config file not found")
-        config = _layered(config, yaml.safe_load(Path(path).read_text()) or {})
+        update_config(config, yaml.safe_load(Path(path).read_text()) or {})
     try:
         return validate_config({**config, **({"samples": args.samples} if args.samples else {})})
     except ValueError as error:
@@ -314,14 +331,8 @@ def _run_retrieve(args: argparse.Namespace) -> int:
     options["top"] = args.top or options["top"]
     options["cycle"] = args.cycle or options["cycle"]
     if args.specimen:
-        pooled = PooledLayout()
-        command = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE)]
-        command += ["--cores", str(args.cores), "--show-failed-logs"]
-        command += ["--configfile", *args.config, "--config", f"retrieve={json.dumps(options)}"]
-        if args.samples:
-            command.append(f"samples={args.samples}")
-        command += ["--dry-run"] * args.dry_run + ["--forcerun", "retrieve", "--"]
-        command.append(pooled.retrieval(args.specimen, args.structure, ".tsv"))
+        target = PooledLayout().retrieval(args.specimen, args.structure, ".tsv")
+        command = forced_run(args, "retrieve", [target], {"retrieve": options})
         return subprocess.run(command, check=False).returncode
     if not (args.image and args.mask):
         raise ValueError("retrieve: give --specimen, or --image with --mask")
