@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -33,7 +32,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from matplotlib.figure import Figure
 
 from traitrack.config import SchemaOptions, section_defaults
 from traitrack.engines.sam2.features import FeatureCache, ImageFeatures
@@ -51,14 +49,11 @@ from traitrack.finetune.data import (
     file_key,
     model_input,
 )
-from traitrack.finetune.weights import (
-    LoraOptions,
-    encoder_is_frozen,
-    load_state,
-    save_state,
-)
-from traitrack.io import atomic_output, read_image
+from traitrack.finetune.weights import LoraOptions, encoder_is_frozen
+from traitrack.io import read_image
 from traitrack.samples import Specimen
+from traitrack.training_kit import cosine_rate, load_training, save_training
+from traitrack.training_kit import write_loss_plot as write_loss_plot_of
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +105,6 @@ class FinetuneOptions(SchemaOptions, section="finetune", label="finetune"):
     def total_steps(self, targets: int) -> int:
         """``epochs`` passes over the targets when set, else ``steps``."""
         return self.epochs * targets if self.epochs else self.steps
-
-
-def cosine_lr(base: float, step: int, total: int) -> float:
-    """Cosine decay from ``base`` at step 0 towards 0 at ``total``."""
-    return base * 0.5 * (1 + math.cos(math.pi * step / max(total, 1)))
 
 
 class FeatureSource:
@@ -217,16 +207,19 @@ def train(
     optimizer = torch.optim.AdamW(parameters, lr=options.lr, weight_decay=options.weight_decay)
     total = options.total_steps(len(targets))
     start, rows = 0, []
-    if state_path is not None:
-        resumed = load_state(state_path, fingerprint, named, optimizer)
-        if resumed is not None:
-            start, rows = resumed
-            log.info("resuming fine-tuning at step %d of %d from %s", start, total, state_path)
+    saved = load_training(state_path, key=fingerprint)
+    if saved is not None:
+        with torch.no_grad():
+            for name, parameter in named:
+                parameter.copy_(saved.weights[name])
+        optimizer.load_state_dict(saved.optimiser)
+        start, rows = saved.progress, saved.rows
+        log.info("resuming fine-tuning at step %d of %d from %s", start, total, state_path)
     sampler = PairSampler(len(templates), len(targets), options.seed)
     for step in range(start, total):
         template_index, target_index = sampler.pair(step)
         template, target = templates[template_index], targets[target_index]
-        lr = cosine_lr(options.lr, step, total)
+        lr = cosine_rate(options.lr, step, total)
         for group in optimizer.param_groups:
             group["lr"] = lr
         began = time.perf_counter()
@@ -252,7 +245,14 @@ def train(
             )
         )
         if state_path is not None and (step + 1) % options.save_every == 0 and step + 1 < total:
-            save_state(state_path, fingerprint, step + 1, named, optimizer, rows)
+            save_training(
+                state_path,
+                key=fingerprint,
+                progress=step + 1,
+                weights=dict(named),
+                optimiser=optimizer,
+                rows=rows,
+            )
         if step % 10 == 0 or step + 1 == total:
             log.info(
                 "step %d/%d loss %.4f (%s -> %s)",
@@ -299,31 +299,16 @@ def write_loss_plot(
     path: str | Path, table: pd.DataFrame, title: str = "", window: int = 20
 ) -> None:
     """Loss per step (points) with its running mean, and each structure's running mean."""
-    figure = Figure(figsize=(7, 4), dpi=100)
-    axes = figure.add_subplot()
-    if not table.empty:
-        window = max(1, min(window, len(table) // 5 or 1))
-        axes.plot(table["step"], table["loss"], ".", color="0.7", markersize=3, label="loss (sum)")
-        axes.plot(
-            table["step"],
-            table["loss"].rolling(window, min_periods=1).mean(),
-            color="k",
-            label=f"mean of {window}",
-        )
-        for column in [c for c in table.columns if c.startswith("loss_")]:
-            axes.plot(
-                table["step"],
-                table[column].rolling(window, min_periods=1).mean(),
-                linewidth=0.8,
-                label=column[5:],
-            )
-        axes.legend(fontsize=7, ncol=2)
-    axes.set_xlabel("step")
-    axes.set_ylabel("cycle loss (BCE + Dice + object score)")
-    axes.set_title(f"palindrome fine-tuning {title}".strip())
-    figure.tight_layout()
-    with atomic_output(path) as temporary:
-        figure.savefig(temporary)
+    write_loss_plot_of(
+        path,
+        table,
+        columns=["loss", *[c for c in table.columns if c.startswith("loss_")]],
+        ylabel="cycle loss (BCE + Dice + object score)",
+        xlabel="step",
+        title=f"palindrome fine-tuning {title}".strip(),
+        window=window,
+        points="loss",
+    )
 
 
 def mean_cycle_loss(

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -116,42 +115,3 @@ def save_weights(
     }
     with atomic_output(path) as temporary:
         torch.save(payload, temporary)
-
-
-def save_state(
-    path: str | os.PathLike, fingerprint: str, step: int, named, optimizer, rows: list[dict]
-) -> None:
-    """The resumable training state after ``step`` steps, written atomically."""
-    payload = {
-        "fingerprint": fingerprint,
-        "step": int(step),
-        "params": {name: parameter.detach().cpu().clone() for name, parameter in named},
-        "optimizer": optimizer.state_dict(),
-        "rows": rows,
-    }
-    with atomic_output(path) as temporary:
-        torch.save(payload, temporary)
-
-
-def load_state(
-    path: str | os.PathLike, fingerprint: str, named, optimizer
-) -> tuple[int, list[dict]] | None:
-    """Restore a saved state if it belongs to this run; ``None`` means start from step 0.
-
-    A state of other settings or inputs (another fingerprint) or an unreadable one is ignored:
-    resuming it would mix two trainings.
-    """
-    path = Path(path)
-    if not path.is_file():
-        return None
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # a half-written file cannot exist (atomic), but a foreign one might
-        return None
-    if not isinstance(payload, dict) or payload.get("fingerprint") != fingerprint:
-        return None
-    with torch.no_grad():
-        for name, parameter in named:
-            parameter.copy_(payload["params"][name])
-    optimizer.load_state_dict(payload["optimizer"])
-    return int(payload["step"]), list(payload["rows"])

@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from traitrack.io import atomic_output
+from traitrack.io import atomic_output, write_table
 from traitrack.selftrain.options import StudentOptions
 from traitrack.selftrain.student import build_network
 from traitrack.structures import StructureTable
+from traitrack.training_kit import write_loss_plot
 
 
 def save_weights(
@@ -53,30 +54,21 @@ def load_weights(path: str | Path, structures: StructureTable) -> torch.nn.Modul
 
 
 def write_losses(losses: pd.DataFrame, table: str | Path, plot: str | Path | None = None) -> None:
-    """The loss table (TSV) and, if ``plot`` is given, its plot (PNG), both atomically."""
-    with atomic_output(table) as temporary:
-        losses.to_csv(temporary, sep="\t", index=False)
+    """The loss table (TSV) and, if ``plot`` is given, its plot (PNG), both atomically.
+
+    The generations' epochs follow each other in the plot, each starting at a dotted line.
+    """
+    write_table(table, losses)
     if plot is None:
         return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(5, 3.2))
-    # the generations one after the other, each starting at a dotted line
-    steps = range(1, len(losses) + 1)
-    for column in ("loss", "cross_entropy", "dice"):
-        axis.plot(steps, losses[column], label=column.replace("_", " "))
     generations = losses.get("generation", pd.Series(1, index=losses.index)).to_numpy()
-    for start in 1 + np.flatnonzero(generations[1:] != generations[:-1]):
-        axis.axvline(start + 0.5, color="grey", linestyle=":", linewidth=1)
-    axis.set_xlabel(
-        "epoch" if generations.max(initial=1) == 1 else "epoch, generation after generation"
+    starts = 1 + np.flatnonzero(generations[1:] != generations[:-1])
+    write_loss_plot(
+        plot,
+        losses,
+        columns=("loss", "cross_entropy", "dice"),
+        ylabel="weighted loss",
+        xlabel="epoch" if generations.max(initial=1) == 1 else "epoch, generation after generation",
+        title="student",
+        breaks=[start + 0.5 for start in starts],
     )
-    axis.set_ylabel("weighted loss")
-    axis.legend(frameon=False)
-    figure.tight_layout()
-    with atomic_output(plot) as temporary:
-        figure.savefig(temporary, dpi=100)
-    plt.close(figure)

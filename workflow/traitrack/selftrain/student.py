@@ -34,11 +34,11 @@ import torch.nn.functional as F
 from monai.networks.nets import UNet
 
 from traitrack.engines.sam2.letterbox import IMAGE_MEAN, IMAGE_STD
-from traitrack.io import atomic_output
 from traitrack.selftrain.data import Sample, augmentation
 from traitrack.selftrain.init_weights import load_init_weights
 from traitrack.selftrain.options import StudentOptions
 from traitrack.structures import StructureTable
+from traitrack.training_kit import cosine_rate, load_training, save_training, warmup_factor
 
 LOSS_COLUMNS = ["epoch", "loss", "cross_entropy", "dice", "disagreement", "lr", "seconds"]
 
@@ -104,12 +104,9 @@ def learning_rate(options: StudentOptions, epoch: int, epochs: int, step: int, s
     """The peak rate ``lr`` on a cosine over the epochs, times, for a pretrained encoder, a
     linear warm-up over the first ``warmup`` share of the ``steps`` optimiser steps (``step``
     counts from 0).  ``unet`` (random initialisation) has no warm-up."""
-    rate = options.lr * 0.5 * (1 + np.cos(np.pi * epoch / epochs))
     warm = options.encoder != "unet" and options.pretrained
     warmup_steps = options.warmup * steps if warm else 0.0
-    if step < warmup_steps:
-        rate *= (step + 1) / (warmup_steps + 1)
-    return float(rate)
+    return cosine_rate(options.lr, epoch, epochs) * warmup_factor(step, warmup_steps)
 
 
 def device_of(network: torch.nn.Module) -> torch.device:
@@ -278,16 +275,12 @@ def train(
     rows: list[dict] = []
     start_epoch = 0
     key = key or fingerprint(samples, options, seed)
-    if state_path is not None and Path(state_path).exists():
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
-        if state.get("fingerprint") == key:
-            network.load_state_dict(state["network"])
-            optimiser.load_state_dict(state["optimiser"])
-            rows = [dict(zip(LOSS_COLUMNS, row)) for row in state["losses"]]
-            for row in rows:
-                row["epoch"] = int(row["epoch"])
-            start_epoch = int(state["epoch"])
-            log(f"student: resuming after epoch {start_epoch} from {state_path}")
+    saved = load_training(state_path, key=key)
+    if saved is not None:
+        network.load_state_dict(saved.weights)
+        optimiser.load_state_dict(saved.optimiser)
+        rows, start_epoch = saved.rows, saved.progress
+        log(f"student: resuming after epoch {start_epoch} from {state_path}")
     transform = augmentation(options.rotate_deg, options.scale, options.colour, options.flips)
     epochs = training_epochs(samples, options)
     last = epochs if stop_after is None else min(epochs, stop_after)
@@ -343,14 +336,13 @@ def train(
             f"{len(order)} images, {seconds:.1f} s per epoch"
         )
         if state_path is not None:
-            payload = {
-                "fingerprint": key,
-                "epoch": epoch + 1,
-                "network": network.state_dict(),
-                "optimiser": optimiser.state_dict(),
-                "losses": [[float(row[c]) for c in LOSS_COLUMNS] for row in rows],
-            }
-            with atomic_output(state_path) as temporary:
-                torch.save(payload, temporary)
+            save_training(
+                state_path,
+                key=key,
+                progress=epoch + 1,
+                weights=network.state_dict(),
+                optimiser=optimiser,
+                rows=rows,
+            )
     network.eval()
     return network, pd.DataFrame(rows, columns=LOSS_COLUMNS)
