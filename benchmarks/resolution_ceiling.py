@@ -34,12 +34,12 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from registration_real import DATA, SETS, split  # noqa: E402
 
-from traitrack.engines.sam2.letterbox import (  # noqa: E402
+from traitrack.io import read_mask  # noqa: E402
+from traitrack.letterbox import (  # noqa: E402
     fit_letterbox,
     letterbox_mask,
     unletterbox_logits,
 )
-from traitrack.io import read_mask  # noqa: E402
 from traitrack.metrics import class_iou, mean_iou  # noqa: E402
 from traitrack.structures import StructureTable  # noqa: E402
 

@@ -48,7 +48,7 @@ from PIL import Image  # noqa: E402
 
 from traitrack.engines import make_engine  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
-from traitrack.engines.sam2.letterbox import (  # noqa: E402
+from traitrack.letterbox import (  # noqa: E402
     fit_letterbox,
     letterbox_image,
     normalise_image,

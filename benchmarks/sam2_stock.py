@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from traitrack.engines.base import Frame
-from traitrack.engines.sam2.letterbox import IMAGE_MEAN, IMAGE_STD
+from traitrack.letterbox import IMAGE_MEAN, IMAGE_STD
 
 
 def square(image: np.ndarray, size: int) -> torch.Tensor:

@@ -49,11 +49,13 @@ def register(task: tuple) -> tuple:
         ]
         return name, data["labels"], {"confidence": json.loads(str(data["confidence"]))}, qc
     structures = StructureTable.from_config(config)
-    engine = RegistrationEngine(options, seed=0, template_priors=dict(priors))
-    frames = [Frame(n, read_image(p), labels) for n, p, labels in templates]
+    engine = RegistrationEngine(options, seed=0)
+    weights = dict(priors)
+    frames = [
+        Frame(n, read_image(p), labels, weight=weights.get(n, 1.0)) for n, p, labels in templates
+    ]
     image = read_image(path)
     (prediction,) = engine.propagate([*frames, Frame(name, image)], structures)
-    engine.template_priors = {}
     back = [f for f in frames if f.specimen in qc_to][:1]
     rows = round_trip(
         engine, Frame(name, image), prediction.labels, back, structures, evidence_of(prediction)

@@ -19,14 +19,14 @@ from traitrack.engines.base import Frame  # noqa: E402
 from traitrack.engines.sam2.checkpoint import CheckpointError, load_checkpoint_strict  # noqa: E402
 from traitrack.engines.sam2.download import download_and_verify  # noqa: E402
 from traitrack.engines.sam2.engine import Sam2Options  # noqa: E402
-from traitrack.engines.sam2.letterbox import (  # noqa: E402
+from traitrack.engines.sam2.model import RandomWeightsRefused, instantiate_model  # noqa: E402
+from traitrack.letterbox import (  # noqa: E402
     fit_letterbox,
     labels_from_logits,
     letterbox_image,
     letterbox_mask,
     unletterbox_logits,
 )
-from traitrack.engines.sam2.model import RandomWeightsRefused, instantiate_model  # noqa: E402
 from traitrack.structures import Structure, StructureTable  # noqa: E402
 
 pytestmark = pytest.mark.sam2

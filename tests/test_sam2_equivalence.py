@@ -70,14 +70,14 @@ from test_sam2_engine import random_image, table  # noqa: E402
 
 from traitrack.engines import make_engine  # noqa: E402
 from traitrack.engines.base import Frame  # noqa: E402
-from traitrack.engines.sam2.letterbox import (  # noqa: E402
+from traitrack.engines.sam2.model import MODEL_CONFIGS, hydra_overrides  # noqa: E402
+from traitrack.letterbox import (  # noqa: E402
     fit_letterbox,
     labels_from_logits,
     letterbox_image,
     normalise_image,
     unletterbox_logits,
 )
-from traitrack.engines.sam2.model import MODEL_CONFIGS, hydra_overrides  # noqa: E402
 
 pytestmark = pytest.mark.sam2
 

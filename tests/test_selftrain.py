@@ -8,23 +8,29 @@ measures on real specimens.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 from test_registration import FAST, STRUCTURES, draw_specimen
 
 from traitrack.engines.base import Frame, Prediction, templates_for
 from traitrack.engines.registration.engine import RegistrationEngine
 from traitrack.engines.registration.fusion import template_weights
 from traitrack.example.synthetic import BODY_PLANS, example_structures, render_specimen
+from traitrack.io import write_label_png
 from traitrack.metrics import class_iou, mean_iou
+from traitrack.propagation import EngineSpec, PseudoTemplates, SpecimenStore, predict_chunks
+from traitrack.samples import Specimen
 from traitrack.selftrain.options import SelfTrainingOptions, StudentOptions
 from traitrack.selftrain.pseudo import (
     assign_templates,
     choose_pseudo_templates,
-    pseudo_template_frames,
-    run_round,
+    chunks_by_templates,
 )
+from traitrack.structures import StructureTable
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("monai")
@@ -322,13 +328,39 @@ def test_pseudo_templates_are_the_top_share_by_qc_rank_without_evaluation_ground
         choose_pseudo_templates(qc.drop(columns="qc_rank"), 0.5)
 
 
-def test_a_pseudo_template_carries_its_prediction_never_its_ground_truth():
-    truth = {"a": np.full((4, 4), 3, np.uint8)}
-    predicted = {"a": np.full((4, 4), 1, np.uint8)}
-    images = {"a": np.zeros((4, 4, 3), np.uint8)}
-    (frame,) = pseudo_template_frames(["a"], predicted, images)
-    assert np.array_equal(frame.labels, predicted["a"])
-    assert not np.array_equal(frame.labels, truth["a"])
+# the synthetic part table, its masks read from RGB files in its colours
+ON_DISK = StructureTable(tuple(replace(s, rgb=s.colour) for s in STRUCTURES))
+
+
+def _on_disk(tmp_path, frames: dict) -> list[Specimen]:
+    """Specimens whose images (and masks, where labelled) are written to ``tmp_path``."""
+    members = []
+    for name, (image, labels) in frames.items():
+        Image.fromarray(image).save(tmp_path / f"{name}.png")
+        mask = None
+        if labels is not None:  # an RGB mask in the part table's colours
+            mask = str(tmp_path / f"{name}.mask.png")
+            colours = np.zeros((*labels.shape, 3), np.uint8)
+            for structure in ON_DISK:
+                colours[labels == structure.label] = structure.rgb
+            Image.fromarray(colours).save(mask)
+        members.append(Specimen(name, "sp", str(tmp_path / f"{name}.png"), mask))
+    return members
+
+
+def test_a_pseudo_template_carries_its_prediction_never_its_ground_truth(tmp_path):
+    truth = np.full((4, 4), 3, np.uint8)
+    predicted = np.full((4, 4), 1, np.uint8)
+    members = _on_disk(tmp_path, {"a": (np.zeros((4, 4, 3), np.uint8), truth)})
+    (tmp_path / "round1").mkdir()
+    write_label_png(tmp_path / "round1" / "a.png", predicted)
+    store = SpecimenStore(
+        members, ON_DISK, pseudo=PseudoTemplates(str(tmp_path / "round1"), ("a",), 0.5)
+    )
+    frame = store.template("a")
+    assert np.array_equal(frame.labels, predicted)
+    assert frame.weight == 0.5 and store.is_pseudo("a")
+    assert np.array_equal(SpecimenStore(members, ON_DISK).template("a").labels, truth)
 
 
 def test_no_target_is_its_own_template_and_a_hand_made_one_is_always_kept():
@@ -391,12 +423,9 @@ class RecordingEngine:
 
     def __init__(self):
         self.chunks = []
-        self.template_priors = {}
-        self.priors_seen = []
 
     def propagate(self, frames, structures):
-        self.chunks.append([(f.specimen, f.is_template) for f in frames])
-        self.priors_seen.append(dict(self.template_priors))
+        self.chunks.append([(f.specimen, f.is_template, f.weight) for f in frames])
         templates = [f for f in frames if f.is_template]
         return [
             Prediction(
@@ -409,30 +438,35 @@ class RecordingEngine:
         ]
 
 
-def test_the_second_round_never_shows_a_target_itself_and_scores_against_true_templates():
+def test_the_second_round_never_shows_a_target_itself_and_scores_against_true_templates(
+    tmp_path,
+):
     image = np.zeros((8, 8, 3), np.uint8)
     labels = np.ones((8, 8), np.uint8)
-    true = [Frame("t1", image, labels)]
-    pseudo = [Frame("p1", image, labels * 2), Frame("p2", image, labels * 3)]
-    targets = [
-        Frame("p1", image, templates=("p2", "t1")),
-        Frame("p2", image, templates=("p1", "t1")),
-        Frame("x", image, templates=("p1", "p2", "t1")),
-    ]
+    unlabelled = {name: (image, None) for name in ("p1", "p2", "x")}
+    members = _on_disk(tmp_path, {"t1": (image, labels), **unlabelled})
+    (tmp_path / "round1").mkdir()
+    for name, value in (("p1", 2), ("p2", 3)):
+        write_label_png(tmp_path / "round1" / f"{name}.png", labels * value)
+    assigned = {"p1": ("p2", "t1"), "p2": ("p1", "t1"), "x": ("p1", "p2", "t1")}
+    chunks = chunks_by_templates(["p1", "p2", "x"], assigned, chunk_length=16)
     engine = RecordingEngine()
-    result = run_round(engine, true, pseudo, targets, STRUCTURES, pseudo_weight=0.5)
-    forward = engine.chunks[:3]
+    pseudo = PseudoTemplates(str(tmp_path / "round1"), ("p1", "p2"), 0.5)
+    spec = EngineSpec("recording", None, 0)
+    results = list(predict_chunks(spec, engine, members, chunks, ON_DISK, 1, pseudo=pseudo))
+    forward = engine.chunks[::2]  # each chunk's forward pass, then its target's round trip
     for chunk in forward:
-        shown = {name for name, is_template in chunk if is_template}
-        assert not shown & {name for name, is_template in chunk if not is_template}
-    assert engine.priors_seen[0] == {"p1": 0.5, "p2": 0.5}
-    assert engine.template_priors == {}  # restored after the round
-    back = engine.chunks[3:]  # QC: the target as template, hand-made templates as targets
-    assert all([name for name, is_t in chunk if not is_t] == ["t1"] for chunk in back)
-    assert list(result.provenance["pseudo_templates"]) == ["p2", "p1", "p1;p2"]
-    assert list(result.qc["specimen"]) == ["p1", "p2", "x"]
+        shown = {name for name, is_template, _ in chunk if is_template}
+        assert not shown & {name for name, is_template, _ in chunk if not is_template}
+    weights = {name: weight for chunk in forward for name, is_t, weight in chunk if is_t}
+    assert weights == {"p1": 0.5, "p2": 0.5, "t1": 1.0}
+    # QC: the target as template, hand-made templates only as targets
+    back = engine.chunks[1::2]
+    assert all([name for name, is_t, _ in chunk if not is_t] == ["t1"] for chunk in back)
+    assert [r.prediction.specimen for r in results] == ["p1", "p2", "x"]
+    assert all({row["template"] for row in r.round_trips} == {"t1"} for r in results)
     with pytest.raises(ValueError, match="itself"):
-        run_round(engine, true, pseudo, [Frame("p1", image, templates=("p1",))], STRUCTURES)
+        chunks_by_templates(["p1"], {"p1": ("p1",)}, chunk_length=16)
 
 
 # -- the registration engine's template priors --------------------------------------------------
@@ -448,42 +482,36 @@ def test_template_priors_of_one_fuse_exactly_as_none():
         template_weights(qualities, 4.0, [1.0, 0.0, 1.0])
 
 
-def test_a_registration_engine_with_priors_of_one_gives_the_same_labels():
+def test_a_registration_engine_with_template_weights_of_one_gives_the_same_labels():
     templates = [draw_specimen(seed=1), draw_specimen(angle=10.0, seed=4)]
     target = draw_specimen(centre=(60, 52), angle=25.0, scale=1.15, seed=2)[0]
     frames = [Frame(f"t{i}", image, labels) for i, (image, labels) in enumerate(templates)]
     frames.append(Frame("target", target))
     options = SelfTrainingOptions().pseudo_weight  # the schema's default
-    plain = RegistrationEngine.from_options(FAST, seed=0).propagate(frames, STRUCTURES)[0]
-    ones = RegistrationEngine.from_options(FAST, seed=0)
-    ones.template_priors = {"t0": 1.0, "t1": 1.0}
-    same = ones.propagate(frames, STRUCTURES)[0]
+    engine = RegistrationEngine.from_options(FAST, seed=0)
+    plain = engine.propagate(frames, STRUCTURES)[0]
+    ones = [replace(f, weight=1.0) if f.is_template else f for f in frames]
+    same = engine.propagate(ones, STRUCTURES)[0]
     assert np.array_equal(plain.labels, same.labels)
     assert plain.confidence == same.confidence
-    lowered = RegistrationEngine.from_options(FAST, seed=0)
-    lowered.template_priors = {"t1": options}
-    changed = lowered.propagate(frames, STRUCTURES)[0]
+    lowered = [replace(f, weight=options) if f.specimen == "t1" else f for f in frames]
+    changed = engine.propagate(lowered, STRUCTURES)[0]
     assert changed.confidence != plain.confidence
 
 
-def test_a_second_registration_round_with_a_pseudo_template_runs_and_is_qc_scored():
+def test_a_second_registration_round_with_a_pseudo_template_runs_and_is_qc_scored(tmp_path):
     template = draw_specimen(seed=1)
     first = draw_specimen(centre=(58, 54), angle=10.0, seed=3)
     second = draw_specimen(centre=(60, 52), angle=25.0, scale=1.15, seed=2)
     engine = RegistrationEngine.from_options(FAST, seed=0)
     (predicted,) = engine.propagate([Frame("t", *template), Frame("p", first[0])], STRUCTURES)
-    pseudo = pseudo_template_frames(["p"], {"p": predicted.labels}, {"p": first[0]})
-    result = run_round(
-        engine,
-        [Frame("t", *template)],
-        pseudo,
-        [Frame("x", second[0], templates=("t", "p"))],
-        STRUCTURES,
-        pseudo_weight=0.5,
-    )
-    (prediction,) = result.predictions
-    assert prediction.templates == ("t", "p")
-    assert mean_iou(class_iou(prediction.labels, second[1], STRUCTURES.labels)) > 0.5
-    assert result.provenance["pseudo_templates"].tolist() == ["p"]
-    assert result.qc["templates"].tolist() == ["t"]  # the round trip goes to "t" only
-    assert engine.template_priors == {}
+    members = _on_disk(tmp_path, {"t": template, "p": (first[0], None), "x": (second[0], None)})
+    (tmp_path / "round1").mkdir()
+    write_label_png(tmp_path / "round1" / "p.png", predicted.labels)
+    chunks = chunks_by_templates(["x"], {"x": ("t", "p")}, chunk_length=16)
+    pseudo = PseudoTemplates(str(tmp_path / "round1"), ("p",), 0.5)
+    spec = EngineSpec("registration", FAST, 0)
+    (result,) = predict_chunks(spec, engine, members, chunks, ON_DISK, 1, pseudo=pseudo)
+    assert result.prediction.templates == ("t", "p")
+    assert mean_iou(class_iou(result.prediction.labels, second[1], STRUCTURES.labels)) > 0.5
+    assert {row["template"] for row in result.round_trips} == {"t"}  # back to "t" only

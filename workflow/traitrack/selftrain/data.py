@@ -1,7 +1,7 @@
 """The student's training images: letterboxed as at inference, weighted, augmented.
 
 Every image is placed into the student's square exactly as SAM 2's inference places a frame
-(:mod:`traitrack.engines.sam2.letterbox`), and the student's predictions are mapped back the
+(:mod:`traitrack.letterbox`), and the student's predictions are mapped back the
 same way, so training and inference see one geometry.  A template's hand-made mask weighs 1 at
 every pixel; a pseudo-label weighs the teacher's confidence in it: the target's QC rank times,
 per pixel, the teacher's confidence in the pixel's structure, lowered near part boundaries
@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
 from traitrack import rgb  # noqa: E402
-from traitrack.engines.sam2.letterbox import (  # noqa: E402
+from traitrack.letterbox import (  # noqa: E402
     PAD_RGB,
     fit_letterbox,
     letterbox_image,

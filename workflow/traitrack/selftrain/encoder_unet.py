@@ -7,7 +7,7 @@ thin leg or an ant's eye needs) and mixing them with two 3 x 3 convolutions (bat
 ReLU), as U-Net and segmentation-models-pytorch's ``Unet`` do; a last step to the input's
 resolution and a 1 x 1 convolution give the class logits.  The encoder starts from the
 ImageNet weights of the installed package (``pretrained``) or, only when the config asks,
-from random initialisation.  Inputs are ImageNet-normalised (:func:`.student.to_input`), as
+from random initialisation.  Inputs are ImageNet-normalised (:func:`traitrack.letterbox.normalise_squares`), as
 the weights were trained.
 """
 

@@ -15,8 +15,13 @@ import numpy as np
 import torch
 
 from traitrack.engines.base import Prediction, probability_summary
-from traitrack.engines.sam2.letterbox import fit_letterbox, letterbox_image, unletterbox_logits
-from traitrack.selftrain.student import device_of, to_input
+from traitrack.letterbox import (
+    fit_letterbox,
+    letterbox_image,
+    normalise_squares,
+    unletterbox_logits,
+)
+from traitrack.selftrain.student import device_of
 from traitrack.structures import StructureTable
 
 FLIP_DIMS = ((), (-1,), (-2,), (-2, -1))
@@ -116,7 +121,7 @@ def image_softmax(
     network.eval()
     image = np.asarray(image)
     box = fit_letterbox(image.shape[0], image.shape[1], size)
-    square = to_input(letterbox_image(image[..., :3], box)[None])
+    square = normalise_squares(letterbox_image(image[..., :3], box)[None])
     flips = FLIP_DIMS if test_flips else FLIP_DIMS[:1]
     with torch.no_grad():
         views = torch.cat([square.flip(dims) if dims else square for dims in flips])

@@ -11,27 +11,27 @@ the second round honest:
   pseudo-template's labels are always its *prediction*, never a mask read from disk;
 * no target is ever its own template (:func:`assign_templates`), and a specimen is chosen as
   a pseudo-template once (:func:`choose_pseudo_templates`, ``already``);
-* the QC round trip goes back to hand-made templates only (:func:`run_round`), so a target is
-  never scored against its own earlier prediction.
+* the QC round trip goes back to hand-made templates only
+  (:func:`traitrack.propagation.predict_chunk`), so a target is never scored against its own
+  earlier prediction.
 
-The registration engine fuses pseudo-templates with a prior weight below 1
-(``self_training.pseudo_weight``, its ``template_priors``); an engine that tracks a chunk
-(SAM 2) gets them as extra conditioning frames.  Everything here is engine-agnostic: it builds
-:class:`~traitrack.engines.base.Frame` chunks and calls ``Engine.propagate``.
+The round runs through :mod:`traitrack.propagation` as the first does (its chunks from
+:func:`chunks_by_templates`, in worker processes where the engine allows): a pseudo-template
+is a template frame whose labels are the prediction and whose fusion weight is
+``self_training.pseudo_weight`` (:class:`traitrack.propagation.PseudoTemplates`); the
+registration engine fuses with it, an engine that tracks a chunk (SAM 2) gets it as one more
+conditioning frame.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from traitrack.describe import pairwise_distances
-from traitrack.engines.base import Engine, Frame, Prediction
-from traitrack.qc import evidence_of, round_trip, summarise_round_trips
-from traitrack.structures import StructureTable
+from traitrack.order import Chunk
 
 
 def choose_pseudo_templates(
@@ -75,30 +75,6 @@ def choose_pseudo_templates(
     table = table.sort_values(["qc_rank", "specimen"], ascending=[False, True], kind="stable")
     top = table["specimen"].head(count)
     return [name for name in top if name not in banned]
-
-
-def pseudo_template_frames(
-    chosen: Sequence[str],
-    predictions: Mapping[str, np.ndarray],
-    images: Mapping[str, np.ndarray],
-) -> list[Frame]:
-    """Template frames of the chosen specimens, each labelled with its *predicted* masks.
-
-    Parameters
-    ----------
-    chosen : sequence of str
-        The pseudo-templates (:func:`choose_pseudo_templates`).
-    predictions : Mapping of str to numpy.ndarray
-        Each target's predicted label map from the earlier round.
-    images : Mapping of str to numpy.ndarray
-        Each specimen's RGB image.
-
-    Returns
-    -------
-    list of Frame
-        One template frame per chosen specimen, in the given order.
-    """
-    return [Frame(name, images[name], labels=np.asarray(predictions[name])) for name in chosen]
 
 
 def assign_templates(
@@ -148,127 +124,47 @@ def assign_templates(
     return chosen
 
 
-@dataclass
-class RoundResult:
-    """What a propagate round with pseudo-templates gives.
+def chunks_by_templates(
+    targets: Sequence[str], assigned: Mapping[str, Sequence[str]], chunk_length: int
+) -> list[Chunk]:
+    """The round's chunks: targets that name the same templates share one (at most
+    ``chunk_length`` targets), whose templates are exactly those.
 
-    Attributes
-    ----------
-    predictions : list of Prediction
-        One per target, in the targets' order.
-    provenance : pandas.DataFrame
-        Per target: ``specimen``, ``templates`` and ``pseudo_templates`` (";"-joined), so the
-        outputs say which templates were predictions.
-    round_trips : list of dict
-        The raw :func:`traitrack.qc.round_trip` rows, going back to hand-made templates only
-        (what a shard keeps, for the species' QC ranks at the gather).
-    qc : pandas.DataFrame
-        :func:`traitrack.qc.summarise_round_trips` of ``round_trips``: the round's QC over
-        these targets alone.
-    """
-
-    predictions: list[Prediction]
-    provenance: pd.DataFrame
-    round_trips: list[dict]
-    qc: pd.DataFrame
-
-
-def run_round(
-    engine: Engine,
-    true_templates: Sequence[Frame],
-    pseudo_templates: Sequence[Frame],
-    targets: Sequence[Frame],
-    structures: StructureTable,
-    *,
-    pseudo_weight: float = 1.0,
-    qc_templates: int = 1,
-    chunk_length: int = 16,
-    flag_share: float = 0.25,
-    qc_threshold: float = 0.0,
-) -> RoundResult:
-    """Propagate with hand-made and pseudo-templates, then the QC round trip.
-
-    Targets whose ``templates`` name the same templates share a chunk (at most
-    ``chunk_length`` targets), whose template frames are exactly those, so that an engine
-    which conditions on every template of a chunk (SAM 2) never sees a target's own earlier
-    prediction as a template.  A target that names no templates gets all hand-made ones.
+    An engine that conditions on every template of a chunk (SAM 2) thus never sees a target's
+    own earlier prediction as a template; an engine that fuses per target (registration) gives
+    the same labels however the targets are chunked.
 
     Parameters
     ----------
-    engine : Engine
-        Any engine; a registration engine (an engine with ``template_priors``) fuses the
-        pseudo-templates with ``pseudo_weight``.
-    true_templates, pseudo_templates : sequence of Frame
-        Hand-made templates and pseudo-templates (:func:`pseudo_template_frames`).
-    targets : sequence of Frame
-        The round's targets; ``templates`` as :func:`assign_templates` gives them.
-    structures : StructureTable
-        The part table.
-    pseudo_weight : float
-        ``self_training.pseudo_weight``.
-    qc_templates : int
-        ``qc.max_templates``: how many of a target's hand-made templates (in its order) the
-        round trip goes back to.
+    targets : sequence of str
+        The round's targets, in the shard's order (groups keep it).
+    assigned : Mapping of str to sequence of str
+        Each target's templates (:func:`assign_templates`).
     chunk_length : int
         ``order.chunk_length``.
-    flag_share, qc_threshold : float
-        ``qc.flag_share`` and ``qc.threshold``.
 
     Returns
     -------
-    RoundResult
-        Predictions, provenance and QC.
+    list of Chunk
+        For :func:`traitrack.propagation.predict_chunks`.
 
     Raises
     ------
     ValueError
-        If a target names itself, or a template that is neither hand-made nor pseudo.
+        If a target names itself as a template.
     """
-    frames = {f.specimen: f for f in [*true_templates, *pseudo_templates]}
-    true_names = [f.specimen for f in true_templates]
-    pseudo_names = {f.specimen for f in pseudo_templates}
-    groups: dict[tuple[str, ...], list[Frame]] = {}
+    groups: dict[tuple[str, ...], list[str]] = {}
     for target in targets:
-        names = tuple(target.templates) or tuple(true_names)
-        if target.specimen in names:
-            raise ValueError(f"target {target.specimen!r} names itself as a template")
-        unknown = sorted(set(names) - set(frames))
-        if unknown:
-            raise ValueError(f"target {target.specimen!r} names unknown templates {unknown}")
-        groups.setdefault(names, []).append(Frame(target.specimen, target.image, None, names))
-    priors = getattr(engine, "template_priors", None)
-    saved = dict(priors) if priors is not None else None
-    if priors is not None:
-        priors.update({name: float(pseudo_weight) for name in pseudo_names})
-    by_target: dict[str, Prediction] = {}
-    try:
-        for names, members in groups.items():
-            for start in range(0, len(members), chunk_length):
-                chunk = [frames[n] for n in names] + members[start : start + chunk_length]
-                for prediction in engine.propagate(chunk, structures):
-                    by_target[prediction.specimen] = prediction
-    finally:
-        if priors is not None:
-            priors.clear()
-            priors.update(saved)
-    predictions = [by_target[t.specimen] for t in targets]
-    rows = []
-    for target, prediction in zip(targets, predictions):
-        names = tuple(target.templates) or tuple(true_names)
-        back = [frames[n] for n in names if n not in pseudo_names][:qc_templates]
-        if not back:  # every target keeps at least one hand-made template (assign_templates)
-            back = list(true_templates[:1])
-        rows += round_trip(
-            engine, target, prediction.labels, back, structures, evidence_of(prediction)
+        names = tuple(assigned[target])
+        if target in names:
+            raise ValueError(f"target {target!r} names itself as a template")
+        groups.setdefault(names, []).append(target)
+    return [
+        Chunk(
+            list(names),
+            members[start : start + chunk_length],
+            {t: list(names) for t in members[start : start + chunk_length]},
         )
-    provenance = pd.DataFrame(
-        {
-            "specimen": [p.specimen for p in predictions],
-            "templates": [";".join(p.templates) for p in predictions],
-            "pseudo_templates": [
-                ";".join(t for t in p.templates if t in pseudo_names) for p in predictions
-            ],
-        }
-    )
-    qc = pd.DataFrame(summarise_round_trips(rows, qc_threshold, flag_share))
-    return RoundResult(predictions, provenance, rows, qc)
+        for names, members in groups.items()
+        for start in range(0, len(members), chunk_length)
+    ]

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from monai.networks.nets import UNet
 
-from traitrack.engines.sam2.letterbox import IMAGE_MEAN, IMAGE_STD
+from traitrack.letterbox import normalise_squares
 from traitrack.selftrain.data import Sample, augmentation
 from traitrack.selftrain.init_weights import load_init_weights
 from traitrack.selftrain.options import StudentOptions
@@ -125,12 +125,6 @@ def device_of(network: torch.nn.Module) -> torch.device:
     return next(network.parameters()).device
 
 
-def to_input(squares: np.ndarray) -> torch.Tensor:
-    """(B, S, S, 3) uint8 squares -> (B, 3, S, S) float32, ImageNet-normalised as SAM 2's."""
-    scaled = (np.asarray(squares, np.float32) / 255.0 - IMAGE_MEAN) / IMAGE_STD
-    return torch.from_numpy(np.ascontiguousarray(scaled.transpose(0, 3, 1, 2)))
-
-
 def weighted_losses(
     logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -205,7 +199,7 @@ def predict_squares(
     out = []
     with torch.no_grad():
         for start in range(0, len(squares), batch_size):
-            batch = to_input(np.stack(squares[start : start + batch_size])).to(device)
+            batch = normalise_squares(np.stack(squares[start : start + batch_size])).to(device)
             out += list(network(batch).argmax(dim=1).to(torch.uint8).cpu().numpy())
     return out
 
@@ -315,7 +309,7 @@ def train(
                 images.append(out["image"])
                 labels.append(out["masks"][0])
                 weights.append(out["masks"][1])
-            logits = network(to_input(np.stack(images)).to(device))
+            logits = network(normalise_squares(np.stack(images)).to(device))
             cross, dice = weighted_losses(
                 logits,
                 torch.from_numpy(np.stack(labels).astype(np.int64)).to(device),

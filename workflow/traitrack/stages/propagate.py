@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from traitrack.order import Chunk, read_pseudovideo
 from traitrack.propagation import (  # noqa: F401  (engine_for_job re-exported for callers)
     EngineSpec,
     SpecimenStore,
+    TargetResult,
     engine_for_job,
     predict_chunks,
 )
@@ -93,23 +94,58 @@ def run_propagate(
     engine = engine_spec.build()
     labels_dir = Path(labels_dir)
     labels_dir.mkdir(parents=True, exist_ok=True)
-    targets = sum(len(chunk.targets) for chunk in mine)
-    rows, round_trips = [], []
     results = predict_chunks(
         engine_spec, engine, specimens(sheet), mine, structures, qc["max_templates"]
     )
-    for result in tqdm(results, total=targets, desc=f"propagate {species} {shard}", unit="target"):
-        prediction = result.prediction
-        labels = prediction.labels
-        if engine_spec.working_megapixels:  # back at the photograph's size
-            image = sheet.loc[prediction.specimen, "image"]
-            labels = resize_labels(labels, photograph_shape(image))
-        write_label_png(labels_dir / f"{prediction.specimen}.png", labels)
-        rows.append(_prediction_row(prediction, engine.name, engine.random_weights, structures))
-        round_trips += result.round_trips
+    written = write_results(
+        results,
+        sheet=sheet,
+        labels_dir=labels_dir,
+        working_megapixels=engine_spec.working_megapixels,
+        engine_name=engine.name,
+        random_weights=engine.random_weights,
+        structures=structures,
+        progress=f"propagate {species} {shard}",
+        total=sum(len(chunk.targets) for chunk in mine),
+    )
+    rows = [row for row, _ in written]
+    round_trips = [trip for _, trips in written for trip in trips]
     write_shard(
         shard_out, species, shard, engine.name, engine.random_weights, mine, rows, round_trips
     )
+
+
+def write_results(
+    results: Iterable[TargetResult],
+    *,
+    sheet: pd.DataFrame,
+    labels_dir: Path,
+    working_megapixels: float,
+    engine_name: str,
+    random_weights: bool,
+    structures: StructureTable,
+    progress: str,
+    total: int,
+) -> list[tuple[dict, list[dict]]]:
+    """Write each target's label map (at its photograph's size) as its result arrives.
+
+    Returns
+    -------
+    list of tuple
+        Per target, in arrival order: its prediction row (:func:`_prediction_row`) and its
+        round-trip rows, for :func:`write_shard`.
+    """
+    written = []
+    for result in tqdm(results, total=total, desc=progress, unit="target"):
+        prediction = result.prediction
+        labels = prediction.labels
+        if working_megapixels:  # back at the photograph's size
+            image = sheet.loc[prediction.specimen, "image"]
+            labels = resize_labels(labels, photograph_shape(image))
+        write_label_png(labels_dir / f"{prediction.specimen}.png", labels)
+        row = _prediction_row(prediction, engine_name, random_weights, structures)
+        written.append((row, result.round_trips))
+    return written
 
 
 def shard_chunks(pseudovideo: str | Path, shard: str) -> list[Chunk]:

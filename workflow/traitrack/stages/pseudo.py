@@ -6,9 +6,13 @@ species' hand-made templates with their predicted masks (:mod:`traitrack.selftra
 every target of one shard (the shards of ``propagate``) is propagated again from its
 ``select.k`` nearest templates of the round (never itself, always its nearest
 ``self_training.keep_hand_made`` hand-made ones), and its QC round trip goes back to
-hand-made templates only. A shard writes what ``propagate`` writes (``shard.json``, label
-maps), with a ``pseudo_templates`` column in its prediction rows and the engine named
-``<engine>+pseudo``; rule ``gather_selftrain`` joins the shards as ``gather`` does.
+hand-made templates only. It runs through :func:`traitrack.propagation.predict_chunks` as
+the first round does (worker processes where the engine allows; a pseudo-template is a
+template frame with the fusion weight ``self_training.pseudo_weight``, read from the first
+round's label maps at the working size). A shard writes what ``propagate`` writes
+(``shard.json``, label maps), with a ``pseudo_templates`` column in its prediction rows and
+the engine named ``<engine>+pseudo``; rule ``gather_selftrain`` joins the shards as
+``gather`` does.
 
 A shard in which no target receives a pseudo-template (every place of its ``select.k`` holds a
 hand-made template, e.g. ``keep_hand_made`` = ``select.k`` and that many templates, or no
@@ -29,12 +33,11 @@ from typing import Any
 import pandas as pd
 
 from traitrack.describe import load_descriptors
-from traitrack.engines.base import Frame
-from traitrack.io import atomic_output, read_label_png, write_label_png
-from traitrack.propagation import EngineSpec, SpecimenStore
+from traitrack.io import atomic_output
+from traitrack.propagation import EngineSpec, PseudoTemplates, predict_chunks
 from traitrack.samples import read_sample_sheet, specimens, template_pool
 from traitrack.selftrain.options import SelfTrainingOptions
-from traitrack.stages.propagate import _prediction_row, shard_chunks, write_shard
+from traitrack.stages.propagate import shard_chunks, write_results, write_shard
 from traitrack.stages.selftrain import held_out
 from traitrack.structures import StructureTable
 
@@ -115,13 +118,12 @@ def run_pseudo_round(
     from traitrack.selftrain.pseudo import (
         assign_templates,
         choose_pseudo_templates,
-        pseudo_template_frames,
-        run_round,
+        chunks_by_templates,
     )
 
     options = SelfTrainingOptions.from_config(self_training)
     sheet = read_sample_sheet(samples)
-    store = SpecimenStore(specimens(sheet), structures)
+    members = specimens(sheet)
     true = [t.specimen for t in template_pool(sheet, species, pool)]
     own = specimens(sheet, species)
     targets = [t for chunk in shard_chunks(pseudovideo, shard) for t in chunk.targets]
@@ -154,34 +156,37 @@ def run_pseudo_round(
         )
         reuse_first_round(first_shard, labels_dir, labels_out, shard_out, PSEUDO_SUFFIX)
         return chosen
-    images = {name: store.image(name) for name in [*targets, *chosen]}
-    predicted = {name: read_label_png(Path(labels_dir) / f"{name}.png") for name in chosen}
-    pseudo_frames = pseudo_template_frames(chosen, predicted, images)
-    frames = [Frame(t, images[t], None, assigned[t]) for t in targets]
     engine = engine_spec.build()
-    result = run_round(
+    pseudo = PseudoTemplates(str(labels_dir), tuple(chosen), options.pseudo_weight)
+    results = predict_chunks(
+        engine_spec,
         engine,
-        [store.template(t) for t in true],
-        pseudo_frames,
-        frames,
+        members,
+        chunks_by_templates(targets, assigned, chunk_length),
         structures,
-        pseudo_weight=options.pseudo_weight,
-        qc_templates=qc["max_templates"],
-        chunk_length=chunk_length,
-        flag_share=qc["flag_share"],
-        qc_threshold=qc["threshold"],
+        qc["max_templates"],
+        pseudo=pseudo,
     )
     labels_out = Path(labels_out)
     labels_out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    pseudo_of = dict(zip(result.provenance["specimen"], result.provenance["pseudo_templates"]))
-    for prediction in result.predictions:
-        write_label_png(labels_out / f"{prediction.specimen}.png", prediction.labels)
-        row = _prediction_row(
-            prediction, engine.name + PSEUDO_SUFFIX, engine.random_weights, structures
-        )
-        row["pseudo_templates"] = pseudo_of[prediction.specimen]
+    written = write_results(
+        results,
+        sheet=sheet,
+        labels_dir=labels_out,
+        working_megapixels=engine_spec.working_megapixels,
+        engine_name=engine.name + PSEUDO_SUFFIX,
+        random_weights=engine.random_weights,
+        structures=structures,
+        progress=f"pseudo_round {species} {shard}",
+        total=len(targets),
+    )
+    by_target = {row["specimen"]: (row, trips) for row, trips in written}
+    rows, round_trips = [], []
+    for target in targets:  # the shard's order, as the first round's
+        row, trips = by_target[target]
+        row["pseudo_templates"] = ";".join(t for t in row["templates"].split(";") if t in chosen)
         rows.append(row)
+        round_trips += trips
     write_shard(
         shard_out,
         species,
@@ -190,7 +195,7 @@ def run_pseudo_round(
         engine.random_weights,
         shard_chunks(pseudovideo, shard),
         rows,
-        result.round_trips,
+        round_trips,
     )
     return chosen
 

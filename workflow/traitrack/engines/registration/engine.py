@@ -86,7 +86,6 @@ class RegistrationEngine:
         self,
         options: RegistrationOptions | None = None,
         seed: int = 0,
-        template_priors: Mapping[str, float] | None = None,
     ) -> None:
         """An engine with these options (the schema's defaults for None) and seed.
 
@@ -96,15 +95,9 @@ class RegistrationEngine:
             The engine's options; :meth:`from_options` builds them from a config section.
         seed : int
             Seeds GrabCut and the classifiers, so a target always gets the same labels.
-        template_priors : Mapping of str to float, optional
-            A fusion weight factor per template specimen (> 0; 1 for those not named): the
-            second self-training round gives its pseudo-templates
-            ``self_training.pseudo_weight`` (:mod:`traitrack.selftrain.pseudo`).  It may also be
-            set on the attribute of the same name between calls.
         """
         self.options = options if options is not None else RegistrationOptions()
         self.seed = int(seed)
-        self.template_priors: dict[str, float] = dict(template_priors or {})
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any] | None, seed: int) -> RegistrationEngine:
@@ -209,7 +202,9 @@ class RegistrationEngine:
                 )
                 for view_silhouette, view_maps, _ in views
             ]
-        return PreparedTemplate(frame.specimen, views, hog_descriptor(image), samples)
+        return PreparedTemplate(
+            frame.specimen, views, hog_descriptor(image), samples, float(frame.weight)
+        )
 
     def _register(self, target: Silhouette, template: Silhouette, initial=None) -> Alignment:
         return register(
@@ -234,8 +229,8 @@ class RegistrationEngine:
         return best
 
     def _priors(self, templates: Sequence[PreparedTemplate]) -> list[float] | None:
-        """Each template's fusion prior (:attr:`template_priors`), None when all are 1."""
-        priors = [float(self.template_priors.get(t.specimen, 1.0)) for t in templates]
+        """Each template's fusion prior (its frame's ``weight``), None when all are 1."""
+        priors = [t.weight for t in templates]
         return None if all(prior == 1.0 for prior in priors) else priors
 
     def _refine(

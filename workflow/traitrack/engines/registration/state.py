@@ -27,6 +27,7 @@ class PreparedTemplate:
     views: list[tuple[Silhouette, np.ndarray, np.ndarray]]
     descriptor: np.ndarray
     body_samples: list[tuple[np.ndarray, np.ndarray]]
+    weight: float = 1.0  # the frame's fusion weight (Frame.weight)
 
     def samples_for(self, silhouette: Silhouette) -> tuple[np.ndarray, np.ndarray]:
         """The body samples of the view whose silhouette registration chose."""

@@ -5,7 +5,7 @@ image's backbone features are computed once and reused by every chunk and by the
 trip.  Each ``propagate`` call starts from an empty memory: the templates of the chunk become
 conditioning frames with all their structures (tracked together as one batch of objects), then
 the targets follow in the chunk's order.  Frames are letterboxed into the model's square input
-and the logits are mapped back onto each frame's own pixels (:mod:`.letterbox`); overlapping
+and the logits are mapped back onto each frame's own pixels (:mod:`traitrack.letterbox`); overlapping
 structures are resolved by the highest logit.
 
 Built with ``allow_random_weights: true`` and no checkpoint (tests only), the engine sets
@@ -35,7 +35,9 @@ from traitrack.engines.base import (
 )
 from traitrack.engines.sam2.checkpoint import apply_finetuned_weights
 from traitrack.engines.sam2.features import FeatureCache, ImageFeatures, image_key
-from traitrack.engines.sam2.letterbox import (
+from traitrack.engines.sam2.model import ModelSpec, build_model
+from traitrack.engines.sam2.tracker import Sam2Tracker, TrackedFrame
+from traitrack.letterbox import (
     fit_letterbox,
     labels_from_logits,
     letterbox_image,
@@ -43,8 +45,6 @@ from traitrack.engines.sam2.letterbox import (
     normalise_image,
     unletterbox_logits,
 )
-from traitrack.engines.sam2.model import ModelSpec, build_model
-from traitrack.engines.sam2.tracker import Sam2Tracker, TrackedFrame
 from traitrack.structures import StructureTable
 
 log = logging.getLogger(__name__)

@@ -102,7 +102,7 @@ class Sam2Tracker:
         Parameters
         ----------
         image : torch.Tensor
-            (1, 3, S, S) float32 (:func:`~traitrack.engines.sam2.letterbox.normalise_image`).
+            (1, 3, S, S) float32 (:func:`~traitrack.letterbox.normalise_image`).
 
         Returns
         -------

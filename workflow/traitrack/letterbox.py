@@ -1,6 +1,8 @@
-"""Letterboxing: frames of any shape into the model's square input, and masks back out.
+"""Letterboxing and normalisation: frames of any shape into a network's square input, and
+masks back out; the one place both SAM 2 and the student take their input geometry and their
+ImageNet normalisation from.
 
-SAM 2 sees a square ``size x size`` image.  A specimen photo is scaled so its longer side
+SAM 2 and the student each see a square ``size x size`` image.  A specimen photo is scaled so its longer side
 fills the square (aspect ratio kept) and centred, the rest padded.  The two mask mappings are
 built as each other's inverse:
 
@@ -136,22 +138,31 @@ def letterbox_image(image: np.ndarray, box: Letterbox) -> np.ndarray:
     return out
 
 
-def normalise_image(square: np.ndarray) -> torch.Tensor:
-    """Turn a letterboxed uint8 RGB square into SAM 2's normalised (1, 3, S, S) float32 input.
+def normalise_squares(squares: np.ndarray) -> torch.Tensor:
+    """Turn letterboxed uint8 RGB squares into normalised (B, 3, S, S) float32 input.
+
+    Both SAM 2 and the student's ImageNet encoder expect the ImageNet mean and standard
+    deviation removed.
 
     Parameters
     ----------
-    square : numpy.ndarray
-        (S, S, 3) uint8 (:func:`letterbox_image`).
+    squares : numpy.ndarray
+        (B, S, S, 3) uint8 (:func:`letterbox_image`, stacked).
 
     Returns
     -------
     torch.Tensor
-        (1, 3, S, S) float32, normalised by the ImageNet mean and standard deviation.
+        (B, 3, S, S) float32, normalised by the ImageNet mean and standard deviation.
     """
-    scaled = square.astype(np.float32) / 255.0
+    scaled = np.asarray(squares, dtype=np.float32) / 255.0
     normalised = (scaled - IMAGE_MEAN) / IMAGE_STD
-    return torch.from_numpy(np.ascontiguousarray(normalised.transpose(2, 0, 1)))[None]
+    return torch.from_numpy(np.ascontiguousarray(normalised.transpose(0, 3, 1, 2)))
+
+
+def normalise_image(square: np.ndarray) -> torch.Tensor:
+    """One letterboxed (S, S, 3) uint8 square as SAM 2's (1, 3, S, S) input
+    (:func:`normalise_squares`)."""
+    return normalise_squares(square[None])
 
 
 def _centre_sources(inner: int, outer: int) -> np.ndarray:
