@@ -10,6 +10,7 @@ from PIL import Image
 
 from traitrack.cli import STAGES, build_parser, main
 from traitrack.select import NoTemplatesError
+from traitrack.species_context import SpeciesContext
 from traitrack.stages.prepare import run_describe, run_select
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,20 +60,17 @@ def test_species_without_templates_names_specimens_to_annotate(tmp_path):
     from traitrack.config import load_config
 
     config = load_config(config_path)
+    context = SpeciesContext.from_config({**config, "samples": str(sheet)}, "genus_species")
     run_describe(
-        sheet,
-        "genus_species",
-        tmp_path / "d.npz",
+        context,
+        out=tmp_path / "d.npz",
         method="specimen",
         thumbnail_size=64,
-        pool="species",
         seed=0,
         registration=config["registration"],
     )
     with pytest.raises(NoTemplatesError, match="Annotate these specimens first") as error:
-        run_select(
-            sheet, "genus_species", tmp_path / "d.npz", tmp_path / "s.tsv", k=5, pool="species"
-        )
+        run_select(context, descriptors=tmp_path / "d.npz", out=tmp_path / "s.tsv", k=5)
     assert "sp" in str(error.value) and "template_pool" in str(error.value)
     assert not (tmp_path / "s.tsv").exists()
 

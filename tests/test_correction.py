@@ -18,6 +18,7 @@ from traitrack.correction import coco_document, label_pieces, labelme_document
 from traitrack.io import InputError, read_mask, write_label_png
 from traitrack.propagation import SpecimenStore
 from traitrack.samples import read_sample_sheet, specimens
+from traitrack.species_context import SpeciesContext
 from traitrack.stages.correction import choose_targets, run_export_corrections
 from traitrack.structures import StructureTable
 
@@ -135,7 +136,10 @@ def test_an_exported_and_corrected_prediction_becomes_a_template(tmp_path):
     sheet.to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
     out = tmp_path / "corrections"
     exported = run_export_corrections(
-        tmp_path / "samples.tsv", "sp", tmp_path / "labels", tmp_path / "qc.tsv", STRUCTURES, out
+        SpeciesContext.from_sheet(tmp_path / "samples.tsv", "sp", structures=STRUCTURES),
+        labels_dir=tmp_path / "labels",
+        qc=tmp_path / "qc.tsv",
+        out_dir=out,
     )
     assert exported == ["sp_2"]
     document = json.loads((out / "sp_2.json").read_text())

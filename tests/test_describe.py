@@ -6,6 +6,7 @@ import numpy as np
 
 from traitrack.describe import centre_descriptors
 from traitrack.select import rank_annotation_candidates
+from traitrack.species_context import SpeciesContext
 
 
 def species_with_a_hub(rng, groups=4, per_group=10, dims=64):
@@ -123,18 +124,15 @@ def test_the_describe_stage_writes_the_ranking_only_for_the_specimen_method(tmp_
         f"samples: {tmp_path / 'samples.tsv'}\nstructures: [{{name: head, value: 1}}]\n"
     )
     config = load_config(tmp_path / "config.yaml")
-    settings = dict(thumbnail_size=64, pool="species", seed=0, registration=config["registration"])
-    run_describe(
-        tmp_path / "samples.tsv", "genus_species", tmp_path / "d.npz", method="specimen", **settings
-    )
+    settings = dict(thumbnail_size=64, seed=0, registration=config["registration"])
+    context = SpeciesContext.from_config(config, "genus_species")
+    run_describe(context, out=tmp_path / "d.npz", method="specimen", **settings)
     with np.load(tmp_path / "d.npz") as data:
         assert str(data["method"]) == "specimen"
         images = [np.asarray(Image.open(tmp_path / f"s{i}.png")) for i in range(3)]
         (expected,) = centre_descriptors(describe_images(images))
         np.testing.assert_allclose(data["ranking"], expected, atol=1e-6)
         assert data["descriptors"].shape[1] != expected.shape[1]
-    run_describe(
-        tmp_path / "samples.tsv", "genus_species", tmp_path / "h.npz", method="hog", **settings
-    )
+    run_describe(context, out=tmp_path / "h.npz", method="hog", **settings)
     with np.load(tmp_path / "h.npz") as data:
         assert "ranking" not in data.files

@@ -51,6 +51,7 @@ from traitrack.finetune.weights import (  # noqa: E402
 )
 from traitrack.io import InputError  # noqa: E402
 from traitrack.samples import read_sample_sheet  # noqa: E402
+from traitrack.species_context import SpeciesContext
 from traitrack.stages.finetune import run_finetune  # noqa: E402
 from traitrack.structures import StructureTable  # noqa: E402
 
@@ -346,9 +347,7 @@ def finetune_config(steps, **extra):
 def finetune_stage(sheet_path, config, outputs, **extra):
     """The finetune rule's call: its script passes the config's sections as plain values."""
     return run_finetune(
-        sheet_path,
-        "sp",
-        structures=StructureTable.from_config(config),
+        SpeciesContext.from_sheet(sheet_path, "sp", structures=StructureTable.from_config(config)),
         finetune=config["finetune"],
         sam2=config["sam2"],
         seed=config["seed"],

@@ -12,9 +12,9 @@ from test_shards import SPECIES, ordered, propagate_in_shards  # noqa: F401
 
 from traitrack.propagation import EngineSpec
 from traitrack.shards import shard_names
+from traitrack.species_context import SpeciesContext
 from traitrack.stages.propagate import run_gather
 from traitrack.stages.pseudo import receives_pseudo_templates, run_pseudo_round
-from traitrack.structures import StructureTable
 
 
 def test_only_a_pseudo_template_in_some_target_s_places_makes_a_round_worth_running():
@@ -30,7 +30,6 @@ def test_a_round_without_pseudo_templates_is_round_one_under_the_round_s_name(
     monkeypatch,
 ):
     config, ordered_dir = ordered
-    structures = StructureTable.from_config(config)
     first = propagate_in_shards(config, ordered_dir, tmp_path / "round1", count=2, threads=1)
 
     def no_engine(self):
@@ -41,19 +40,16 @@ def test_a_round_without_pseudo_templates_is_round_one_under_the_round_s_name(
     names = shard_names(2)
     for name in names:
         chosen = run_pseudo_round(
-            config["samples"],
-            SPECIES,
-            first / "labels",
-            first / "qc.tsv",
-            ordered_dir / "descriptors.npz",
-            ordered_dir / "pseudovideo.json",
-            structures=structures,
+            SpeciesContext.from_config(config, SPECIES),
+            labels_dir=first / "labels",
+            qc_table=first / "qc.tsv",
+            descriptors=ordered_dir / "descriptors.npz",
+            pseudovideo=ordered_dir / "pseudovideo.json",
             self_training={"pseudo_share": 0.5, "keep_hand_made": 1, "allow_gt_targets": True},
             engine_spec=EngineSpec("registration", config["registration"], 0),
             qc=config["qc"],
             k=1,
             chunk_length=2,
-            pool="species",
             labels_out=second / "shards" / name / "labels",
             shard_out=second / "shards" / name / "shard.json",
             shard=name,
@@ -75,11 +71,9 @@ def test_a_round_without_pseudo_templates_is_round_one_under_the_round_s_name(
                 {k: v for k, v in row_one.items() if k != "engine"}
             )
     run_gather(
-        config["samples"],
-        SPECIES,
-        [second / "shards" / name / "shard.json" for name in names],
-        [second / "shards" / name / "labels" for name in names],
-        structures=structures,
+        SpeciesContext.from_config(config, SPECIES),
+        shards=[second / "shards" / name / "shard.json" for name in names],
+        shard_labels=[second / "shards" / name / "labels" for name in names],
         qc=config["qc"],
         labels_dir=second / "labels",
         predictions_out=second / "predictions.tsv",

@@ -13,10 +13,12 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 
 from traitrack.config import section_defaults, validate_config
 from traitrack.settings import rule_settings, settings_digest
+from traitrack.species_context import SpeciesContext
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "workflow" / "scripts"
@@ -39,6 +41,7 @@ USER = validate_config(
             "student": {"enabled": True, "size": 96, "teacher_weight": 0.3},
         },
         "finetune": {"steps": 17},
+        "limits": {"working_megapixels": 3},
     }
 )
 
@@ -54,6 +57,10 @@ class Files(dict):
         return list(self.values())[key] if isinstance(key, int) else super().__getitem__(key)
 
 
+def unread_context(cls, path, species, **options):
+    return cls(species, pd.DataFrame(), sheet_path=str(path), **options)
+
+
 def run_script(rule, module, function, tmp_path, monkeypatch, **files):
     """Run a rule's script with the user's config; the arguments its stage got."""
     import importlib
@@ -61,6 +68,8 @@ def run_script(rule, module, function, tmp_path, monkeypatch, **files):
     calls = []
     stage = importlib.import_module(f"traitrack.stages.{module}")
     monkeypatch.setattr(stage, function, lambda *a, **k: calls.append((a, k)))
+    # the species context as the script builds it, without reading the (absent) sheet
+    monkeypatch.setattr(SpeciesContext, "from_sheet", classmethod(unread_context))
     fake = SimpleNamespace(
         config=USER,
         input=Files(files.get("input", {"labels": "in"})),
@@ -81,9 +90,8 @@ def run_script(rule, module, function, tmp_path, monkeypatch, **files):
     return calls[0]
 
 
-def structures_of(args, kwargs):
-    table = kwargs.get("structures") or next(a for a in args if hasattr(a, "names"))
-    return [(s.name, s.value) for s in table]
+def structures_of(context):
+    return [(s.name, s.value) for s in context.structures]
 
 
 STAGES = {
@@ -94,12 +102,11 @@ STAGES = {
         {
             "method": "hog",
             "thumbnail_size": 48,
-            "pool": "genus",
             "seed": 7,
             "registration": USER["registration"],
         },
     ),
-    "select": ("prepare", "run_select", {"k": 3, "pool": "genus"}),
+    "select": ("prepare", "run_select", {"k": 3}),
     "order": ("prepare", "run_order", {"mode": "chain", "chunk_length": 9}),
     "gather": ("propagate", "run_gather", {"qc": USER["qc"]}),
     "propagate": ("propagate", "run_propagate", {"qc": USER["qc"]}),
@@ -111,18 +118,17 @@ STAGES = {
             "qc": USER["qc"],
             "k": 3,
             "chunk_length": 9,
-            "pool": "genus",
         },
     ),
     "train_student": (
         "selftrain",
         "run_train_student",
-        {"self_training": USER["self_training"], "seed": 7, "pool": "genus"},
+        {"self_training": USER["self_training"], "seed": 7},
     ),
     "predict_student": (
         "selftrain",
         "run_predict_student",
-        {"self_training": USER["self_training"], "qc": USER["qc"], "pool": "genus"},
+        {"self_training": USER["self_training"], "qc": USER["qc"]},
     ),
     "finetune": ("finetune", "run_finetune", {"finetune": USER["finetune"], "seed": 7}),
     "measure": ("measure", "run_measure", {}),
@@ -146,9 +152,15 @@ def test_every_setting_a_stage_gets_is_the_users(rule, tmp_path, monkeypatch):
     )
     for name, value in expected.items():
         assert kwargs[name] == value, name
-    if rule not in ("select", "order", "plots", "describe"):
-        assert args[0] == "my/samples.tsv"
-        assert structures_of(args, kwargs) == [("head", 3), ("elytra", 9)]
+    if rule != "plots":  # a species' stage: the context of the user's sheet and settings
+        (context,) = args
+        assert (context.species, context.sheet_path, context.pool) == (
+            "sp",
+            "my/samples.tsv",
+            "genus",
+        )
+        assert structures_of(context) == [("head", 3), ("elytra", 9)]
+        assert context.working_megapixels == 3
     spec = kwargs.get("engine_spec")
     if spec is not None:
         assert (spec.name, dict(spec.options), spec.seed) == (

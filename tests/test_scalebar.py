@@ -13,10 +13,14 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from traitrack.scalebar.calibrate import flag_outliers, read_scale
 from traitrack.scalebar.detect import find_bars
 from traitrack.scalebar.parse import parse_label, snap_mm
+from traitrack.species_context import SpeciesContext
+from traitrack.structures import Structure, StructureTable
 
 ROOT = Path(__file__).resolve().parents[1]
 ANTS = ROOT / ".." / "shared" / "data" / "ants-4part" / "images"
 TRUTH = ROOT / "tests" / "data" / "scalebar_truth.tsv"
+
+BODY = StructureTable(structures=(Structure("body", 1, (255, 0, 0)),))  # calibrate reads no mask
 
 
 @pytest.mark.parametrize(
@@ -202,7 +206,13 @@ def test_calibrate_stage_trusts_sheet_then_bar_and_keeps_unsure_in_px(tmp_path):
     sheet = tmp_path / "samples.tsv"
     sheet.write_text("\n".join(rows) + "\n")
     options = load_config(ROOT / "config" / "config.yaml")["calibrate"]
-    table = run_calibrate(sheet, "sp", tmp_path / "scale.tsv", tmp_path / "overlays", options)
+    context = SpeciesContext.from_sheet(sheet, "sp", structures=BODY)
+    table = run_calibrate(
+        context,
+        scale_table=tmp_path / "scale.tsv",
+        overlay_dir=tmp_path / "overlays",
+        options=options,
+    )
     by_name = table.set_index("specimen")
     assert by_name.loc["a", "method"] == "sheet" and by_name.loc["a", "px_per_mm"] == 12.5
     assert by_name.loc["b", "method"] == "scalebar" and by_name.loc["b", "status"] == "ok"
@@ -214,7 +224,10 @@ def test_calibrate_stage_trusts_sheet_then_bar_and_keeps_unsure_in_px(tmp_path):
     assert scales["c"] == (None, "none") and scales["a"] == (12.5, "sheet")
     # the species median for the unsure one, when the config asks for it
     median = run_calibrate(
-        sheet, "sp", tmp_path / "s2.tsv", tmp_path / "o2", {**options, "use_species_median": True}
+        context,
+        scale_table=tmp_path / "s2.tsv",
+        overlay_dir=tmp_path / "o2",
+        options={**options, "use_species_median": True},
     ).set_index("specimen")
     assert median.loc["c", "method"] == "species_median"
     assert median.loc["c", "px_per_mm"] == pytest.approx(np.median([12.5, 2 * 60.25]), rel=0.01)
@@ -263,8 +276,10 @@ def test_measure_takes_pixel_size_and_method_from_the_scale_table(tmp_path):
          "method": ["scalebar", "none"], "status": ["ok", "uncertain"]}
     ).to_csv(tmp_path / "scale.tsv", sep="\t", index=False)  # fmt: skip
     run_measure(
-        tmp_path / "samples.tsv", "sp", tmp_path / "labels", tmp_path / "predictions.tsv",
-        structures, tmp_path / "traits", tmp_path / "sp.csv", scale_table=tmp_path / "scale.tsv",
+        SpeciesContext.from_sheet(tmp_path / "samples.tsv", "sp", structures=structures),
+        labels_dir=tmp_path / "labels", predictions=tmp_path / "predictions.tsv",
+        per_specimen_dir=tmp_path / "traits", species_table=tmp_path / "sp.csv",
+        scale_table=tmp_path / "scale.tsv",
     )  # fmt: skip
     traits = pd.read_csv(tmp_path / "sp.csv").set_index("specimen")
     assert traits.loc["read", "calibration_method"] == "scalebar"

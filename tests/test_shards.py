@@ -16,6 +16,7 @@ from traitrack.config import validate_config
 from traitrack.order import Chunk
 from traitrack.propagation import EngineSpec
 from traitrack.shards import parse_shard, shard_count, shard_name, shard_names, split_chunks
+from traitrack.species_context import SpeciesContext
 from traitrack.structures import StructureTable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,25 +86,21 @@ def ordered(tmp_path_factory):
         }
     )
     out = tmp_path_factory.mktemp("ordered")
-    samples = config["samples"]
+    context = SpeciesContext.from_config(config, SPECIES)
     run_describe(
-        samples,
-        SPECIES,
-        out / "descriptors.npz",
+        context,
+        out=out / "descriptors.npz",
         method=config["describe"]["method"],
         thumbnail_size=config["describe"]["thumbnail_size"],
-        pool="species",
         seed=0,
         registration=config["registration"],
     )
-    run_select(
-        samples, SPECIES, out / "descriptors.npz", out / "selection.tsv", k=1, pool="species"
-    )
+    run_select(context, descriptors=out / "descriptors.npz", out=out / "selection.tsv", k=1)
     run_order(
-        SPECIES,
-        out / "selection.tsv",
-        out / "descriptors.npz",
-        out / "pseudovideo.json",
+        context,
+        selection=out / "selection.tsv",
+        descriptors=out / "descriptors.npz",
+        out=out / "pseudovideo.json",
         mode="chain",
         chunk_length=2,
     )
@@ -131,14 +128,12 @@ def sample_sheet(folder):
 def propagate_in_shards(config, ordered_dir, out, count, threads):
     from traitrack.stages.propagate import run_gather, run_propagate
 
-    structures = StructureTable.from_config(config)
+    context = SpeciesContext.from_config(config, SPECIES)
     names = shard_names(count)
     for name in names:
         run_propagate(
-            config["samples"],
-            SPECIES,
-            ordered_dir / "pseudovideo.json",
-            structures=structures,
+            context,
+            pseudovideo=ordered_dir / "pseudovideo.json",
             engine_spec=EngineSpec("registration", config["registration"], 0, threads=threads),
             qc=config["qc"],
             labels_dir=out / "shards" / name / "labels",
@@ -146,11 +141,9 @@ def propagate_in_shards(config, ordered_dir, out, count, threads):
             shard=name,
         )
     run_gather(
-        config["samples"],
-        SPECIES,
-        [out / "shards" / name / "shard.json" for name in names],
-        [out / "shards" / name / "labels" for name in names],
-        structures=structures,
+        context,
+        shards=[out / "shards" / name / "shard.json" for name in names],
+        shard_labels=[out / "shards" / name / "labels" for name in names],
         qc=config["qc"],
         labels_dir=out / "labels",
         predictions_out=out / "predictions.tsv",

@@ -15,6 +15,7 @@ from PIL import Image
 from traitrack.dictionary import column_names, dictionary_markdown
 from traitrack.io import InputError, write_label_png, write_table
 from traitrack.plots import structure_traits
+from traitrack.species_context import SpeciesContext
 from traitrack.stages.measure import PROVENANCE, run_measure
 from traitrack.structures import Structure, StructureTable
 from traitrack.traits import trait_columns
@@ -78,11 +79,9 @@ def write_species(tmp_path: Path, extra: dict[str, list[str]] | None = None) -> 
 
 def measure(tmp_path: Path, samples: Path, **options) -> None:
     run_measure(
-        samples,
-        "sp",
-        tmp_path / "labels",
-        tmp_path / "predictions.tsv",
-        STRUCTURES,
+        SpeciesContext.from_sheet(samples, "sp", structures=STRUCTURES),
+        labels_dir=tmp_path / "labels",
+        predictions=tmp_path / "predictions.tsv",
         per_specimen_dir=tmp_path / "per",
         species_table=tmp_path / "sp.csv",
         **options,

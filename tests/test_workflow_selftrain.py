@@ -17,6 +17,7 @@ import pytest
 from scratch_project import copy_project, planned_jobs, snakemake
 
 from traitrack.io import read_label_png
+from traitrack.species_context import SpeciesContext
 from traitrack.structures import StructureTable
 
 torch = pytest.importorskip("torch")
@@ -154,15 +155,14 @@ def test_a_killed_training_resumes_from_its_state(project, tmp_path, monkeypatch
     teacher = workdir / "results" / species / "round2"
     monkeypatch.chdir(workdir)  # the sheet's paths are relative to the project
     run_train_student(
-        workdir / "config" / "samples.tsv",
-        species,
-        teacher / "labels",
-        teacher / "predictions.tsv",
-        teacher / "qc.tsv",
-        structures=structures_of(workdir),
+        SpeciesContext.from_sheet(
+            workdir / "config" / "samples.tsv", species, structures=structures_of(workdir)
+        ),
+        labels_dir=teacher / "labels",
+        predictions=teacher / "predictions.tsv",
+        qc_table=teacher / "qc.tsv",
         self_training=config,
         seed=0,
-        pool="species",
         weights_out=folder / "weights.pt",
         losses_out=folder / "losses.tsv",
         plot_out=folder / "losses.png",

@@ -6,13 +6,14 @@ sys.path.insert(0, f"{snakemake.scriptdir}/..")
 from traitrack.logs import log_to  # noqa: E402
 
 log_to(snakemake.log[0])
+from traitrack.species_context import SpeciesContext  # noqa: E402
 from traitrack.stages.calibrate import run_calibrate  # noqa: E402
 
 config = snakemake.config  # whole sections: the user's values, defaults filled
+context = SpeciesContext.from_config(config, snakemake.wildcards.species)
 run_calibrate(
-    config["samples"],
-    snakemake.wildcards.species,
-    snakemake.output.table,
-    snakemake.output.overlays,
-    dict(config["calibrate"]),
+    context,
+    scale_table=snakemake.output.table,
+    overlay_dir=snakemake.output.overlays,
+    options=dict(config["calibrate"]),
 )

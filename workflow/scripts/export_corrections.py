@@ -6,17 +6,16 @@ sys.path.insert(0, f"{snakemake.scriptdir}/..")
 from traitrack.logs import log_to  # noqa: E402
 
 log_to(snakemake.log[0])
+from traitrack.species_context import SpeciesContext  # noqa: E402
 from traitrack.stages.correction import run_export_corrections  # noqa: E402
-from traitrack.structures import StructureTable  # noqa: E402
 
 config = snakemake.config  # whole sections: the user's values, defaults filled
+context = SpeciesContext.from_config(config, snakemake.wildcards.species)
 run_export_corrections(
-    config["samples"],
-    snakemake.wildcards.species,
-    snakemake.input.labels,
-    snakemake.input.qc,
-    StructureTable.from_config(config),
-    snakemake.output[0],
+    context,
+    labels_dir=snakemake.input.labels,
+    qc=snakemake.input.qc,
+    out_dir=snakemake.output[0],
     chosen=config["corrections"]["specimens"],
     which=config["corrections"]["which"],
 )

@@ -6,14 +6,13 @@ sys.path.insert(0, f"{snakemake.scriptdir}/..")
 from traitrack.logs import log_to  # noqa: E402
 
 log_to(snakemake.log[0])
+from traitrack.species_context import SpeciesContext  # noqa: E402
 from traitrack.stages.finetune import run_finetune  # noqa: E402
-from traitrack.structures import StructureTable  # noqa: E402
 
 config = snakemake.config  # whole sections: the user's values, defaults filled
+context = SpeciesContext.from_config(config, snakemake.wildcards.species)
 run_finetune(
-    config["samples"],
-    snakemake.wildcards.species,
-    structures=StructureTable.from_config(config),
+    context,
     finetune=config["finetune"],
     sam2=config["sam2"],
     seed=config["seed"],

@@ -7,16 +7,15 @@ sys.path.insert(0, f"{snakemake.scriptdir}/..")
 from traitrack.logs import log_to  # noqa: E402
 
 log_to(snakemake.log[0])
+from traitrack.species_context import SpeciesContext  # noqa: E402
 from traitrack.stages.propagate import run_gather  # noqa: E402
-from traitrack.structures import StructureTable  # noqa: E402
 
 config = snakemake.config  # whole sections: the user's values, defaults filled
+context = SpeciesContext.from_config(config, snakemake.wildcards.species)
 run_gather(
-    config["samples"],
-    snakemake.wildcards.species,
-    snakemake.input.shards,
-    snakemake.input.labels,
-    structures=StructureTable.from_config(config),
+    context,
+    shards=snakemake.input.shards,
+    shard_labels=snakemake.input.labels,
     qc=config["qc"],
     labels_dir=snakemake.output.labels,
     predictions_out=snakemake.output.predictions,

@@ -12,15 +12,13 @@ if __name__ == "__main__":
 
     log_to(snakemake.log[0])
     from traitrack.propagation import EngineSpec
+    from traitrack.species_context import SpeciesContext
     from traitrack.stages.propagate import run_propagate
-    from traitrack.structures import StructureTable
 
     config = snakemake.config  # whole sections: the user's values, defaults filled
     run_propagate(
-        config["samples"],
-        snakemake.wildcards.species,
-        snakemake.input.pseudovideo,
-        structures=StructureTable.from_config(config),
+        SpeciesContext.from_config(config, snakemake.wildcards.species),
+        pseudovideo=snakemake.input.pseudovideo,
         engine_spec=EngineSpec.from_config(
             config,
             finetuned_weights=snakemake.input.get("finetuned", ""),

@@ -6,20 +6,18 @@ sys.path.insert(0, f"{snakemake.scriptdir}/..")
 from traitrack.logs import log_to  # noqa: E402
 
 log_to(snakemake.log[0])
+from traitrack.species_context import SpeciesContext  # noqa: E402
 from traitrack.stages.selftrain import run_train_student  # noqa: E402
-from traitrack.structures import StructureTable  # noqa: E402
 
 config = snakemake.config  # whole sections: the user's values, defaults filled
+context = SpeciesContext.from_config(config, snakemake.wildcards.species)
 run_train_student(
-    config["samples"],
-    snakemake.wildcards.species,
-    snakemake.input.labels,
-    snakemake.input.predictions,
-    snakemake.input.qc,
-    structures=StructureTable.from_config(config),
+    context,
+    labels_dir=snakemake.input.labels,
+    predictions=snakemake.input.predictions,
+    qc_table=snakemake.input.qc,
     self_training=config["self_training"],
     seed=config["seed"],
-    pool=config["select"]["template_pool"],
     weights_out=snakemake.output.weights,
     losses_out=snakemake.output.losses,
     plot_out=snakemake.output.plot,

@@ -11,13 +11,13 @@ import pandas as pd
 
 from traitrack.describe import load_ranking_descriptors
 from traitrack.io import write_table
-from traitrack.samples import read_sample_sheet, specimens
 from traitrack.select import rank_annotation_candidates
+from traitrack.species_context import SpeciesContext
 
 
 def run_annotate_next(
-    samples: str | Path,
-    species: str,
+    context: SpeciesContext,
+    *,
     descriptors: str | Path,
     qc: str | Path,
     out: str | Path,
@@ -26,10 +26,8 @@ def run_annotate_next(
 
     Parameters
     ----------
-    samples : str or Path
-        The sample sheet.
-    species : str
-        The species slug.
+    context : SpeciesContext
+        The species: its sheet rows, templates and part table.
     descriptors : str or Path
         The species' ``descriptors.npz`` (rule ``describe``); ranked by
         :func:`~traitrack.describe.load_ranking_descriptors`.
@@ -39,10 +37,9 @@ def run_annotate_next(
         The ranking table, ``annotate_next.tsv``
         (:func:`~traitrack.select.rank_annotation_candidates`).
     """
-    sheet = read_sample_sheet(samples)
     names, vectors = load_ranking_descriptors(descriptors)
     index = {name: i for i, name in enumerate(names)}
-    members = specimens(sheet, species)
+    members = context.members
     candidates = [s.specimen for s in members if not s.is_template]
     annotated = [s.specimen for s in members if s.is_template]
     qc_table = pd.read_csv(qc, sep="\t")

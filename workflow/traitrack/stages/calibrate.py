@@ -20,7 +20,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from traitrack.io import atomic_output, read_image, read_pixel_size, write_table
-from traitrack.samples import read_sample_sheet, specimens
+from traitrack.species_context import SpeciesContext
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,8 @@ COLUMNS = [
 
 
 def run_calibrate(
-    samples: str | Path,
-    species: str,
+    context: SpeciesContext,
+    *,
     scale_table: str | Path,
     overlay_dir: str | Path,
     options: dict,
@@ -44,10 +44,8 @@ def run_calibrate(
 
     Parameters
     ----------
-    samples : str or Path
-        The sample sheet.
-    species : str
-        The species slug.
+    context : SpeciesContext
+        The species: its sheet rows, templates and part table.
     scale_table : str or Path
         The table to write, one row per specimen (columns :data:`COLUMNS`).
     overlay_dir : str or Path
@@ -60,14 +58,14 @@ def run_calibrate(
     pandas.DataFrame
         The table written.
     """
+    species = context.species
     from traitrack.scalebar.calibrate import ScaleReading, flag_outliers, read_scale
     from traitrack.scalebar.overlay import scale_overlay
 
-    sheet = read_sample_sheet(samples)
     overlay_dir = Path(overlay_dir)
     overlay_dir.mkdir(parents=True, exist_ok=True)
     rows, images = [], {}
-    for specimen in tqdm(specimens(sheet, species), desc=f"calibrate {species}"):
+    for specimen in tqdm(context.members, desc=f"calibrate {species}"):
         row = {"specimen": specimen.specimen, "species": species}
         if specimen.px_per_mm:
             row |= {"px_per_mm": specimen.px_per_mm, "method": "sheet", "status": "ok"}

@@ -21,8 +21,7 @@ import pandas as pd
 
 from traitrack.correction import coco_document, labelme_document, relative_path
 from traitrack.io import InputError, atomic_output, read_label_png, write_table
-from traitrack.samples import read_sample_sheet, specimens
-from traitrack.structures import StructureTable
+from traitrack.species_context import SpeciesContext
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +70,11 @@ def choose_targets(
 
 
 def run_export_corrections(
-    samples: str | Path,
-    species: str,
+    context: SpeciesContext,
+    *,
     labels_dir: str | Path,
     qc: str | Path,
-    structures: StructureTable,
     out_dir: str | Path,
-    *,
     chosen: Sequence[str] = (),
     which: str = "flagged",
 ) -> list[str]:
@@ -85,10 +82,8 @@ def run_export_corrections(
 
     Parameters
     ----------
-    samples : str or Path
-        The sample sheet.
-    species : str
-        The species slug.
+    context : SpeciesContext
+        The species: its sheet rows, templates and part table.
     labels_dir : str or Path
         The species' final ``labels/``.
     qc : str or Path
@@ -107,7 +102,8 @@ def run_export_corrections(
     list of str
         The exported specimens.
     """
-    sheet = {s.specimen: s for s in specimens(read_sample_sheet(samples), species)}
+    species, structures = context.species, context.structures
+    sheet = {s.specimen: s for s in context.members}
     table = pd.read_csv(qc, sep="\t")
     names = choose_targets(table, chosen, which)
     out_dir = Path(out_dir)

@@ -6,15 +6,13 @@ from pathlib import Path
 
 from traitrack.io import read_label_png, read_mask, write_table
 from traitrack.metrics import evaluate_pair, evaluation_table
-from traitrack.samples import read_sample_sheet, specimens
-from traitrack.structures import StructureTable
+from traitrack.species_context import SpeciesContext
 
 
 def run_evaluate(
-    samples: str | Path,
-    species: str,
+    context: SpeciesContext,
+    *,
     labels_dir: str | Path,
-    structures: StructureTable,
     engine: str,
     out: str | Path,
 ) -> None:
@@ -22,22 +20,18 @@ def run_evaluate(
 
     Parameters
     ----------
-    samples : str or Path
-        The sample sheet.
-    species : str
-        The species slug.
+    context : SpeciesContext
+        The species: its sheet rows, templates and part table.
     labels_dir : str or Path
         ``results/{species}/labels``, the predicted label maps.
-    structures : StructureTable
-        The part table.
     engine : str
         The engine's name; it labels the rows, so that tables of several engines can be pooled.
     out : str or Path
         The evaluation table, one row per target (:func:`~traitrack.metrics.evaluation_table`).
     """
-    sheet = read_sample_sheet(samples)
+    species, structures = context.species, context.structures
     rows = []
-    for specimen in specimens(sheet, species):
+    for specimen in context.members:
         if specimen.gt_mask is None or specimen.is_template:
             continue
         predicted = read_label_png(Path(labels_dir) / f"{specimen.specimen}.png")

@@ -27,17 +27,15 @@ from traitrack.finetune.train import (
 )
 from traitrack.finetune.weights import make_trainable, save_weights
 from traitrack.io import write_table
-from traitrack.samples import TrainingSet, read_sample_sheet, training_set
-from traitrack.structures import StructureTable
+from traitrack.samples import TrainingSet, training_set
+from traitrack.species_context import SpeciesContext
 
 log = logging.getLogger(__name__)
 
 
 def run_finetune(
-    samples: str | Path,
-    species: str,
+    context: SpeciesContext,
     *,
-    structures: StructureTable,
     finetune: Mapping[str, Any],
     sam2: Mapping[str, Any] | None,
     seed: int,
@@ -56,12 +54,11 @@ def run_finetune(
     deleted once the outputs are written.  ``threads`` caps torch's CPU threads at the job's
     allocation (torch would otherwise start one per core of the node and stall on a shared one).
     """
+    species, structures = context.species, context.structures
     if threads:
         torch.set_num_threads(int(threads))
     options = FinetuneOptions.from_config({"finetune": finetune, "seed": seed})
-    data: TrainingSet = training_set(
-        read_sample_sheet(samples), species, options.pool, options.allow_gt_targets
-    )
+    data: TrainingSet = training_set(context.sheet, species, options.pool, options.allow_gt_targets)
     engine_options = Sam2Options.from_config(sam2)
     # compiled modules (vos_optimized) are an inference option: training runs sam2 eagerly
     spec = replace(model_spec(engine_options, seed=options.seed), vos_optimized=False)

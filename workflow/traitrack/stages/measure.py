@@ -10,9 +10,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from traitrack.io import InputError, read_image, read_label_png, read_pixel_size, write_table
-from traitrack.samples import Specimen, read_sample_sheet, specimens
+from traitrack.samples import Specimen
+from traitrack.species_context import SpeciesContext
 from traitrack.stages.calibrate import read_scale_table
-from traitrack.structures import StructureTable
 from traitrack.traits import measure_specimen
 
 log = logging.getLogger(__name__)
@@ -21,11 +21,10 @@ PROVENANCE = ["specimen", "species", "source", "engine", "random_weights", "temp
 
 
 def run_measure(
-    samples: str | Path,
-    species: str,
+    context: SpeciesContext,
+    *,
     labels_dir: str | Path,
     predictions: str | Path,
-    structures: StructureTable,
     per_specimen_dir: str | Path,
     species_table: str | Path,
     sheet_columns: Sequence[str] = (),
@@ -35,16 +34,12 @@ def run_measure(
 
     Parameters
     ----------
-    samples : str or Path
-        The sample sheet (``px_per_mm`` per row, else the image's TIFF metadata).
-    species : str
-        The species slug.
+    context : SpeciesContext
+        The species: its sheet rows, templates and part table.
     labels_dir : str or Path
         ``results/{species}/labels``.
     predictions : str or Path
         ``predictions.tsv``, the provenance of every label map.
-    structures : StructureTable
-        The part table.
     per_specimen_dir : str or Path
         Where the per-specimen CSVs go.
     species_table : str or Path
@@ -64,19 +59,20 @@ def run_measure(
     InputError
         If a ``sheet_columns`` entry is not a column of the sample sheet.
     """
+    species, structures = context.species, context.structures
     scales = read_scale_table(scale_table) if scale_table else {}
-    sheet = read_sample_sheet(samples)
+    sheet = context.sheet
     missing = [c for c in sheet_columns if c not in sheet.columns]
     if missing:
         raise InputError(
-            f"{samples}: config traits.sheet_columns names {missing}, which the sample sheet "
+            f"{context.sheet_path}: config traits.sheet_columns names {missing}, which the sample sheet "
             f"lacks; add the column(s) to the sheet or remove them from traits.sheet_columns"
         )
     provenance = pd.read_csv(predictions, sep="\t").set_index("specimen")
     per_specimen_dir = Path(per_specimen_dir)
     per_specimen_dir.mkdir(parents=True, exist_ok=True)
     tables = []
-    for specimen in tqdm(specimens(sheet, species), desc=f"measure {species}"):
+    for specimen in tqdm(context.members, desc=f"measure {species}"):
         image = read_image(specimen.image)
         labels = read_label_png(Path(labels_dir) / f"{specimen.specimen}.png")
         if specimen.specimen in scales:

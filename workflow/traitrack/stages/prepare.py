@@ -26,8 +26,8 @@ from traitrack.describe import (
 from traitrack.engines.registration.options import RegistrationOptions
 from traitrack.io import read_image, write_table
 from traitrack.order import build_chunks, write_pseudovideo
-from traitrack.samples import read_sample_sheet, species_members, specimens, template_pool
 from traitrack.select import NoTemplatesError, nearest_templates, rank_annotation_candidates
+from traitrack.species_context import SpeciesContext
 from traitrack.working_size import read_working_image
 
 log = logging.getLogger(__name__)
@@ -58,43 +58,38 @@ def silhouette_settings(registration: Mapping[str, Any] | RegistrationOptions | 
 
 
 def run_describe(
-    samples: str | Path,
-    species: str,
-    out: str | Path,
+    context: SpeciesContext,
     *,
+    out: str | Path,
     method: str,
     thumbnail_size: int,
-    pool: str,
     seed: int,
     registration: Mapping[str, Any] | None = None,
     sam2: Mapping[str, Any] | None = None,
-    working_megapixels: float = 0,
 ) -> None:
     """Descriptors of every specimen of a species and of the templates it may borrow.
 
     Parameters
     ----------
-    samples : the sample sheet.
-    species : the species slug.
+    context : the species (its rows and the templates it borrows, ``select.template_pool``);
+        larger photographs than its ``working_megapixels`` are read reduced (``hog`` and
+        ``specimen``), one at a time.
     out : the ``descriptors.npz`` to write.
     method : ``specimen``, ``hog`` or ``sam2`` (config ``describe.method``).
     thumbnail_size : side of the HOG thumbnails (config ``describe.thumbnail_size``).
-    pool : where borrowed templates come from (config ``select.template_pool``).
     seed : the config's seed (GrabCut's draws).
     registration, sam2 : the engines' config sections: ``specimen`` finds silhouettes with the
         registration engine's foreground settings, ``sam2`` pools the SAM 2 encoder.
-    working_megapixels : ``limits.working_megapixels``: larger photographs are read reduced
-        (``hog`` and ``specimen``), one at a time.
 
     Descriptors are centred on their mean (:func:`traitrack.describe.centre_descriptors`):
     one species' common look removed, no photograph becomes everyone's nearest neighbour.
     """
-    sheet = read_sample_sheet(samples)
-    members = species_members(sheet, species, pool)
+    species = context.species
+    members = context.readable
     ranking = None
     # one photograph in memory at a time, read at most at limits.working_megapixels
     images = (
-        read_working_image(m.image, working_megapixels)
+        read_working_image(m.image, context.working_megapixels)
         for m in tqdm(members, desc=f"describe {species}")
     )
     if method == "hog":
@@ -120,31 +115,30 @@ def run_describe(
 
 
 def run_select(
-    samples: str | Path,
-    species: str,
+    context: SpeciesContext,
+    *,
     descriptors: str | Path,
     out: str | Path,
-    *,
     k: int,
-    pool: str,
 ) -> None:
     """The ``k`` nearest templates of every target of the species (``selection.tsv``), from
-    its own templates or, with ``pool`` (config ``select.template_pool``), its genus' or all.
+    its own templates or, with the context's ``pool`` (config ``select.template_pool``), its
+    genus' or all.
 
     A species without templates is an error naming the specimens to annotate first.
     """
-    sheet = read_sample_sheet(samples)
+    species = context.species
     names, vectors = load_descriptors(descriptors)
     index = {name: i for i, name in enumerate(names)}
-    templates = [t.specimen for t in template_pool(sheet, species, pool)]
-    targets = [s.specimen for s in specimens(sheet, species) if not s.is_template]
+    templates = [t.specimen for t in context.templates]
+    targets = [s.specimen for s in context.targets]
     if not templates:
         ranking = rank_annotation_candidates(
             targets, vectors[[index[t] for t in targets]], vectors[:0]
         )
         first = ", ".join(ranking["specimen"].head(3))
         raise NoTemplatesError(
-            f"species {species!r} has no template (no row with a `mask` in {samples}). "
+            f"species {species!r} has no template (no row with a `mask` in {context.sheet_path}). "
             f"Annotate these specimens first and add their masks to the sample sheet: {first}; "
             "or set `select: template_pool: genus` (or `all`) in the config to borrow templates."
         )
@@ -159,18 +153,19 @@ def run_select(
 
 
 def run_order(
-    species: str,
+    context: SpeciesContext,
+    *,
     selection: str | Path,
     descriptors: str | Path,
     out: str | Path,
-    *,
     mode: str,
     chunk_length: int,
 ) -> None:
-    """Pseudo-video chunks of the species (``pseudovideo.json``; config ``order``)."""
+    """Pseudo-video chunks of the species (``pseudovideo.json``; config ``order``), from its
+    ``selection.tsv`` and ``descriptors.npz``."""
     names, vectors = load_descriptors(descriptors)
     table = pd.read_csv(selection, sep="\t")
     chunks = build_chunks(
         mode, table, {name: vectors[i] for i, name in enumerate(names)}, chunk_length
     )
-    write_pseudovideo(out, species, mode, chunks)
+    write_pseudovideo(out, context.species, mode, chunks)

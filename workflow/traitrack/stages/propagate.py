@@ -33,8 +33,8 @@ from traitrack.propagation import (  # noqa: F401  (engine_for_job re-exported f
     predict_chunks,
 )
 from traitrack.qc import EVIDENCE, summarise_round_trips
-from traitrack.samples import read_sample_sheet, specimens
 from traitrack.shards import parse_shard, split_chunks
+from traitrack.species_context import SpeciesContext
 from traitrack.structures import StructureTable
 from traitrack.working_size import photograph_shape, resize_labels
 
@@ -52,11 +52,9 @@ QC_COLUMNS = [
 
 
 def run_propagate(
-    samples: str | Path,
-    species: str,
-    pseudovideo: str | Path,
+    context: SpeciesContext,
     *,
-    structures: StructureTable,
+    pseudovideo: str | Path,
     engine_spec: EngineSpec,
     qc: Mapping[str, Any],
     labels_dir: str | Path,
@@ -67,14 +65,10 @@ def run_propagate(
 
     Parameters
     ----------
-    samples : str or Path
-        The sample sheet.
-    species : str
-        The species slug.
+    context : SpeciesContext
+        The species: its sheet rows, templates and part table.
     pseudovideo : str or Path
         ``pseudovideo.json`` (rule ``order``).
-    structures : StructureTable
-        The part table.
     engine_spec : EngineSpec
         The engine, its config section, the seed, the species' fine-tuned SAM 2 weights (rule
         ``finetune``) and the job's threads: worker processes for the registration engine
@@ -89,13 +83,14 @@ def run_propagate(
     shard : str
         Which shard, ``INDEX-of-COUNT`` (:func:`~traitrack.shards.parse_shard`).
     """
-    sheet = read_sample_sheet(samples)
+    species, structures = context.species, context.structures
+    sheet = context.sheet
     mine = shard_chunks(pseudovideo, shard)
     engine = engine_spec.build()
     labels_dir = Path(labels_dir)
     labels_dir.mkdir(parents=True, exist_ok=True)
     results = predict_chunks(
-        engine_spec, engine, specimens(sheet), mine, structures, qc["max_templates"]
+        engine_spec, engine, context.everyone, mine, structures, qc["max_templates"]
     )
     written = write_results(
         results,
@@ -193,12 +188,10 @@ def write_shard(
 
 
 def run_gather(
-    samples: str | Path,
-    species: str,
+    context: SpeciesContext,
+    *,
     shards: Sequence[str | Path],
     shard_labels: Sequence[str | Path],
-    *,
-    structures: StructureTable,
     qc: Mapping[str, Any],
     labels_dir: str | Path,
     predictions_out: str | Path,
@@ -209,16 +202,12 @@ def run_gather(
 
     Parameters
     ----------
-    samples : str or Path
-        The sample sheet.
-    species : str
-        The species slug.
+    context : SpeciesContext
+        The species: its sheet rows, templates and part table.
     shards : sequence of str or Path
         Every shard's ``shard.json``, in shard order.
     shard_labels : sequence of str or Path
         Every shard's label folder, in the same order.
-    structures : StructureTable
-        The part table.
     qc : Mapping
         The config's ``qc`` section (``threshold``, ``flag_share``).
     labels_dir : str or Path
@@ -236,7 +225,7 @@ def run_gather(
     ValueError
         If the shards were made by different engines.
     """
-    sheet = read_sample_sheet(samples)
+    species, _structures = context.species, context.structures
     documents = [json.loads(Path(path).read_text()) for path in shards]
     engines = {(d["engine"], d["random_weights"]) for d in documents}
     if len(engines) != 1:
@@ -253,32 +242,26 @@ def run_gather(
         rows += document["predictions"]
         round_trips += document["round_trips"]
 
-    store = SpecimenStore(specimens(sheet), structures)
     write_species_outputs(
-        sheet,
-        species,
-        store,
-        rows,
-        round_trips,
-        structures,
-        qc,
-        engine_name,
-        random_weights,
-        labels_dir,
-        predictions_out,
-        qc_out,
-        coco_out,
+        context,
+        rows=rows,
+        round_trips=round_trips,
+        qc=qc,
+        engine_name=engine_name,
+        random_weights=random_weights,
+        labels_dir=labels_dir,
+        predictions_out=predictions_out,
+        qc_out=qc_out,
+        coco_out=coco_out,
     )
     log.info("gathered %d shards, %d targets of %s", len(documents), len(rows), species)
 
 
 def write_species_outputs(
-    sheet: pd.DataFrame,
-    species: str,
-    store: SpecimenStore,
+    context: SpeciesContext,
+    *,
     rows: Sequence[dict],
     round_trips: Sequence[dict],
-    structures: StructureTable,
     qc: Mapping[str, Any],
     engine_name: str,
     random_weights: bool,
@@ -286,7 +269,6 @@ def write_species_outputs(
     predictions_out: str | Path,
     qc_out: str | Path,
     coco_out: str | Path,
-    *,
     summarised: bool = False,
 ) -> None:
     """The templates' own masks, ``predictions.tsv``, ``qc.tsv`` and COCO of a species: what
@@ -295,19 +277,13 @@ def write_species_outputs(
 
     Parameters
     ----------
-    sheet : pandas.DataFrame
-        The sample sheet.
-    species : str
-        The species slug.
-    store : SpecimenStore
-        Reads the templates' masks and names the images.
+    context : SpeciesContext
+        The species: its templates' masks are written beside the targets' label maps.
     rows : sequence of dict
         The targets' prediction rows (their label maps already in ``labels_dir``).
     round_trips : sequence of dict
         Raw :func:`~traitrack.qc.round_trip` rows, or with ``summarised`` the rows of
         :func:`~traitrack.qc.summarise_round_trips`.
-    structures : StructureTable
-        The part table.
     qc : Mapping
         The config's ``qc`` section (``threshold``, ``flag_share``).
     engine_name : str
@@ -321,8 +297,10 @@ def write_species_outputs(
     summarised : bool
         Whether ``round_trips`` are summarised already.
     """
+    species, structures = context.species, context.structures
+    store = context.store(reduced=False)
     rows = list(rows)
-    for member in specimens(sheet, species):
+    for member in context.members:
         if member.is_template:
             frame = store.template(member.specimen)
             write_label_png(labels_dir / f"{member.specimen}.png", frame.labels)

@@ -35,11 +35,10 @@ import pandas as pd
 from traitrack.describe import load_descriptors
 from traitrack.io import atomic_output
 from traitrack.propagation import EngineSpec, PseudoTemplates, predict_chunks
-from traitrack.samples import read_sample_sheet, specimens, template_pool
 from traitrack.selftrain.options import SelfTrainingOptions
+from traitrack.species_context import SpeciesContext
 from traitrack.stages.propagate import shard_chunks, write_results, write_shard
 from traitrack.stages.selftrain import held_out
-from traitrack.structures import StructureTable
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +47,17 @@ PSEUDO_SUFFIX = "+pseudo"
 
 
 def run_pseudo_round(
-    samples: str | Path,
-    species: str,
+    context: SpeciesContext,
+    *,
     labels_dir: str | Path,
     qc_table: str | Path,
     descriptors: str | Path,
     pseudovideo: str | Path,
-    *,
-    structures: StructureTable,
     self_training: Mapping[str, Any] | None,
     engine_spec: EngineSpec,
     qc: Mapping[str, Any],
     k: int,
     chunk_length: int,
-    pool: str,
     labels_out: str | Path,
     shard_out: str | Path,
     shard: str = "1-of-1",
@@ -71,10 +67,8 @@ def run_pseudo_round(
 
     Parameters
     ----------
-    samples : str or Path
-        The sample sheet.
-    species : str
-        The species slug.
+    context : SpeciesContext
+        The species: its sheet rows, templates and part table.
     labels_dir, qc_table : str or Path
         The first round's label maps and ``qc.tsv`` (rule ``gather``).
     descriptors : str or Path
@@ -84,8 +78,6 @@ def run_pseudo_round(
     pseudovideo : str or Path
         ``pseudovideo.json`` (rule ``order``): which targets the shard holds
         (:func:`~traitrack.stages.propagate.shard_chunks`).
-    structures : StructureTable
-        The part table.
     self_training : Mapping or None
         The config's ``self_training`` section (``pseudo_share``, ``pseudo_weight``,
         ``allow_gt_targets``).
@@ -96,8 +88,6 @@ def run_pseudo_round(
         The config's ``qc`` section.
     k, chunk_length : int
         ``select.k`` and ``order.chunk_length``.
-    pool : str
-        ``select.template_pool``.
     labels_out : str or Path
         Where the shard's targets' label PNGs go.
     shard_out : str or Path
@@ -115,6 +105,7 @@ def run_pseudo_round(
     list of str
         The pseudo-templates, best rank first.
     """
+    species, structures = context.species, context.structures
     from traitrack.selftrain.pseudo import (
         assign_templates,
         choose_pseudo_templates,
@@ -122,10 +113,10 @@ def run_pseudo_round(
     )
 
     options = SelfTrainingOptions.from_config(self_training)
-    sheet = read_sample_sheet(samples)
-    members = specimens(sheet)
-    true = [t.specimen for t in template_pool(sheet, species, pool)]
-    own = specimens(sheet, species)
+    sheet = context.sheet
+    members = context.everyone
+    true = [t.specimen for t in context.templates]
+    own = context.members
     targets = [t for chunk in shard_chunks(pseudovideo, shard) for t in chunk.targets]
     excluded = set(true) | {m.specimen for m in own if held_out(m, options.allow_gt_targets)}
     first_qc = pd.read_csv(qc_table, sep="\t")

@@ -16,27 +16,23 @@ from traitrack.io import read_image, read_label_png, write_table
 from traitrack.metrics import summarise_evaluation
 from traitrack.overlay import write_overlay
 from traitrack.plots import write_distribution_plots, write_table_html
-from traitrack.samples import read_sample_sheet, specimens
-from traitrack.structures import StructureTable
+from traitrack.species_context import SpeciesContext
 
 log = logging.getLogger(__name__)
 
 
 def run_overlays(
-    samples: str | Path,
-    species: str,
+    context: SpeciesContext,
+    *,
     labels_dir: str | Path,
-    structures: StructureTable,
     out_dir: str | Path,
 ) -> None:
     """Write an overlay PNG (fixed colour per structure, with legend) for every specimen.
 
     Parameters
     ----------
-    samples : str or Path
-        The sample sheet.
-    species : str
-        The species slug.
+    context : SpeciesContext
+        The species: its sheet rows, templates and part table.
     labels_dir : str or Path
         ``results/{species}/labels``.
     structures : StructureTable
@@ -44,10 +40,10 @@ def run_overlays(
     out_dir : str or Path
         Where ``<specimen>.png`` goes.
     """
-    sheet = read_sample_sheet(samples)
+    species, structures = context.species, context.structures
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for specimen in tqdm(specimens(sheet, species), desc=f"overlays {species}"):
+    for specimen in tqdm(context.members, desc=f"overlays {species}"):
         labels = read_label_png(Path(labels_dir) / f"{specimen.specimen}.png")
         title = f"{specimen.specimen} ({'template' if specimen.is_template else 'predicted'})"
         write_overlay(

@@ -25,10 +25,11 @@ from tqdm import tqdm
 
 from traitrack.engines.base import Frame
 from traitrack.io import read_label_png, write_label_png, write_table
-from traitrack.propagation import EngineSpec, SpecimenStore
+from traitrack.propagation import EngineSpec
 from traitrack.qc import evidence_of, round_trip
-from traitrack.samples import Specimen, read_sample_sheet, specimens, template_pool
+from traitrack.samples import Specimen
 from traitrack.selftrain.options import SelfTrainingOptions
+from traitrack.species_context import SpeciesContext
 
 # the rows propagate writes, so that the tables of every round read alike
 from traitrack.stages.propagate import _prediction_row, shard_chunks, write_shard
@@ -59,16 +60,13 @@ def held_out(member: Specimen, allow_gt_targets: bool) -> bool:
 
 
 def run_train_student(
-    samples: str | Path,
-    species: str,
+    context: SpeciesContext,
+    *,
     labels_dir: str | Path,
     predictions: str | Path,
     qc_table: str | Path,
-    *,
-    structures: StructureTable,
     self_training: Mapping[str, Any] | None,
     seed: int,
-    pool: str,
     weights_out: str | Path,
     losses_out: str | Path,
     plot_out: str | Path,
@@ -81,21 +79,15 @@ def run_train_student(
 
     Parameters
     ----------
-    samples : str or Path
-        The sample sheet.
-    species : str
-        The species slug.
+    context : SpeciesContext
+        The species: its sheet rows, templates and part table.
     labels_dir, predictions, qc_table : str or Path
         The teacher's label maps, ``predictions.tsv`` (per-structure confidence) and
         ``qc.tsv`` (``qc_rank``) of the species (rule ``gather``, or ``pseudo_round``).
-    structures : StructureTable
-        The part table.
     self_training : Mapping or None
         The config's ``self_training`` section.
     seed : int
         The config's seed.
-    pool : str
-        ``select.template_pool``: the hand-made templates the species' teacher used.
     weights_out, losses_out, plot_out : str or Path
         The student's weights (:func:`~traitrack.selftrain.files.save_weights`), its loss
         table and plot.
@@ -115,6 +107,7 @@ def run_train_student(
     pandas.DataFrame
         The training table.
     """
+    species, structures = context.species, context.structures
     import torch
 
     from traitrack.selftrain.files import save_weights, write_losses
@@ -129,11 +122,10 @@ def run_train_student(
         torch.set_num_threads(int(threads))
     options = SelfTrainingOptions.from_config(self_training)
     student = options.student
-    sheet = read_sample_sheet(samples)
-    store = SpecimenStore(specimens(sheet), structures)
+    store = context.store(reduced=False)
     ranks = _qc_ranks(qc_table)
     confidence = _confidences(predictions, structures)
-    frames = [store.template(t.specimen) for t in template_pool(sheet, species, pool)]
+    frames = [store.template(t.specimen) for t in context.templates]
     templates = [Labelled(frame.specimen, frame.image, frame.labels) for frame in frames]
     pseudo_labels = [
         Labelled(
@@ -143,7 +135,7 @@ def run_train_student(
             ranks[member.specimen],
             confidence.get(member.specimen),
         )
-        for member in specimens(sheet, species)
+        for member in context.members
         if not member.is_template
         and not held_out(member, options.allow_gt_targets)
         and member.specimen in ranks
@@ -169,7 +161,7 @@ def run_train_student(
         len(pseudo_labels),
         sum(
             1
-            for m in specimens(sheet, species)
+            for m in context.members
             if not m.is_template and held_out(m, options.allow_gt_targets)
         ),
         student.generations,
@@ -197,18 +189,15 @@ def run_train_student(
 
 
 def run_predict_student(
-    samples: str | Path,
-    species: str,
+    context: SpeciesContext,
+    *,
     weights: str | Path,
     teacher_qc: str | Path,
     teacher_labels: str | Path,
     pseudovideo: str | Path,
-    *,
-    structures: StructureTable,
     self_training: Mapping[str, Any] | None,
     engine_spec: EngineSpec,
     qc: Mapping[str, Any],
-    pool: str,
     labels_dir: str | Path,
     shard_out: str | Path,
     shard: str = "1-of-1",
@@ -221,10 +210,8 @@ def run_predict_student(
 
     Parameters
     ----------
-    samples : str or Path
-        The sample sheet.
-    species : str
-        The species slug.
+    context : SpeciesContext
+        The species: its sheet rows, templates and part table.
     weights : str or Path
         The student (rule ``train_student``).
     teacher_qc : str or Path
@@ -236,8 +223,6 @@ def run_predict_student(
     pseudovideo : str or Path
         ``pseudovideo.json`` (rule ``order``): which targets the shard holds
         (:func:`~traitrack.stages.propagate.shard_chunks`).
-    structures : StructureTable
-        The part table.
     self_training : Mapping or None
         The config's ``self_training`` section (``student.size``).
     engine_spec : EngineSpec
@@ -245,8 +230,6 @@ def run_predict_student(
         weights, and the job's threads (torch's, for the student too).
     qc : Mapping
         The config's ``qc`` section.
-    pool : str
-        ``select.template_pool``: the templates a target without a teacher QC row goes back to.
     labels_dir : str or Path
         Where the shard's targets' label PNGs go.
     shard_out : str or Path
@@ -255,6 +238,7 @@ def run_predict_student(
     shard : str
         Which shard, ``INDEX-of-COUNT``.
     """
+    species, structures = context.species, context.structures
     import torch
 
     from traitrack.selftrain.files import load_weights
@@ -262,13 +246,12 @@ def run_predict_student(
 
     torch.set_num_threads(max(1, int(engine_spec.threads)))
     options = SelfTrainingOptions.from_config(self_training)
-    sheet = read_sample_sheet(samples)
-    store = SpecimenStore(specimens(sheet), structures)
+    store = context.store(reduced=False)
     network = load_weights(weights, structures)
     engine = engine_spec.build()
     teacher, back_to = _teacher_qc(teacher_qc, engine.name)
     name = teacher + STUDENT_SUFFIX
-    hand_made = [t.specimen for t in template_pool(sheet, species, pool)]
+    hand_made = [t.specimen for t in context.templates]
     trained_on = ";".join(hand_made)
     fallback = hand_made[: qc["max_templates"]]
     labels_dir = Path(labels_dir)

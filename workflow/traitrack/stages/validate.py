@@ -16,8 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from traitrack.io import InputError, write_table
-from traitrack.samples import read_sample_sheet, species_members
-from traitrack.structures import StructureTable
+from traitrack.species_context import SpeciesContext
 from traitrack.validation import check_specimens, encoding_problems, problems_table
 
 log = logging.getLogger(__name__)
@@ -28,12 +27,9 @@ class ValidationError(InputError):
 
 
 def run_validate(
-    samples: str | Path,
-    species: str,
-    structures: dict,
-    out: str | Path,
+    context: SpeciesContext,
     *,
-    pool: str,
+    out: str | Path,
     max_megapixels: float,
     ground_truth: bool = False,
     config_file: str = "the config",
@@ -42,16 +38,11 @@ def run_validate(
 
     Parameters
     ----------
-    samples : str or Path
-        The sample sheet.
-    species : str
-        The species slug.
-    structures : dict
-        The config's ``structures`` and ``background``.
+    context : SpeciesContext
+        The species: its rows and the templates it borrows (``select.template_pool``, checked
+        too), and the part table whose encodings are checked.
     out : str or Path
         ``validation.tsv``: one row per problem (:data:`traitrack.validation.COLUMNS`).
-    pool : str
-        ``select.template_pool``: the borrowed templates are checked too.
     max_megapixels : float
         ``limits.max_megapixels`` (0: no limit).
     ground_truth : bool
@@ -68,10 +59,9 @@ def run_validate(
         Listing every problem that blocks the species' jobs (warnings and ``gt_mask``
         problems are in the table and the log only).
     """
-    sheet = read_sample_sheet(samples)
-    table = StructureTable.from_config(structures)
-    positions = {name: i + 1 for i, name in enumerate(sheet["specimen"])}
-    rows = [(positions[m.specimen], m) for m in species_members(sheet, species, pool)]
+    species, table = context.species, context.structures
+    positions = {name: i + 1 for i, name in enumerate(context.sheet["specimen"])}
+    rows = [(positions[m.specimen], m) for m in context.readable]
     problems = [] if ground_truth else encoding_problems(table, config_file)
     problems += check_specimens(
         rows, species, table, max_megapixels=max_megapixels, ground_truth=ground_truth
@@ -81,7 +71,7 @@ def run_validate(
     write_table(out, problems_table(problems))
     blocking = [p for p in problems if p.blocks == "all"]
     if blocking:
-        raise ValidationError(_message(species, samples, blocking, "no job of it ran"))
+        raise ValidationError(_message(species, context.sheet_path, blocking, "no job of it ran"))
     log.info("%s: %d row(s) checked, %d problem(s)", species, len(rows), len(problems))
 
 
