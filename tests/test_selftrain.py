@@ -515,3 +515,31 @@ def test_a_second_registration_round_with_a_pseudo_template_runs_and_is_qc_score
     assert result.prediction.templates == ("t", "p")
     assert mean_iou(class_iou(result.prediction.labels, second[1], STRUCTURES.labels)) > 0.5
     assert {row["template"] for row in result.round_trips} == {"t"}  # back to "t" only
+
+
+class StrayPieceEngine(RecordingEngine):
+    """Copies the nearest template's labels and adds a detached speck of its first part."""
+
+    def propagate(self, frames, structures):
+        predictions = super().propagate(frames, structures)
+        for prediction in predictions:
+            prediction.labels[0, 0] = 1
+        return predictions
+
+
+def test_a_second_round_keeps_each_part_in_as_many_pieces_as_its_templates(tmp_path):
+    """As in the first round (``traitrack.pieces``): a part that is one piece in every
+    template, hand-made or pseudo, is one piece in the prediction."""
+    image = np.zeros((8, 8, 3), np.uint8)
+    labels = np.zeros((8, 8), np.uint8)
+    labels[3:6, 3:6] = 1
+    members = _on_disk(tmp_path, {"t1": (image, labels), "p1": (image, None), "x": (image, None)})
+    (tmp_path / "round1").mkdir()
+    write_label_png(tmp_path / "round1" / "p1.png", labels)
+    chunks = chunks_by_templates(["x"], {"x": ("p1", "t1")}, chunk_length=16)
+    pseudo = PseudoTemplates(str(tmp_path / "round1"), ("p1",), 0.5)
+    spec = EngineSpec("stray", None, 0)
+    engine = StrayPieceEngine()
+    (result,) = predict_chunks(spec, engine, members, chunks, ON_DISK, 1, pseudo=pseudo)
+    assert result.prediction.labels[0, 0] == 0  # the speck is gone
+    assert np.array_equal(result.prediction.labels, labels)
