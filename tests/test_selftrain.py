@@ -8,6 +8,7 @@ measures on real specimens.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -22,7 +23,14 @@ from traitrack.engines.registration.fusion import template_weights
 from traitrack.example.synthetic import BODY_PLANS, example_structures, render_specimen
 from traitrack.io import write_label_png
 from traitrack.metrics import class_iou, mean_iou
-from traitrack.propagation import EngineSpec, PseudoTemplates, SpecimenStore, predict_chunks
+from traitrack.propagation import (
+    EngineSpec,
+    PseudoTemplates,
+    RoundTripTask,
+    SpecimenStore,
+    predict_chunks,
+    round_trip_targets,
+)
 from traitrack.samples import Specimen
 from traitrack.selftrain.options import SelfTrainingOptions, StudentOptions
 from traitrack.selftrain.pseudo import (
@@ -543,3 +551,29 @@ def test_a_second_round_keeps_each_part_in_as_many_pieces_as_its_templates(tmp_p
     (result,) = predict_chunks(spec, engine, members, chunks, ON_DISK, 1, pseudo=pseudo)
     assert result.prediction.labels[0, 0] == 0  # the speck is gone
     assert np.array_equal(result.prediction.labels, labels)
+
+
+def test_round_trips_of_predictions_made_elsewhere_are_the_same_in_workers(tmp_path):
+    """The student's QC: the teacher's round trips of label maps it did not predict, in one
+    process or in two worker processes, row for row."""
+    template = draw_specimen(seed=1)
+    targets = {f"x{i}": draw_specimen(angle=8.0 * i, seed=2 + i) for i in range(3)}
+    members = _on_disk(
+        tmp_path, {"t": template, **{name: (image, None) for name, (image, _) in targets.items()}}
+    )
+    tasks = []
+    for name, (_, truth) in targets.items():
+        write_label_png(tmp_path / f"{name}.pred.png", truth)
+        tasks.append(RoundTripTask(name, str(tmp_path / f"{name}.pred.png"), ("t",), {}))
+    engine = RegistrationEngine.from_options(FAST, seed=0)
+    one = list(
+        round_trip_targets(EngineSpec("registration", FAST, 0), engine, members, tasks, ON_DISK)
+    )
+    two = list(
+        round_trip_targets(
+            EngineSpec("registration", FAST, 0, threads=2), engine, members, tasks, ON_DISK
+        )
+    )
+    assert [[row["specimen"] for row in rows] for rows in one] == [["x0"], ["x1"], ["x2"]]
+    assert json.dumps(one) == json.dumps(two)  # NaN evidence compares equal as text
+    assert all(rows[0]["template"] == "t" for rows in one)

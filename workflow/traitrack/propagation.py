@@ -23,113 +23,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from traitrack.engines import make_engine
 from traitrack.engines.base import Engine, Frame, Prediction
-from traitrack.io import read_label_png, read_mask
+from traitrack.io import read_label_png
 from traitrack.order import Chunk
 from traitrack.pieces import allowed_pieces, keep_pieces
 from traitrack.qc import evidence_of, round_trip
 from traitrack.samples import Specimen
+from traitrack.specimen_store import PseudoTemplates, SpecimenStore
 from traitrack.structures import StructureTable
-from traitrack.working_size import photograph_shape, read_working_image, resize_labels
+from traitrack.working_size import resize_labels
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PseudoTemplates:
-    """An earlier round's predictions used as templates (self-training's second round).
-
-    Attributes
-    ----------
-    labels_dir : str
-        The earlier round's label maps, ``<specimen>.png`` at the photograph's size.
-    names : tuple of str
-        The pseudo-templates (:func:`traitrack.selftrain.pseudo.choose_pseudo_templates`).
-    weight : float
-        Their fusion weight (``self_training.pseudo_weight``; a hand-made template's is 1).
-    """
-
-    labels_dir: str
-    names: tuple[str, ...]
-    weight: float = 1.0
-
-
-class SpecimenStore:
-    """Reads images and template masks on demand, keeping templates (reused by many chunks).
-
-    Parameters
-    ----------
-    members : list of Specimen
-        The specimens a job may read (targets and the templates they use).
-    structures : StructureTable
-        The part table, to read template masks.
-    working_megapixels : float
-        Photographs are read reduced to this (:mod:`traitrack.working_size`); 0: as they are.
-    pseudo : PseudoTemplates, optional
-        Specimens whose template frame is their earlier prediction, with its fusion weight.
-    """
-
-    def __init__(
-        self,
-        members: list[Specimen],
-        structures: StructureTable,
-        working_megapixels: float = 0,
-        pseudo: PseudoTemplates | None = None,
-    ):
-        self.by_name = {m.specimen: m for m in members}
-        self.structures = structures
-        self.working_megapixels = working_megapixels
-        self.pseudo = pseudo or PseudoTemplates("", ())
-        self._template_cache: dict[str, Frame] = {}
-
-    def is_pseudo(self, name: str) -> bool:
-        """Whether a template is a pseudo-template (an earlier round's prediction)."""
-        return name in self.pseudo.names
-
-    def image(self, name: str) -> np.ndarray:
-        """Read a specimen's image (not kept).
-
-        Parameters
-        ----------
-        name : str
-            The specimen's slug.
-
-        Returns
-        -------
-        numpy.ndarray
-            (H, W, 3) RGB uint8.
-        """
-        return read_working_image(self.by_name[name].image, self.working_megapixels)
-
-    def template(self, name: str) -> Frame:
-        """Return a template's frame (image and label map), read on first use and kept.
-
-        Parameters
-        ----------
-        name : str
-            The template's slug.
-
-        Returns
-        -------
-        Frame
-            The template frame.
-        """
-        if name not in self._template_cache:
-            specimen = self.by_name[name]
-            image = read_working_image(specimen.image, self.working_megapixels)
-            if self.is_pseudo(name):  # its prediction, never a mask on disk
-                labels = read_label_png(Path(self.pseudo.labels_dir) / f"{name}.png")
-                weight = self.pseudo.weight
-            else:
-                shape = photograph_shape(specimen.image) if self.working_megapixels else image.shape
-                labels = read_mask(specimen.mask, self.structures, specimen.image, shape[:2])
-                weight = 1.0
-            labels = resize_labels(labels, image.shape[:2])
-            self._template_cache[name] = Frame(name, image, labels, weight=weight)
-        return self._template_cache[name]
 
 
 @dataclass(frozen=True)
@@ -341,9 +246,8 @@ def predict_chunks(
     TargetResult
         One per target, in chunk order.
     """
-    workers = spec.workers() if getattr(engine, "independent_targets", False) else 1
     targets = sum(len(chunk.targets) for chunk in chunks)
-    workers = min(workers, targets)
+    workers = _workers(spec, engine, targets)
     if workers <= 1:
         store = SpecimenStore(members, structures, spec.working_megapixels, pseudo)
         for chunk in chunks:
@@ -355,15 +259,98 @@ def predict_chunks(
         for chunk in chunks
         for target in chunk.targets
     ]
+    with _worker_pool(workers, spec, members, structures, max_templates, pseudo) as pool:
+        for results in pool.map(_predict_in_worker, tasks):
+            yield from results
+
+
+@dataclass(frozen=True)
+class RoundTripTask:
+    """One target's QC round trip for a prediction made elsewhere (the student's).
+
+    Attributes
+    ----------
+    target : str
+        The target's slug.
+    labels : str
+        Its predicted label map (PNG, at the photograph's size).
+    templates : tuple of str
+        The hand-made templates the round trip goes back to.
+    evidence : dict
+        The prediction's QC evidence (:func:`traitrack.qc.evidence_of`).
+    """
+
+    target: str
+    labels: str
+    templates: tuple[str, ...]
+    evidence: dict
+
+
+def round_trip_targets(
+    spec: EngineSpec,
+    engine: Engine,
+    members: list[Specimen],
+    tasks: Sequence[RoundTripTask],
+    structures: StructureTable,
+) -> Iterator[list[dict]]:
+    """The engine's QC round trip of predictions it did not make, in task order: in this
+    process, or in worker processes as :func:`predict_chunks` runs them.
+
+    Parameters
+    ----------
+    spec : EngineSpec
+        What built ``engine`` (the teacher): the workers build theirs from it.
+    engine : Engine
+        The job's engine, used when the job runs in one process.
+    members : list of Specimen
+        The specimens the tasks may name.
+    tasks : sequence of RoundTripTask
+        One per target.
+    structures : StructureTable
+        The part table.
+
+    Yields
+    ------
+    list of dict
+        Each task's :func:`traitrack.qc.round_trip` rows.
+    """
+    workers = _workers(spec, engine, len(tasks))
+    if workers <= 1:
+        store = SpecimenStore(members, structures, spec.working_megapixels)
+        for task in tasks:
+            yield _round_trip(engine, store, task, structures)
+        return
+    log.info("%d round trips over %d worker processes", len(tasks), workers)
+    with _worker_pool(workers, spec, members, structures, 0, None) as pool:
+        yield from pool.map(_round_trip_in_worker, tasks)
+
+
+def _round_trip(
+    engine: Engine, store: SpecimenStore, task: RoundTripTask, structures: StructureTable
+) -> list[dict]:
+    image = store.image(task.target)
+    labels = resize_labels(read_label_png(task.labels), image.shape[:2])
+    templates = [store.template(t) for t in task.templates]
+    return round_trip(
+        engine, Frame(task.target, image), labels, templates, structures, task.evidence
+    )
+
+
+def _workers(spec: EngineSpec, engine: Engine, targets: int) -> int:
+    """Worker processes for ``targets`` targets: :meth:`EngineSpec.workers` for an engine whose
+    targets are independent, else 1."""
+    workers = spec.workers() if getattr(engine, "independent_targets", False) else 1
+    return min(workers, targets)
+
+
+def _worker_pool(workers, spec, members, structures, max_templates, pseudo):
     # spawn: a worker inherits no thread pool or lock of this process (OpenCV, OpenMP)
-    with ProcessPoolExecutor(
+    return ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_worker,
         initargs=(spec, members, structures, max_templates, pseudo),
-    ) as pool:
-        for results in pool.map(_predict_in_worker, tasks):
-            yield from results
+    )
 
 
 _WORKER: dict[str, Any] = {}
@@ -387,3 +374,7 @@ def _predict_in_worker(task: Chunk) -> list[TargetResult]:
         _WORKER["structures"],
         _WORKER["max_templates"],
     )
+
+
+def _round_trip_in_worker(task: RoundTripTask) -> list[dict]:
+    return _round_trip(_WORKER["engine"], _WORKER["store"], task, _WORKER["structures"])

@@ -123,7 +123,7 @@ class SpeciesContext:
         return specimens(self.sheet)
 
     def store(self, *, reduced: bool = True, pseudo=None):
-        """A :class:`~traitrack.propagation.SpecimenStore` over the sheet's rows.
+        """A :class:`~traitrack.specimen_store.SpecimenStore` over the sheet's rows.
 
         Parameters
         ----------
@@ -133,7 +133,7 @@ class SpeciesContext:
         pseudo : traitrack.propagation.PseudoTemplates, optional
             An earlier round's pseudo-templates.
         """
-        from traitrack.propagation import SpecimenStore  # the engines' module, on first use
+        from traitrack.specimen_store import SpecimenStore
 
         megapixels = self.working_megapixels if reduced else 0.0
         return SpecimenStore(self.everyone, self.structures, megapixels, pseudo)

@@ -23,10 +23,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from traitrack.engines.base import Frame
 from traitrack.io import read_label_png, write_label_png, write_table
-from traitrack.propagation import EngineSpec
-from traitrack.qc import evidence_of, round_trip
+from traitrack.propagation import EngineSpec, RoundTripTask, round_trip_targets
+from traitrack.qc import evidence_of
 from traitrack.samples import Specimen
 from traitrack.selftrain.options import SelfTrainingOptions
 from traitrack.species_context import SpeciesContext
@@ -256,7 +255,7 @@ def run_predict_student(
     fallback = hand_made[: qc["max_templates"]]
     labels_dir = Path(labels_dir)
     labels_dir.mkdir(parents=True, exist_ok=True)
-    rows, round_trips = [], []
+    rows, tasks = [], []
     chunks = shard_chunks(pseudovideo, shard)
     targets = [t for chunk in chunks for t in chunk.targets]
     size, weight = options.student.size, options.student.teacher_weight
@@ -275,19 +274,16 @@ def run_predict_student(
             weight,
             options.student.test_flips,
         )
-        write_label_png(labels_dir / f"{target}.png", prediction.labels)
+        labels = labels_dir / f"{target}.png"
+        write_label_png(labels, prediction.labels)
         row = _prediction_row(prediction, name, engine.random_weights, structures)
         row["templates"] = trained_on
         rows.append(row)
-        templates = [store.template(t) for t in back_to.get(target, fallback)]
-        round_trips += round_trip(
-            engine,
-            Frame(target, image),
-            prediction.labels,
-            templates,
-            structures,
-            evidence_of(prediction),
-        )
+        templates = tuple(back_to.get(target, fallback))
+        tasks.append(RoundTripTask(target, str(labels), templates, evidence_of(prediction)))
+    # the teacher's round trips, through the propagation driver (its worker processes too)
+    trips = round_trip_targets(engine_spec, engine, context.everyone, tasks, structures)
+    round_trips = [row for rows_of_target in trips for row in rows_of_target]
     write_shard(shard_out, species, shard, name, engine.random_weights, chunks, rows, round_trips)
 
 
