@@ -6,6 +6,8 @@ region searched is a box around the bar, as tall above and below it as half the 
 half a bar wider on each side, enlarged so that the box is about 200 px tall; the detector finds
 the lines of text in it, and the line nearest to the bar (above, below or beside it) whose text
 parses as a length is the label. A line split into several boxes ("1" and "mm") is joined.
+Where the detector finds no label with a unit (text a few pixels high, a leg across it), the
+line is found by its ink and read by recognition alone (:mod:`traitrack.scalebar.ink`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import cv2
 import numpy as np
 
 from traitrack.scalebar.detect import BarCandidate
+from traitrack.scalebar.ink import ink_lines, read_ink_line
 from traitrack.scalebar.parse import Label, parse_label
 
 
@@ -130,7 +133,20 @@ def read_label(image: np.ndarray, bar: BarCandidate, *, engine=None) -> TextRead
                     return dataclasses.replace(read, disagreement=check.text)
             return read
         reads.append(read)
+    by_ink = _read_by_ink(image, bar, engines[0])
+    if by_ink is not None:
+        return by_ink
     return max(reads, key=lambda read: (read.label is not None, read.score))
+
+
+def _read_by_ink(image: np.ndarray, bar: BarCandidate, engine) -> TextRead | None:
+    """The label where the text detector found none with a unit: the nearest of three lines of
+    ink that reads as a length with a unit (:mod:`traitrack.scalebar.ink`), else None."""
+    for box in ink_lines(image, bar, text_region(bar, image.shape))[:3]:
+        text, score, label, disagreement = read_ink_line(image, box, bar.polarity, engine)
+        if label is not None:
+            return TextRead(text, score, label, tuple(map(float, box)), disagreement)
+    return None
 
 
 def _read_once(image: np.ndarray, bar: BarCandidate, engine) -> TextRead:
