@@ -65,7 +65,8 @@ def ink_lines(
         return []
     ink = (sign * (background - grey) > INK_FRACTION * contrast).astype(np.uint8)
     # the bar itself (and a pixel around it) is no text
-    ink[max(0, bar_rows.start - 1) : bar_rows.stop + 1, max(0, bar_cols.start - 1) : bar_cols.stop + 1] = 0  # fmt: skip
+    rows = slice(max(0, bar_rows.start - 1), bar_rows.stop + 1)
+    ink[rows, max(0, bar_cols.start - 1) : bar_cols.stop + 1] = 0
     count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     glyphs = [
         (x, y, x + w, y + h)
@@ -144,4 +145,3 @@ def read_ink_line(image: np.ndarray, box: tuple[int, int, int, int], polarity: s
     if count < 2:
         return text, score, None, ""
     return text, score, label, other[0] if other else ""
-
