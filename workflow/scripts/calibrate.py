@@ -15,4 +15,5 @@ run_calibrate(
     snakemake.output.table,
     snakemake.output.overlays,
     dict(config["calibrate"]),
+    tray_dirs=list(snakemake.input.trays),
 )
