@@ -135,8 +135,10 @@ class TrayScales:
     def has_bar(self, tray: str) -> bool:
         """Whether the tray's split recorded a scale bar (its folder known and split)."""
         folder = self.tray_dirs.get(tray)
-        return folder is not None and (folder / "tray.json").exists() and bool(
-            tray_scale_boxes(folder)[1]
+        return (
+            folder is not None
+            and (folder / "tray.json").exists()
+            and bool(tray_scale_boxes(folder)[1])
         )
 
     def reading(self, tray: str, bar_mm: float | None = None):
