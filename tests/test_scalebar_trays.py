@@ -126,3 +126,25 @@ def test_a_tray_without_a_recorded_bar_leaves_its_crops_to_themselves(
     images = merged.set_index("specimen").loc[crops.index, "image"]
     assert list(crops.scale_image) == list(images)  # each crop looked at on its own
     assert "tray_scalebar" not in set(crops.method)
+
+
+@pytest.mark.workflow
+def test_the_calibrate_rule_reads_the_trays_bar(tmp_path):
+    """Through Snakemake: split, then calibrate a species whose crops' tray has no pixel size
+    in the tray sheet; the crops get the tray's bar."""
+    pytest.importorskip("rapidocr_onnxruntime")
+    from scratch_project import copy_project, snakemake
+
+    workdir = copy_project(tmp_path, {"trays": "resources/example/trays.tsv"})
+    trays = workdir / "resources" / "example" / "trays.tsv"
+    sheet = pd.read_csv(trays, sep="\t", dtype=str)
+    sheet["px_per_mm"] = ""
+    sheet.to_csv(trays, sep="\t", index=False)
+    first = snakemake(workdir, "--cores", "1", "trays")
+    assert first.returncode == 0, first.stderr[-4000:]
+    second = snakemake(workdir, "--cores", "1", "results/carabus_synth/scale.tsv")
+    assert second.returncode == 0, second.stderr[-4000:]
+    table = pd.read_csv(workdir / "results" / "carabus_synth" / "scale.tsv", sep="\t")
+    crops = table[table.specimen.str.startswith("tray_01_")]
+    assert len(crops) == 6 and set(crops.method) == {"tray_scalebar"}
+    assert np.allclose(crops.px_per_mm, (BAR_RIGHT - BAR_LEFT) / BAR_MM, rtol=0.005)
