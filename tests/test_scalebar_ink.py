@@ -82,3 +82,25 @@ def test_labels_the_text_detector_misses(specimen, value_mm, px_per_mm):
     reading = read_scale(np.asarray(Image.open(ANTS / f"{specimen}.png").convert("RGB")))
     assert reading.status == "ok" and reading.value_mm == value_mm
     assert reading.px_per_mm == pytest.approx(px_per_mm, rel=0.02)
+
+
+def test_an_unsure_read_is_checked_by_the_ink_reader():
+    from traitrack.scalebar.parse import parse_label
+    from traitrack.scalebar.read import TextRead, _confirmed
+
+    image = tiny_label()
+    unsure = TextRead("1m", 0.6, parse_label("1m"), (51.0, 71.0, 84.0, 78.0))
+    agreed = _confirmed(image, BAR, unsure, engine_reading("1mm", "1 mm", "1mm"))
+    assert agreed.score == pytest.approx(0.9) and agreed.disagreement == ""
+    other = _confirmed(image, BAR, unsure, engine_reading("2mm", "2mm", "2 mm"))
+    assert other.score == 0.6 and other.disagreement == "2mm"
+    nothing = _confirmed(image, BAR, unsure, engine_reading("", "", ""))
+    assert nothing == unsure
+
+
+def test_a_speck_between_number_and_unit_is_dropped_and_marked():
+    from traitrack.scalebar.parse import parse_label
+
+    label = parse_label("0.1.mm")
+    assert label.value_mm == 0.1 and label.unit_read and label.repaired
+    assert parse_label("0.1 mm").repaired is False

@@ -7,7 +7,8 @@ half a bar wider on each side, enlarged so that the box is about 200 px tall; th
 the lines of text in it, and the line nearest to the bar (above, below or beside it) whose text
 parses as a length is the label. A line split into several boxes ("1" and "mm") is joined.
 Where the detector finds no label with a unit (text a few pixels high, a leg across it), the
-line is found by its ink and read by recognition alone (:mod:`traitrack.scalebar.ink`).
+line is found by its ink and read by recognition alone (:mod:`traitrack.scalebar.ink`); a
+detector read scored below :data:`CONFIRM_BELOW` is checked by that reader too.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ NOTHING = TextRead("", 0.0, None, (0.0, 0.0, 0.0, 0.0))
 # the text detector's input size (its shorter side, px): small first (fast), larger when the
 # small one found no label (small text; 0.25 s and 1.1 s per image on one thread)
 DETECTOR_SIDES = (320, 736)
+# a read with a unit but an OCR score below this is checked by the ink reader
+CONFIRM_BELOW = 0.9
 
 
 @functools.cache
@@ -131,12 +134,26 @@ def read_label(image: np.ndarray, bar: BarCandidate, *, engine=None) -> TextRead
                 check = _read_once(image, bar, engines[index + 1])
                 if check.label is not None and check.label.value_mm != read.label.value_mm:
                     return dataclasses.replace(read, disagreement=check.text)
+            if read.score < CONFIRM_BELOW:
+                return _confirmed(image, bar, read, engines[0])
             return read
         reads.append(read)
     by_ink = _read_by_ink(image, bar, engines[0])
     if by_ink is not None:
         return by_ink
     return max(reads, key=lambda read: (read.label is not None, read.score))
+
+
+def _confirmed(image: np.ndarray, bar: BarCandidate, read: TextRead, engine) -> TextRead:
+    """An unsure read checked against the ink reader: the same length raises its score to the
+    ink reader's (three reads out of four agree), another length is a disagreement, no
+    ink reading leaves it as it is."""
+    by_ink = _read_by_ink(image, bar, engine)
+    if by_ink is None:
+        return read
+    if by_ink.label.value_mm != read.label.value_mm or by_ink.disagreement:
+        return dataclasses.replace(read, disagreement=by_ink.disagreement or by_ink.text)
+    return dataclasses.replace(read, score=max(read.score, by_ink.score))
 
 
 def _read_by_ink(image: np.ndarray, bar: BarCandidate, engine) -> TextRead | None:
