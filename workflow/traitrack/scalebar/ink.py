@@ -3,9 +3,9 @@
 RapidOCR's text detector misses labels a few pixels high and splits labels that a leg crosses.
 Text printed with the bar is of the bar's colour: a dark bar's label is dark and colourless. On
 the grey that hides colour (each pixel's brightest channel for a dark bar, its darkest for a
-light one) an orange leg turns into background and the label stays. The ink is what differs
-from the region's background towards the bar's level by more than ``INK_FRACTION`` of the
-bar's contrast; its components near the bar (not the bar, not taller than the bar is long),
+light one) an orange leg turns into background and the label stays. The ink is what stands
+out from its local ground (a top-hat a few strokes wide, so shading is no ink) towards the
+bar's level by more than ``INK_FRACTION`` of the bar's own top-hat; its components near the bar (not the bar, not taller than the bar is long),
 grouped into lines, give the label's box, which is cut out, enlarged by linear interpolation
 (steadier than cubic on text 4-8 px high) to each of :data:`READ_HEIGHTS` and read by the
 recognition network alone. The reads must agree: a label is taken when at least two reads
@@ -55,15 +55,21 @@ def ink_lines(
     grey = colourless(image[top:bottom, left:right], bar.polarity)
     if grey.size == 0:
         return []
-    sign = 1.0 if bar.polarity == "dark" else -1.0
-    background = float(np.median(grey))
+    # ink against its local ground (a top-hat wider than a stroke), so a shaded ground or a
+    # card's edge is no ink; its level against the bar's own response
+    size = int(max(7, 4 * bar.thickness)) | 1
+    square = np.ones((size, size), np.uint8)
+    if bar.polarity == "dark":
+        response = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, square) - grey
+    else:
+        response = grey - cv2.morphologyEx(grey, cv2.MORPH_OPEN, square)
     bar_rows = slice(max(0, int(bar.top) - top), max(0, int(np.ceil(bar.bottom)) - top))
     bar_cols = slice(max(0, int(bar.left) - left), max(0, int(np.ceil(bar.right)) - left))
-    level = float(np.median(grey[bar_rows, bar_cols])) if grey[bar_rows, bar_cols].size else 0.0
-    contrast = sign * (background - level)
+    on_bar = response[bar_rows, bar_cols]
+    contrast = float(np.median(on_bar)) if on_bar.size else 0.0
     if contrast <= 0:
         return []
-    ink = (sign * (background - grey) > INK_FRACTION * contrast).astype(np.uint8)
+    ink = (response > INK_FRACTION * contrast).astype(np.uint8)
     # the bar itself (and a pixel around it) is no text
     rows = slice(max(0, bar_rows.start - 1), bar_rows.stop + 1)
     ink[rows, max(0, bar_cols.start - 1) : bar_cols.stop + 1] = 0
