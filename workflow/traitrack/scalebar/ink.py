@@ -5,8 +5,9 @@ Text printed with the bar is of the bar's colour: a dark bar's label is dark and
 the grey that hides colour (each pixel's brightest channel for a dark bar, its darkest for a
 light one) an orange leg turns into background and the label stays. The ink is what stands
 out from its local ground (a top-hat a few strokes wide, so shading is no ink) towards the
-bar's level by more than ``INK_FRACTION`` of the bar's own top-hat; its components near the bar (not the bar, not taller than the bar is long),
-grouped into lines, give the label's box, which is cut out, enlarged by linear interpolation
+bar's level by more than ``INK_FRACTION`` of the bar's own top-hat; its components near
+the bar (not the bar, not taller than the bar is long), grouped into lines, give the label's
+box, which is cut out, enlarged by linear interpolation
 (steadier than cubic on text 4-8 px high) to each of :data:`READ_HEIGHTS` and read by the
 recognition network alone. The reads must agree: a label is taken when at least two reads
 give the same length with a unit and none gives another.
@@ -22,7 +23,7 @@ import numpy as np
 from traitrack.scalebar.detect import BarCandidate
 from traitrack.scalebar.parse import parse_label
 
-INK_FRACTION = 0.25
+INK_FRACTION = 0.25  # of the bar's top-hat
 READ_HEIGHTS = (32, 48, 64)
 
 
