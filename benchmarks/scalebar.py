@@ -3,7 +3,7 @@
 Prints, for the truth table (tests/data/scalebar_truth.tsv, 45 ants chosen with seed 44) split
 into its tuning part (20 chosen with seed 0) and the rest: bar found (both ends within 2 px of
 the truth), value read right (of the legible labels), px_per_mm within 2 % of the truth (of
-all), and wrong values marked ``ok``. Then, with ``--all``, the statuses over all 400 ants.
+all, and of the legible labels), and wrong values marked ``ok``. Then, with ``--all``, the statuses over all 400 ants.
 Every specimen is read alone (no species check: the ants carry no species labels).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/scalebar.py [--all] [--table out.tsv]
@@ -69,6 +69,7 @@ def score(truth: pd.DataFrame, found: pd.DataFrame) -> dict:
         "bar found": f"{int(bar_found.sum())}/{n}",
         "value right (legible)": f"{int((value_right & legible).sum())}/{n_legible}",
         "px_per_mm within 2%": f"{int(close.sum())}/{n}",
+        "px_per_mm within 2% (legible)": f"{int((close & legible).sum())}/{n_legible}",
         "ok": f"{int(both.status.eq('ok').sum())}/{n}",
         "wrong value marked ok": int((wrong & both.status.eq("ok")).sum()),
         "ok with px_per_mm off >2%": int((~close & both.status.eq("ok")).sum()),

@@ -4,6 +4,8 @@ rule calibrate:
         images=lambda wc: [
             m.image for m in members(wc.species) if m.species == wc.species
         ],
+        # the split folders of the trays its crops come from: their scale bars
+        trays=lambda wc: [TRAY_FILES.split(tray) for tray in species_trays(wc.species)],
     output:
         table=SPECIES_FILES.scale_table,
         overlays=directory(SPECIES_FILES.scale_overlays),

@@ -76,6 +76,14 @@ def members(species):
     return tuple(species_members(SAMPLES, species, config["select"]["template_pool"]))
 
 
+def species_trays(species):
+    """The trays a species' crops were cut from (the sheet's `tray` column, once split)."""
+    if "tray" not in SAMPLES.columns:
+        return []
+    rows = SAMPLES[SAMPLES["species"] == species]
+    return sorted({tray for tray in rows["tray"] if tray})
+
+
 def rows_digest(rows, fields):
     """Fingerprint of the sample-sheet columns `fields` of some rows.
 

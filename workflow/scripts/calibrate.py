@@ -16,4 +16,5 @@ run_calibrate(
     scale_table=snakemake.output.table,
     overlay_dir=snakemake.output.overlays,
     options=dict(config["calibrate"]),
+    tray_dirs=list(snakemake.input.trays),
 )

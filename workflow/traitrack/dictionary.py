@@ -163,7 +163,8 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "calibration_method",
         "",
-        "Where `px_per_mm` came from: `sheet`, `metadata`, `scalebar`, `species_median` "
+        "Where `px_per_mm` came from: `sheet`, `metadata`, `scalebar`, `tray_scalebar` (the "
+        "bar of the tray the specimen was cut from), `species_median` "
         "(`calibrate.use_species_median`) or `none`.",
         "all rows",
     ),

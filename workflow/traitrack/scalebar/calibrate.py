@@ -105,6 +105,7 @@ def read_scale(
     min_confidence: float = 0.5,
     candidates: int = 3,
     engine=None,
+    within: tuple[float, float, float, float] | None = None,
 ) -> ScaleReading:
     """Find the scale bar of an image and read its length.
 
@@ -122,12 +123,21 @@ def read_scale(
         reaches ``min_confidence`` wins, else the one with the most confident label.
     engine : callable, optional
         The OCR engine (:func:`traitrack.scalebar.read.read_label`).
+    within : tuple of float, optional
+        ``(left, top, right, bottom)``: only bars whose centre lies in this box (a scale bar's
+        box found beforehand, as a tray's split does), up to 1.5 times as thick as it.
 
     Returns
     -------
     ScaleReading
     """
-    bars = find_bars(image)
+    if within is None:
+        bars = find_bars(image)
+    else:  # the box also says how thick a bar to look for
+        x0, y0, x1, y1 = within
+        thickest = 1.5 * min(x1 - x0, y1 - y0) / min(image.shape[:2])
+        bars = find_bars(image, max_thickness_fraction=max(0.03, thickest))
+        bars = [b for b in bars if x0 <= (b.left + b.right) / 2 <= x1 and y0 <= b.row <= y1]
     if not bars:
         return ScaleReading(note="no bar-like stroke")
     if bar_mm is not None:

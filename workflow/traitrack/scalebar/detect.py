@@ -191,6 +191,12 @@ def _measure(grey, response, component, x0, y0):
     shape = np.clip((elongation - 3) / 5, 0, 1) * filled**2
     score = float(shape * evenness**4 * min(1.0, contrast / 60))
     row = float(rows.mean() + 0.5)
+    # the scores are those of the bar at full contrast; its ends may lie further on, fainter,
+    # where the rows just above and below stay clear of it (a bar, not a leg)
+    above, below = max(rows[0] - 1, 0), min(rows[-1] + 1, response.shape[0] - 1)
+    flank = np.maximum(response[above], response[below])
+    left = _end(profile, x0, step=-1, depth=depth, flank=flank)
+    right = _end(profile, x0 + w - 1, step=+1, depth=depth, flank=flank)
     return row, left, right, thickness, contrast, evenness, score
 
 
@@ -206,12 +212,14 @@ def _thickness(response, rows, inner, contrast):
     return thickness
 
 
-def _end(profile, start, *, step, depth=1):
+def _end(profile, start, *, step, depth=1, flank=None):
     """The sub-pixel end reached walking from inside the bar in direction ``step``.
 
     The half-level is half the plateau next to the end (the median of 6 px starting ``depth``
     px inside it, past the ramp of a blurred end), so a bar that crosses a change of
-    background keeps its true end.
+    background keeps its true end. With ``flank`` (the response of the rows next to the bar's),
+    a bar that goes on fainter past that end ends where the fainter part does
+    (:func:`_faded_end`).
     """
     size = len(profile)
     x = start
@@ -229,6 +237,34 @@ def _end(profile, start, *, step, depth=1):
             x -= step  # the component may reach a pixel past the half-level
         if not 0 <= x + step < size:
             return float(size if step > 0 else 0)
+    if flank is not None:
+        x, half = _faded_end(profile, flank, x, step=step, half=half)
     a, b = profile[x], profile[x + step]
     crossing = x + step * (a - half) / (a - b)
     return float(crossing + 0.5)
+
+
+def _faded_end(profile, flank, x, *, step, half, run=3, floor=6.0):
+    """The end of a bar that goes on, fainter, past the half-level (``x``, ``half``).
+
+    A bar that crosses onto a background of nearly its own grey level loses contrast there
+    but not its shape: its response falls from the plateau to a lower, flat one before it
+    ends. When at least ``run`` pixels past ``x`` stay above an eighth of the plateau (and
+    ``floor`` grey levels) and their last ``run`` are flat (within a factor 1.5), the end is the
+    half-crossing of that lower plateau, provided the rows next to the bar respond less than
+    half as much there (a leg or a card's edge touching the end is as wide as it is dark).
+    The ramp of a blurred end falls steadily: it is never flat over its last ``run`` pixels.
+    """
+    size = len(profile)
+    end = x
+    while 0 <= end + step < size and profile[end + step] > max(half / 4, floor):
+        end += step
+    if abs(end - x) < run or not 0 <= end + step < size:
+        return x, half
+    tail = profile[[end - k * step for k in range(run)]]
+    if tail.max() > 1.5 * tail.min():
+        return x, half
+    span = slice(min(x, end) + 1, max(x, end) + 1)
+    if np.median(flank[span]) > 0.5 * np.median(profile[span]):
+        return x, half
+    return end, float(np.median(tail)) / 2

@@ -41,7 +41,10 @@ _DIGIT_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "l": 
 _MICRO = ("µ", "μ", "u", "U", "p")
 _NUMBER = r"[0-9OoDQlIi|t!SsZzB]+(?:[.,·][0-9OoDQlIi|t!SsZzB]+)?"
 _UNIT = r"(?:mm|nm|rnm|m m|um|µm|μm|pm|Um|cm|m)"
-_LABEL = re.compile(rf"(?P<number>{_NUMBER})\s*(?P<unit>{_UNIT})?(?![a-z])")
+# a speck read as a point or comma between number and unit ("0.1.mm") is no part of either
+_LABEL = re.compile(
+    rf"(?P<number>{_NUMBER})\s*(?P<speck>[.,:]\s*(?={_UNIT}))?(?P<unit>{_UNIT})?(?![a-z])"
+)
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ def parse_label(text: str) -> Label | None:
             continue
         value, repaired = parsed
         unit = _unit_name(match.group("unit"))
-        repaired = repaired or match.group("unit") == "m"
+        repaired = repaired or match.group("unit") == "m" or bool(match.group("speck"))
         candidates.append((unit is None, value, unit or "mm", repaired))
     if not candidates:
         return None

@@ -6,6 +6,9 @@ region searched is a box around the bar, as tall above and below it as half the 
 half a bar wider on each side, enlarged so that the box is about 200 px tall; the detector finds
 the lines of text in it, and the line nearest to the bar (above, below or beside it) whose text
 parses as a length is the label. A line split into several boxes ("1" and "mm") is joined.
+Where the detector finds no label with a unit (text a few pixels high, a leg across it), the
+line is found by its ink and read by recognition alone (:mod:`traitrack.scalebar.ink`); a
+detector read scored below :data:`CONFIRM_BELOW` is checked by that reader too.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import cv2
 import numpy as np
 
 from traitrack.scalebar.detect import BarCandidate
+from traitrack.scalebar.ink import ink_lines, read_ink_line
 from traitrack.scalebar.parse import Label, parse_label
 
 
@@ -53,6 +57,8 @@ NOTHING = TextRead("", 0.0, None, (0.0, 0.0, 0.0, 0.0))
 # the text detector's input size (its shorter side, px): small first (fast), larger when the
 # small one found no label (small text; 0.25 s and 1.1 s per image on one thread)
 DETECTOR_SIDES = (320, 736)
+# a read with a unit but an OCR score below this is checked by the ink reader
+CONFIRM_BELOW = 0.9
 
 
 @functools.cache
@@ -128,9 +134,36 @@ def read_label(image: np.ndarray, bar: BarCandidate, *, engine=None) -> TextRead
                 check = _read_once(image, bar, engines[index + 1])
                 if check.label is not None and check.label.value_mm != read.label.value_mm:
                     return dataclasses.replace(read, disagreement=check.text)
+            if read.score < CONFIRM_BELOW:
+                return _confirmed(image, bar, read, engines[0])
             return read
         reads.append(read)
+    by_ink = _read_by_ink(image, bar, engines[0])
+    if by_ink is not None:
+        return by_ink
     return max(reads, key=lambda read: (read.label is not None, read.score))
+
+
+def _confirmed(image: np.ndarray, bar: BarCandidate, read: TextRead, engine) -> TextRead:
+    """An unsure read checked against the ink reader: the same length raises its score to the
+    ink reader's (three reads out of four agree), another length is a disagreement, no
+    ink reading leaves it as it is."""
+    by_ink = _read_by_ink(image, bar, engine)
+    if by_ink is None:
+        return read
+    if by_ink.label.value_mm != read.label.value_mm or by_ink.disagreement:
+        return dataclasses.replace(read, disagreement=by_ink.disagreement or by_ink.text)
+    return dataclasses.replace(read, score=max(read.score, by_ink.score))
+
+
+def _read_by_ink(image: np.ndarray, bar: BarCandidate, engine) -> TextRead | None:
+    """The label where the text detector found none with a unit: the nearest of three lines of
+    ink that reads as a length with a unit (:mod:`traitrack.scalebar.ink`), else None."""
+    for box in ink_lines(image, bar, text_region(bar, image.shape))[:3]:
+        text, score, label, disagreement = read_ink_line(image, box, bar.polarity, engine)
+        if label is not None:
+            return TextRead(text, score, label, tuple(map(float, box)), disagreement)
+    return None
 
 
 def _read_once(image: np.ndarray, bar: BarCandidate, engine) -> TextRead:

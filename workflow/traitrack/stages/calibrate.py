@@ -6,6 +6,9 @@ the bar's length so that only its pixel length is measured. A scale-bar reading 
 ``ok`` (``uncertain``, ``no_bar``, ``outlier`` against the species' median) leaves the
 specimen in pixels (``method`` ``none``) unless ``calibrate.use_species_median`` is set, then
 it takes the median of the species' ``ok`` pixel sizes (``method`` ``species_median``).
+A tray's crop (a row with ``tray``) takes the bar its tray's split found, read once on the tray
+photograph for all of its crops (``method`` ``tray_scalebar``, :mod:`traitrack.scalebar.tray`);
+``scale_image`` names the photograph every bar was read on, its coordinates in its pixels.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ from traitrack.species_context import SpeciesContext
 
 log = logging.getLogger(__name__)
 
-METHODS = ("sheet", "metadata", "scalebar", "species_median", "none")
+METHODS = ("sheet", "metadata", "scalebar", "tray_scalebar", "species_median", "none")
+BAR_METHODS = ("scalebar", "tray_scalebar")
 COLUMNS = [
     "specimen", "species", "px_per_mm", "method", "status", "confidence", "px_per_mm_bar",
     "bar_left_x_px", "bar_right_x_px", "bar_y_px", "bar_length_px", "bar_thickness_px",
     "bar_polarity", "text", "value", "unit", "value_mm", "note",
-    "text_left_px", "text_top_px", "text_right_px", "text_bottom_px",
+    "text_left_px", "text_top_px", "text_right_px", "text_bottom_px", "scale_image",
 ]  # fmt: skip
 
 
@@ -39,6 +43,7 @@ def run_calibrate(
     scale_table: str | Path,
     overlay_dir: str | Path,
     options: dict,
+    tray_dirs: list[str] | None = None,
 ) -> pd.DataFrame:
     """Write ``results/{species}/scale.tsv`` and an overlay per scale-bar reading.
 
@@ -52,6 +57,9 @@ def run_calibrate(
         Where ``{specimen}.png`` goes for every specimen whose scale bar was looked for.
     options : dict
         The config's ``calibrate`` section.
+    tray_dirs : list of str, optional
+        The split folders of the species' trays (``results/trays/{tray}``); a crop of a tray
+        not among them is read on its own.
 
     Returns
     -------
@@ -61,16 +69,23 @@ def run_calibrate(
     species = context.species
     from traitrack.scalebar.calibrate import ScaleReading, flag_outliers, read_scale
     from traitrack.scalebar.overlay import scale_overlay
+    from traitrack.scalebar.tray import TrayScales
 
     overlay_dir = Path(overlay_dir)
     overlay_dir.mkdir(parents=True, exist_ok=True)
     rows, images = [], {}
+    trays = TrayScales({Path(d).name: d for d in tray_dirs or []}, read_image, options)
     for specimen in tqdm(context.members, desc=f"calibrate {species}"):
         row = {"specimen": specimen.specimen, "species": species}
         if specimen.px_per_mm:
             row |= {"px_per_mm": specimen.px_per_mm, "method": "sheet", "status": "ok"}
         elif (metadata := read_pixel_size(specimen.image)) is not None:
             row |= {"px_per_mm": metadata, "method": "metadata", "status": "ok", "confidence": 1.0}
+        elif options["scale_bar"] and trays.has_bar(tray := _tray(context.sheet, specimen.specimen)):
+            image, path, reading = trays.reading(tray, specimen.scale_bar_mm)
+            images[specimen.specimen] = (image, reading)
+            row |= reading.row() | {"px_per_mm_bar": reading.px_per_mm}
+            row |= {"method": "tray_scalebar", "scale_image": path}
         elif options["scale_bar"]:
             image = read_image(specimen.image)
             reading = read_scale(
@@ -81,11 +96,12 @@ def run_calibrate(
             )
             images[specimen.specimen] = (image, reading)
             row |= reading.row() | {"px_per_mm_bar": reading.px_per_mm, "method": "scalebar"}
+            row["scale_image"] = specimen.image
         else:
             row |= {"method": "none", "status": "no_bar", "note": "scale_bar is off"}
         rows.append(row)
     table = pd.DataFrame(rows).reindex(columns=COLUMNS)
-    for column in ("method", "status", "bar_polarity", "text", "unit", "note"):
+    for column in ("method", "status", "bar_polarity", "text", "unit", "note", "scale_image"):
         table[column] = table[column].astype(object).where(table[column].notna(), "")
     table["confidence"] = table.confidence.where(table.method.ne("sheet"), 1.0)
     table = _judge(table, options, flag_outliers)
@@ -109,7 +125,7 @@ def _judge(table: pd.DataFrame, options: dict, flag_outliers) -> pd.DataFrame:
         tolerance=options["outlier_tolerance"],
         min_ok=options["min_ok_for_check"],
     )
-    bar = table.method.eq("scalebar")
+    bar = table.method.isin(BAR_METHODS)
     # the sheet's and the metadata's pixel sizes count for the median but are kept as given
     outlier = bar & (judged == "outlier")
     table.loc[outlier, "status"] = "outlier"
@@ -125,6 +141,11 @@ def _judge(table: pd.DataFrame, options: dict, flag_outliers) -> pd.DataFrame:
         table.loc[unusable, "px_per_mm"] = math.nan
         table.loc[unusable, "method"] = "none"
     return table
+
+
+def _tray(sheet: pd.DataFrame, specimen: str) -> str:
+    """The tray a specimen was cut from ("" for a photograph of its own)."""
+    return str(sheet.at[specimen, "tray"] or "") if "tray" in sheet.columns else ""
 
 
 def read_scale_table(path: str | Path) -> dict[str, tuple[float | None, str]]:
