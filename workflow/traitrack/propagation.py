@@ -22,7 +22,7 @@ import numpy as np
 
 from traitrack.engines import make_engine
 from traitrack.engines.base import Engine, Frame, Prediction
-from traitrack.io import read_mask
+from traitrack.io import read_image, read_mask
 from traitrack.order import Chunk
 from traitrack.pieces import allowed_pieces, keep_pieces
 from traitrack.qc import evidence_of, round_trip
@@ -67,6 +67,26 @@ class SpecimenStore:
             (H, W, 3) RGB uint8.
         """
         return read_working_image(self.by_name[name].image, self.working_megapixels)
+
+    def template_labels(self, name: str) -> np.ndarray:
+        """A template's label map at its photograph's own size, without decoding the photograph.
+
+        Parameters
+        ----------
+        name : str
+            The template's slug.
+
+        Returns
+        -------
+        numpy.ndarray
+            (H, W) uint8 labels of the photograph's (height, width).
+        """
+        specimen = self.by_name[name]
+        try:
+            shape = photograph_shape(specimen.image)
+        except Exception:  # noqa: BLE001 - a file only tifffile reads: decode it for its size
+            shape = read_image(specimen.image).shape[:2]
+        return read_mask(specimen.mask, self.structures, specimen.image, shape)
 
     def template(self, name: str) -> Frame:
         """Return a template's frame (image and label map), read on first use and kept.
