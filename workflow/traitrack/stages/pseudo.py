@@ -37,6 +37,7 @@ from traitrack.selftrain.options import SelfTrainingOptions
 from traitrack.stages.propagate import _prediction_row, shard_chunks, write_shard
 from traitrack.stages.selftrain import held_out
 from traitrack.structures import StructureTable
+from traitrack.working_size import photograph_shape, resize_labels
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,8 @@ def run_pseudo_round(
 
     options = SelfTrainingOptions.from_config(self_training)
     sheet = read_sample_sheet(samples)
-    store = SpecimenStore(specimens(sheet), structures)
+    # photographs read at most at limits.working_megapixels, label maps written at full size
+    store = SpecimenStore(specimens(sheet), structures, engine_spec.working_megapixels)
     true = [t.specimen for t in template_pool(sheet, species, pool)]
     own = specimens(sheet, species)
     targets = [t for chunk in shard_chunks(pseudovideo, shard) for t in chunk.targets]
@@ -155,7 +157,12 @@ def run_pseudo_round(
         reuse_first_round(first_shard, labels_dir, labels_out, shard_out, PSEUDO_SUFFIX)
         return chosen
     images = {name: store.image(name) for name in [*targets, *chosen]}
-    predicted = {name: read_label_png(Path(labels_dir) / f"{name}.png") for name in chosen}
+    predicted = {
+        name: resize_labels(
+            read_label_png(Path(labels_dir) / f"{name}.png"), images[name].shape[:2]
+        )
+        for name in chosen
+    }
     pseudo_frames = pseudo_template_frames(chosen, predicted, images)
     frames = [Frame(t, images[t], None, assigned[t]) for t in targets]
     engine = engine_spec.build()
@@ -176,7 +183,11 @@ def run_pseudo_round(
     rows = []
     pseudo_of = dict(zip(result.provenance["specimen"], result.provenance["pseudo_templates"]))
     for prediction in result.predictions:
-        write_label_png(labels_out / f"{prediction.specimen}.png", prediction.labels)
+        labels = prediction.labels
+        if engine_spec.working_megapixels:  # back at the photograph's size
+            full_size = photograph_shape(store.by_name[prediction.specimen].image)
+            labels = resize_labels(labels, full_size)
+        write_label_png(labels_out / f"{prediction.specimen}.png", labels)
         row = _prediction_row(
             prediction, engine.name + PSEUDO_SUFFIX, engine.random_weights, structures
         )

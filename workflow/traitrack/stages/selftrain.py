@@ -33,6 +33,7 @@ from traitrack.selftrain.options import SelfTrainingOptions
 # the rows propagate writes, so that the tables of every round read alike
 from traitrack.stages.propagate import _prediction_row, shard_chunks, write_shard
 from traitrack.structures import StructureTable
+from traitrack.working_size import photograph_shape, resize_labels
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +264,8 @@ def run_predict_student(
     torch.set_num_threads(max(1, int(engine_spec.threads)))
     options = SelfTrainingOptions.from_config(self_training)
     sheet = read_sample_sheet(samples)
-    store = SpecimenStore(specimens(sheet), structures)
+    # photographs read at most at limits.working_megapixels, label maps written at full size
+    store = SpecimenStore(specimens(sheet), structures, engine_spec.working_megapixels)
     network = load_weights(weights, structures)
     engine = engine_spec.build()
     teacher, back_to = _teacher_qc(teacher_qc, engine.name)
@@ -281,7 +283,8 @@ def run_predict_student(
         image = store.image(target)
         teacher_map = None
         if weight > 0:
-            teacher_map = [read_label_png(Path(teacher_labels) / f"{target}.png")]
+            teacher = read_label_png(Path(teacher_labels) / f"{target}.png")
+            teacher_map = [resize_labels(teacher, image.shape[:2])]
         (prediction,) = predict(
             network,
             [image],
@@ -292,7 +295,10 @@ def run_predict_student(
             weight,
             options.student.test_flips,
         )
-        write_label_png(labels_dir / f"{target}.png", prediction.labels)
+        labels = prediction.labels
+        if engine_spec.working_megapixels:  # back at the photograph's size
+            labels = resize_labels(labels, photograph_shape(store.by_name[target].image))
+        write_label_png(labels_dir / f"{target}.png", labels)
         row = _prediction_row(prediction, name, engine.random_weights, structures)
         row["templates"] = trained_on
         rows.append(row)
