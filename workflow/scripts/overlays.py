@@ -16,4 +16,5 @@ run_overlays(
     snakemake.input.labels,
     StructureTable.from_config(config),
     snakemake.output[0],
+    working_megapixels=config["limits"]["working_megapixels"],
 )

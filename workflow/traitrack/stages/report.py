@@ -12,12 +12,13 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from traitrack.io import read_image, read_label_png, write_table
+from traitrack.io import read_label_png, write_table
 from traitrack.metrics import summarise_evaluation
 from traitrack.overlay import write_overlay
 from traitrack.plots import write_distribution_plots, write_table_html
 from traitrack.samples import read_sample_sheet, specimens
 from traitrack.structures import StructureTable
+from traitrack.working_size import read_working_image, resize_labels
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ def run_overlays(
     labels_dir: str | Path,
     structures: StructureTable,
     out_dir: str | Path,
+    working_megapixels: float = 0,
 ) -> None:
     """Write an overlay PNG (fixed colour per structure, with legend) for every specimen.
 
@@ -43,17 +45,21 @@ def run_overlays(
         The part table (colours and legend names).
     out_dir : str or Path
         Where ``<specimen>.png`` goes.
+    working_megapixels : float
+        ``limits.working_megapixels``: a larger photograph is drawn reduced to this size (its
+        label map scaled to it, nearest neighbour); 0: full size.
     """
     sheet = read_sample_sheet(samples)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for specimen in tqdm(specimens(sheet, species), desc=f"overlays {species}"):
+        image = read_working_image(specimen.image, working_megapixels)
         labels = read_label_png(Path(labels_dir) / f"{specimen.specimen}.png")
         title = f"{specimen.specimen} ({'template' if specimen.is_template else 'predicted'})"
         write_overlay(
             out_dir / f"{specimen.specimen}.png",
-            read_image(specimen.image),
-            labels,
+            image,
+            resize_labels(labels, image.shape[:2]),
             structures,
             title=title,
         )
