@@ -11,7 +11,7 @@ images, the native labels scaled to 12 MP (nearest): the mean IoU over the parts
 either, and the IoU of the whole specimen.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/large_images.py [--sizes 1 12 24 50]
-        [--working-megapixels 2] [--keep DIR]
+        [--working-megapixels 1] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def agreement(native: np.ndarray, large: np.ndarray) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=float, nargs="+", default=[1, 12, 24, 50])
-    parser.add_argument("--working-megapixels", type=float, default=2)
+    parser.add_argument("--working-megapixels", type=float, default=1)
     parser.add_argument("--keep", type=Path, help="keep the scratch projects here")
     args = parser.parse_args()
     if not DATA.is_dir():

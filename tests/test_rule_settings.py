@@ -126,7 +126,7 @@ STAGES = {
     ),
     "finetune": ("finetune", "run_finetune", {"finetune": USER["finetune"], "seed": 7}),
     "measure": ("measure", "run_measure", {"colour_megapixels": 2}),
-    "overlays": ("report", "run_overlays", {"working_megapixels": 2}),
+    "overlays": ("report", "run_overlays", {"working_megapixels": 1}),
     "evaluate": ("evaluate", "run_evaluate", {}),
     "plots": ("report", "run_plots", {"seed": 7}),
 }
