@@ -5,13 +5,13 @@ carabid images, BeetleFlow masks, see ``../shared/data/README.md``) are upscaled
 masks nearest) to 1, 12, 24 and 50 megapixels and saved as JPEG (quality 95), as a camera
 writes them, in a scratch project; the whole workflow runs on each through Snakemake
 (``--cores 1``, the registration engine with ``config/datasets/beetles-5part.yaml``), and each
-rule's ``benchmark:`` file gives its wall time and peak RSS (Snakemake's psutil monitor of the
-job's processes). Then the target's label map at 12 MP is compared with the run on the native
+rule's ``benchmark:`` file gives its wall time, CPU time and peak RSS (Snakemake's psutil
+monitor of the job's processes). Then the target's label map at 12 MP is compared with the run on the native
 images, the native labels scaled to 12 MP (nearest): the mean IoU over the parts present in
 either, and the IoU of the whole specimen.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/large_images.py [--sizes 1 12 24 50]
-        [--working-megapixels 2] [--keep DIR]
+        [--working-megapixels 1] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -87,8 +87,8 @@ def make_project(folder: Path, megapixels: float | None, working_megapixels: flo
     return folder
 
 
-def run(folder: Path) -> dict[str, tuple[float, float]]:
-    """Run the workflow; {rule: (seconds, peak RSS MB)} from the rules' benchmark files."""
+def run(folder: Path) -> dict[str, tuple[float, float, float]]:
+    """Run the workflow; {rule: (wall s, CPU s, peak RSS MB)} from the rules' benchmark files."""
     result = subprocess.run(
         [
             str(SNAKEMAKE),
@@ -113,7 +113,11 @@ def run(folder: Path) -> dict[str, tuple[float, float]]:
     for rule in RULES:
         files = sorted((folder / "results" / "benchmarks" / rule).rglob("*.tsv"))
         table = pd.concat([pd.read_csv(f, sep="\t") for f in files])
-        numbers[rule] = (float(table["s"].sum()), float(table["max_rss"].max()))
+        numbers[rule] = (
+            float(table["s"].sum()),
+            float(table["cpu_time"].sum()),
+            float(table["max_rss"].max()),
+        )
     return numbers
 
 
@@ -135,7 +139,7 @@ def agreement(native: np.ndarray, large: np.ndarray) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=float, nargs="+", default=[1, 12, 24, 50])
-    parser.add_argument("--working-megapixels", type=float, default=2)
+    parser.add_argument("--working-megapixels", type=float, default=1)
     parser.add_argument("--keep", type=Path, help="keep the scratch projects here")
     args = parser.parse_args()
     if not DATA.is_dir():
@@ -148,7 +152,7 @@ def main() -> None:
     print(f"working_megapixels: {args.working_megapixels:g}")
     print(
         "size_MP  "
-        + "  ".join(f"{r}_s {r}_peak_MB" for r in RULES)
+        + "  ".join(f"{r}_wall_s/cpu_s/peak_MB" for r in RULES)
         + "  mIoU_vs_native  IoU_specimen"
     )
     base = None
@@ -157,7 +161,7 @@ def main() -> None:
         numbers = run(folder)
         base = base or numbers
         miou, whole = agreement(target_labels(native), target_labels(folder))
-        cells = "  ".join(f"{numbers[r][0]:.1f} {numbers[r][1]:.0f}" for r in RULES)
+        cells = "  ".join("{:.1f}/{:.1f}/{:.0f}".format(*numbers[r]) for r in RULES)
         print(f"{megapixels:g}  {cells}  {miou:.3f}  {whole:.3f}")
         if not args.keep:
             shutil.rmtree(folder)
@@ -165,8 +169,10 @@ def main() -> None:
         shutil.rmtree(scratch)
 
 
-def describe_numbers(numbers: dict[str, tuple[float, float]]) -> str:
-    return ", ".join(f"{r} {s:.1f} s {mb:.0f} MB" for r, (s, mb) in numbers.items())
+def describe_numbers(numbers: dict[str, tuple[float, float, float]]) -> str:
+    return ", ".join(
+        f"{r} {s:.1f} s wall {cpu:.1f} s CPU {mb:.0f} MB" for r, (s, cpu, mb) in numbers.items()
+    )
 
 
 if __name__ == "__main__":

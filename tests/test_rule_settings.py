@@ -131,7 +131,7 @@ STAGES = {
         {"self_training": USER["self_training"], "qc": USER["qc"]},
     ),
     "finetune": ("finetune", "run_finetune", {"finetune": USER["finetune"], "seed": 7}),
-    "measure": ("measure", "run_measure", {}),
+    "measure": ("measure", "run_measure", {"colour_megapixels": 2}),
     "overlays": ("report", "run_overlays", {}),
     "evaluate": ("evaluate", "run_evaluate", {}),
     "plots": ("report", "run_plots", {"seed": 7}),
@@ -198,6 +198,10 @@ def test_a_setting_reruns_the_rules_that_read_it_and_no_others():
     student = {**USER["self_training"]["student"], "size": 64}
     assert changed(self_training={"student": student}) == {"train_student", "predict_student"}
     assert changed(self_training={"keep_hand_made": 2}) == {"pseudo_round"}
+    colour = validate_config({**USER, "traits": {"colour_megapixels": 4}})
+    assert {
+        rule for rule in STAGES if settings_digest(rule, colour) != settings_digest(rule, USER)
+    } == {"measure"}
 
 
 def test_every_rule_with_settings_is_listed():

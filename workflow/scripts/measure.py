@@ -19,4 +19,5 @@ run_measure(
     species_table=snakemake.output.table,
     sheet_columns=config["traits"]["sheet_columns"],
     scale_table=snakemake.input.scale,
+    colour_megapixels=config["traits"]["colour_megapixels"],
 )

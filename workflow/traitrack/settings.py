@@ -107,7 +107,11 @@ def rule_settings(rule: str, config: Mapping[str, Any]) -> dict:
         )
     if rule == "measure":
         return {"traits": config["traits"]} | _parts(config)
-    if rule in ("overlays", "evaluate", "evaluate_selftrain"):
+    if rule == "overlays":
+        return {"limits.working_megapixels": config["limits"]["working_megapixels"]} | _parts(
+            config
+        )
+    if rule in ("evaluate", "evaluate_selftrain"):
         return _parts(config)
     if rule == "export_corrections":
         return {"corrections": config["corrections"]} | _parts(config)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from traitrack.engines.base import Frame
-from traitrack.io import read_label_png, read_mask
+from traitrack.io import read_image, read_label_png, read_mask
 from traitrack.samples import Specimen
 from traitrack.structures import StructureTable
 from traitrack.working_size import photograph_shape, read_working_image, resize_labels
@@ -84,6 +84,26 @@ class SpecimenStore:
             (H, W, 3) RGB uint8.
         """
         return read_working_image(self.by_name[name].image, self.working_megapixels)
+
+    def template_labels(self, name: str) -> np.ndarray:
+        """A template's label map at its photograph's own size, without decoding the photograph.
+
+        Parameters
+        ----------
+        name : str
+            The template's slug.
+
+        Returns
+        -------
+        numpy.ndarray
+            (H, W) uint8 labels of the photograph's (height, width).
+        """
+        specimen = self.by_name[name]
+        try:
+            shape = photograph_shape(specimen.image)
+        except Exception:  # noqa: BLE001 - a file only tifffile reads: decode it for its size
+            shape = read_image(specimen.image).shape[:2]
+        return read_mask(specimen.mask, self.structures, specimen.image, shape)
 
     def template(self, name: str) -> Frame:
         """Return a template's frame (image and label map), read on first use and kept.

@@ -81,7 +81,9 @@ def run_calibrate(
             row |= {"px_per_mm": specimen.px_per_mm, "method": "sheet", "status": "ok"}
         elif (metadata := read_pixel_size(specimen.image)) is not None:
             row |= {"px_per_mm": metadata, "method": "metadata", "status": "ok", "confidence": 1.0}
-        elif options["scale_bar"] and trays.has_bar(tray := _tray(context.sheet, specimen.specimen)):
+        elif options["scale_bar"] and trays.has_bar(
+            tray := _tray(context.sheet, specimen.specimen)
+        ):
             image, path, reading = trays.reading(tray, specimen.scale_bar_mm)
             images[specimen.specimen] = (image, reading)
             row |= reading.row() | {"px_per_mm_bar": reading.px_per_mm}

@@ -9,11 +9,12 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from traitrack.io import InputError, read_image, read_label_png, read_pixel_size, write_table
+from traitrack.io import InputError, read_label_png, read_pixel_size, write_table
 from traitrack.samples import Specimen
 from traitrack.species_context import SpeciesContext
 from traitrack.stages.calibrate import read_scale_table
 from traitrack.traits import measure_specimen
+from traitrack.working_size import read_working_image
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ def run_measure(
     species_table: str | Path,
     sheet_columns: Sequence[str] = (),
     scale_table: str | Path | None = None,
+    colour_megapixels: float = 0,
 ) -> None:
     """Measure the traits of every specimen of a species (templates on their own masks).
 
@@ -50,6 +52,9 @@ def run_measure(
     scale_table : str or Path, optional
         ``results/{species}/scale.tsv`` (``calibrate``): each specimen's pixel size and its
         ``calibration_method``; without it, the sheet's ``px_per_mm`` or TIFF metadata.
+    colour_megapixels : float
+        ``traits.colour_megapixels``: a larger photograph is read reduced to this size for the
+        colour traits (every other trait is measured on the full-size label map); 0: full size.
 
     Every per-specimen CSV has the species table's columns, in its order: a specimen measured
     in px in a species measured in mm has empty ``_mm`` columns, not other ones.
@@ -73,13 +78,16 @@ def run_measure(
     per_specimen_dir.mkdir(parents=True, exist_ok=True)
     tables = []
     for specimen in tqdm(context.members, desc=f"measure {species}"):
-        image = read_image(specimen.image)
+        # the label map at full size, the photograph only as large as its colours need
+        image = read_working_image(specimen.image, colour_megapixels)
         labels = read_label_png(Path(labels_dir) / f"{specimen.specimen}.png")
         if specimen.specimen in scales:
             px_per_mm, method = scales[specimen.specimen]
         else:
             px_per_mm, method = _unjudged_pixel_size(specimen)
-        traits = measure_specimen(labels, image, structures, px_per_mm=px_per_mm)
+        traits = measure_specimen(
+            labels, image, structures, px_per_mm=px_per_mm, reduced_image=True
+        )
         source = provenance.loc[specimen.specimen]
         traits.insert(0, "specimen", specimen.specimen)
         traits.insert(1, "species", species)

@@ -302,8 +302,8 @@ def write_species_outputs(
     rows = list(rows)
     for member in context.members:
         if member.is_template:
-            frame = store.template(member.specimen)
-            write_label_png(labels_dir / f"{member.specimen}.png", frame.labels)
+            labels = store.template_labels(member.specimen)  # the photograph is not read
+            write_label_png(labels_dir / f"{member.specimen}.png", labels)
             rows.append(_template_row(member.specimen, structures))
     write_table(predictions_out, pd.DataFrame(rows))
     if summarised:

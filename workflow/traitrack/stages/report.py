@@ -12,11 +12,12 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from traitrack.io import read_image, read_label_png, write_table
+from traitrack.io import read_label_png, write_table
 from traitrack.metrics import summarise_evaluation
 from traitrack.overlay import write_overlay
 from traitrack.plots import write_distribution_plots, write_table_html
 from traitrack.species_context import SpeciesContext
+from traitrack.working_size import read_working_image, resize_labels
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,11 @@ def run_overlays(
     Parameters
     ----------
     context : SpeciesContext
-        The species: its sheet rows, templates and part table.
+        The species: its sheet rows and part table (colours and legend names); a photograph
+        larger than its ``working_megapixels`` is drawn reduced to it (its label map scaled
+        to it, nearest neighbour).
     labels_dir : str or Path
         ``results/{species}/labels``.
-    structures : StructureTable
-        The part table (colours and legend names).
     out_dir : str or Path
         Where ``<specimen>.png`` goes.
     """
@@ -44,12 +45,13 @@ def run_overlays(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for specimen in tqdm(context.members, desc=f"overlays {species}"):
+        image = read_working_image(specimen.image, context.working_megapixels)
         labels = read_label_png(Path(labels_dir) / f"{specimen.specimen}.png")
         title = f"{specimen.specimen} ({'template' if specimen.is_template else 'predicted'})"
         write_overlay(
             out_dir / f"{specimen.specimen}.png",
-            read_image(specimen.image),
-            labels,
+            image,
+            resize_labels(labels, image.shape[:2]),
             structures,
             title=title,
         )

@@ -33,6 +33,7 @@ from traitrack.species_context import SpeciesContext
 # the rows propagate writes, so that the tables of every round read alike
 from traitrack.stages.propagate import _prediction_row, shard_chunks, write_shard
 from traitrack.structures import StructureTable
+from traitrack.working_size import photograph_shape, resize_labels
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +246,8 @@ def run_predict_student(
 
     torch.set_num_threads(max(1, int(engine_spec.threads)))
     options = SelfTrainingOptions.from_config(self_training)
-    store = context.store(reduced=False)
+    # photographs read at most at limits.working_megapixels, label maps written at full size
+    store = context.store()
     network = load_weights(weights, structures)
     engine = engine_spec.build()
     teacher, back_to = _teacher_qc(teacher_qc, engine.name)
@@ -263,7 +265,11 @@ def run_predict_student(
         image = store.image(target)
         teacher_map = None
         if weight > 0:
-            teacher_map = [read_label_png(Path(teacher_labels) / f"{target}.png")]
+            teacher_map = [
+                resize_labels(
+                    read_label_png(Path(teacher_labels) / f"{target}.png"), image.shape[:2]
+                )
+            ]
         (prediction,) = predict(
             network,
             [image],
@@ -275,7 +281,10 @@ def run_predict_student(
             options.student.test_flips,
         )
         labels = labels_dir / f"{target}.png"
-        write_label_png(labels, prediction.labels)
+        full_size = prediction.labels
+        if context.working_megapixels:  # back at the photograph's size
+            full_size = resize_labels(full_size, photograph_shape(store.by_name[target].image))
+        write_label_png(labels, full_size)
         row = _prediction_row(prediction, name, engine.random_weights, structures)
         row["templates"] = trained_on
         rows.append(row)
