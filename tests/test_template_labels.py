@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from traitrack import propagation
+from traitrack import specimen_store
 from traitrack.io import read_mask
 from traitrack.samples import Specimen
 from traitrack.structures import Structure, StructureTable
@@ -21,13 +21,13 @@ def test_template_labels_come_at_the_photographs_size_from_its_header(tmp_path, 
     specimen = Specimen(
         specimen="t", species="s", image=str(photograph), mask=str(tmp_path / "t.png")
     )
-    store = propagation.SpecimenStore([specimen], structures, working_megapixels=0.001)
+    store = specimen_store.SpecimenStore([specimen], structures, working_megapixels=0.001)
 
     def no_decoding(path):
         raise AssertionError(f"{path} decoded")
 
-    monkeypatch.setattr(propagation, "read_image", no_decoding)
-    monkeypatch.setattr(propagation, "read_working_image", no_decoding)
+    monkeypatch.setattr(specimen_store, "read_image", no_decoding)
+    monkeypatch.setattr(specimen_store, "read_working_image", no_decoding)
     labels = store.template_labels("t")
     assert labels.shape == (90, 120)
     np.testing.assert_array_equal(labels, read_mask(tmp_path / "t.png", structures))
