@@ -188,7 +188,14 @@ def tray_crops(composed, config: dict, folder: Path, seed: int) -> dict:
     for kind, labels in (("split", result.labels), ("true_split", composed.instances)):
         boxes = crop_boxes(labels, padding=padding)
         tray = f"tray{seed}{'' if kind == 'split' else 'true'}"
-        paths = write_crops(folder / tray, tray, composed.image, labels, boxes)
+        paths = write_crops(
+            folder / tray,
+            tray,
+            composed.image,
+            labels,
+            boxes,
+            background=config["split"]["crop_background"],
+        )
         pairs = match_pairs(labels, composed.instances)
         for k, j in pairs:
             x0, y0, x1, y1 = boxes[k - 1]
