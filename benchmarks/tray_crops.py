@@ -4,7 +4,7 @@ images (a script, not a test).
 Each tray holds ``--specimens`` beetles of ``../shared/data/beetles-5part`` (East et al. 2026,
 doi 10.57967/hf/8716, CC BY 4.0; part masks from Imageomics BeetleFlow), drawn from the
 benchmark split of ``registration_real.py`` (every 4th image by name), each cut out by the
-union of its part masks and placed as ``benchmarks/trays.py`` places them
+union of its part masks (the waist closed, ``cut_out``) and placed as ``benchmarks/trays.py`` places them
 (``traitrack.trays.compose``: positions, angles, about a third touching a neighbour, a label,
 a scale bar and a pin line; the background cycles with the seed through white foam, cream
 card, grey and dark). The specimens keep their own pixel size (``--rescale``: scaled to the
@@ -33,9 +33,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import yaml
 from PIL import Image
+from scipy import ndimage as ndi
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
@@ -78,12 +80,25 @@ def specimen_of(name: str, path: Path, mask: Path | None = None) -> Specimen:
 
 
 def cut_out(path: Path, structures: StructureTable):
-    """The beetle's image, mask and part labels inside the box of its part masks."""
+    """The beetle's image, mask and part labels inside the box of its part masks.
+
+    The mask is the union of the part masks with the body's waist closed: most masks leave
+    the mesothorax between pronotum and elytra unlabelled, and a beetle cut out by the bare
+    union would lie on the tray in two pieces, which no photographed beetle does. The body
+    parts (all but the ``thin`` ones) are closed with a disk of 4% of the beetle's length
+    and their holes filled; the legs and antennae are added as they are.
+    """
     image = read_image(path)
     labels = read_mask(DATA / "masks" / path.name, structures)
     rows, cols = np.nonzero(labels)
     box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
-    return image[box], labels[box] > 0, labels[box]
+    image, labels = image[box], labels[box]
+    thin = [s.label for s in structures if s.kind == "thin"]
+    body = (labels > 0) & ~np.isin(labels, thin)
+    radius = max(2, round(0.04 * max(body.shape)))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+    closed = cv2.morphologyEx(body.astype(np.uint8), cv2.MORPH_CLOSE, disk) > 0
+    return image, ndi.binary_fill_holes(closed) | (labels > 0), labels
 
 
 def tray_shape(pieces, fill: float = 0.3) -> tuple[int, int]:
