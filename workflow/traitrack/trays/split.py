@@ -302,7 +302,13 @@ def refine_full_resolution(
 
 
 def _grabcut_specimen(
-    rgb: np.ndarray, mask: np.ndarray, core: np.ndarray, mine: np.ndarray, *, seed: int
+    rgb: np.ndarray,
+    mask: np.ndarray,
+    core: np.ndarray,
+    mine: np.ndarray,
+    *,
+    seed: int,
+    max_pixels: int = 250_000,
 ) -> np.ndarray:
     """A low-contrast specimen's mask by GrabCut (a dark beetle on a dark tray).
 
@@ -311,18 +317,27 @@ def _grabcut_specimen(
     specimen and its surroundings, with its smoothness term, take them back. Outside the
     territory is background, the thresholded mask's interior is specimen, the rest of the
     working instance probably specimen; only the pieces that meet the working instance stay.
+    GrabCut runs on the window reduced to at most ``max_pixels`` (its time grows with the
+    pixels: a 24 MP tray's specimens are large) and its result, brought back to the window's
+    size, is added to the thresholded mask, which keeps the full resolution's thin parts.
     """
     start = np.full(mask.shape, cv2.GC_PR_BGD, np.uint8)
     start[~mine] = cv2.GC_BGD
     start[core | mask] = cv2.GC_PR_FGD
     start[ndi.binary_erosion(mask, iterations=2)] = cv2.GC_FGD
-    if not (start == cv2.GC_BGD).any() or not (start == cv2.GC_FGD).any():
+    height, width = mask.shape
+    factor = min(1.0, float(np.sqrt(max_pixels / (height * width))))
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    small = cv2.resize(start, size, interpolation=cv2.INTER_NEAREST)
+    if not (small == cv2.GC_BGD).any() or not (small == cv2.GC_FGD).any():
         return mask
     cv2.setRNGSeed(int(seed))
     models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
-    cv2.grabCut(bgr, start, None, *models, 3, cv2.GC_INIT_WITH_MASK)
-    grown = ((start == cv2.GC_FGD) | (start == cv2.GC_PR_FGD)) & mine
+    bgr = cv2.cvtColor(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2BGR)
+    cv2.grabCut(bgr, small, None, *models, 3, cv2.GC_INIT_WITH_MASK)
+    found = ((small == cv2.GC_FGD) | (small == cv2.GC_PR_FGD)).astype(np.uint8)
+    grown = (cv2.resize(found, (width, height), interpolation=cv2.INTER_LINEAR) > 0) & mine
+    grown |= mask
     pieces, _ = ndi.label(grown)
     keep = np.unique(pieces[core & grown])
     return np.isin(pieces, keep[keep > 0])
