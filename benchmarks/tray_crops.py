@@ -4,8 +4,8 @@ images (a script, not a test).
 Each tray holds ``--specimens`` beetles of ``../shared/data/beetles-5part`` (East et al. 2026,
 doi 10.57967/hf/8716, CC BY 4.0; part masks from Imageomics BeetleFlow), drawn from the
 benchmark split of ``registration_real.py`` (every 4th image by name), each cut out by the
-union of its part masks (the waist closed, ``cut_out``) and placed as ``benchmarks/trays.py`` places them
-(``traitrack.trays.compose``: positions, angles, about a third touching a neighbour, a label,
+union of its part masks (the waist closed, ``cut_out``) and placed as ``benchmarks/trays.py``
+places them (``traitrack.trays.compose``: positions, angles, about a third touching a neighbour, a label,
 a scale bar and a pin line; the background cycles with the seed through white foam, cream
 card, grey and dark). The specimens keep their own pixel size (``--rescale``: scaled to the
 tray as in ``trays.py``) and their part masks travel with them through the same transforms.
@@ -23,8 +23,8 @@ with each ``--backgrounds`` value of ``split.crop_background`` (``tray``: the ph
 ``contrast``: a flat colour outside the grown mask), and with ``--true-split`` also cut by
 the true instances (what the crop loses apart from the split's errors). Angles stay within
 ``--max-angle`` of the photograph's own (15 degrees: a pinned drawer's specimens are near
-upright; the engine turns a target by quarter turns only, so at any angle it reads a beetle
-the wrong way round as often as not). Printed: per specimen the mIoU of each, then the means
+upright; the engine tries quarter turns of a target only, and ``--max-angle 180`` measures
+what any angle costs). Printed: per specimen the mIoU of each, then the means
 per background and over all.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tray_crops.py --seeds 100-103
