@@ -56,7 +56,7 @@ def run_split(trays: str | Path, tray: str, out_dir: str | Path, options: dict) 
         image,
         result.labels,
         boxes,
-        background=options.get("crop_background", "tray"),
+        background=options.get("crop_background", "contrast"),
     )
     write_table(out_dir / "samples.tsv", generated_rows(row, crops, boxes))
     summary = {
