@@ -1,7 +1,12 @@
 """A tray's crops: on the tray, or on a flat colour that contrasts with the specimen."""
 
+import sys
+from pathlib import Path
+
 import numpy as np
+import pytest
 from PIL import Image
+from scipy import ndimage as ndi
 
 from traitrack.trays.files import contrast_fill, crop_boxes, write_crops
 
@@ -40,3 +45,29 @@ def test_tray_background_keeps_the_photograph(tmp_path):
 def test_contrast_fill_is_light_for_dark_specimens_and_dark_for_pale_ones():
     assert contrast_fill(np.full((10, 3), 30, np.uint8)) == (235, 235, 235)
     assert contrast_fill(np.full((10, 3), 200, np.uint8)) == (20, 20, 20)
+
+
+# ---------------------------------------------------------------- the crops benchmark
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+DATA = BENCHMARKS.parent.parent / "shared" / "data" / "beetles-5part"
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is absent")
+def test_benchmark_beetles_lie_in_one_piece_with_their_parts():
+    """The benchmark cuts a beetle out with its open waist closed: one body, every part pixel
+    inside, the part labels unchanged."""
+    sys.path.insert(0, str(BENCHMARKS))
+    from tray_crops import cut_out, workflow_config
+
+    from traitrack.structures import StructureTable
+
+    structures = StructureTable.from_config(workflow_config())
+    thin = [s.label for s in structures if s.kind == "thin"]
+    for path in sorted((DATA / "images").glob("*.png"))[0:40:4]:
+        image, mask, labels = cut_out(path, structures)
+        assert image.shape[:2] == mask.shape == labels.shape
+        assert mask[labels > 0].all()
+        body = mask & ~np.isin(labels, thin)  # legs and antennae off
+        assert ndi.label(body)[1] == 1  # one body, not two halves
