@@ -58,6 +58,15 @@ def load_beetles(folder: Path = DATA) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def match_instances(found: np.ndarray, truth: np.ndarray) -> list[float]:
     """IoUs of the one-to-one matches (Hungarian on IoU) with IoU >= 0.5."""
+    return [iou for _, _, iou in _matches(found, truth)]
+
+
+def match_pairs(found: np.ndarray, truth: np.ndarray) -> list[tuple[int, int]]:
+    """(found label, truth label) of the one-to-one matches with IoU >= 0.5, by found label."""
+    return sorted((k, j) for k, j, _ in _matches(found, truth))
+
+
+def _matches(found: np.ndarray, truth: np.ndarray) -> list[tuple[int, int, float]]:
     n_found, n_truth = int(found.max()), int(truth.max())
     if not n_found or not n_truth:
         return []
@@ -69,7 +78,11 @@ def match_instances(found: np.ndarray, truth: np.ndarray) -> list[float]:
     area_truth = np.bincount(truth.ravel(), minlength=n_truth + 1)[1:]
     iou = joint / (area_found[:, None] + area_truth[None, :] - joint)
     rows, cols = linear_sum_assignment(-iou)
-    return [float(iou[r, c]) for r, c in zip(rows, cols, strict=True) if iou[r, c] >= 0.5]
+    return [
+        (int(r) + 1, int(c) + 1, float(iou[r, c]))
+        for r, c in zip(rows, cols, strict=True)
+        if iou[r, c] >= 0.5
+    ]
 
 
 def box_iou(a, b) -> float:
@@ -193,14 +206,14 @@ def split_one(path: str) -> None:
     Path("/proc/self/clear_refs").write_text("5")
     image = np.load(path)
     n_truth = int(np.load(Path(path).with_name("count.npy")))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = split_tray(image, n_expected=n_truth)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     rss = peak_rss_mib()  # before the scoring
     del image
     ious = match_instances(result.labels, np.load(Path(path).with_name("truth.npy")))
     print(
-        f"seconds {seconds:.1f}, peak RSS {rss:.0f} MiB (whole process with the photograph, "
+        f"seconds {seconds:.1f} (CPU {cpu:.1f}), peak RSS {rss:.0f} MiB (whole process with the photograph, "
         f"before scoring), found {result.n_found}/{n_truth}, matched {len(ious)}, "
         f"mean matched IoU {np.mean(ious) if ious else 0:.4f}, status {result.status}"
     )

@@ -148,3 +148,49 @@ def test_composed_tray_of_synthetic_specimens(background):
     assert result.n_found == len(composed.sources) == 6
     kinds = sorted(e.kind for e in result.excluded)
     assert "label" in kinds and "scale_bar" in kinds and "line" in kinds
+
+
+def test_a_low_contrast_specimen_is_taken_whole_by_grabcut():
+    """A dark body with a rim barely lighter than a dark, noisy tray: the colour threshold
+    leaves ragged rim pixels out, GrabCut (``low_contrast_share``) takes the whole body."""
+    rng = np.random.default_rng(0)
+    image = np.empty((1200, 1800, 3), np.float32)
+    image[:] = (48, 46, 52)
+    truth = np.zeros(image.shape[:2], np.uint8)
+    for number, (x, angle) in enumerate(((450, 0), (1300, 20)), start=1):
+        cv2.ellipse(image, (x, 600), (270, 135), angle, 0, 360, (68, 66, 74), -1)
+        cv2.ellipse(image, (x, 600), (160, 70), angle, 0, 360, (20, 18, 16), -1)
+        cv2.ellipse(truth, (x, 600), (270, 135), angle, 0, 360, number, -1)
+    image = np.clip(image + rng.normal(0, 5, image.shape), 0, 255).astype(np.uint8)
+
+    def iou(share):
+        labels = split_tray(image, options=SplitOptions(low_contrast_share=share)).labels
+        found = labels == labels[600, 450]
+        return (found & (truth == 1)).sum() / (found | (truth == 1)).sum()
+
+    threshold_only, with_grabcut = iou(1.0), iou(0.25)
+    assert threshold_only < 0.97
+    assert with_grabcut > 0.99
+
+
+def test_composed_part_labels_follow_their_specimens():
+    rng = np.random.default_rng(3)
+    parts = np.zeros((60, 30), np.uint8)
+    parts[:20] = 1  # head
+    parts[20:] = 2  # body
+    image = np.full((60, 30, 3), 30, np.uint8)
+    specimens = [(image, parts > 0)] * 3
+    plain = compose_tray(
+        specimens, shape=(300, 400), background="grey", rng=np.random.default_rng(3)
+    )
+    composed = compose_tray(
+        specimens, shape=(300, 400), background="grey", rng=rng, part_maps=[parts] * 3
+    )
+    assert np.array_equal(plain.instances, composed.instances)  # the same tray
+    assert np.array_equal(composed.parts > 0, composed.instances > 0)
+    for number in range(1, int(composed.instances.max()) + 1):
+        assert set(np.unique(composed.parts[composed.instances == number])) == {1, 2}
+    upright = compose_tray(specimens, shape=(300, 400), background="grey", rng=rng, max_angle=10.0)
+    for number in range(1, int(upright.instances.max()) + 1):
+        rows, cols = np.nonzero(upright.instances == number)
+        assert np.ptp(rows) > np.ptp(cols)  # still taller than wide within 10 degrees

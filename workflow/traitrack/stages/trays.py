@@ -50,7 +50,14 @@ def run_split(trays: str | Path, tray: str, out_dir: str | Path, options: dict) 
     boxes = tray_files.crop_boxes(result.labels, padding=options.get("crop_padding", 0.05))
     for stale in (out_dir / "crops").glob(f"{tray}_*.png"):  # a rerun by hand, fewer specimens
         stale.unlink()
-    crops = tray_files.write_crops(out_dir / "crops", tray, image, result.labels, boxes)
+    crops = tray_files.write_crops(
+        out_dir / "crops",
+        tray,
+        image,
+        result.labels,
+        boxes,
+        background=options.get("crop_background", "contrast"),
+    )
     write_table(out_dir / "samples.tsv", generated_rows(row, crops, boxes))
     summary = {
         "tray": tray,

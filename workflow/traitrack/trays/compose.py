@@ -37,6 +37,9 @@ class ComposedTray:
         (x0, y0, x1, y1) of the printed label and the scale bar.
     touching : int
         How many specimens were slid against a neighbour.
+    parts : numpy.ndarray or None
+        uint8 part labels of every placed specimen at the tray's size (0 background), where
+        ``part_maps`` were given: the specimens' part masks through the same transforms.
     """
 
     image: np.ndarray
@@ -45,6 +48,7 @@ class ComposedTray:
     label_box: tuple[int, int, int, int]
     scale_bar_box: tuple[int, int, int, int]
     touching: int
+    parts: np.ndarray | None = None
 
 
 def tray_background(shape, name: str, rng: np.random.Generator) -> np.ndarray:
@@ -63,8 +67,9 @@ def tray_background(shape, name: str, rng: np.random.Generator) -> np.ndarray:
     return np.clip(surface, 0, 255).astype(np.uint8)
 
 
-def _rotated(image: np.ndarray, mask: np.ndarray, angle: float, scale: float):
-    """The specimen and mask rotated by ``angle`` degrees and scaled, on a canvas that fits."""
+def _rotated(image: np.ndarray, mask: np.ndarray, angle: float, scale: float, parts=None):
+    """The specimen and mask (and part labels, if given) rotated by ``angle`` degrees and
+    scaled, on a canvas that fits."""
     height, width = mask.shape
     matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, scale)
     cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
@@ -75,7 +80,10 @@ def _rotated(image: np.ndarray, mask: np.ndarray, angle: float, scale: float):
     warped = cv2.warpAffine(mask.astype(np.uint8), matrix, (out_w, out_h), flags=cv2.INTER_NEAREST)
     rows, cols = np.nonzero(warped)
     box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
-    return rgb[box], warped[box] > 0
+    if parts is None:
+        return rgb[box], warped[box] > 0, None
+    labels = cv2.warpAffine(parts.astype(np.uint8), matrix, (out_w, out_h), flags=cv2.INTER_NEAREST)
+    return rgb[box], warped[box] > 0, labels[box]
 
 
 def _fits(occupied: np.ndarray, mask: np.ndarray, row: int, col: int) -> bool:
@@ -95,6 +103,8 @@ def compose_tray(
     fill: float = 0.3,
     gap: int | None = None,
     rescale: bool = True,
+    part_maps=None,
+    max_angle: float = 180.0,
 ) -> ComposedTray:
     """Compose one tray.
 
@@ -117,6 +127,12 @@ def compose_tray(
     rescale : bool
         Scale each specimen to the size ``fill`` asks for (0.85-1.15 of it); False keeps the
         specimens' own pixel size (one pixel size for the whole tray).
+    part_maps : sequence of numpy.ndarray, optional
+        Each specimen's part labels (the mask's shape, 0 background), placed with it into
+        ``ComposedTray.parts``; they draw nothing from ``rng``, so the tray is the same.
+    max_angle : float
+        Angles are drawn from (-max_angle, max_angle) degrees around upright (180: any angle;
+        a pinned drawer's specimens are upright within a few tens of degrees).
     """
     height, width = shape
     image = tray_background(shape, background, rng)
@@ -168,10 +184,15 @@ def compose_tray(
     occupied = np.zeros(shape, bool)
     occupied[:strip] = True
     instances = np.zeros(shape, np.uint16)
+    parts = np.zeros(shape, np.uint8) if part_maps is not None else None
     sources, touching, placed = [], 0, []
     for index, (rgb, mask) in enumerate(specimens):
         scale = side * rng.uniform(0.85, 1.15) / max(mask.shape) if rescale else 1.0
-        piece, piece_mask = _rotated(rgb, mask, float(rng.uniform(0, 360)), scale)
+        angle = float(rng.uniform(0, 360))
+        if max_angle < 180:
+            angle = (angle / 360 - 0.5) * 2 * max_angle
+        piece_parts = None if part_maps is None else part_maps[index]
+        piece, piece_mask, piece_parts = _rotated(rgb, mask, angle, scale, piece_parts)
         position = None
         if placed and rng.random() < touching_fraction:
             position = _slide_to_touch(occupied, piece_mask, placed, rng)
@@ -190,10 +211,12 @@ def compose_tray(
         window = (slice(row, row + piece_mask.shape[0]), slice(col, col + piece_mask.shape[1]))
         image[window][piece_mask] = piece[piece_mask]
         instances[window][piece_mask] = len(sources) + 1
+        if parts is not None:
+            parts[window][piece_mask] = piece_parts[piece_mask]
         occupied[window] |= piece_mask
         placed.append((row + piece_mask.shape[0] / 2, col + piece_mask.shape[1] / 2))
         sources.append(index)
-    return ComposedTray(image, instances, sources, label_box, bar_box, touching)
+    return ComposedTray(image, instances, sources, label_box, bar_box, touching, parts)
 
 
 def _slide_to_touch(occupied, mask, placed, rng):

@@ -6,7 +6,8 @@ the photograph only by the final 16-bit label map: background model and foregrou
 (``foreground``), lines out, labels and scale bars out (``objects``), the size prior,
 watershed splits and the expected count (``instances``), fragments back to their specimen,
 reading order by rows, then each instance's full-resolution mask from the colour distance
-inside its territory (the working instances grown by ``territory_px``).
+inside its territory (the working instances grown by ``territory_px``), by GrabCut where the
+specimen is too close to the tray in colour (``low_contrast_share``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class SplitOptions(SchemaOptions, section="split", label="split"):
     fragment_distance: float
     neck_ratio: float
     territory_px: int
+    low_contrast_share: float
 
     @classmethod
     def from_config(cls, section: dict | None) -> SplitOptions:
@@ -293,8 +295,52 @@ def refine_full_resolution(
         keep = np.unique(pieces[core & mask])
         mask = np.isin(pieces, keep[keep > 0])
         mask = morphology.remove_small_holes(mask, max_size=max(16, int(4 / scale**2)))
+        if core.any() and (distance[core] <= threshold).mean() > options.low_contrast_share:
+            mask = _grabcut_specimen(image[y0:y1, x0:x1], mask, core, mine, seed=index)
         labels[y0:y1, x0:x1][mask & mine] = index
     return labels
+
+
+def _grabcut_specimen(
+    rgb: np.ndarray,
+    mask: np.ndarray,
+    core: np.ndarray,
+    mine: np.ndarray,
+    *,
+    seed: int,
+    max_pixels: int = 250_000,
+) -> np.ndarray:
+    """A low-contrast specimen's mask by GrabCut (a dark beetle on a dark tray).
+
+    Where much of the working instance is within the threshold of the background, colour
+    distance alone loses the specimen's low-contrast parts; GrabCut's colour models of the
+    specimen and its surroundings, with its smoothness term, take them back. Outside the
+    territory is background, the thresholded mask's interior is specimen, the rest of the
+    working instance probably specimen; only the pieces that meet the working instance stay.
+    GrabCut runs on the window reduced to at most ``max_pixels`` (its time grows with the
+    pixels: a 24 MP tray's specimens are large) and its result, brought back to the window's
+    size, is added to the thresholded mask, which keeps the full resolution's thin parts.
+    """
+    start = np.full(mask.shape, cv2.GC_PR_BGD, np.uint8)
+    start[~mine] = cv2.GC_BGD
+    start[core | mask] = cv2.GC_PR_FGD
+    start[ndi.binary_erosion(mask, iterations=2)] = cv2.GC_FGD
+    height, width = mask.shape
+    factor = min(1.0, float(np.sqrt(max_pixels / (height * width))))
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    small = cv2.resize(start, size, interpolation=cv2.INTER_NEAREST)
+    if not (small == cv2.GC_BGD).any() or not (small == cv2.GC_FGD).any():
+        return mask
+    cv2.setRNGSeed(int(seed))
+    models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    bgr = cv2.cvtColor(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2BGR)
+    cv2.grabCut(bgr, small, None, *models, 3, cv2.GC_INIT_WITH_MASK)
+    found = ((small == cv2.GC_FGD) | (small == cv2.GC_PR_FGD)).astype(np.uint8)
+    grown = (cv2.resize(found, (width, height), interpolation=cv2.INTER_LINEAR) > 0) & mine
+    grown |= mask
+    pieces, _ = ndi.label(grown)
+    keep = np.unique(pieces[core & grown])
+    return np.isin(pieces, keep[keep > 0])
 
 
 def _local_distance(lab, background, model, options: SplitOptions, coordinates):
