@@ -28,6 +28,7 @@ from traitrack.io import read_label_png, write_label_png, write_table
 from traitrack.propagation import EngineSpec, SpecimenStore
 from traitrack.qc import evidence_of, round_trip
 from traitrack.samples import Specimen, read_sample_sheet, specimens, template_pool
+from traitrack.selftrain.bulk import STUDENT_ALONE
 from traitrack.selftrain.options import SelfTrainingOptions
 
 # the rows propagate writes, so that the tables of every round read alike
@@ -276,11 +277,16 @@ def run_predict_student(
     rows, round_trips = [], []
     chunks = shard_chunks(pseudovideo, shard)
     targets = [t for chunk in chunks for t in chunk.targets]
+    # a target without a teacher QC row (bulk: the teacher never saw it) goes back to its own
+    # nearest templates (rule select's)
+    nearest = {t: c.target_templates.get(t, c.templates) for c in chunks for t in c.targets}
     size, weight = options.student.size, options.student.teacher_weight
     for target in tqdm(targets, desc=f"student {species} {shard}", unit="target"):
         image = store.image(target)
+        # bulk: the teacher labelled only a sample; the student alone labels the rest
+        taught = not options.student.bulk or target in back_to
         teacher_map = None
-        if weight > 0:
+        if weight > 0 and taught:
             teacher_map = [read_label_png(Path(teacher_labels) / f"{target}.png")]
         (prediction,) = predict(
             network,
@@ -293,10 +299,13 @@ def run_predict_student(
             options.student.test_flips,
         )
         write_label_png(labels_dir / f"{target}.png", prediction.labels)
-        row = _prediction_row(prediction, name, engine.random_weights, structures)
+        row = _prediction_row(
+            prediction, name if taught else STUDENT_ALONE, engine.random_weights, structures
+        )
         row["templates"] = trained_on
         rows.append(row)
-        templates = [store.template(t) for t in back_to.get(target, fallback)]
+        own = nearest[target][: qc["max_templates"]] or fallback
+        templates = [store.template(t) for t in back_to.get(target, own)]
         round_trips += round_trip(
             engine,
             Frame(target, image),

@@ -1,0 +1,171 @@
+"""The student as the engine for a large species: bulk mode against the teacher on every target.
+
+``../shared/data/beetles-5part`` (or ``--set ants``) as one species: ``--templates`` images
+evenly spaced by name carry their hand-made masks, every other image is a target with its mask
+as ``gt_mask`` (scoring only; ``--limit`` keeps every k-th image so that at most that many
+remain). Two runs of the workflow, each in its own folder under ``--workdir`` with the schema's
+defaults and ``config/datasets/<set>.yaml``:
+
+* ``teacher``: the registration engine on every target (self-training off);
+* ``bulk``: ``self_training.student.bulk: true``: the teacher on a ``--sample`` of the targets
+  chosen by facility location on the descriptors (rule ``bulk_sample``), the student trained on
+  the templates and those labels, predicting every other target (``allow_gt_targets: true``:
+  every target here has a ``gt_mask``; the student learns from the teacher's labels, never
+  from it).
+
+Each run is ``snakemake --cores 1`` (``OMP_NUM_THREADS=1``), resumable (a finished run is
+only read). It prints each run's mIoU over every target (``evaluation.tsv``, the mean over
+targets and structures, as ``tables`` pools it), the core-seconds of every job (``cpu_time``
+of Snakemake's ``benchmark:`` files, per rule), and the projection to ``--project`` specimens
+from the measured per-target seconds of the rules that grow with the targets.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bulk_student.py --workdir /tmp/bulk --run teacher
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bulk_student.py --workdir /tmp/bulk --run bulk
+    .venv/bin/python benchmarks/bulk_student.py --workdir /tmp/bulk --report
+
+Data: beetles: NEON "Beetles as Sentinel Taxa" images (East et al. 2026, doi
+10.57967/hf/8716, CC BY 4.0), masks from Imageomics BeetleFlow; ants: AntWeb images
+(www.antweb.org, CC BY 4.0), masks by EPFL CS-433 "ml-project-2-kalamariunionen" with UNIL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+DATA = ROOT.parent / "shared" / "data"
+SETS = {"beetles": "beetles-5part", "ants": "ants-4part"}
+SPECIES = "bulk_species"
+
+
+def write_sheet(path: Path, dataset: str, templates: int, limit: int | None) -> tuple[int, int]:
+    """The set as one species: ``templates`` evenly spaced images with masks, the rest
+    targets with a ``gt_mask``. Returns (templates, targets)."""
+    images = sorted((DATA / dataset / "images").glob("*.png"))
+    if limit and len(images) > limit:
+        step = -(-len(images) // limit)
+        images = images[::step]
+    chosen = {round(i * len(images) / templates) for i in range(templates)}
+    rows = []
+    for index, image in enumerate(images):
+        mask = str(DATA / dataset / "masks" / image.name)
+        rows.append(
+            {
+                "specimen": f"s{image.stem}",  # a slug of digits alone reads back as a number
+                "species": SPECIES,
+                "image": str(image),
+                "mask": mask if index in chosen else "",
+                "gt_mask": "" if index in chosen else mask,
+            }
+        )
+    pd.DataFrame(rows).to_csv(path, sep="\t", index=False)
+    return len(chosen), len(rows) - len(chosen)
+
+
+def run_config(run: str, sheet: Path, sample: int) -> dict:
+    """The run's config layered over the defaults and the set's file."""
+    config = {"samples": str(sheet), "select": {"k": 5}, "order": {"chunk_length": 16}}
+    if run == "bulk":
+        config["self_training"] = {
+            "allow_gt_targets": True,
+            "student": {"enabled": True, "bulk": True, "bulk_sample": sample},
+        }
+    return config
+
+
+def snakemake(workdir: Path, dataset: str, config: dict, *targets: str) -> float:
+    (workdir / "setup.yaml").write_text(yaml.safe_dump(config))
+    command = [
+        str(SNAKEMAKE),
+        *targets,
+        "--cores",
+        "1",
+        "--snakefile",
+        str(ROOT / "workflow" / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(ROOT / "config" / "config.yaml"),
+        str(ROOT / "config" / "datasets" / f"{dataset}.yaml"),
+        str(workdir / "setup.yaml"),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "workflow")}
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if result.returncode:
+        sys.exit(f"snakemake failed in {workdir}:\n{result.stderr[-4000:]}")
+    return time.perf_counter() - start
+
+
+def evaluation_file(run: str) -> str:
+    stage = "student/" if run == "bulk" else ""
+    return f"results/{SPECIES}/{stage}evaluation.tsv"
+
+
+def mean_iou(path: Path) -> tuple[float, int]:
+    """The mean IoU over targets and structures, and the number of targets."""
+    table = pd.read_csv(path, sep="\t")
+    iou = [c for c in table.columns if c.startswith("iou_")]
+    return float(table[iou].mean(axis=1).mean()), len(table)
+
+
+def core_seconds(workdir: Path) -> pd.DataFrame:
+    """Every job's ``cpu_time`` and wall seconds, by rule, from the benchmark files."""
+    rows = []
+    for path in sorted((workdir / "results" / "benchmarks").rglob("*.tsv")):
+        rule = path.relative_to(workdir / "results" / "benchmarks").parts[0]
+        row = pd.read_csv(path, sep="\t").iloc[0]
+        rows.append(
+            {
+                "rule": rule,
+                "job": path.stem,
+                "cpu_s": float(row["cpu_time"]),
+                "wall_s": float(row["s"]),
+                "max_rss_mb": float(row["max_rss"]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--set", choices=sorted(SETS), default="beetles")
+    parser.add_argument("--templates", type=int, default=5)
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--sample", type=int, default=40)
+    parser.add_argument("--run", choices=["teacher", "bulk"], action="append", default=[])
+    parser.add_argument("--report", action="store_true")
+    parser.add_argument("--project", type=int, default=10_000)
+    args = parser.parse_args(argv)
+    dataset = SETS[args.set]
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    for run in args.run:
+        folder = args.workdir / run
+        folder.mkdir(exist_ok=True)
+        sheet = folder / "samples.tsv"
+        templates, targets = write_sheet(sheet, dataset, args.templates, args.limit)
+        config = run_config(run, sheet, args.sample)
+        seconds = snakemake(folder, dataset, config, evaluation_file(run))
+        print(f"{run}: {templates} templates, {targets} targets, wall {seconds:.0f} s")
+    if args.report:
+        report(args)
+
+
+def report(args: argparse.Namespace) -> None:
+    from bulk_report import print_report
+
+    print_report(args.workdir, SPECIES, evaluation_file, mean_iou, core_seconds, args.project)
+
+
+if __name__ == "__main__":
+    main()
