@@ -71,14 +71,18 @@ def write_sheet(path: Path, dataset: str, templates: int, limit: int | None) -> 
     return len(chosen), len(rows) - len(chosen)
 
 
-def run_config(run: str, sheet: Path, sample: int) -> dict:
+def run_config(run: str, sheet: Path, sample: int, steps: int | None) -> dict:
     """The run's config layered over the defaults and the set's file."""
     config = {"samples": str(sheet), "select": {"k": 5}, "order": {"chunk_length": 16}}
     if run == "bulk":
         config["self_training"] = {
             "allow_gt_targets": True,
-            "student": {"enabled": True, "bulk": True, "bulk_sample": sample},
+            "student": {"enabled": True, "bulk": True},
         }
+        if sample:
+            config["self_training"]["student"]["bulk_sample"] = sample
+        if steps:
+            config["self_training"]["student"]["steps"] = steps
     return config
 
 
@@ -142,7 +146,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", choices=sorted(SETS), default="beetles")
     parser.add_argument("--templates", type=int, default=5)
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--sample", type=int, default=40)
+    parser.add_argument("--sample", type=int, default=None, help="default: the schema's")
+    parser.add_argument("--steps", type=int, default=None, help="default: the schema's")
     parser.add_argument("--run", choices=["teacher", "bulk"], action="append", default=[])
     parser.add_argument("--report", action="store_true")
     parser.add_argument("--project", type=int, default=10_000)
@@ -154,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
         folder.mkdir(exist_ok=True)
         sheet = folder / "samples.tsv"
         templates, targets = write_sheet(sheet, dataset, args.templates, args.limit)
-        config = run_config(run, sheet, args.sample)
+        config = run_config(run, sheet, args.sample, args.steps)
         seconds = snakemake(folder, dataset, config, evaluation_file(run))
         print(f"{run}: {templates} templates, {targets} targets, wall {seconds:.0f} s")
     if args.report:
