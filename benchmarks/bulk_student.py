@@ -14,8 +14,8 @@ defaults and ``config/datasets/<set>.yaml``:
   from it).
 
 Each run is ``snakemake --cores 1`` (``OMP_NUM_THREADS=1``), resumable (a finished run is
-only read). It prints each run's mIoU over every target (``evaluation.tsv``, the mean over
-targets and structures, as ``tables`` pools it), the core-seconds of every job (``cpu_time``
+only read). It prints each run's mIoU over every target (the mean of ``evaluation.tsv``'s
+per-target ``miou``), the core-seconds of every job (``cpu_time``
 of Snakemake's ``benchmark:`` files, per rule), and the projection to ``--project`` specimens
 from the measured per-target seconds of the rules that grow with the targets.
 
@@ -116,10 +116,9 @@ def evaluation_file(run: str) -> str:
 
 
 def mean_iou(path: Path) -> tuple[float, int]:
-    """The mean IoU over targets and structures, and the number of targets."""
+    """The mean of the targets' mIoU, and the number of targets."""
     table = pd.read_csv(path, sep="\t")
-    iou = [c for c in table.columns if c.startswith("iou_")]
-    return float(table[iou].mean(axis=1).mean()), len(table)
+    return float(table["miou"].mean()), len(table)
 
 
 def core_seconds(workdir: Path) -> pd.DataFrame:
@@ -151,6 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run", choices=["teacher", "bulk"], action="append", default=[])
     parser.add_argument("--report", action="store_true")
     parser.add_argument("--project", type=int, default=10_000)
+    parser.add_argument("--project-sample", type=int, default=200)
     args = parser.parse_args(argv)
     dataset = SETS[args.set]
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -166,10 +166,82 @@ def main(argv: list[str] | None = None) -> None:
         report(args)
 
 
-def report(args: argparse.Namespace) -> None:
-    from bulk_report import print_report
+PREPARE = ("validate", "validate_ground_truth", "describe", "select", "order", "calibrate")
+"""Rules both runs share (they grow with the specimens, alike in both)."""
 
-    print_report(args.workdir, SPECIES, evaluation_file, mean_iou, core_seconds, args.project)
+
+def report(args: argparse.Namespace) -> None:
+    """mIoU and core-seconds of each finished run, and the projection to ``--project``."""
+    runs = {}
+    for run in ("teacher", "bulk"):
+        folder = args.workdir / run
+        evaluation = folder / evaluation_file(run)
+        if not evaluation.is_file():
+            print(f"{run}: not finished ({evaluation} absent)")
+            continue
+        miou, targets = mean_iou(evaluation)
+        table = pd.read_csv(evaluation, sep="\t")
+        parts = {c[4:]: table[c].mean() for c in table.columns if c.startswith("iou_")}
+        jobs = core_seconds(folder)
+        by_rule = jobs.groupby("rule")["cpu_s"].sum()
+        runs[run] = {"miou": miou, "targets": targets, "by_rule": by_rule, "jobs": jobs}
+        print(
+            f"{run}: mIoU {miou:.3f} over {targets} targets ("
+            + ", ".join(f"{k} {v:.3f}" for k, v in parts.items())
+            + f"); core-seconds {by_rule.sum():.0f} in all, "
+            + ", ".join(f"{rule} {seconds:.0f}" for rule, seconds in by_rule.items())
+            + f"; peak memory {jobs['max_rss_mb'].max():.0f} MB"
+        )
+        if run == "bulk":
+            predictions = pd.read_csv(
+                folder / f"results/{SPECIES}/student/predictions.tsv", sep="\t"
+            )
+            alone = predictions["engine"].eq("student")
+            scored = table.set_index("specimen")
+            fused = scored.index.isin(predictions.loc[~alone, "specimen"])
+            by_target = scored["miou"]
+            print(
+                f"  bulk: the student alone labelled {int(alone.sum())} targets "
+                f"(mIoU {by_target[~fused].mean():.3f}), the teacher's sample fused "
+                f"{int(fused.sum())} (mIoU {by_target[fused].mean():.3f})"
+            )
+    if set(runs) != {"teacher", "bulk"}:
+        return
+    teacher, bulk = runs["teacher"], runs["bulk"]
+    targets = teacher["targets"]
+    shared = sum(teacher["by_rule"].get(rule, 0.0) for rule in PREPARE)
+    teacher_cost = teacher["by_rule"].sum() - shared
+    bulk_cost = bulk["by_rule"].sum() - sum(bulk["by_rule"].get(r, 0.0) for r in PREPARE)
+    print(
+        f"compute after the shared preparation ({shared:.0f} core-s): teacher "
+        f"{teacher_cost:.0f}, bulk {bulk_cost:.0f} core-s ({bulk_cost / teacher_cost:.0%}); "
+        f"mIoU bulk - teacher {bulk['miou'] - teacher['miou']:+.3f}"
+    )
+    sample = len(
+        pd.read_csv(args.workdir / "bulk" / f"results/{SPECIES}/bulk/sample.tsv", sep="\t")
+    )
+    rules = bulk["by_rule"]
+    per_target_teacher = teacher["by_rule"][["propagate", "gather"]].sum() / targets
+    per_target_student = (
+        rules.get("predict_student", 0.0) + rules.get("gather_selftrain", 0.0)
+    ) / targets
+    training = rules.get("train_student", 0.0)
+    prepare = shared / (targets + args.templates)
+    n = args.project
+    projected_teacher = n * (prepare + per_target_teacher)
+    projected_bulk = (
+        n * (prepare + per_target_student) + training + args.project_sample * (per_target_teacher)
+    )
+    print(
+        f"per target: teacher {per_target_teacher:.1f} core-s (propagate + gather), student "
+        f"{per_target_student:.1f} (predict_student with its QC round trip + gather), "
+        f"preparation {prepare:.2f}; training {training:.0f} core-s once; sample {sample}"
+    )
+    print(
+        f"projected to {n} specimens (teacher sample {args.project_sample}): teacher "
+        f"{projected_teacher / 3600:.1f} core-h, bulk {projected_bulk / 3600:.1f} core-h "
+        f"({projected_bulk / projected_teacher:.0%})"
+    )
 
 
 if __name__ == "__main__":

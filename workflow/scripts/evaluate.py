@@ -19,4 +19,6 @@ run_evaluate(
     StructureTable.from_config(config),
     snakemake.params.engine,
     snakemake.output[0],
+    # bulk: the first round labelled only the teacher's sample
+    labelled_only=config["self_training"]["student"]["bulk"],
 )
