@@ -77,7 +77,7 @@ def project(tmp_path_factory):
 
     workdir = copy_project(tmp_path_factory.mktemp("bulk"), {"self_training": BULK})
     targets = [f"results/traits/{species}.csv" for species in SPECIES]
-    result = snakemake(workdir, "--cores", "2", *targets)
+    result = snakemake(workdir, "--cores", "1", *targets)
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir
 
