@@ -36,7 +36,7 @@ USER = validate_config(
             "keep_hand_made": 1,
             "allow_gt_targets": True,
             "pseudo_share": 0.4,
-            "student": {"enabled": True, "size": 96, "teacher_weight": 0.3},
+            "student": {"enabled": True, "size": 96, "teacher_weight": 0.3, "bulk_sample": 7},
         },
         "finetune": {"steps": 17},
     }
@@ -124,6 +124,7 @@ STAGES = {
         "run_predict_student",
         {"self_training": USER["self_training"], "qc": USER["qc"], "pool": "genus"},
     ),
+    "bulk_sample": ("bulk", "run_bulk_sample", {"size": 7}),
     "finetune": ("finetune", "run_finetune", {"finetune": USER["finetune"], "seed": 7}),
     "measure": ("measure", "run_measure", {}),
     "overlays": ("report", "run_overlays", {}),
@@ -146,7 +147,7 @@ def test_every_setting_a_stage_gets_is_the_users(rule, tmp_path, monkeypatch):
     )
     for name, value in expected.items():
         assert kwargs[name] == value, name
-    if rule not in ("select", "order", "plots", "describe"):
+    if rule not in ("select", "order", "plots", "describe", "bulk_sample"):
         assert args[0] == "my/samples.tsv"
         assert structures_of(args, kwargs) == [("head", 3), ("elytra", 9)]
     spec = kwargs.get("engine_spec")
@@ -186,6 +187,12 @@ def test_a_setting_reruns_the_rules_that_read_it_and_no_others():
     student = {**USER["self_training"]["student"], "size": 64}
     assert changed(self_training={"student": student}) == {"train_student", "predict_student"}
     assert changed(self_training={"keep_hand_made": 2}) == {"pseudo_round"}
+    student = {**USER["self_training"]["student"], "bulk_sample": 9}
+    assert changed(self_training={"student": student}) == {
+        "bulk_sample",
+        "train_student",
+        "predict_student",
+    }
 
 
 def test_every_rule_with_settings_is_listed():
