@@ -2,7 +2,7 @@
 
 The sample is a facility-location ranking's head (one pick per group of specimens before a
 second from any), the teacher's pseudo-video holds only it, and through Snakemake on the
-example (10 targets per species, a sample of 3, a tiny student): the teacher's jobs label only
+example's first species (10 targets, a sample of 3, a tiny student): the teacher's jobs label only
 the sample, the student labels every target, and ``predictions.tsv`` and the trait table say
 ``student`` for the targets the student alone labelled.
 """
@@ -50,7 +50,7 @@ def test_the_pseudovideo_is_cut_to_the_sample():
     assert kept[1].templates == ["a", "c"]  # the chunk's order, nearest first
 
 
-SPECIES = ("carabus_synth", "pterostichus_synth")
+SPECIES = ("carabus_synth",)  # one species keeps the run short; the other runs alike
 SAMPLE = 3
 BULK = {
     "rounds": 1,
@@ -77,7 +77,7 @@ def project(tmp_path_factory):
 
     workdir = copy_project(tmp_path_factory.mktemp("bulk"), {"self_training": BULK})
     targets = [f"results/traits/{species}.csv" for species in SPECIES]
-    result = snakemake(workdir, "--cores", "1", *targets)
+    result = snakemake(workdir, "--cores", "1", *targets, timeout=1800)
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir
 
