@@ -13,14 +13,19 @@ defaults and ``config/datasets/<set>.yaml``:
   every target here has a ``gt_mask``; the student learns from the teacher's labels, never
   from it).
 
-Each run is ``snakemake --cores 1`` (``OMP_NUM_THREADS=1``), resumable (a finished run is
+``--sample`` and ``--steps`` set ``bulk_sample`` and the student's ``steps`` (the schema's
+defaults without them). Each run is ``snakemake --cores 1`` (``OMP_NUM_THREADS=1``), resumable (a finished run is
 only read). It prints each run's mIoU over every target (the mean of ``evaluation.tsv``'s
 per-target ``miou``), the core-seconds of every job (``cpu_time``
 of Snakemake's ``benchmark:`` files, per rule), and the projection to ``--project`` specimens
-from the measured per-target seconds of the rules that grow with the targets.
+from the measured per-target seconds of the rules that grow with the targets: the teacher
+N x (preparation + propagate and gather per target); bulk N x (preparation + predict_student
+and its gather per target) + the training once + ``--project-sample`` x the teacher's per target.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bulk_student.py --workdir /tmp/bulk --run teacher
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bulk_student.py --workdir /tmp/bulk --run bulk
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bulk_student.py --workdir /tmp/bulk --run teacher \
+        --limit 68
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bulk_student.py --workdir /tmp/bulk --run bulk \
+        --limit 68 --sample 16 --steps 60
     .venv/bin/python benchmarks/bulk_student.py --workdir /tmp/bulk --report
 
 Data: beetles: NEON "Beetles as Sentinel Taxa" images (East et al. 2026, doi
