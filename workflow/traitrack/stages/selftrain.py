@@ -233,7 +233,11 @@ def run_predict_student(
         the teacher's engine name, which the student's tables carry as ``<teacher>+student``.
     teacher_labels : str or Path
         The teacher's label PNGs, fused with the student's softmax where
-        ``self_training.student.teacher_weight`` > 0 (read only then).
+        ``self_training.student.teacher_weight`` > 0 (read only then). With
+        ``self_training.student.bulk`` the teacher labelled only a sample (rule
+        ``bulk_sample``): every other target is the student's alone, engine ``student``
+        (:data:`~traitrack.selftrain.bulk.STUDENT_ALONE`), its QC round trip back to its own
+        nearest templates.
     pseudovideo : str or Path
         ``pseudovideo.json`` (rule ``order``): which targets the shard holds
         (:func:`~traitrack.stages.propagate.shard_chunks`).
