@@ -13,7 +13,9 @@ contains a benchmark target).
 For each target the 5 nearest pool images by the workflow's default descriptor are its
 templates (``--describe specimen``: HOG of the specimen's crop and silhouette,
 :func:`traitrack.describe.specimen_descriptor`; ``--describe hog``: HOG of a 64x64 letterboxed
-grey thumbnail of the whole photograph, as ``describe: method: hog``); the engine runs with the
+grey thumbnail of the whole photograph, as ``describe: method: hog``; ``--describe cnn``: the
+ImageNet EfficientNet-Lite0's pooled features of the specimen's crop, as ``method: cnn``,
+:mod:`traitrack.describe_cnn`); the engine runs with the
 nearest alone and with all 5 fused.  QC round trip: the 5-template prediction is used as the
 only template to segment the nearest template back, scored against that template's true
 labels; the Spearman correlation between this round-trip mIoU and the target's true mIoU says
@@ -109,6 +111,10 @@ def describe_paths(paths: list[Path], method: str, options: RegistrationOptions)
     images = [read_image(p) for p in paths]
     if method == "hog":
         return np.stack([hog_descriptor(image) for image in images])
+    if method == "cnn":
+        from traitrack.describe_cnn import cnn_descriptors
+
+        return cnn_descriptors(images, **silhouette_settings(options))
     return describe_specimens(images, **silhouette_settings(options))
 
 
@@ -332,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--describe",
-        choices=("specimen", "hog"),
+        choices=("specimen", "hog", "cnn"),
         default="specimen",
         help="descriptor that picks each target's templates (the workflow's describe.method)",
     )

@@ -1,7 +1,7 @@
 """The `traitrack` command runs each stage as the workflow's rule does.
 
-For every subcommand, with self-training (two rounds and the student) and SAM 2 fine-tuning
-on, the job the command forces is the job the workflow plans for that rule and species: the
+For every subcommand, with self-training (two rounds and the student, in bulk mode) and SAM 2
+fine-tuning on, the job the command forces is the job the workflow plans for that rule and species: the
 same inputs (the final stage's labels, the fine-tuned weights) and the same outputs. Both
 plans are Snakemake dry runs, so nothing heavy runs.
 """
@@ -24,7 +24,11 @@ ALL_ON = {
     "engine": "sam2",
     "sam2": {"checkpoint": "resources/checkpoints/sam2.1_hiera_tiny.pt", "model_size": "tiny"},
     "finetune": {"enabled": True, "allow_gt_targets": True},
-    "self_training": {"rounds": 2, "allow_gt_targets": True, "student": {"enabled": True}},
+    "self_training": {
+        "rounds": 2,
+        "allow_gt_targets": True,
+        "student": {"enabled": True, "bulk": True},
+    },
     "trays": "resources/example/trays.tsv",
 }
 

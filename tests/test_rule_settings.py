@@ -38,7 +38,7 @@ USER = validate_config(
             "keep_hand_made": 1,
             "allow_gt_targets": True,
             "pseudo_share": 0.4,
-            "student": {"enabled": True, "size": 96, "teacher_weight": 0.3},
+            "student": {"enabled": True, "size": 96, "teacher_weight": 0.3, "bulk_sample": 7},
         },
         "finetune": {"steps": 17},
         "limits": {"working_megapixels": 3},
@@ -130,6 +130,7 @@ STAGES = {
         "run_predict_student",
         {"self_training": USER["self_training"], "qc": USER["qc"]},
     ),
+    "bulk_sample": ("bulk", "run_bulk_sample", {"size": 7}),
     "finetune": ("finetune", "run_finetune", {"finetune": USER["finetune"], "seed": 7}),
     "measure": ("measure", "run_measure", {"colour_megapixels": 2}),
     "overlays": ("report", "run_overlays", {}),
@@ -202,6 +203,12 @@ def test_a_setting_reruns_the_rules_that_read_it_and_no_others():
     assert {
         rule for rule in STAGES if settings_digest(rule, colour) != settings_digest(rule, USER)
     } == {"measure"}
+    student = {**USER["self_training"]["student"], "bulk_sample": 9}
+    assert changed(self_training={"student": student}) == {
+        "bulk_sample",
+        "train_student",
+        "predict_student",
+    }
 
 
 def test_every_rule_with_settings_is_listed():

@@ -116,15 +116,39 @@ def shards(species):
     return shard_names(shard_count(targets, config["shard"]["size"]))
 
 
+@cache
+def teacher_shards(species):
+    """The shards of the teacher's rounds (`propagate`, `pseudo_round`): with
+    `self_training.student.bulk` its sample's targets over `shard.size`, else `shards`.
+    """
+    if not config["self_training"]["student"]["bulk"]:
+        return shards(species)
+    targets = sum(
+        1 for m in members(species) if m.species == species and not m.is_template
+    )
+    sample = min(targets, config["self_training"]["student"]["bulk_sample"])
+    return shard_names(shard_count(sample, config["shard"]["size"]))
+
+
+def teacher_pseudovideo(wildcards):
+    """The pseudo-video of the teacher's rounds: the species' own, or with
+    `self_training.student.bulk` the one `bulk_sample` cuts to its sample (bulk.smk)."""
+    if config["self_training"]["student"]["bulk"]:
+        return layout(wildcards.species).bulk("pseudovideo.json")
+    return layout(wildcards.species).pseudovideo
+
+
 def shard_files(name):
     """Input function of `gather` and `gather_selftrain`: one output (`labels`, `table`) of
     every shard of the species, in shard order: `propagate`'s, or with a `stage` wildcard
     that self-training stage's (`pseudo_round`'s, `predict_student`'s)."""
 
     def files(wildcards):
-        gathered = layout(wildcards.species).gathered(wildcards.get("stage", ""))
+        stage = wildcards.get("stage", "")
+        gathered = layout(wildcards.species).gathered(stage)
+        names = shards if stage == "student" else teacher_shards
         return [
-            getattr(gathered.shard(shard), name) for shard in shards(wildcards.species)
+            getattr(gathered.shard(shard), name) for shard in names(wildcards.species)
         ]
 
     return files

@@ -9,7 +9,7 @@
 
 rule propagate:
     input:
-        pseudovideo=SPECIES_FILES.pseudovideo,
+        pseudovideo=teacher_pseudovideo,
         masks=member_masks,
         checkpoint=sam2_checkpoint if ENGINE == "sam2" else [],
         finetuned=finetuned_weights,

@@ -15,7 +15,7 @@ rule pseudo_round:
         labels=SPECIES_FILES.gathered().labels,
         qc=SPECIES_FILES.gathered().qc,
         descriptors=SPECIES_FILES.descriptors,
-        pseudovideo=SPECIES_FILES.pseudovideo,
+        pseudovideo=teacher_pseudovideo,
         first_shard=SPECIES_FILES.gathered().shard("{shard}").table,
         masks=member_masks,
         checkpoint=sam2_checkpoint if ENGINE == "sam2" else [],

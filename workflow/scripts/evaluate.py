@@ -18,4 +18,6 @@ run_evaluate(
     labels_dir=snakemake.input.labels,
     engine=snakemake.params.engine,
     out=snakemake.output[0],
+    # bulk: the first round labelled only the teacher's sample
+    labelled_only=config["self_training"]["student"]["bulk"],
 )

@@ -71,6 +71,11 @@ STAGES = {
         "(student/shards/), then gathered (student/labels/, qc.tsv, COCO)",
         sharded_stage="student",
     ),
+    "bulk-sample": Stage(
+        "bulk_sample",
+        "self_training.student.bulk: the targets the teacher labels and its pseudo-video "
+        "(bulk/sample.tsv, bulk/pseudovideo.json)",
+    ),
     "annotate-next": Stage(
         "annotate_next", "rank unlabelled specimens by what annotating them would add"
     ),
@@ -130,6 +135,7 @@ def stage_targets(stage: str, species: str, shard: str | None = None) -> list[st
         "order": [layout.pseudovideo],
         "finetune": [layout.finetune(name) for name in ("weights.pt", "loss.tsv", "loss.png")],
         "train-student": [layout.student("weights.pt"), layout.student("losses.tsv")],
+        "bulk-sample": [layout.bulk("sample.tsv"), layout.bulk("pseudovideo.json")],
         "annotate-next": [layout.annotate_next],
         "calibrate": [layout.scale_table, layout.scale_overlays],
         "measure": [layout.traits_table, layout.traits_dir],

@@ -119,6 +119,11 @@ class SpeciesLayout:
         """``order``: the pseudo-video's chunks."""
         return f"{self.folder}/pseudovideo.json"
 
+    def bulk(self, name: str) -> str:
+        """``bulk_sample``'s files (``self_training.student.bulk``): ``sample.tsv``, the
+        targets the teacher labels, and ``pseudovideo.json``, the pseudo-video cut to them."""
+        return f"{self.folder}/bulk/{name}"
+
     def gathered(self, stage: str = "") -> Gathered:
         """The labels and tables of a stage: ``""`` the first round, else a folder of
         :data:`SELF_TRAINING_STAGES` (or the wildcard ``"{stage}"``)."""

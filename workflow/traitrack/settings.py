@@ -105,6 +105,8 @@ def rule_settings(rule: str, config: Mapping[str, Any]) -> dict:
         return {"self_training.student": self_training["student"], **pool} | (
             _engine(config) | _parts(config)
         )
+    if rule == "bulk_sample":
+        return {"self_training.student.bulk_sample": self_training["student"]["bulk_sample"]}
     if rule == "measure":
         return {"traits": config["traits"]} | _parts(config)
     if rule == "overlays":

@@ -51,6 +51,8 @@ class StudentOptions(
     init_weights: str
     teacher_weight: float
     test_flips: bool
+    bulk: bool
+    bulk_sample: int
 
     def total_epochs(self, images_per_epoch: int) -> int:
         """``epochs`` when set, else the fewest whole epochs that make ``steps`` steps.

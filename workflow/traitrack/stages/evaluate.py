@@ -15,6 +15,7 @@ def run_evaluate(
     labels_dir: str | Path,
     engine: str,
     out: str | Path,
+    labelled_only: bool = False,
 ) -> None:
     """Score every predicted target that has a ``gt_mask`` (templates are not scored).
 
@@ -28,11 +29,16 @@ def run_evaluate(
         The engine's name; it labels the rows, so that tables of several engines can be pooled.
     out : str or Path
         The evaluation table, one row per target (:func:`~traitrack.metrics.evaluation_table`).
+    labelled_only : bool
+        Score only the targets that have a label map (``self_training.student.bulk``: the
+        first round labels only the teacher's sample); otherwise a missing one is an error.
     """
     species, structures = context.species, context.structures
     rows = []
     for specimen in context.members:
         if specimen.gt_mask is None or specimen.is_template:
+            continue
+        if labelled_only and not (Path(labels_dir) / f"{specimen.specimen}.png").is_file():
             continue
         predicted = read_label_png(Path(labels_dir) / f"{specimen.specimen}.png")
         truth = read_mask(specimen.gt_mask, structures, specimen.image, predicted.shape)

@@ -75,7 +75,7 @@ def run_describe(
         larger photographs than its ``working_megapixels`` are read reduced (``hog`` and
         ``specimen``), one at a time.
     out : the ``descriptors.npz`` to write.
-    method : ``specimen``, ``hog`` or ``sam2`` (config ``describe.method``).
+    method : ``specimen``, ``hog``, ``cnn`` or ``sam2`` (config ``describe.method``).
     thumbnail_size : side of the HOG thumbnails (config ``describe.thumbnail_size``).
     seed : the config's seed (GrabCut's draws).
     registration, sam2 : the engines' config sections: ``specimen`` finds silhouettes with the
@@ -103,13 +103,17 @@ def run_describe(
             thumbnails.append(hog_descriptor(image, thumbnail_size))
         descriptors = np.concatenate(rows)
         (ranking,) = centre_descriptors(np.stack(thumbnails))
+    elif method == "cnn":
+        from traitrack.describe_cnn import cnn_descriptors
+
+        descriptors = cnn_descriptors(images, seed=seed, **silhouette_settings(registration))
     elif method == "sam2":
         from traitrack.engines import make_engine
 
         engine = make_engine("sam2", sam2, seed=seed)
         descriptors = engine.describe_images([read_image(m.image) for m in members])
     else:
-        raise ValueError(f"describe.method must be specimen, hog or sam2, got {method!r}")
+        raise ValueError(f"describe.method must be specimen, hog, cnn or sam2, got {method!r}")
     (descriptors,) = centre_descriptors(descriptors)
     save_descriptors(out, [m.specimen for m in members], descriptors, method, ranking)
 

@@ -27,6 +27,7 @@ from traitrack.io import read_label_png, write_label_png, write_table
 from traitrack.propagation import EngineSpec, RoundTripTask, round_trip_targets
 from traitrack.qc import evidence_of
 from traitrack.samples import Specimen
+from traitrack.selftrain.bulk import STUDENT_ALONE
 from traitrack.selftrain.options import SelfTrainingOptions
 from traitrack.species_context import SpeciesContext
 
@@ -219,7 +220,11 @@ def run_predict_student(
         the teacher's engine name, which the student's tables carry as ``<teacher>+student``.
     teacher_labels : str or Path
         The teacher's label PNGs, fused with the student's softmax where
-        ``self_training.student.teacher_weight`` > 0 (read only then).
+        ``self_training.student.teacher_weight`` > 0 (read only then). With
+        ``self_training.student.bulk`` the teacher labelled only a sample (rule
+        ``bulk_sample``): every other target is the student's alone, engine ``student``
+        (:data:`~traitrack.selftrain.bulk.STUDENT_ALONE`), its QC round trip back to its own
+        nearest templates.
     pseudovideo : str or Path
         ``pseudovideo.json`` (rule ``order``): which targets the shard holds
         (:func:`~traitrack.stages.propagate.shard_chunks`).
@@ -260,11 +265,16 @@ def run_predict_student(
     rows, tasks = [], []
     chunks = shard_chunks(pseudovideo, shard)
     targets = [t for chunk in chunks for t in chunk.targets]
+    # a target without a teacher QC row (bulk: the teacher never saw it) goes back to its own
+    # nearest templates (rule select's)
+    nearest = {t: c.target_templates.get(t, c.templates) for c in chunks for t in c.targets}
     size, weight = options.student.size, options.student.teacher_weight
     for target in tqdm(targets, desc=f"student {species} {shard}", unit="target"):
         image = store.image(target)
+        # bulk: the teacher labelled only a sample; the student alone labels the rest
+        taught = not options.student.bulk or target in back_to
         teacher_map = None
-        if weight > 0:
+        if weight > 0 and taught:
             teacher_map = [
                 resize_labels(
                     read_label_png(Path(teacher_labels) / f"{target}.png"), image.shape[:2]
@@ -285,10 +295,13 @@ def run_predict_student(
         if context.working_megapixels:  # back at the photograph's size
             full_size = resize_labels(full_size, photograph_shape(store.by_name[target].image))
         write_label_png(labels, full_size)
-        row = _prediction_row(prediction, name, engine.random_weights, structures)
+        row = _prediction_row(
+            prediction, name if taught else STUDENT_ALONE, engine.random_weights, structures
+        )
         row["templates"] = trained_on
         rows.append(row)
-        templates = tuple(back_to.get(target, fallback))
+        own = nearest[target][: qc["max_templates"]] or fallback
+        templates = tuple(back_to.get(target, own))
         tasks.append(RoundTripTask(target, str(labels), templates, evidence_of(prediction)))
     # the teacher's round trips, through the propagation driver (its worker processes too)
     trips = round_trip_targets(engine_spec, engine, context.everyone, tasks, structures)
