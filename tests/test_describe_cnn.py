@@ -46,6 +46,7 @@ def test_the_describe_stage_writes_cnn_descriptors_that_annotate_next_ranks_by(t
     from traitrack.config import load_config
     from traitrack.describe import centre_descriptors, load_ranking_descriptors
     from traitrack.describe_cnn import cnn_descriptors
+    from traitrack.species_context import SpeciesContext
     from traitrack.stages.prepare import run_describe, silhouette_settings
 
     rows = ["specimen\tspecies\timage\tmask"]
@@ -60,12 +61,10 @@ def test_the_describe_stage_writes_cnn_descriptors_that_annotate_next_ranks_by(t
     )
     config = load_config(tmp_path / "config.yaml")
     run_describe(
-        tmp_path / "samples.tsv",
-        "genus_species",
-        tmp_path / "d.npz",
+        SpeciesContext.from_config(config, "genus_species"),
+        out=tmp_path / "d.npz",
         method=config["describe"]["method"],
         thumbnail_size=64,
-        pool="species",
         seed=0,
         registration=config["registration"],
     )
