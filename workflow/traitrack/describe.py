@@ -11,7 +11,7 @@ deciding who looks alike.  A SAM 2 engine may supply pooled encoder features ins
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -129,11 +129,31 @@ def describe_specimens(
     numpy.ndarray
         (n_images, n_features) float32.
     """
+    silhouettes = specimen_silhouettes(
+        images,
+        working_size=working_size,
+        grabcut_iterations=grabcut_iterations,
+        foreground_detail=foreground_detail,
+        seed=seed,
+    )
+    return np.stack([specimen_descriptor(s.image, s.mask, size) for s in silhouettes])
+
+
+def specimen_silhouettes(
+    images: Iterable[np.ndarray],
+    *,
+    working_size: int,
+    grabcut_iterations: int,
+    foreground_detail: float,
+    seed: int,
+):
+    """Each image's working-size image and silhouette as the registration engine finds them
+    (:func:`traitrack.engines.registration.align.prepare_silhouette`), one image at a time:
+    what the ``specimen`` and ``cnn`` descriptors are cut to."""
     from traitrack.engines.registration.align import prepare_silhouette
 
-    rows = []
     for image in images:
-        silhouette = prepare_silhouette(
+        yield prepare_silhouette(
             image,
             working_size=working_size,
             sigma=0.0,
@@ -142,8 +162,6 @@ def describe_specimens(
             seed=seed,
             foreground_detail=foreground_detail,
         )
-        rows.append(specimen_descriptor(silhouette.image, silhouette.mask, size))
-    return np.stack(rows)
 
 
 def save_descriptors(

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 
-from traitrack.describe import specimen_crop
+from traitrack.describe import specimen_crop, specimen_silhouettes
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -65,7 +65,6 @@ def cnn_descriptors(
     """
     import torch
 
-    from traitrack.engines.registration.align import prepare_silhouette
     from traitrack.selftrain.efficientnet_lite import (
         VARIANTS,
         EfficientNetLite,
@@ -77,17 +76,15 @@ def cnn_descriptors(
     network.eval()
     side = VARIANTS[VARIANT][2]
     rows = []
+    silhouettes = specimen_silhouettes(
+        images,
+        working_size=working_size,
+        grabcut_iterations=grabcut_iterations,
+        foreground_detail=foreground_detail,
+        seed=seed,
+    )
     with torch.inference_mode():
-        for image in images:
-            silhouette = prepare_silhouette(
-                image,
-                working_size=working_size,
-                sigma=0.0,
-                body_radius=0,
-                grabcut_iterations=grabcut_iterations,
-                seed=seed,
-                foreground_detail=foreground_detail,
-            )
+        for silhouette in silhouettes:
             crop, _ = specimen_crop(silhouette.image, silhouette.mask)
             batch = torch.from_numpy(letterbox_normalised(crop, side))[None]
             row = network.pooled(batch)[0].numpy().astype(np.float32)
