@@ -11,7 +11,9 @@ Status (one per specimen):
 
 Confidence = OCR score x bar shape score (up to 1 at 0.3) x 0.45 without a unit x 0.4 for an
 unusual length x 0.9 when characters were repaired; 0 when two reads of the label (at two
-sizes of the text detector) give different lengths. A wrong value needs OCR to misread a digit
+sizes of the text detector) give different lengths. A label left below ``min_confidence`` that
+way is read again many ways (:mod:`traitrack.scalebar.vote`): when nearly all reads agree, the
+share giving its length replaces the OCR score. A wrong value needs OCR to misread a digit
 confidently into another usual length with its unit; the species check is what catches those.
 """
 
@@ -23,7 +25,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from traitrack.scalebar.detect import BarCandidate, find_bars
-from traitrack.scalebar.read import NOTHING, TextRead, read_label
+from traitrack.scalebar.read import NOTHING, TextRead, rapidocr_engine, read_label, text_region
+from traitrack.scalebar.vote import vote_read
 
 STATUSES = ("ok", "uncertain", "no_bar", "outlier")
 
@@ -57,7 +60,7 @@ class ScaleReading:
     status : str
         One of :data:`STATUSES`.
     note : str
-        Why the status is not ``ok``.
+        Why the status is not ``ok``; for a label settled by vote, how many reads gave it.
     """
 
     px_per_mm: float = math.nan
@@ -196,11 +199,30 @@ def _best_label(image, bars, min_confidence, engine, *, level=()):
         ):
             read = NOTHING
         confidence, note = _label_confidence(read, bar)
+        if confidence < min_confidence:  # unsure: read many ways, taken if nearly all agree
+            voted = _voted(image, bar, engine, level)
+            if voted is not None and voted[1] > confidence:
+                read, confidence, note = voted
         if best is None or confidence > best[2]:
             best = (bar, read, confidence, note)
         if confidence >= min_confidence:
             break
     return best
+
+
+def _voted(image, bar, engine, level):
+    """``(read, confidence, note)`` of the vote (:mod:`traitrack.scalebar.vote`), else None."""
+    if isinstance(engine, list | tuple):
+        engine = engine[0]
+    voted = vote_read(image, bar, text_region(bar, image.shape), engine or rapidocr_engine(1))
+    if voted is None:
+        return None
+    text, share, label, box, count, reads = voted
+    if any(0 < _gap(box, other) < _gap(box, bar) for other in level):
+        return None
+    read = TextRead(text, share, label, box)
+    confidence, note = _label_confidence(read, bar)
+    return read, confidence, ", ".join(filter(None, [f"read by vote: {count} of {reads}", note]))
 
 
 def _gap(box, bar: BarCandidate) -> float:
