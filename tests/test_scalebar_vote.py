@@ -74,3 +74,12 @@ def test_a_vote_never_takes_an_unusual_length():
     bar = find_bars(image)[0]
     unusual = itertools.repeat("15mm")
     assert vote_read(image, bar, text_region(bar, image.shape), engine_reading("", unusual)) is None
+
+
+def test_a_vote_under_the_confidence_asked_stays_uncertain_and_says_why():
+    image, _, _ = render(1.0, label="0.2 mm")
+    agreeing = itertools.repeat("0.2mm")
+    engines = [engine_reading("2mm", agreeing), engine_reading("0.2mm", agreeing)]
+    reading = read_scale(image, engine=engines, min_confidence=1.01)
+    assert reading.status == "uncertain"
+    assert reading.note == f"read by vote: {VARIANTS} of {VARIANTS}, low confidence"

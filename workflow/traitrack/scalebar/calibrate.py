@@ -235,8 +235,9 @@ def _gap(box, bar: BarCandidate) -> float:
 def _reading(bar, read, value_mm, confidence, min_confidence, note) -> ScaleReading:
     label = read.label
     status = "ok" if confidence >= min_confidence and math.isfinite(value_mm) else "uncertain"
-    if status == "uncertain" and not note:
-        note = "low confidence"
+    reasons = [part for part in note.split(", ") if part and not part.startswith("read by vote")]
+    if status == "uncertain" and not reasons:
+        note = ", ".join(filter(None, [note, "low confidence"]))
     ends = ("bar_left_x_px", "bar_right_x_px", "bar_y_px")
     if bar.orientation == "vertical":
         ends = ("bar_top_y_px", "bar_bottom_y_px", "bar_x_px")
