@@ -61,21 +61,27 @@ def vote_read(image: np.ndarray, bar: BarCandidate, region, engine):
     if crop.size == 0:
         return None
     stretched = cv2.normalize(crop, None, 0, 255, cv2.NORM_MINMAX)
-    reads = []
-    for grey in (crop, stretched):
+    variants = [
+        (grey, height, interpolation)
+        for grey in (crop, stretched)
+        for height in READ_HEIGHTS
+        for interpolation in INTERPOLATIONS
+    ]
+    with_unit, values = [], Counter()
+    for done, (grey, height, interpolation) in enumerate(variants):
+        if max(values.values(), default=0) + len(variants) - done < QUORUM * VARIANTS:
+            return None  # no length can reach the quorum any more
         rgb = np.ascontiguousarray(np.repeat(grey[..., None], 3, 2))
-        for height in READ_HEIGHTS:
-            scale = height / rgb.shape[0]
-            for interpolation in INTERPOLATIONS:
-                enlarged = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=interpolation)
-                results, _ = engine(enlarged, use_det=False, use_cls=False)
-                if results:
-                    text = str(results[0][0])
-                    reads.append((text, parse_label(text)))
-    with_unit = [(text, label) for text, label in reads if label is not None and label.unit_read]
+        scale = height / rgb.shape[0]
+        enlarged = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=interpolation)
+        results, _ = engine(enlarged, use_det=False, use_cls=False)
+        label = parse_label(str(results[0][0])) if results else None
+        if label is not None and label.unit_read:
+            with_unit.append((str(results[0][0]), label))
+            values[label.value_mm] += 1
     if not with_unit:
         return None
-    value, count = Counter(label.value_mm for _, label in with_unit).most_common(1)[0]
+    value, count = values.most_common(1)[0]
     if count < QUORUM * VARIANTS or count < AGREEMENT * len(with_unit):
         return None
     agreeing = [(text, label) for text, label in with_unit if label.value_mm == value]
