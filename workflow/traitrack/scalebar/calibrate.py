@@ -11,7 +11,9 @@ Status (one per specimen):
 
 Confidence = OCR score x bar shape score (up to 1 at 0.3) x 0.45 without a unit x 0.4 for an
 unusual length x 0.9 when characters were repaired; 0 when two reads of the label (at two
-sizes of the text detector) give different lengths. A wrong value needs OCR to misread a digit
+sizes of the text detector) give different lengths. A label left below ``min_confidence`` that
+way is read again many ways (:mod:`traitrack.scalebar.vote`): when nearly all reads agree, the
+share giving its length replaces the OCR score. A wrong value needs OCR to misread a digit
 confidently into another usual length with its unit; the species check is what catches those.
 """
 
@@ -23,7 +25,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from traitrack.scalebar.detect import BarCandidate, find_bars
-from traitrack.scalebar.read import NOTHING, TextRead, read_label
+from traitrack.scalebar.read import NOTHING, TextRead, rapidocr_engine, read_label, text_region
+from traitrack.scalebar.vote import vote_read
 
 STATUSES = ("ok", "uncertain", "no_bar", "outlier")
 
@@ -36,8 +39,14 @@ class ScaleReading:
     ----------
     px_per_mm : float
         Bar length / value (NaN without both).
-    bar_left_x_px, bar_right_x_px, bar_y_px, bar_length_px, bar_thickness_px : float
-        The bar's ends, row, length and thickness (NaN without a bar).
+    bar_left_x_px, bar_right_x_px, bar_y_px : float
+        A horizontal bar's ends and row (NaN without one).
+    bar_x_px, bar_top_y_px, bar_bottom_y_px : float
+        A vertical bar's column and ends (NaN without one).
+    bar_length_px, bar_thickness_px : float
+        The bar's length and thickness (NaN without a bar).
+    bar_orientation : str
+        ``horizontal`` or ``vertical`` ("" without a bar).
     bar_polarity : str
         ``dark`` or ``light`` ("" without a bar).
     text : str
@@ -51,7 +60,7 @@ class ScaleReading:
     status : str
         One of :data:`STATUSES`.
     note : str
-        Why the status is not ``ok``.
+        Why the status is not ``ok``; for a label settled by vote, how many reads gave it.
     """
 
     px_per_mm: float = math.nan
@@ -60,6 +69,10 @@ class ScaleReading:
     bar_y_px: float = math.nan
     bar_length_px: float = math.nan
     bar_thickness_px: float = math.nan
+    bar_x_px: float = math.nan
+    bar_top_y_px: float = math.nan
+    bar_bottom_y_px: float = math.nan
+    bar_orientation: str = ""
     bar_polarity: str = ""
     text: str = ""
     value: float = math.nan
@@ -109,6 +122,10 @@ def read_scale(
 ) -> ScaleReading:
     """Find the scale bar of an image and read its length.
 
+    Horizontal bars are read first; upright (vertical) ones only when no horizontal bar's
+    label reaches ``min_confidence``, and they replace it only when theirs does (or when there
+    is no horizontal bar).
+
     Parameters
     ----------
     image : np.ndarray
@@ -131,42 +148,105 @@ def read_scale(
     -------
     ScaleReading
     """
-    if within is None:
-        bars = find_bars(image)
-    else:  # the box also says how thick a bar to look for
-        x0, y0, x1, y1 = within
-        thickest = 1.5 * min(x1 - x0, y1 - y0) / min(image.shape[:2])
-        bars = find_bars(image, max_thickness_fraction=max(0.03, thickest))
-        bars = [b for b in bars if x0 <= (b.left + b.right) / 2 <= x1 and y0 <= b.row <= y1]
-    if not bars:
-        return ScaleReading(note="no bar-like stroke")
+    horizontal = _bars(image, within, "horizontal")
     if bar_mm is not None:
-        bar = bars[0]
-        confidence = min(1.0, bar.score / 0.3)
-        return _reading(bar, NOTHING, bar_mm, confidence, min_confidence, "")
-    best = None
-    for bar in bars[:candidates]:  # best bar first: the first confident label wins
-        read = read_label(image, bar, engine=engine)
-        confidence, note = _label_confidence(read, bar)
-        if best is None or confidence > best[2]:
-            best = (bar, read, confidence, note)
-        if confidence >= min_confidence:
-            break
+        bars = horizontal or _bars(image, within, "vertical")
+        if not bars:
+            return ScaleReading(note="no bar-like stroke")
+        confidence = min(1.0, bars[0].score / 0.3)
+        return _reading(bars[0], NOTHING, bar_mm, confidence, min_confidence, "")
+    best = _best_label(image, horizontal[:candidates], min_confidence, engine)
+    if best is None or best[2] < min_confidence:  # upright bars only where no level one reads
+        vertical = _best_label(
+            image,
+            _bars(image, within, "vertical")[:candidates],
+            min_confidence,
+            engine,
+            level=horizontal[:candidates],
+        )
+        if vertical is not None and (best is None or vertical[2] >= min_confidence):
+            best = vertical
+    if best is None:
+        return ScaleReading(note="no bar-like stroke")
     bar, read, confidence, note = best
     value_mm = read.label.value_mm if read.label is not None else math.nan
     return _reading(bar, read, value_mm, confidence, min_confidence, note)
 
 
+def _bars(image, within, orientation: str) -> list[BarCandidate]:
+    """:func:`find_bars` of one orientation, those centred in ``within`` when given."""
+    if within is None:
+        return find_bars(image, orientation=orientation)
+    # the box also says how thick a bar to look for
+    x0, y0, x1, y1 = within
+    thickest = 1.5 * min(x1 - x0, y1 - y0) / min(image.shape[:2])
+    bars = find_bars(image, max_thickness_fraction=max(0.03, thickest), orientation=orientation)
+    centres = [((b.box[0] + b.box[2]) / 2, (b.box[1] + b.box[3]) / 2) for b in bars]
+    return [b for b, (x, y) in zip(bars, centres, strict=True) if x0 <= x <= x1 and y0 <= y <= y1]
+
+
+def _best_label(image, bars, min_confidence, engine, *, level=()):
+    """``(bar, read, confidence, note)`` of the first of ``bars`` (best first) whose label
+    reaches ``min_confidence``, else of the most confident; None without bars. A label nearer
+    to one of the ``level`` (horizontal) bars than to its own is not taken: an upright stroke
+    (a pin, a leg) next to a level bar's label is no bar. A level "bar" overlapping the label
+    is a stroke of its text."""
+    best = None
+    for bar in bars:
+        read = read_label(image, bar, engine=engine)
+        if read.label is not None and any(
+            0 < _gap(read.box, other) < _gap(read.box, bar) for other in level
+        ):
+            read = NOTHING
+        confidence, note = _label_confidence(read, bar)
+        if confidence < min_confidence:  # unsure: read many ways, taken if nearly all agree
+            voted = _voted(image, bar, engine, level)
+            if voted is not None and voted[1] > confidence:
+                read, confidence, note = voted
+        if best is None or confidence > best[2]:
+            best = (bar, read, confidence, note)
+        if confidence >= min_confidence:
+            break
+    return best
+
+
+def _voted(image, bar, engine, level):
+    """``(read, confidence, note)`` of the vote (:mod:`traitrack.scalebar.vote`), else None."""
+    if isinstance(engine, list | tuple):
+        engine = engine[0]
+    voted = vote_read(image, bar, text_region(bar, image.shape), engine or rapidocr_engine(1))
+    if voted is None:
+        return None
+    text, share, label, box, count, reads = voted
+    if any(0 < _gap(box, other) < _gap(box, bar) for other in level):
+        return None
+    read = TextRead(text, share, label, box)
+    confidence, note = _label_confidence(read, bar)
+    return read, confidence, ", ".join(filter(None, [f"read by vote: {count} of {reads}", note]))
+
+
+def _gap(box, bar: BarCandidate) -> float:
+    """Gap between a text box and a bar (px), rows and columns outside each other."""
+    x0, y0, x1, y1 = box
+    left, top, right, bottom = bar.box
+    return float(np.hypot(max(0.0, x0 - right, left - x1), max(0.0, y0 - bottom, top - y1)))
+
+
 def _reading(bar, read, value_mm, confidence, min_confidence, note) -> ScaleReading:
     label = read.label
     status = "ok" if confidence >= min_confidence and math.isfinite(value_mm) else "uncertain"
-    if status == "uncertain" and not note:
-        note = "low confidence"
+    reasons = [part for part in note.split(", ") if part and not part.startswith("read by vote")]
+    if status == "uncertain" and not reasons:
+        note = ", ".join(filter(None, [note, "low confidence"]))
+    ends = ("bar_left_x_px", "bar_right_x_px", "bar_y_px")
+    if bar.orientation == "vertical":
+        ends = ("bar_top_y_px", "bar_bottom_y_px", "bar_x_px")
     return ScaleReading(
+        **dict(
+            zip(ends, (round(bar.left, 3), round(bar.right, 3), round(bar.row, 3)), strict=True)
+        ),
         px_per_mm=bar.length / value_mm if math.isfinite(value_mm) else math.nan,
-        bar_left_x_px=round(bar.left, 3),
-        bar_right_x_px=round(bar.right, 3),
-        bar_y_px=round(bar.row, 3),
+        bar_orientation=bar.orientation,
         bar_length_px=round(bar.length, 3),
         bar_thickness_px=round(bar.thickness, 3),
         bar_polarity=bar.polarity,

@@ -1,4 +1,4 @@
-"""Scale-bar candidates in a photograph: straight, thin, uniform horizontal strokes.
+"""Scale-bar candidates in a photograph: straight, thin, uniform strokes, horizontal or upright.
 
 A bar is thinner than the specimen's legs are long and darker (or lighter) than what lies just
 above and below it. A vertical closing (opening for light bars) with a line taller than any bar
@@ -10,12 +10,12 @@ edges of cards or backgrounds. A horizontal opening of that mask keeps straight 
 a leg is not). End points come from the top-hat profile along the bar's core rows: the
 half-contrast crossing at each end with linear interpolation, against the plateau next to that
 end (a bar crossing from a dark to a light background keeps both ends sharp); ticks at the ends
-count as part of the bar.
+count as part of the bar. An upright bar is found the same way on the transposed image.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -23,7 +23,11 @@ import numpy as np
 
 @dataclass(frozen=True)
 class BarCandidate:
-    """One horizontal bar found in an image.
+    """One bar found in an image.
+
+    Its position is given along and across the bar: for a ``vertical`` bar, ``row`` is its
+    centre column and ``left``/``right`` its top and bottom ends (it was found on the transposed
+    image); :attr:`box` is in image coordinates for either.
 
     Attributes
     ----------
@@ -41,6 +45,8 @@ class BarCandidate:
         1 minus the spread of its grey level relative to its contrast (1 = one colour).
     score : float
         Shape and evenness together, 0..1.
+    orientation : str
+        ``horizontal`` or ``vertical`` (upright).
     """
 
     polarity: str
@@ -51,6 +57,7 @@ class BarCandidate:
     contrast: float
     evenness: float
     score: float
+    orientation: str = "horizontal"
 
     @property
     def length(self) -> float:
@@ -59,13 +66,21 @@ class BarCandidate:
 
     @property
     def top(self) -> float:
-        """Its first row (px)."""
+        """Its first row (px; its first column when vertical)."""
         return self.row - self.thickness / 2
 
     @property
     def bottom(self) -> float:
-        """The row after its last (px)."""
+        """The row after its last (px; the column after its last when vertical)."""
         return self.row + self.thickness / 2
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """``(left, top, right, bottom)`` of the bar in image pixels, either orientation."""
+        across = (self.row - self.thickness / 2, self.row + self.thickness / 2)
+        if self.orientation == "vertical":
+            return across[0], self.left, across[1], self.right
+        return self.left, across[0], self.right, across[1]
 
 
 def to_grey(image: np.ndarray) -> np.ndarray:
@@ -87,8 +102,9 @@ def find_bars(
     max_thickness_fraction: float = 0.03,
     min_length_fraction: float = 0.05,
     keep: int = 6,
+    orientation: str = "horizontal",
 ) -> list[BarCandidate]:
-    """The likeliest horizontal scale bars of an image, best first.
+    """The likeliest scale bars of one orientation in an image, best first.
 
     Parameters
     ----------
@@ -99,9 +115,12 @@ def find_bars(
     max_thickness_fraction : float
         The thickest bar looked for, as a fraction of the image's shorter side (at least 4 px).
     min_length_fraction : float
-        The shortest bar looked for, as a fraction of the image's width (at least 12 px).
+        The shortest bar looked for, as a fraction of the image's side along the bar (at
+        least 12 px).
     keep : int
         How many candidates to return.
+    orientation : str
+        ``horizontal`` or ``vertical``: upright bars are looked for on the transposed image.
 
     Returns
     -------
@@ -109,6 +128,10 @@ def find_bars(
         Sorted by ``score``, highest first; empty when nothing bar-like is there.
     """
     grey = to_grey(image)
+    if orientation == "vertical":
+        grey = np.ascontiguousarray(grey.T)
+    elif orientation != "horizontal":
+        raise ValueError(f"orientation is horizontal or vertical, not {orientation!r}")
     height, width = grey.shape
     tall = _odd(max(9, 2 * max(4, max_thickness_fraction * min(height, width)) + 1))
     min_length = max(12, int(round(min_length_fraction * width)))
@@ -132,6 +155,8 @@ def find_bars(
                 candidates.append(
                     BarCandidate(polarity, *candidate[:-1], score=candidate[-1])
                 )  # fmt: skip
+    if orientation == "vertical":
+        candidates = [replace(c, orientation="vertical") for c in candidates]
     candidates.sort(key=lambda c: (-c.score, c.row, c.left))
     return _without_halos(candidates)[:keep]
 

@@ -64,8 +64,9 @@ def ink_lines(
         response = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, square) - grey
     else:
         response = grey - cv2.morphologyEx(grey, cv2.MORPH_OPEN, square)
-    bar_rows = slice(max(0, int(bar.top) - top), max(0, int(np.ceil(bar.bottom)) - top))
-    bar_cols = slice(max(0, int(bar.left) - left), max(0, int(np.ceil(bar.right)) - left))
+    bar_left, bar_top, bar_right, bar_bottom = bar.box
+    bar_rows = slice(max(0, int(bar_top) - top), max(0, int(np.ceil(bar_bottom)) - top))
+    bar_cols = slice(max(0, int(bar_left) - left), max(0, int(np.ceil(bar_right)) - left))
     on_bar = response[bar_rows, bar_cols]
     contrast = float(np.median(on_bar)) if on_bar.size else 0.0
     if contrast <= 0:
@@ -111,8 +112,9 @@ def _group(glyphs):
 
 def _gap(box, bar: BarCandidate) -> float:
     x0, y0, x1, y1 = box
-    dy = max(0.0, y0 - bar.bottom, bar.top - y1)
-    dx = max(0.0, x0 - bar.right, bar.left - x1)
+    left, top, right, bottom = bar.box
+    dy = max(0.0, y0 - bottom, top - y1)
+    dx = max(0.0, x0 - right, left - x1)
     return float(np.hypot(dx, dy))
 
 

@@ -36,10 +36,10 @@ def scale_overlay(image: np.ndarray, reading: ScaleReading, *, width: int = 480)
     """
     height_px, width_px = image.shape[:2]
     colour = STATUS_COLOURS.get(reading.status, (0, 0, 0))
-    if math.isfinite(reading.bar_length_px):
-        boxes = [
-            (reading.bar_left_x_px, reading.bar_y_px, reading.bar_right_x_px, reading.bar_y_px)
-        ]
+    ends = _ends(reading)
+    if ends is not None:
+        (ax, ay), (bx, by) = ends
+        boxes = [(ax, ay, bx, by)]
         if reading.text:
             boxes.append(reading.text_box)
         x0 = min(b[0] for b in boxes)
@@ -61,14 +61,15 @@ def scale_overlay(image: np.ndarray, reading: ScaleReading, *, width: int = 480)
     def at(x: float, y: float) -> tuple[float, float]:
         return (x - left) * scale, (y - top) * scale
 
-    if math.isfinite(reading.bar_length_px):
+    if ends is not None:
         half = max(4.0, reading.bar_thickness_px * scale)
-        for x in (reading.bar_left_x_px, reading.bar_right_x_px):
-            cx, cy = at(x, reading.bar_y_px)
-            draw.line([(cx, cy - 2 * half), (cx, cy + 2 * half)], fill=colour, width=2)
-        draw.line([at(reading.bar_left_x_px, reading.bar_y_px + reading.bar_thickness_px),
-                   at(reading.bar_right_x_px, reading.bar_y_px + reading.bar_thickness_px)],
-                  fill=colour, width=1)  # fmt: skip
+        upright = reading.bar_orientation == "vertical"
+        for x, y in ends:  # a tick across the bar at each end, a line along it beside it
+            cx, cy = at(x, y)
+            tick = [(cx - 2 * half, cy), (cx + 2 * half, cy)] if upright else None
+            draw.line(tick or [(cx, cy - 2 * half), (cx, cy + 2 * half)], fill=colour, width=2)
+        dx, dy = (reading.bar_thickness_px, 0) if upright else (0, reading.bar_thickness_px)
+        draw.line([at(x + dx, y + dy) for x, y in ends], fill=colour, width=1)
         if reading.text:
             bx0, by0, bx1, by1 = reading.text_box
             draw.rectangle([at(bx0, by0), at(bx1, by1)], outline=(0, 90, 255), width=2)
@@ -79,3 +80,14 @@ def scale_overlay(image: np.ndarray, reading: ScaleReading, *, width: int = 480)
     if reading.note:
         draw.text((4, crop.height + 18), reading.note, fill=(60, 60, 60))
     return np.asarray(canvas)
+
+
+def _ends(reading: ScaleReading):
+    """The bar's two ends ``((x, y), (x, y))`` in image pixels, None without a bar."""
+    if not math.isfinite(reading.bar_length_px):
+        return None
+    if reading.bar_orientation == "vertical":
+        x = reading.bar_x_px
+        return (x, reading.bar_top_y_px), (x, reading.bar_bottom_y_px)
+    y = reading.bar_y_px
+    return (reading.bar_left_x_px, y), (reading.bar_right_x_px, y)

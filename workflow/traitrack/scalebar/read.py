@@ -89,13 +89,21 @@ def rapidocr_engine(threads: int = 1, detector_side: int = 320):
 
 
 def text_region(bar: BarCandidate, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """``(left, top, right, bottom)`` of the box searched for the bar's label (pixels)."""
+    """``(left, top, right, bottom)`` of the box searched for the bar's label (pixels).
+
+    Half a bar and two thicknesses beyond its ends, and across it as far as 0.45 bar (a
+    vertical bar's label beside it is written across: as far as a bar)."""
     height, width = shape[:2]
+    x0, y0, x1, y1 = bar.box
+    along = 0.5 * bar.length + 2 * bar.thickness
     reach = max(5 * bar.thickness, 0.45 * bar.length, 8.0)
-    left = int(max(0, np.floor(bar.left - 0.5 * bar.length - 2 * bar.thickness)))
-    right = int(min(width, np.ceil(bar.right + 0.5 * bar.length + 2 * bar.thickness)))
-    top = int(max(0, np.floor(bar.top - reach)))
-    bottom = int(min(height, np.ceil(bar.bottom + reach)))
+    if bar.orientation == "vertical":
+        reach = max(reach, bar.length)
+        x0, y0, x1, y1 = x0 - reach, y0 - along, x1 + reach, y1 + along
+    else:
+        x0, y0, x1, y1 = x0 - along, y0 - reach, x1 + along, y1 + reach
+    left, top = int(max(0, np.floor(x0))), int(max(0, np.floor(y0)))
+    right, bottom = int(min(width, np.ceil(x1))), int(min(height, np.ceil(y1)))
     return left, top, right, bottom
 
 
@@ -242,6 +250,7 @@ def _lines(boxes) -> list[TextRead]:
 def _distance(box, bar: BarCandidate) -> float:
     """Gap between a text box and the bar (px), rows and columns outside each other."""
     x0, y0, x1, y1 = box
-    dy = max(0.0, y0 - bar.bottom, bar.top - y1)
-    dx = max(0.0, x0 - bar.right, bar.left - x1)
+    left, top, right, bottom = bar.box
+    dy = max(0.0, y0 - bottom, top - y1)
+    dx = max(0.0, x0 - right, left - x1)
     return float(np.hypot(dx, dy))

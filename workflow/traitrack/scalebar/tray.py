@@ -109,6 +109,9 @@ def shifted(reading: ScaleReading, dx: float, dy: float) -> ScaleReading:
         bar_left_x_px=reading.bar_left_x_px + dx,
         bar_right_x_px=reading.bar_right_x_px + dx,
         bar_y_px=reading.bar_y_px + dy,
+        bar_x_px=reading.bar_x_px + dx,
+        bar_top_y_px=reading.bar_top_y_px + dy,
+        bar_bottom_y_px=reading.bar_bottom_y_px + dy,
         text_box=text_box,
     )
 

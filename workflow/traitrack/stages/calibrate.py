@@ -32,7 +32,8 @@ BAR_METHODS = ("scalebar", "tray_scalebar")
 COLUMNS = [
     "specimen", "species", "px_per_mm", "method", "status", "confidence", "px_per_mm_bar",
     "bar_left_x_px", "bar_right_x_px", "bar_y_px", "bar_length_px", "bar_thickness_px",
-    "bar_polarity", "text", "value", "unit", "value_mm", "note",
+    "bar_x_px", "bar_top_y_px", "bar_bottom_y_px", "bar_orientation", "bar_polarity",
+    "text", "value", "unit", "value_mm", "note",
     "text_left_px", "text_top_px", "text_right_px", "text_bottom_px", "scale_image",
 ]  # fmt: skip
 
@@ -103,7 +104,8 @@ def run_calibrate(
             row |= {"method": "none", "status": "no_bar", "note": "scale_bar is off"}
         rows.append(row)
     table = pd.DataFrame(rows).reindex(columns=COLUMNS)
-    for column in ("method", "status", "bar_polarity", "text", "unit", "note", "scale_image"):
+    text_columns = ("method", "status", "bar_orientation", "bar_polarity", "text", "unit", "note")
+    for column in (*text_columns, "scale_image"):
         table[column] = table[column].astype(object).where(table[column].notna(), "")
     table["confidence"] = table.confidence.where(table.method.ne("sheet"), 1.0)
     table = _judge(table, options, flag_outliers)
