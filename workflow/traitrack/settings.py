@@ -123,7 +123,8 @@ def rule_settings(rule: str, config: Mapping[str, Any]) -> dict:
         return {"corrections": config["corrections"]} | _parts(config)
     if rule == "retrieve":
         engine = _engine(config) if config["retrieve"]["cycle"] else {}
-        return {"retrieve": config["retrieve"]} | engine | _parts(config)
+        limits = {"limits.working_megapixels": config["limits"]["working_megapixels"]}
+        return {"retrieve": config["retrieve"], **limits} | engine | _parts(config)
     if rule == "validate":
         limits = {"limits.max_megapixels": config["limits"]["max_megapixels"]}
         return {**pool, **limits} | _parts(config)
