@@ -25,6 +25,7 @@ from traitrack.io import read_image
 from traitrack.mask_fit import read_header
 
 JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe")
+MAJORITY_SAMPLES = 4  # per side of a reduced pixel, when a label map is reduced
 
 
 def working_shape(shape: tuple[int, int], max_megapixels: float) -> tuple[int, int]:
@@ -126,8 +127,17 @@ def resize_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def _majority_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Each pixel of the reduced map gets the label covering most of its area (ties: the
-    lower label), one label at a time so memory stays at a few maps of the reduced size."""
+    lower label), one label at a time so memory stays at a few maps of the reduced size.
+
+    The votes are counted on a grid of at most ``MAJORITY_SAMPLES`` x ``MAJORITY_SAMPLES``
+    centre-aligned samples per reduced pixel (all of the map's pixels when it is no larger),
+    so that OpenCV averages whole blocks: a 50-megapixel mask costs 0.1 s, not 1.3 s.
+    """
     height, width = shape
+    factor = max(1, min(MAJORITY_SAMPLES, labels.shape[0] // height, labels.shape[1] // width))
+    grid = (height * factor, width * factor)
+    if grid != labels.shape:
+        labels = cv2.resize(labels, grid[::-1], interpolation=cv2.INTER_NEAREST_EXACT)
     best_share = np.zeros(shape, np.uint8)
     reduced = np.zeros(shape, labels.dtype)
     present = np.flatnonzero(np.bincount(labels.ravel()))  # sorted: a tie keeps the lower
