@@ -12,7 +12,10 @@ in ``benchmarks/large_images.py``). Then the same traits measured the unbounded 
 reference: the full-size photograph for colour and every centre line skeletonised at full size
 (``CENTRELINE_THICKNESS_PX`` infinite). Printed: the largest relative difference of the size,
 shape and position traits (equal up to float rounding), of the centre lines, and the largest
-absolute difference of the colour means and medians (RGB 0-255, CIELab).
+absolute difference of the colour means and medians (RGB 0-255, CIELab). ``job_cpu_s`` adds
+what every ``measure`` job spends before its first specimen (a fresh interpreter importing the
+stage, measured once in a child process), and ``x_first`` is that job time over the first
+size's.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/measure_large.py [--sizes 1 12 24 50]
         [--colour-megapixels 2]
@@ -21,6 +24,9 @@ absolute difference of the colour means and medians (RGB 0-255, CIELab).
 from __future__ import annotations
 
 import argparse
+import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -87,6 +93,18 @@ def unbounded(image_path: Path, labels_path: Path, structures) -> pd.DataFrame:
         traits.CENTRELINE_THICKNESS_PX = saved
 
 
+def job_start_seconds() -> float:
+    """CPU seconds of a fresh interpreter importing the measure stage (a job's fixed cost)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(
+        [sys.executable, "-c", "import traitrack.stages.measure"],
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "workflow")},
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=float, nargs="+", default=[1, 12, 24, 50])
@@ -96,11 +114,16 @@ def main() -> None:
         raise SystemExit(f"{DATA} is absent")
     config = yaml.safe_load((ROOT / "config" / "datasets" / "beetles-5part.yaml").read_text())
     structures = StructureTable.from_config(config)
-    print(f"colour_megapixels {args.colour_megapixels:g}, three specimens per size")
+    start = job_start_seconds()
     print(
-        "size_MP  cpu_s  traced_peak_MB  shape_max_rel_diff  centreline_rel_diff_min..max  "
+        f"colour_megapixels {args.colour_megapixels:g}, three specimens per size; "
+        f"a job's start (interpreter and imports): {start:.2f} s CPU"
+    )
+    print(
+        "size_MP  cpu_s  job_cpu_s  x_first  traced_peak_MB  shape_max_rel_diff  centreline_rel_diff_min..max  "
         "rgb_mean/median_max_abs_diff  lab_mean/median_max_abs_diff"
     )
+    first_job = None
     for megapixels in args.sizes:
         seconds, peak, shape_diff, line_diff, colour_diff = 0.0, 0.0, 0.0, [], {}
         with tempfile.TemporaryDirectory() as folder:
@@ -124,8 +147,10 @@ def main() -> None:
                     columns = [c for c in COLOURS if c.startswith(group)]
                     change = (table[columns] - reference[columns]).abs().to_numpy()
                     colour_diff[group] = max(colour_diff.get(group, 0.0), float(np.nanmax(change)))
+        first_job = first_job or start + seconds
         print(
-            f"{megapixels:g}  {seconds:.2f}  {peak:.0f}  {shape_diff:.1e}  "
+            f"{megapixels:g}  {seconds:.2f}  {start + seconds:.2f}  "
+            f"{(start + seconds) / first_job:.1f}  {peak:.0f}  {shape_diff:.1e}  "
             f"{100 * min(line_diff):+.2f}%..{100 * max(line_diff):+.2f}%  "
             f"{colour_diff['rgb_mean']:.2f}/{colour_diff['rgb_median']:.2f}  "
             f"{colour_diff['lab_mean']:.2f}/{colour_diff['lab_median']:.2f}"

@@ -79,3 +79,23 @@ def test_reduced_propagate_writes_labels_at_the_photographs_size(tmp_path):
         )
         assert labels.shape == read_image(workdir / row.image).shape[:2]
         assert labels.any()
+
+
+def test_enlarged_labels_stay_centred_on_their_pixels():
+    """Pixel 5 of 10 covers 12.5-15 of 25: the pixels whose centres fall there, not 13-14."""
+    labels = np.zeros((10, 10), np.uint8)
+    labels[5, 5] = 2
+    rows, cols = np.nonzero(resize_labels(labels, (25, 25)))
+    assert set(rows) == {12, 13, 14} and set(cols) == {12, 13, 14}
+
+
+def test_reduced_labels_take_the_label_covering_most_of_each_pixel():
+    """A 2-px stripe in the lower two thirds of a 3-px block row is that reduced row's label;
+    one sample per block (its top row) would have lost it."""
+    labels = np.zeros((30, 30), np.uint8)
+    labels[10:12, :] = 4  # rows 10-11 of the block rows 9-11
+    labels[:, 0:1] = 1  # one column of three: background wins
+    reduced = resize_labels(labels, (10, 10))
+    assert (reduced[3, 1:] == 4).all()
+    assert set(np.unique(reduced[:, 0])) <= {0, 4}
+    assert reduced.dtype == labels.dtype

@@ -26,4 +26,5 @@ run_retrieve(
     cycle_engine=EngineSpec.from_config(config, threads=snakemake.threads)
     if options["cycle"]
     else None,
+    working_megapixels=config["limits"]["working_megapixels"],
 )

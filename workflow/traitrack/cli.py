@@ -365,6 +365,7 @@ def _run_retrieve(args: argparse.Namespace) -> int:
         cycle_engine=EngineSpec.from_config(config, threads=args.cores)
         if options["cycle"]
         else None,
+        working_megapixels=config["limits"]["working_megapixels"],
     )
     return 0
 

@@ -89,7 +89,12 @@ class PartProfile:
 
 
 def part_profile(
-    specimen: str, image: np.ndarray, mask: np.ndarray, px_per_mm: float | None = None
+    specimen: str,
+    image: np.ndarray,
+    mask: np.ndarray,
+    px_per_mm: float | None = None,
+    *,
+    pixel_area: float = 1.0,
 ) -> PartProfile:
     """Describe one part of one specimen (module docstring).
 
@@ -102,7 +107,11 @@ def part_profile(
     mask : numpy.ndarray
         (H, W) bool, the part.
     px_per_mm : float, optional
-        The pixel size; with it the size trait is in mm^2.
+        The photograph's pixel size; with it the size trait is in mm^2.
+    pixel_area : float
+        How many of the photograph's pixels one pixel of ``image`` stands for (a photograph
+        read reduced: :func:`traitrack.working_size.read_working_image`), so the size trait
+        stays in the photograph's px or in mm^2.
 
     Returns
     -------
@@ -118,7 +127,7 @@ def part_profile(
     if not mask.any():
         raise RetrievalError(f"{specimen}: the part is empty, so it has nothing to compare")
     props = measure.regionprops(mask.astype(np.uint8))[0]
-    area = float(props.area) / (px_per_mm**2 if px_per_mm else 1.0)
+    area = float(props.area) * pixel_area / (px_per_mm**2 if px_per_mm else 1.0)
     perimeter = max(float(props.perimeter), 1.0)
     lab = color.rgb2lab(image[mask][np.newaxis].astype(float) / 255.0)[0]
     traits = {

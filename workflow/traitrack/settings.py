@@ -79,9 +79,12 @@ def rule_settings(rule: str, config: Mapping[str, Any]) -> dict:
         return {"order": config["order"]}
     if rule == "finetune":
         sam2 = {k: v for k, v in config["sam2"].items() if k != "finetuned_weights"}
-        return {"finetune": config["finetune"], "sam2": sam2, "seed": config["seed"]} | _parts(
-            config
-        )
+        return {
+            "finetune": config["finetune"],
+            "sam2": sam2,
+            "seed": config["seed"],
+            "limits.working_megapixels": config["limits"]["working_megapixels"],
+        } | _parts(config)
     if rule == "propagate":
         return _engine(config) | _parts(config)
     if rule in ("gather", "gather_selftrain"):
@@ -99,6 +102,7 @@ def rule_settings(rule: str, config: Mapping[str, Any]) -> dict:
             "self_training.allow_gt_targets": self_training["allow_gt_targets"],
             "self_training.student": student_training_settings(self_training["student"]),
             "seed": config["seed"],
+            "limits.working_megapixels": config["limits"]["working_megapixels"],
             **pool,
         } | _parts(config)
     if rule == "predict_student":
@@ -119,7 +123,8 @@ def rule_settings(rule: str, config: Mapping[str, Any]) -> dict:
         return {"corrections": config["corrections"]} | _parts(config)
     if rule == "retrieve":
         engine = _engine(config) if config["retrieve"]["cycle"] else {}
-        return {"retrieve": config["retrieve"]} | engine | _parts(config)
+        limits = {"limits.working_megapixels": config["limits"]["working_megapixels"]}
+        return {"retrieve": config["retrieve"], **limits} | engine | _parts(config)
     if rule == "validate":
         limits = {"limits.max_megapixels": config["limits"]["max_megapixels"]}
         return {**pool, **limits} | _parts(config)

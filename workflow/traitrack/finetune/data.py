@@ -30,6 +30,7 @@ from traitrack.letterbox import (
 )
 from traitrack.samples import Specimen, TrainingSet, training_set  # noqa: F401  (re-exported)
 from traitrack.structures import StructureTable
+from traitrack.working_size import photograph_shape
 
 
 @dataclass(frozen=True)
@@ -153,8 +154,11 @@ def load_templates(
     """
     loaded = []
     for specimen in templates:
-        image = read_image(specimen.image)
-        labels = read_mask(specimen.mask, structures, specimen.image, image.shape[:2])
+        try:  # the photograph's size from its header: a 50 MP file need not be decoded
+            shape = photograph_shape(specimen.image)
+        except Exception:  # noqa: BLE001 - a file only tifffile reads: decode it for its size
+            shape = read_image(specimen.image).shape[:2]
+        labels = read_mask(specimen.mask, structures, specimen.image, shape)
         loaded.append(Template(specimen, structure_masks(labels, len(structures), size)))
     return loaded
 

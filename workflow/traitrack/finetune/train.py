@@ -50,10 +50,10 @@ from traitrack.finetune.data import (
     model_input,
 )
 from traitrack.finetune.weights import LoraOptions, encoder_is_frozen
-from traitrack.io import read_image
 from traitrack.samples import Specimen
 from traitrack.training_kit import cosine_rate, load_training, save_training
 from traitrack.training_kit import write_loss_plot as write_loss_plot_of
+from traitrack.working_size import read_working_image
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +123,12 @@ class FeatureSource:
         dtype: torch.dtype,
         in_memory: int = 16,
         storage_dtype=torch.float32,
+        working_megapixels: float = 0.0,
     ):
         self.model, self.device, self.dtype = model, device, dtype
+        # photographs read as propagate reads them (limits.working_megapixels), so the tuned
+        # weights see at training what they see when they predict
+        self.working_megapixels = working_megapixels
         self.frozen = encoder_is_frozen(model)
         self.pos = tuple(positional_encodings(model, device, dtype))  # the same for every image
         self.cache = FeatureCache(
@@ -165,7 +169,8 @@ class FeatureSource:
         return ImageFeatures(tuple(level.float() for level in levels))
 
     def _input(self, specimen: Specimen) -> torch.Tensor:
-        return model_input(read_image(specimen.image), self.model.image_size).to(self.device)
+        image = read_working_image(specimen.image, self.working_megapixels)
+        return model_input(image, self.model.image_size).to(self.device)
 
     def close(self) -> None:
         """Free the feature cache and its spill folder."""

@@ -71,6 +71,16 @@ def read_label_png(path: str | os.PathLike) -> np.ndarray:
                 f"label map {str(path)!r} has mode {image.mode}, not single-channel 8-bit; "
                 "user masks are read with `read_mask`, label maps come from `write_label_png`"
             )
+        if image.mode == "L":  # OpenCV's PNG decoder is about 1.5x Pillow's (50 MP: 0.16 s)
+            import cv2  # here: the table writers' light jobs need not load it
+
+            labels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            if (
+                labels is not None
+                and labels.dtype == np.uint8
+                and labels.shape == (image.height, image.width)
+            ):
+                return labels
         return np.array(image, dtype=np.uint8)
 
 

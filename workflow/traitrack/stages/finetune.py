@@ -73,11 +73,13 @@ def run_finetune(
         dtype,
         engine_options.features_in_memory,
         getattr(torch, engine_options.feature_dtype),
+        working_megapixels=context.working_megapixels,
     )
     state_path = Path(state_path) if state_path else Path(weights_out).with_name("state.pt")
     fingerprint = fingerprint_of(
         asdict(options),
         asdict(spec),
+        context.working_megapixels,
         structures.names,
         [(t.specimen, t.image, t.mask) for t in data.templates],
         [(t.specimen, file_key(t, spec.image_size)) for t in data.targets],

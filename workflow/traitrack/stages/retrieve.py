@@ -22,7 +22,6 @@ from traitrack.engines.base import Frame
 from traitrack.io import (
     InputError,
     atomic_output,
-    read_image,
     read_label_png,
     read_mask,
     read_pixel_size,
@@ -39,6 +38,7 @@ from traitrack.retrieval import (
 from traitrack.retrieval_cycle import cycle_iou
 from traitrack.samples import read_sample_sheet, specimens
 from traitrack.structures import StructureTable
+from traitrack.working_size import photograph_shape, read_working_image, resize_labels
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,7 @@ def run_retrieve(
     order: str = "similar",
     top: int = 12,
     cycle_engine: EngineSpec | None = None,
+    working_megapixels: float = 0.0,
 ) -> pd.DataFrame:
     """Rank a pool's parts by their likeness to the query's (module docstring).
 
@@ -131,6 +132,9 @@ def run_retrieve(
     cycle_engine : EngineSpec, optional
         With an engine (config ``retrieve.cycle``), a fourth score, ``cycle_iou``: the query's
         part carried to each candidate and back (:mod:`traitrack.retrieval_cycle`).
+    working_megapixels : float
+        ``limits.working_megapixels``: a larger photograph is read reduced, its label map
+        reduced with it (areas still in the photograph's px or mm^2); 0: full size.
 
     Returns
     -------
@@ -149,20 +153,24 @@ def run_retrieve(
         if query_specimen not in rows:
             raise InputError(f"retrieve: specimen {query_specimen!r} is not in {samples}")
         query_row = rows[query_specimen]
-        query = _profile(query_row, final_dirs[query_row.species], label)
-        query_species = query_row.species
-        query_frame = Frame(
-            query_specimen,
-            read_image(query_row.image),
-            read_label_png(
-                Path(final_dirs[query_row.species]) / "labels" / f"{query_specimen}.png"
-            ),
+        image, labels, pixel_area = _working_pair(
+            query_row.image,
+            Path(final_dirs[query_row.species]) / "labels" / f"{query_specimen}.png",
+            working_megapixels,
         )
+        query = _profile(query_row, image, labels, pixel_area, label)
+        query_species = query_row.species
+        query_frame = Frame(query_specimen, image, labels)
     elif query_image is not None and query_mask is not None:
-        image = read_image(query_image)
-        labels = read_mask(query_mask, structures, str(query_image), image.shape[:2])
+        image, labels, pixel_area = _working_pair(
+            query_image, None, working_megapixels, query_mask, structures
+        )
         query = part_profile(
-            Path(query_image).stem, image, labels == label, read_pixel_size(query_image)
+            Path(query_image).stem,
+            image,
+            labels == label,
+            read_pixel_size(query_image),
+            pixel_area=pixel_area,
         )
         query_species = None
         query_frame = Frame(query.specimen, image, labels)
@@ -176,7 +184,9 @@ def run_retrieve(
         if name == query_specimen:
             continue
         try:
-            candidates.append(_profile(row, final_dirs[row.species], label))
+            labels_path = Path(final_dirs[row.species]) / "labels" / f"{row.specimen}.png"
+            image, labels, pixel_area = _working_pair(row.image, labels_path, working_megapixels)
+            candidates.append(_profile(row, image, labels, pixel_area, label))
         except RetrievalError:
             empty.append(name)
             continue
@@ -187,7 +197,13 @@ def run_retrieve(
     if cycle_engine is not None:
         engine = cycle_engine.build()
         scores["cycle_iou"] = [
-            cycle_iou(engine, structures, query_frame, Frame(n, read_image(rows[n].image)), label)
+            cycle_iou(
+                engine,
+                structures,
+                query_frame,
+                Frame(n, read_working_image(rows[n].image, working_megapixels)),
+                label,
+            )
             for n in tqdm(scores["specimen"], desc="retrieve: cycles")
         ]
     table = combine_by_rank(scores, order)
@@ -254,11 +270,26 @@ def write_contact_sheet(
         figure.savefig(temporary, dpi=90, format="png")
 
 
-def _profile(row, folder: str | Path, label: int) -> PartProfile:
-    image = read_image(row.image)
-    labels = read_label_png(Path(folder) / "labels" / f"{row.specimen}.png")
+def _working_pair(
+    image_path, labels_path, working_megapixels: float, mask_path=None, structures=None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """A photograph at the working size, its label map (a label PNG, or a user's mask read
+    with ``structures``) reduced to it, and how many photograph pixels one of its pixels is."""
+    image = read_working_image(image_path, working_megapixels)
+    if mask_path is not None:
+        shape = photograph_shape(image_path) if working_megapixels else image.shape[:2]
+        labels = read_mask(mask_path, structures, str(image_path), shape)
+    else:
+        labels = read_label_png(labels_path)
+    if not working_megapixels or labels.shape == image.shape[:2]:
+        return image, labels, 1.0
+    pixel_area = labels.size / image[..., 0].size
+    return image, resize_labels(labels, image.shape[:2]), pixel_area
+
+
+def _profile(row, image, labels, pixel_area: float, label: int) -> PartProfile:
     px_per_mm = row.px_per_mm or read_pixel_size(row.image)
-    return part_profile(row.specimen, image, labels == label, px_per_mm)
+    return part_profile(row.specimen, image, labels == label, px_per_mm, pixel_area=pixel_area)
 
 
 def _qc(final_dirs: Mapping[str, str | Path], species: Sequence[str]) -> dict[str, dict]:

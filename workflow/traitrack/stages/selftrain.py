@@ -123,7 +123,9 @@ def run_train_student(
         torch.set_num_threads(int(threads))
     options = SelfTrainingOptions.from_config(self_training)
     student = options.student
-    store = context.store(reduced=False)
+    # photographs at limits.working_megapixels, as the student's predictions read them; each
+    # pseudo-label (written at the photograph's size) reduced to its photograph's working size
+    store = context.store()
     ranks = _qc_ranks(qc_table)
     confidence = _confidences(predictions, structures)
     frames = [store.template(t.specimen) for t in context.templates]
@@ -131,8 +133,10 @@ def run_train_student(
     pseudo_labels = [
         Labelled(
             member.specimen,
-            store.image(member.specimen),
-            read_label_png(Path(labels_dir) / f"{member.specimen}.png"),
+            image := store.image(member.specimen),
+            resize_labels(
+                read_label_png(Path(labels_dir) / f"{member.specimen}.png"), image.shape[:2]
+            ),
             ranks[member.specimen],
             confidence.get(member.specimen),
         )
