@@ -10,11 +10,12 @@ at 40 degrees or head down is registered as it lies and loses most of its parts.
 ``split.crop_rotation: upright`` each crop is therefore cut turned so that the specimen's
 long axis is vertical and its head end up.
 
-The long axis is the principal axis (image moments) of the specimen's body: its mask opened
-by a disk of half its largest inscribed radius, which takes off legs and antennae that would
-swing the axis. The head end is the end the body's centroid lies away from: the abdomen
-(elytra, gaster) carries the mass, so the centroid sits behind the middle of the body's
-extent (right for 97% of the pool beetles of ``benchmarks/tray_crops.py``, 95% of its target
+The long axis is the principal axis (image moments) of the specimen's body: its mask with
+its holes filled (the head of a pin through an elytron, which the split leaves out of the
+mask, would move the centroid forward) and opened by a disk of half its largest inscribed
+radius, which takes off legs and antennae that would swing the axis. The head end is the end
+the body's centroid lies away from: the abdomen (elytra, gaster) carries the mass, so the
+centroid sits behind the middle of the body's extent (right for 97% of the pool beetles of ``benchmarks/tray_crops.py``, 95% of its target
 beetles; ``tests/test_trays_upright.py`` checks it on the shared data).
 
 A :class:`CropFrame` is the crop's affine map from tray pixels (x right, y down) to crop
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy import ndimage as ndi
 
 ROTATIONS = ("none", "upright")
 
@@ -123,9 +125,10 @@ def crop_to_tray(x, y, *, angle_deg: float, origin: tuple[float, float]):
 
 
 def body(mask: np.ndarray) -> np.ndarray:
-    """The specimen's body: ``mask`` opened by a disk of half its largest inscribed radius
-    (legs and antennae off), its largest piece; ``mask`` itself if nothing is left."""
-    mask = mask.astype(np.uint8)
+    """The specimen's body: ``mask`` with its holes filled (a pin's head on an elytron) and
+    opened by a disk of half its largest inscribed radius (legs and antennae off), its
+    largest piece; the filled mask itself if nothing is left."""
+    mask = ndi.binary_fill_holes(mask).astype(np.uint8)
     radius = int(round(0.5 * float(cv2.distanceTransform(mask, cv2.DIST_L2, 5).max())))
     if radius < 1:
         return mask > 0
