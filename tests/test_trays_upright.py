@@ -44,6 +44,18 @@ def test_a_specimen_at_any_angle_stands_upright_head_up(heading):
     assert abs(int(crop.sum()) - int((labels == 1).sum())) < 0.01 * (labels == 1).sum()
 
 
+@pytest.mark.parametrize("heading", [-100.0, 70.0, 120.0])
+def test_vertical_turns_the_least_and_keeps_the_upper_end_up(heading):
+    labels, head = beetle(heading)
+    (frame,) = crop_frames(labels, padding=0.05, rotation_mode="vertical")
+    expected = (90.0 - heading + 90.0) % 180.0 - 90.0
+    assert abs(frame.angle_deg - expected) < 2.0 and abs(frame.angle_deg) <= 90.0
+    crop = frame.cut(labels, nearest=True) == 1
+    assert long_axis_from_vertical(crop) < 2.0
+    head_y = (frame.matrix @ [*head, 1.0])[1]
+    assert (head_y < crop.shape[0] / 2) == (head[1] < 210)  # the head stays on its side
+
+
 def test_crop_positions_map_back_to_the_tray():
     labels, _ = beetle(40.0)
     (frame,) = crop_frames(labels, padding=0.05, rotation_mode="upright")

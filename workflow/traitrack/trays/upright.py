@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
-ROTATIONS = ("none", "upright")
+ROTATIONS = ("none", "upright", "vertical")
 CENTRED = 0.005  # body centroids nearer their middle than this share of the length
 
 
@@ -150,9 +150,14 @@ def body(mask: np.ndarray) -> np.ndarray:
     return ndi.binary_fill_holes(pieces == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA])))
 
 
-def upright_angle(mask: np.ndarray) -> float:
+def upright_angle(mask: np.ndarray, *, head_up: bool = True) -> float:
     """The counter-clockwise turn (degrees, in (-180, 180]) that stands the specimen of
-    ``mask`` on its long axis with its head end up (see the module's notes)."""
+    ``mask`` on its long axis with its head end up (see the module's notes).
+
+    With ``head_up=False`` the smallest turn that stands it on its long axis (in
+    (-90, 90]): the end that was nearer the top stays up, for trays whose specimens all lie
+    head up and only off the vertical.
+    """
     trunk = body(mask)
     moments = cv2.moments(trunk.astype(np.uint8), True)
     if moments["m00"] == 0:
@@ -163,7 +168,9 @@ def upright_angle(mask: np.ndarray) -> float:
     rows, cols = np.nonzero(trunk)
     along = np.stack([cols, rows], 1) @ direction
     offset = (along.mean() - 0.5 * (along.min() + along.max())) / max(np.ptp(along), 1.0)
-    if abs(offset) < CENTRED:
+    if not head_up:
+        offset = float(direction[1])  # the end with the smaller y (nearer the top) up
+    elif abs(offset) < CENTRED:
         # the body's centroid too near its middle to tell: the legs and antennae decide, the
         # whole mask's longer tail along the axis being the head end's (antennae reach forward)
         rows, cols = np.nonzero(mask)
@@ -179,8 +186,10 @@ def upright_angle(mask: np.ndarray) -> float:
 def crop_frames(labels: np.ndarray, *, padding: float, rotation_mode: str) -> list[CropFrame]:
     """Each specimen's crop frame, padded by ``padding`` of its larger side.
 
-    ``rotation_mode``: ``none`` (the specimen's box in the tray, clipped to the tray) or
-    ``upright`` (turned by :func:`upright_angle`; the crop may reach past the tray's edge).
+    ``rotation_mode``: ``none`` (the specimen's box in the tray, clipped to the tray),
+    ``upright`` (turned by :func:`upright_angle`, head end up by the body's shape) or
+    ``vertical`` (the smallest turn that makes the long axis vertical); a turned crop may
+    reach past the tray's edge.
     """
     if rotation_mode not in ROTATIONS:
         raise ValueError(f"crop rotation {rotation_mode!r} is not one of {ROTATIONS}")
@@ -192,10 +201,10 @@ def crop_frames(labels: np.ndarray, *, padding: float, rotation_mode: str) -> li
             frames.append(CropFrame(0.0, (0.0, 0.0), (0, 0), (0, 0, 0, 0)))
             continue
         angle = 0.0
-        if rotation_mode == "upright":
+        if rotation_mode != "none":
             top, left = rows.min(), cols.min()
             window = labels[top : rows.max() + 1, left : cols.max() + 1] == k
-            angle = upright_angle(window)
+            angle = upright_angle(window, head_up=rotation_mode == "upright")
         if angle == 0.0:
             pad = round(padding * max(np.ptp(rows) + 1, np.ptp(cols) + 1))
             x0, y0 = max(0, int(cols.min()) - pad), max(0, int(rows.min()) - pad)
