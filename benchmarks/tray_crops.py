@@ -18,7 +18,10 @@ propagate step (``traitrack.propagation``: the registration engine with the beet
 ``config/datasets/beetles-5part.yaml`` over the schema's defaults, the template pieces rule,
 labels back at the photograph's size): as its crop and as its own single-specimen
 photograph, both with the same templates, the ``select.k`` nearest images of the pool by the
-workflow's specimen descriptor of the single photograph. Each specimen's crop is written
+workflow's specimen descriptor of the single photograph (with ``--own-templates`` each crop
+gets the nearest to its own descriptor instead, as the workflow's ``select`` gives them: the
+descriptor sees the pose, so a crop turned away from its photograph's pose gets templates in
+its own). Each specimen's crop is written
 with each ``--backgrounds`` value of ``split.crop_background`` (``tray``: the photograph;
 ``contrast``: a flat colour outside the grown mask) and each ``--rotations`` value of
 ``split.crop_rotation`` (``upright``: turned to stand on its long axis, head end up;
@@ -140,11 +143,13 @@ def run(args) -> None:
             chosen, composed, background = make_tray(targets, structures, seed, args)
             crops = tray_crops(composed, config, Path(tmp), seed, kinds)
             singles = [chosen[source] for source in composed.sources]
+            described = singles + ([p for p, _ in crops.values()] if args.own_templates else [])
             descriptors = centre_descriptors(
-                describe_specimens([read_image(p) for p in singles], **settings), pool_descriptors
+                describe_specimens([read_image(p) for p in described], **settings),
+                pool_descriptors,
             )
             table = nearest_templates(
-                [p.stem for p in singles],
+                [p.stem for p in described],
                 descriptors[0],
                 [p.stem for p in pool],
                 descriptors[1],
@@ -166,7 +171,8 @@ def run(args) -> None:
                         cases[kind] = (path.stem, truth)
                 scores = {}
                 for kind, (name, truth) in cases.items():
-                    labels = predict(engine, store, structures, name, own)
+                    chosen_templates = tuple(templates[name]) if args.own_templates else own
+                    labels = predict(engine, store, structures, name, chosen_templates)
                     scores[kind] = mean_iou(class_iou(labels, truth, structures.labels))
                     if args.pictures:
                         picture(args.pictures, name, store, labels, truth, structures)
@@ -304,6 +310,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--rotations", default="upright,none", help="crop_rotation values to compare"
+    )
+    parser.add_argument(
+        "--own-templates",
+        action="store_true",
+        help="each crop's templates chosen by its own descriptor, as the workflow does",
     )
     parser.add_argument("--true-split", action="store_true", help="crops of the true instances too")
     parser.add_argument("--pictures", help="a folder for each prediction beside its truth")
