@@ -96,6 +96,13 @@ def test_a_turned_crop_reaching_past_the_tray_edge_is_filled():
     assert set(np.unique(crop[..., 0])) <= set(range(30, 201))  # the edge repeated, no black
 
 
+def test_a_specimen_filling_its_whole_box_has_a_turn():
+    labels = np.zeros((60, 60), np.uint16)
+    labels[10:20, 10:50] = 1  # no background inside its box: distances need a border
+    (frame,) = crop_frames(labels, padding=0.05, rotation_mode="upright")
+    assert abs(abs(frame.angle_deg) - 90.0) < 1.0
+
+
 def test_a_round_specimen_keeps_a_defined_turn():
     labels = np.zeros((120, 120), np.uint16)
     cv2.circle(labels, (60, 60), 30, 1, -1)

@@ -158,6 +158,7 @@ def upright_angle(mask: np.ndarray, *, head_up: bool = True) -> float:
     (-90, 90]): the end that was nearer the top stays up, for trays whose specimens all lie
     head up and only off the vertical.
     """
+    mask = np.pad(np.asarray(mask, bool), 1)  # a border of background for the distances
     trunk = body(mask)
     moments = cv2.moments(trunk.astype(np.uint8), True)
     if moments["m00"] == 0:
