@@ -25,14 +25,16 @@ its own). Each specimen's crop is written
 with each ``--backgrounds`` value of ``split.crop_background`` (``tray``: the photograph;
 ``contrast``: a flat colour outside the grown mask) and each ``--rotations`` value of
 ``split.crop_rotation`` (``upright``: turned to stand on its long axis, head end up;
-``none``: the tray's axes), and with ``--true-split`` also cut by
-the true instances (what the crop loses apart from the split's errors). Angles stay within
+``vertical``: the smallest turn to a vertical long axis; ``none``: the tray's axes), and
+with ``--true-split`` also cut by the true instances (what the crop loses apart from the split's errors). Angles stay within
 ``--max-angle`` of the photograph's own (15 degrees: a pinned drawer's specimens are near
-upright; ``--max-angle 180``: any angle, as in an unpinned tray). Printed: per specimen the mIoU of each, then the means
-per background and over all.
+upright; ``--max-angle 180``: any angle, as in an unpinned tray). Printed: per specimen the
+mIoU of each, then the means per background and over all.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tray_crops.py --seeds 100-103
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tray_crops.py --seeds 104-107
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tray_crops.py --seeds 100-107 \\
+        --backgrounds contrast --rotations upright,none
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tray_crops.py --seeds 100-113 \\
+        --max-angle 180 --backgrounds contrast --rotations upright
 """
 
 from __future__ import annotations
