@@ -124,7 +124,7 @@ def tray_shape(pieces, fill: float = 0.3) -> tuple[int, int]:
 
 def run(args) -> None:
     """Compose, split, segment crops and singles, print every specimen and the means."""
-    config = workflow_config({"split": dict(args.split)})
+    config = workflow_config({"split": dict(args.split), "registration": dict(args.registration)})
     structures = StructureTable.from_config(config)
     images = sorted((DATA / "images").glob("*.png"))
     if not images:
@@ -290,7 +290,7 @@ def summary(rows: list[dict], kinds: list[str]) -> None:
 
 
 def split_override(text: str) -> tuple[str, float]:
-    """``key=value`` of the config's split section."""
+    """``key=value`` of a config section."""
     key, _, value = text.partition("=")
     return key, yaml.safe_load(value)
 
@@ -306,6 +306,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--split", type=split_override, action="append", default=[], help="KEY=VALUE"
+    )
+    parser.add_argument(
+        "--registration",
+        type=split_override,
+        action="append",
+        default=[],
+        help="KEY=VALUE of the registration section (photographs and crops alike)",
     )
     parser.add_argument(
         "--backgrounds", default="tray,contrast", help="crop_background values to compare"
