@@ -11,24 +11,30 @@ card, grey and dark). The specimens keep their own pixel size (``--rescale``: sc
 tray as in ``trays.py``) and their part masks travel with them through the same transforms.
 
 The tray is split by the stage's code with the config's ``split`` section (``split_tray``,
-``crop_boxes``, ``write_crops``: the crops the workflow's sample rows name). Each crop is
+``crop_frames``, ``write_crops``: the crops the workflow's sample rows name). Each crop is
 matched to its true specimen (one-to-one, IoU >= 0.5); its truth is the specimen's placed part
 labels inside the crop's box. Every specimen is then segmented twice by the workflow's
 propagate step (``traitrack.propagation``: the registration engine with the beetle preset
 ``config/datasets/beetles-5part.yaml`` over the schema's defaults, the template pieces rule,
 labels back at the photograph's size): as its crop and as its own single-specimen
 photograph, both with the same templates, the ``select.k`` nearest images of the pool by the
-workflow's specimen descriptor of the single photograph. Each specimen's crop is written
+workflow's specimen descriptor of the single photograph (with ``--own-templates`` each crop
+gets the nearest to its own descriptor instead, as the workflow's ``select`` gives them: the
+descriptor sees the pose, so a crop turned away from its photograph's pose gets templates in
+its own). Each specimen's crop is written
 with each ``--backgrounds`` value of ``split.crop_background`` (``tray``: the photograph;
-``contrast``: a flat colour outside the grown mask), and with ``--true-split`` also cut by
-the true instances (what the crop loses apart from the split's errors). Angles stay within
+``contrast``: a flat colour outside the grown mask) and each ``--rotations`` value of
+``split.crop_rotation`` (``upright``: turned to stand on its long axis, head end up;
+``vertical``: the smallest turn to a vertical long axis; ``none``: the tray's axes), and
+with ``--true-split`` also cut by the true instances (what the crop loses apart from the split's errors). Angles stay within
 ``--max-angle`` of the photograph's own (15 degrees: a pinned drawer's specimens are near
-upright; the engine tries quarter turns of a target only, and ``--max-angle 180`` measures
-what any angle costs). Printed: per specimen the mIoU of each, then the means
-per background and over all.
+upright; ``--max-angle 180``: any angle, as in an unpinned tray). Printed: per specimen the
+mIoU of each, then the means per background and over all.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tray_crops.py --seeds 100-103
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tray_crops.py --seeds 104-107
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tray_crops.py --seeds 100-107 \\
+        --backgrounds contrast --rotations upright,none
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tray_crops.py --seeds 100-113 \\
+        --max-angle 180 --backgrounds contrast --rotations upright
 """
 
 from __future__ import annotations
@@ -64,7 +70,8 @@ from traitrack.stages.prepare import silhouette_settings  # noqa: E402
 from traitrack.structures import StructureTable  # noqa: E402
 from traitrack.trays import SplitOptions, split_tray  # noqa: E402
 from traitrack.trays.compose import BACKGROUNDS, compose_tray  # noqa: E402
-from traitrack.trays.files import crop_boxes, write_crops  # noqa: E402
+from traitrack.trays.files import write_crops  # noqa: E402
+from traitrack.trays.upright import crop_frames  # noqa: E402
 from traitrack.working_size import photograph_shape, resize_labels  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "beetles-5part"
@@ -117,7 +124,7 @@ def tray_shape(pieces, fill: float = 0.3) -> tuple[int, int]:
 
 def run(args) -> None:
     """Compose, split, segment crops and singles, print every specimen and the means."""
-    config = workflow_config({"split": dict(args.split)})
+    config = workflow_config({"split": dict(args.split), "registration": dict(args.registration)})
     structures = StructureTable.from_config(config)
     images = sorted((DATA / "images").glob("*.png"))
     if not images:
@@ -138,11 +145,13 @@ def run(args) -> None:
             chosen, composed, background = make_tray(targets, structures, seed, args)
             crops = tray_crops(composed, config, Path(tmp), seed, kinds)
             singles = [chosen[source] for source in composed.sources]
+            described = singles + ([p for p, _ in crops.values()] if args.own_templates else [])
             descriptors = centre_descriptors(
-                describe_specimens([read_image(p) for p in singles], **settings), pool_descriptors
+                describe_specimens([read_image(p) for p in described], **settings),
+                pool_descriptors,
             )
             table = nearest_templates(
-                [p.stem for p in singles],
+                [p.stem for p in described],
                 descriptors[0],
                 [p.stem for p in pool],
                 descriptors[1],
@@ -164,7 +173,8 @@ def run(args) -> None:
                         cases[kind] = (path.stem, truth)
                 scores = {}
                 for kind, (name, truth) in cases.items():
-                    labels = predict(engine, store, structures, name, own)
+                    chosen_templates = tuple(templates[name]) if args.own_templates else own
+                    labels = predict(engine, store, structures, name, chosen_templates)
                     scores[kind] = mean_iou(class_iou(labels, truth, structures.labels))
                     if args.pictures:
                         picture(args.pictures, name, store, labels, truth, structures)
@@ -176,10 +186,15 @@ def run(args) -> None:
 
 
 def crop_kinds(args) -> list[str]:
-    """The crops each specimen is segmented from: ``split/BACKGROUND`` (the split's crop with
-    that ``crop_background``) for each of ``--backgrounds``, and with ``--true-split`` the
-    same from the true instances (``true/BACKGROUND``)."""
-    kinds = [f"split/{name}" for name in args.backgrounds.split(",")]
+    """The crops each specimen is segmented from: ``split/BACKGROUND/ROTATION`` (the split's
+    crop with that ``crop_background`` and ``crop_rotation``) for each of ``--backgrounds``
+    and ``--rotations``, and with ``--true-split`` the same from the true instances
+    (``true/BACKGROUND/ROTATION``)."""
+    kinds = [
+        f"split/{name}/{rotation}"
+        for name in args.backgrounds.split(",")
+        for rotation in args.rotations.split(",")
+    ]
     return kinds + ([kind.replace("split/", "true/") for kind in kinds] if args.true_split else [])
 
 
@@ -212,18 +227,18 @@ def tray_crops(composed, config: dict, folder: Path, seed: int, kinds: list[str]
     padding = config["split"]["crop_padding"]
     found = {}
     for kind in kinds:
-        source, background = kind.split("/")
+        source, background, rotation = kind.split("/")
         labels = result.labels if source == "split" else composed.instances
-        boxes = crop_boxes(labels, padding=padding)
-        tray = f"tray{seed}{source}{background}"
+        frames = crop_frames(labels, padding=padding, rotation_mode=rotation)
+        tray = f"tray{seed}{source}{background}{rotation}"
         paths = write_crops(
-            folder / tray, tray, composed.image, labels, boxes, background=background
+            folder / tray, tray, composed.image, labels, frames, background=background
         )
         pairs = match_pairs(labels, composed.instances)
         for k, j in pairs:
-            x0, y0, x1, y1 = boxes[k - 1]
-            window = (slice(y0, y1), slice(x0, x1))
-            truth = np.where(composed.instances[window] == j, composed.parts[window], 0)
+            frame = frames[k - 1]
+            instances = frame.cut(composed.instances, nearest=True)
+            truth = np.where(instances == j, frame.cut(composed.parts, nearest=True), 0)
             found[kind, j] = (paths[k - 1], truth.astype(np.uint8))
     missed = len(composed.sources) - len(match_pairs(result.labels, composed.instances))
     if missed:
@@ -275,7 +290,7 @@ def summary(rows: list[dict], kinds: list[str]) -> None:
 
 
 def split_override(text: str) -> tuple[str, float]:
-    """``key=value`` of the config's split section."""
+    """``key=value`` of a config section."""
     key, _, value = text.partition("=")
     return key, yaml.safe_load(value)
 
@@ -293,7 +308,22 @@ def main() -> None:
         "--split", type=split_override, action="append", default=[], help="KEY=VALUE"
     )
     parser.add_argument(
+        "--registration",
+        type=split_override,
+        action="append",
+        default=[],
+        help="KEY=VALUE of the registration section (photographs and crops alike)",
+    )
+    parser.add_argument(
         "--backgrounds", default="tray,contrast", help="crop_background values to compare"
+    )
+    parser.add_argument(
+        "--rotations", default="upright,none", help="crop_rotation values to compare"
+    )
+    parser.add_argument(
+        "--own-templates",
+        action="store_true",
+        help="each crop's templates chosen by its own descriptor, as the workflow does",
     )
     parser.add_argument("--true-split", action="store_true", help="crops of the true instances too")
     parser.add_argument("--pictures", help="a folder for each prediction beside its truth")

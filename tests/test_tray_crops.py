@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 from scipy import ndimage as ndi
 
-from traitrack.trays.files import contrast_fill, crop_boxes, write_crops
+from traitrack.trays.files import contrast_fill, write_crops
+from traitrack.trays.upright import crop_frames
 
 
 def two_specimens():
@@ -24,21 +25,21 @@ def two_specimens():
 
 def test_contrast_background_fills_outside_the_grown_mask(tmp_path):
     image, labels = two_specimens()
-    boxes = crop_boxes(labels, padding=0.25)
-    paths = write_crops(tmp_path, "t", image, labels, boxes, background="contrast")
+    frames = crop_frames(labels, padding=0.25, rotation_mode="none")
+    paths = write_crops(tmp_path, "t", image, labels, frames, background="contrast")
     for k, (path, colour) in enumerate(zip(paths, ((235,) * 3, (20,) * 3)), start=1):
         crop = np.array(Image.open(path))
         mask = np.array(Image.open(path.with_suffix(".mask.png"))) > 0
-        x0, y0, x1, y1 = boxes[k - 1]
+        x0, y0, x1, y1 = frames[k - 1].box
         assert np.array_equal(crop[mask], image[y0:y1, x0:x1][mask])  # the specimen as it is
         assert (crop[0, 0] == colour).all() and (crop[-1, -1] == colour).all()
 
 
 def test_tray_background_keeps_the_photograph(tmp_path):
     image, labels = two_specimens()
-    boxes = crop_boxes(labels, padding=0.25)
-    (first, _) = write_crops(tmp_path, "t", image, labels, boxes)
-    x0, y0, x1, y1 = boxes[0]
+    frames = crop_frames(labels, padding=0.25, rotation_mode="none")
+    (first, _) = write_crops(tmp_path, "t", image, labels, frames)
+    x0, y0, x1, y1 = frames[0].box
     assert np.array_equal(np.array(Image.open(first)), image[y0:y1, x0:x1])
 
 

@@ -13,6 +13,7 @@ from PIL import Image
 from traitrack.stages.trays import run_split, run_tray_table, run_tray_traits
 from traitrack.trays.files import read_instances
 from traitrack.trays.sheet import BOX
+from traitrack.trays.upright import crop_to_tray
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "resources" / "example"
@@ -47,20 +48,55 @@ def test_split_writes_every_file(split_example):
     assert Image.open(out / "overlay.png").size == (instances.shape[1], instances.shape[0])
 
 
-def test_crops_are_the_tray_inside_their_box(split_example):
+def crop_in_tray(row, shape):
+    """The crop's pixels mapped back to the tray through the sample row's turn and origin:
+    the crop's mask, and the tray's (row, col) of every mask pixel."""
+    mask = np.array(Image.open(Path(row.image).with_suffix(".mask.png"))) > 0
+    rows, cols = np.nonzero(mask)
+    x, y = crop_to_tray(
+        cols, rows, angle_deg=row.angle_deg, origin=(row.origin_x_px, row.origin_y_px)
+    )
+    y = np.clip(np.round(y).astype(int), 0, shape[0] - 1)
+    return mask, (y, np.clip(np.round(x).astype(int), 0, shape[1] - 1))
+
+
+def test_crops_are_their_specimen_turned_upright(split_example):
     out = split_example / "out" / "tray_01"
-    tray = np.array(Image.open(split_example / "tray_01.png"))
+    tray = np.array(Image.open(split_example / "tray_01.png"))[..., :3]
     instances = cv2.imread(str(out / "instances.png"), cv2.IMREAD_UNCHANGED)
     rows = pd.read_csv(out / "samples.tsv", sep="\t")
     assert list(rows["specimen"]) == [f"tray_01_{k:03d}" for k in range(1, 7)]
+    assert (rows["angle_deg"].abs() > 1).any()  # the example's specimens lie at angles
+    for row in rows.itertuples():
+        crop = np.array(Image.open(row.image))[..., :3]
+        mask, at = crop_in_tray(row, instances.shape)
+        assert crop.shape[:2] == mask.shape
+        assert (instances[at] == row.tray_number).mean() > 0.97
+        area = (instances == row.tray_number).sum()
+        assert abs(int(mask.sum()) - int(area)) < 0.03 * area
+        colour = np.abs(crop[mask].astype(int) - tray[at].astype(int)).mean()
+        assert colour < 12  # the specimen's own pixels, resampled
+        x0, y0, x1, y1 = (getattr(row, c) for c in BOX)
+        assert (x0 <= at[1]).all() and (at[1] < x1).all() and (y0 <= at[0]).all()
+        assert row.species == "carabus_synth" and row.px_per_mm == 21.8
+
+
+def test_unturned_crops_are_the_tray_inside_their_box(split_example, tmp_path):
+    run_split(
+        split_example / "trays.tsv", "tray_01", tmp_path / "tray_01", {"crop_rotation": "none"}
+    )
+    tray = np.array(Image.open(split_example / "tray_01.png"))
+    instances = cv2.imread(str(tmp_path / "tray_01" / "instances.png"), cv2.IMREAD_UNCHANGED)
+    rows = pd.read_csv(tmp_path / "tray_01" / "samples.tsv", sep="\t")
+    assert (rows["angle_deg"] == 0).all()
     for row in rows.itertuples():
         x0, y0, x1, y1 = (getattr(row, c) for c in BOX)
+        assert (row.origin_x_px, row.origin_y_px) == (x0, y0)
         crop = np.array(Image.open(row.image))
         mask = np.array(Image.open(Path(row.image).with_suffix(".mask.png"))) > 0
         assert crop.shape[:2] == mask.shape == (y1 - y0, x1 - x0)
         assert np.array_equal(mask, instances[y0:y1, x0:x1] == row.tray_number)
         assert np.array_equal(crop[mask], tray[y0:y1, x0:x1][mask])
-        assert row.species == "carabus_synth" and row.px_per_mm == 21.8
 
 
 def test_a_crops_traits_trace_to_its_tray(split_example, tmp_path):
@@ -70,14 +106,17 @@ def test_a_crops_traits_trace_to_its_tray(split_example, tmp_path):
     run_tray_table(user_sheet, [str(out)], tmp_path / "trays.tsv", tmp_path / "merged.tsv")
     merged = pd.read_csv(tmp_path / "merged.tsv", sep="\t", dtype=str, keep_default_na=False)
     assert len(merged) == 24 + 6 and (merged["tray"] != "").sum() == 6
-    # a stand-in for measure: each crop's foreground area, measured on the crop alone
+    # a stand-in for measure: each crop's foreground area and centroid, on the crop alone
+    masks = [
+        np.array(Image.open(Path(p).with_suffix(".mask.png"))) > 0
+        for p in merged.loc[merged["tray"] != "", "image"]
+    ]
     traits = pd.DataFrame(
         {
             "specimen": merged.loc[merged["tray"] != "", "specimen"],
-            "area_px2": [
-                int((np.array(Image.open(Path(p).with_suffix(".mask.png"))) > 0).sum())
-                for p in merged.loc[merged["tray"] != "", "image"]
-            ],
+            "area_px2": [int(m.sum()) for m in masks],
+            "centroid_row_px": [np.nonzero(m)[0].mean() for m in masks],
+            "centroid_col_px": [np.nonzero(m)[1].mean() for m in masks],
         }
     )
     traits.to_csv(tmp_path / "traits.csv", index=False)
@@ -86,11 +125,16 @@ def test_a_crops_traits_trace_to_its_tray(split_example, tmp_path):
     instances = cv2.imread(str(out / "instances.png"), cv2.IMREAD_UNCHANGED)
     assert len(table) == 6
     for row in table.itertuples():
-        # the trait row's tray, number and box lead back to the same pixels in the tray
+        # the trait row's tray, number, box and turn lead back to the same pixels in the tray
         x0, y0, x1, y1 = (getattr(row, c) for c in BOX)
         assert row.tray == "tray_01"
-        assert (instances[y0:y1, x0:x1] == row.tray_number).sum() == row.area_px2
-        assert (instances == row.tray_number).sum() == row.area_px2
+        specimen = instances == row.tray_number
+        area = specimen.sum()
+        assert specimen[y0:y1, x0:x1].sum() == area
+        assert abs(row.area_px2 - area) < 0.03 * area
+        rows, cols = np.nonzero(specimen)
+        assert abs(row.tray_centroid_row_px - rows.mean()) < 1.5
+        assert abs(row.tray_centroid_col_px - cols.mean()) < 1.5
     trays = pd.read_csv(tmp_path / "trays.tsv", sep="\t")
     assert trays.loc[0, "n_found"] == 6 and trays.loc[0, "status"] == "ok"
     assert json.loads(trays.loc[0, "scale_bar_boxes_px"])

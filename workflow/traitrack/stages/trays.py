@@ -15,6 +15,7 @@ from traitrack.samples import SLUG, read_sample_sheet
 from traitrack.trays import SplitOptions, TraySplit, split_tray
 from traitrack.trays import files as tray_files
 from traitrack.trays.sheet import generated_rows, read_tray_sheet, traits_by_tray
+from traitrack.trays.upright import crop_frames
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,11 @@ def run_split(trays: str | Path, tray: str, out_dir: str | Path, options: dict) 
     with atomic_output(out_dir / "overlay.png") as temporary:
         picture = tray_files.overlay(image, result.labels, result.excluded)
         Image.fromarray(picture).save(temporary, format="PNG")
-    boxes = tray_files.crop_boxes(result.labels, padding=options.get("crop_padding", 0.05))
+    frames = crop_frames(
+        result.labels,
+        padding=options.get("crop_padding", 0.05),
+        rotation_mode=options.get("crop_rotation", "upright"),
+    )
     for stale in (out_dir / "crops").glob(f"{tray}_*.png"):  # a rerun by hand, fewer specimens
         stale.unlink()
     crops = tray_files.write_crops(
@@ -55,10 +60,10 @@ def run_split(trays: str | Path, tray: str, out_dir: str | Path, options: dict) 
         tray,
         image,
         result.labels,
-        boxes,
+        frames,
         background=options.get("crop_background", "contrast"),
     )
-    write_table(out_dir / "samples.tsv", generated_rows(row, crops, boxes))
+    write_table(out_dir / "samples.tsv", generated_rows(row, crops, frames))
     summary = {
         "tray": tray,
         "image": row["image"],

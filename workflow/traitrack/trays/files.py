@@ -5,8 +5,9 @@ in reading order), ``instances.coco.json`` (one RLE annotation per specimen, the
 objects as box-only annotations), ``overlay.png`` (numbered outlines; labels, scale bars and
 lines boxed in another colour), ``excluded.json`` (every excluded object's kind and box; the
 scale bar's box feeds calibration) and ``crops/{tray}_{k:03d}.png`` with
-``crops/{tray}_{k:03d}.mask.png`` (the padded crop and its specimen's foreground). Each crop
-becomes one generated sample-sheet row carrying its tray, box and pixel size.
+``crops/{tray}_{k:03d}.mask.png`` (the padded crop, turned upright by default
+(``traitrack.trays.upright``), and its specimen's foreground). Each crop becomes one
+generated sample-sheet row carrying its tray, box, turn and pixel size.
 """
 
 from __future__ import annotations
@@ -136,44 +137,25 @@ def overlay(image: np.ndarray, labels: np.ndarray, excluded: list[Excluded]) -> 
     return out
 
 
-def crop_boxes(labels: np.ndarray, *, padding: float) -> list[tuple[int, int, int, int]]:
-    """Each specimen's box (x0, y0, x1, y1) grown by ``padding`` of its larger side."""
-    height, width = labels.shape
-    boxes = []
-    for k in range(1, int(labels.max()) + 1):
-        rows, cols = np.nonzero(labels == k)
-        if not len(rows):
-            boxes.append((0, 0, 0, 0))
-            continue
-        pad = round(padding * max(np.ptp(rows) + 1, np.ptp(cols) + 1))
-        boxes.append(
-            (
-                max(0, int(cols.min()) - pad),
-                max(0, int(rows.min()) - pad),
-                min(width, int(cols.max()) + 1 + pad),
-                min(height, int(rows.max()) + 1 + pad),
-            )
-        )
-    return boxes
-
-
 def write_crops(
-    folder, tray: str, image: np.ndarray, labels: np.ndarray, boxes, *, background: str = "tray"
+    folder, tray: str, image: np.ndarray, labels: np.ndarray, frames, *, background: str = "tray"
 ) -> list[Path]:
     """Write each specimen's padded crop and its foreground mask (0/255); the crops' paths.
 
-    Other specimens reaching into a crop are painted over with the median colour of the
-    crop's background, so the per-specimen workflow sees one specimen per image. With
-    ``background="contrast"`` everything outside the specimen's mask (grown by 2 pixels) is
-    one flat colour far from the specimen (``contrast_fill``): the per-specimen foreground
-    then finds a dark beetle on a dark tray as easily as on a white label.
+    ``frames`` (:func:`traitrack.trays.upright.crop_frames`) say where each crop lies in the
+    tray and how it is turned. Other specimens reaching into a crop are painted over with the
+    median colour of the crop's background, so the per-specimen workflow sees one specimen
+    per image. With ``background="contrast"`` everything outside the specimen's mask (grown
+    by 2 pixels) is one flat colour far from the specimen (``contrast_fill``): the
+    per-specimen foreground then finds a dark beetle on a dark tray as easily as on a white
+    label.
     """
     folder = Path(folder)
     paths = []
-    for k, (x0, y0, x1, y1) in enumerate(boxes, start=1):
+    for k, frame in enumerate(frames, start=1):
         path = folder / f"{tray}_{k:03d}.png"
-        crop = image[y0:y1, x0:x1].copy()
-        window = labels[y0:y1, x0:x1]
+        crop = frame.cut(image)
+        window = frame.cut(labels, nearest=True)
         if background == "contrast" and (window == k).any():
             specimen = cv2.dilate((window == k).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
             crop[~specimen] = contrast_fill(crop[window == k])
@@ -185,7 +167,7 @@ def write_crops(
         with atomic_output(path) as temporary:
             Image.fromarray(crop).save(temporary, format="PNG")
         with atomic_output(path.with_suffix(".mask.png")) as temporary:
-            mask = (labels[y0:y1, x0:x1] == k).astype(np.uint8) * 255
+            mask = (window == k).astype(np.uint8) * 255
             Image.fromarray(mask).save(temporary, format="PNG")
         paths.append(path)
     return paths

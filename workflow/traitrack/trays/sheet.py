@@ -15,10 +15,12 @@ import pandas as pd
 
 from traitrack.io.common import InputError
 from traitrack.samples import SLUG
+from traitrack.trays.upright import crop_to_tray
 
 TRAY_COLUMNS = ("species", "n_expected", "px_per_mm", "instances")
 GENERATED = ["specimen", "species", "image", "px_per_mm", "tray", "tray_number"]
 BOX = ["box_x0_px", "box_y0_px", "box_x1_px", "box_y1_px"]
+FRAME = ["angle_deg", "origin_x_px", "origin_y_px"]
 
 
 def read_tray_sheet(path: str | Path) -> pd.DataFrame:
@@ -54,16 +56,20 @@ def read_tray_sheet(path: str | Path) -> pd.DataFrame:
     return sheet.set_index("tray", drop=False)
 
 
-def generated_rows(tray: pd.Series, crops: list[Path], boxes) -> pd.DataFrame:
-    """The sample-sheet rows of a tray's crops: specimen ``{tray}_{k:03d}``, tray, box.
+def generated_rows(tray: pd.Series, crops: list[Path], frames) -> pd.DataFrame:
+    """The sample-sheet rows of a tray's crops: specimen ``{tray}_{k:03d}``, tray, box, turn.
 
     A crop keeps the tray's pixel size (crops are not rescaled) and its species; a tray
     without a species gives rows with an empty species, which join the workflow once a
     species is given (in the tray sheet, or per crop in the ``tray_species`` sheet). The box
-    (``box_*_px``, x1 and y1 exclusive) is the crop's, in the tray photograph's pixels.
+    (``box_*_px``, x1 and y1 exclusive) is the part of the tray photograph the crop covers, in
+    its pixels; ``angle_deg`` is the counter-clockwise turn from the tray to the crop (0 when
+    ``split.crop_rotation`` is ``none``) and ``origin_*_px`` the tray position of the crop's
+    pixel (0, 0), which with the turn map crop positions to the tray
+    (:func:`traitrack.trays.upright.crop_to_tray`).
     """
     rows = []
-    for k, (path, box) in enumerate(zip(crops, boxes, strict=True), start=1):
+    for k, (path, frame) in enumerate(zip(crops, frames, strict=True), start=1):
         rows.append(
             [
                 f"{tray['tray']}_{k:03d}",
@@ -72,13 +78,29 @@ def generated_rows(tray: pd.Series, crops: list[Path], boxes) -> pd.DataFrame:
                 tray["px_per_mm"],
                 tray["tray"],
                 k,
-                *box,
+                *frame.box,
+                round(frame.angle_deg, 3),
+                round(frame.origin[0], 3),
+                round(frame.origin[1], 3),
             ]
         )
-    return pd.DataFrame(rows, columns=GENERATED + BOX)
+    return pd.DataFrame(rows, columns=GENERATED + BOX + FRAME)
 
 
 def traits_by_tray(traits: pd.DataFrame, generated: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Trait rows of the trays' specimens, each with its tray, number and box, per tray."""
-    joined = generated[["specimen", "tray", "tray_number", *BOX]].merge(traits, on="specimen")
+    """Trait rows of the trays' specimens, each with its tray, number, box and turn, per tray.
+
+    The trait table's positions are the crop's (as for any photograph); where it has
+    centroids, ``tray_centroid_row_px`` and ``tray_centroid_col_px`` give them in the tray.
+    """
+    columns = ["specimen", "tray", "tray_number", *BOX, *[c for c in FRAME if c in generated]]
+    joined = generated[columns].merge(traits, on="specimen")
+    if {"centroid_row_px", "centroid_col_px", *FRAME} <= set(joined.columns) and len(joined):
+        numbers = joined[["centroid_col_px", "centroid_row_px", *FRAME]].astype(float)
+        tray_points = [
+            crop_to_tray(x, y, angle_deg=angle, origin=(x0, y0))
+            for x, y, angle, x0, y0 in numbers.itertuples(index=False)
+        ]
+        joined["tray_centroid_col_px"] = [float(x) for x, _ in tray_points]
+        joined["tray_centroid_row_px"] = [float(y) for _, y in tray_points]
     return {tray: rows.reset_index(drop=True) for tray, rows in joined.groupby("tray", sort=True)}
