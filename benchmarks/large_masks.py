@@ -13,7 +13,7 @@ photograph's size (:func:`traitrack.working_size.resize_labels`), as ``propagate
 
 Printed per target and size, then the mean over targets:
 
-- ``agree_mIoU`` / ``agree_IoU``: the issue's metric, the labels against the native run's
+- ``agree_mIoU`` / ``agree_IoU``: the agreement with the native run: the labels against the native run's
   labels scaled up (nearest): mean IoU over the parts present in either, and the whole
   specimen's IoU; ``agree_compact_mIoU`` the mean over the compact parts (``kind: blob``)
   alone, and in the summary each part's IoU, averaged over the targets;

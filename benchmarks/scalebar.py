@@ -52,7 +52,7 @@ def read_all(names: list[str]) -> pd.DataFrame:
 
 
 def score(truth: pd.DataFrame, found: pd.DataFrame) -> dict:
-    """The four numbers of the issue for one part of the truth table."""
+    """The four goal numbers for one part of the truth table."""
     both = truth.merge(found, on="specimen")
     bar_found = (
         (both.bar_left_x_px - both.left_px).abs().le(2)

@@ -22,8 +22,8 @@ pytestmark = [pytest.mark.realdata, pytest.mark.workflow]
 PRESETS = ROOT / "config" / "datasets"
 SETS = {
     "beetles-5part": {"names": ["0000", "0001", "0002", "0003", "0004"], "floor": 0.3},
-    # Five ants of different genera: two templates cannot carry a third genus (issue 6 raises
-    # this engine's quality); here the run must work and read background 6 right.
+    # Five ants of different genera: two templates cannot carry a third genus, so no quality
+    # floor; here the run must work and read background 6 right.
     "ants-4part": {"names": None, "floor": None},  # names None: the first five by name
 }
 
