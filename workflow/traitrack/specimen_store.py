@@ -38,6 +38,29 @@ class PseudoTemplates:
     weight: float = 1.0
 
 
+def read_template_labels(specimen: Specimen, structures: StructureTable) -> np.ndarray:
+    """A template's hand-made mask as a label map at its photograph's own size, the size
+    taken from the photograph's header so that a 50 MP file need not be decoded.
+
+    Parameters
+    ----------
+    specimen : Specimen
+        The template (its ``image`` and ``mask``).
+    structures : StructureTable
+        The part table, to read the mask.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) uint8 labels of the photograph's (height, width).
+    """
+    try:
+        shape = photograph_shape(specimen.image)
+    except Exception:  # noqa: BLE001 - a file only tifffile reads: decode it for its size
+        shape = read_image(specimen.image).shape[:2]
+    return read_mask(specimen.mask, structures, specimen.image, shape)
+
+
 class SpecimenStore:
     """Reads images and template masks on demand, keeping templates (reused by many chunks).
 
@@ -98,12 +121,7 @@ class SpecimenStore:
         numpy.ndarray
             (H, W) uint8 labels of the photograph's (height, width).
         """
-        specimen = self.by_name[name]
-        try:
-            shape = photograph_shape(specimen.image)
-        except Exception:  # noqa: BLE001 - a file only tifffile reads: decode it for its size
-            shape = read_image(specimen.image).shape[:2]
-        return read_mask(specimen.mask, self.structures, specimen.image, shape)
+        return read_template_labels(self.by_name[name], self.structures)
 
     def template(self, name: str) -> Frame:
         """Return a template's frame (image and label map), read on first use and kept.

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from traitrack.io import read_image, read_mask
 from traitrack.letterbox import (
     fit_letterbox,
     letterbox_image,
@@ -29,8 +28,8 @@ from traitrack.letterbox import (
     normalise_image,
 )
 from traitrack.samples import Specimen, TrainingSet, training_set  # noqa: F401  (re-exported)
+from traitrack.specimen_store import read_template_labels
 from traitrack.structures import StructureTable
-from traitrack.working_size import photograph_shape
 
 
 @dataclass(frozen=True)
@@ -154,11 +153,7 @@ def load_templates(
     """
     loaded = []
     for specimen in templates:
-        try:  # the photograph's size from its header: a 50 MP file need not be decoded
-            shape = photograph_shape(specimen.image)
-        except Exception:  # noqa: BLE001 - a file only tifffile reads: decode it for its size
-            shape = read_image(specimen.image).shape[:2]
-        labels = read_mask(specimen.mask, structures, specimen.image, shape)
+        labels = read_template_labels(specimen, structures)
         loaded.append(Template(specimen, structure_masks(labels, len(structures), size)))
     return loaded
 
