@@ -19,26 +19,23 @@ size (reduced by majority, :func:`traitrack.working_size.resize_labels`).
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from pathlib import Path
 
 import numpy as np
-import yaml
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from registration_real import nearest_templates, split  # noqa: E402
+from large_masks import DATA, as_jpeg, beetle_targets  # noqa: E402
 
 from traitrack.engines.base import Frame  # noqa: E402
 from traitrack.engines.registration.after_fusion import steps_after_fusion  # noqa: E402
 from traitrack.engines.registration.align import warp_maps  # noqa: E402
 from traitrack.engines.registration.engine import (  # noqa: E402
     RegistrationEngine,
-    RegistrationOptions,
 )
 from traitrack.engines.registration.fusion import (  # noqa: E402
     consensus_weights,
@@ -49,17 +46,9 @@ from traitrack.engines.registration.orient import allowed_turns, choose_turn  # 
 from traitrack.engines.registration.state import Scene, as_rgb  # noqa: E402
 from traitrack.io import read_image, read_mask  # noqa: E402
 from traitrack.metrics import class_iou, mean_iou  # noqa: E402
-from traitrack.structures import StructureTable  # noqa: E402
 from traitrack.working_size import resize_labels  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "beetles-5part"
 STEPS = ("transferred", "snapped", "unfilled", "labels")
-
-
-def as_jpeg(image: np.ndarray) -> np.ndarray:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, "JPEG", quality=95)
-    return np.asarray(Image.open(buffer).convert("RGB"))
 
 
 def enlarged(image: np.ndarray, megapixels: float) -> np.ndarray:
@@ -132,14 +121,7 @@ def main() -> None:
     parser.add_argument("--change", choices=["jpeg", "upscale"], default="jpeg")
     parser.add_argument("--megapixels", type=float, default=1)
     args = parser.parse_args()
-    if not DATA.is_dir():
-        raise SystemExit(f"{DATA} is absent")
-    preset = yaml.safe_load((ROOT / "config" / "datasets" / "beetles-5part.yaml").read_text())
-    structures = StructureTable.from_config(preset)
-    options = RegistrationOptions.from_config(preset.get("registration") or {})
-    engine = RegistrationEngine(options, seed=0)
-    targets, pool = split(sorted((DATA / "images").glob("*.png")), args.targets)
-    chosen = nearest_templates(targets, pool, args.templates, "specimen", options)
+    structures, engine, targets, chosen = beetle_targets(args.targets, args.templates)
     print(
         f"change: {args.change}"
         + (f" to {args.megapixels:g} MP" if args.change == "upscale" else "")

@@ -109,6 +109,22 @@ def as_jpeg(image: np.ndarray) -> np.ndarray:
     return np.asarray(Image.open(buffer).convert("RGB"))
 
 
+def beetle_targets(
+    n_targets: int, n_templates: int
+) -> tuple[StructureTable, RegistrationEngine, list[Path], list[list[Path]]]:
+    """The shared beetles' part table, the preset's registration engine, ``n_targets``
+    benchmark-split targets and each one's ``n_templates`` nearest pool images (also used by
+    ``benchmarks/engine_noise.py``)."""
+    if not DATA.is_dir():
+        raise SystemExit(f"{DATA} is absent")
+    preset = yaml.safe_load((ROOT / "config" / "datasets" / "beetles-5part.yaml").read_text())
+    structures = StructureTable.from_config(preset)
+    options = RegistrationOptions.from_config(preset.get("registration") or {})
+    targets, pool = split(sorted((DATA / "images").glob("*.png")), n_targets)
+    chosen = nearest_templates(targets, pool, n_templates, "specimen", options)
+    return structures, RegistrationEngine(options, seed=0), targets, chosen
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", type=int, default=8)
@@ -116,15 +132,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=float, nargs="+", default=[1, 12, 50])
     parser.add_argument("--working-megapixels", type=float, nargs="+", default=[1])
     args = parser.parse_args()
-    if not DATA.is_dir():
-        raise SystemExit(f"{DATA} is absent")
-    preset = yaml.safe_load((ROOT / "config" / "datasets" / "beetles-5part.yaml").read_text())
-    structures = StructureTable.from_config(preset)
-    options = RegistrationOptions.from_config(preset.get("registration") or {})
-    engine = RegistrationEngine(options, seed=0)
+    structures, engine, targets, chosen = beetle_targets(args.targets, args.templates)
     n = len(structures.labels) + 1
-    targets, pool = split(sorted((DATA / "images").glob("*.png")), args.targets)
-    chosen = nearest_templates(targets, pool, args.templates, "specimen", options)
     rows: dict[str, list[tuple[np.ndarray, float, float]]] = {}
     compact = [s.label - 1 for s in structures if s.kind == "blob"]
 
