@@ -194,9 +194,7 @@ def _best_label(image, bars, min_confidence, engine, *, level=()):
     best = None
     for bar in bars:
         read = read_label(image, bar, engine=engine)
-        if read.label is not None and any(
-            0 < _gap(read.box, other) < _gap(read.box, bar) for other in level
-        ):
+        if read.label is not None and _nearer_a_level_bar(read.box, bar, level):
             read = NOTHING
         confidence, note = _label_confidence(read, bar)
         if confidence < min_confidence:  # unsure: read many ways, taken if nearly all agree
@@ -218,11 +216,16 @@ def _voted(image, bar, engine, level):
     if voted is None:
         return None
     text, share, label, box, count, reads = voted
-    if any(0 < _gap(box, other) < _gap(box, bar) for other in level):
+    if _nearer_a_level_bar(box, bar, level):
         return None
     read = TextRead(text, share, label, box)
     confidence, note = _label_confidence(read, bar)
     return read, confidence, ", ".join(filter(None, [f"read by vote: {count} of {reads}", note]))
+
+
+def _nearer_a_level_bar(box, bar: BarCandidate, level) -> bool:
+    """Whether a text box lies nearer one of the ``level`` (horizontal) bars than ``bar``."""
+    return any(0 < _gap(box, other) < _gap(box, bar) for other in level)
 
 
 def _gap(box, bar: BarCandidate) -> float:
