@@ -196,15 +196,16 @@ def crop_frames(labels: np.ndarray, *, padding: float, rotation_mode: str) -> li
         raise ValueError(f"crop rotation {rotation_mode!r} is not one of {ROTATIONS}")
     height, width = labels.shape
     frames = []
-    for k in range(1, int(labels.max()) + 1):
-        rows, cols = np.nonzero(labels == k)
-        if not len(rows):
+    # each specimen's pixels found within its bounding box, not over the whole tray
+    for k, found in enumerate(ndi.find_objects(labels), start=1):
+        if found is None:
             frames.append(CropFrame(0.0, (0.0, 0.0), (0, 0), (0, 0, 0, 0)))
             continue
+        window = labels[found] == k
+        rows, cols = np.nonzero(window)
+        rows, cols = rows + found[0].start, cols + found[1].start
         angle = 0.0
         if rotation_mode != "none":
-            top, left = rows.min(), cols.min()
-            window = labels[top : rows.max() + 1, left : cols.max() + 1] == k
             angle = upright_angle(window, head_up=rotation_mode == "upright")
         if angle == 0.0:
             pad = round(padding * max(np.ptp(rows) + 1, np.ptp(cols) + 1))
