@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage
 from skimage import color, draw, measure
 
-from traitrack import region_measures, traits
+from traitrack import mask_runs, region_measures, traits
 from traitrack.structures import Structure, StructureTable
 
 
@@ -39,9 +39,10 @@ def random_shapes(seed: int, count: int = 40) -> list[np.ndarray]:
 def test_shape_measures_equal_regionprops(seed):
     for mask in random_shapes(seed):
         props = measure.regionprops(mask.astype(np.uint8))[0]
-        shape = region_measures.moments(mask)
-        corners, pieces = region_measures.outline(mask)
-        hull_count, feret = region_measures.convex_measures(mask, corners)
+        runs = mask_runs.trace(mask)
+        shape = region_measures.moments(runs)
+        corners, pieces = runs.hull_corners, runs.n_pieces
+        hull_count, feret = region_measures.convex_measures(mask.shape, corners)
         assert shape["area"] == props.area
         assert shape["centroid"] == pytest.approx(props.centroid, rel=1e-12)
         assert shape["axis_major_length"] == pytest.approx(props.axis_major_length, rel=1e-9)
@@ -50,7 +51,7 @@ def test_shape_measures_equal_regionprops(seed):
         )
         assert shape["eccentricity"] == pytest.approx(props.eccentricity, rel=1e-9, abs=1e-9)
         assert shape["orientation"] == pytest.approx(props.orientation, abs=1e-9)
-        assert region_measures.perimeter(mask) == pytest.approx(props.perimeter, rel=1e-12)
+        assert region_measures.perimeter(runs) == pytest.approx(props.perimeter, rel=1e-12)
         assert pieces == measure.label(mask, connectivity=2).max()
         assert hull_count == props.area_convex
         assert feret == pytest.approx(props.feret_diameter_max, rel=1e-12)

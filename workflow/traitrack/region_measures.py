@@ -5,14 +5,15 @@
 full-size float arrays of the structure's bounding box (the convex hull image by testing every
 pixel of the box against the hull polygon, the Feret diameter from the contour of that image),
 which on a 50-megapixel photograph costs tens of seconds and gigabytes. The functions here give
-the same numbers from cheaper inputs:
+the same numbers from the mask's sparse form (:mod:`traitrack.mask_runs`: its border pixels
+and its rows' runs, from one pass of OpenCV's contour following):
 
-- area, centroid, axes, eccentricity and orientation from OpenCV's image moments of the
-  boolean mask (integer sums, no float copy of the box); the pieces from OpenCV's contours;
-- the perimeter with scikit-image's estimator (erosion with the 4-neighbour cross, the border
-  pixels' 3 x 3 codes weighted by :data:`PERIMETER_WEIGHTS`) computed with OpenCV's erosion and
-  filter on uint8;
-- the convex hull from the mask's outline pixels (OpenCV contours), widened by half a pixel
+- area, centroid, axes, eccentricity and orientation from the moments summed over the runs
+  (each run's sums of columns and squared columns in closed form, integers throughout);
+- the perimeter with scikit-image's estimator (the border pixels' 3 x 3 codes of border
+  neighbours weighted by :data:`PERIMETER_WEIGHTS`), the codes looked up at the border
+  pixels alone;
+- the convex hull from the mask's outer contours, widened by half a pixel
   exactly as ``convex_hull_image`` does; its pixel count and the Feret diameter from the hull
   polygon's run of pixels in every row and column, never the hull image itself;
 - the extents along and across the major axis from the hull's pixel centres (a linear
@@ -28,28 +29,34 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 from skimage import color
+
+from traitrack.mask_runs import MaskRuns
 
 PERIMETER_WEIGHTS = np.zeros(50)
 PERIMETER_WEIGHTS[[5, 7, 15, 17, 25, 27]] = 1.0
 PERIMETER_WEIGHTS[[21, 33]] = math.sqrt(2)
 PERIMETER_WEIGHTS[[13, 23]] = (1 + math.sqrt(2)) / 2
-_PERIMETER_KERNEL = np.array([[10, 2, 10], [2, 1, 2], [10, 2, 10]], dtype=np.float32)
-_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+_NEIGHBOUR_WEIGHTS = [(-1, 0, 2), (1, 0, 2), (0, -1, 2), (0, 1, 2)] + [
+    (d_row, d_col, 10) for d_row in (-1, 1) for d_col in (-1, 1)
+]  # the code skimage's perimeter filter gives a border pixel's border neighbours
 _HALF_PIXEL = np.array([[-0.5, 0.0], [0.5, 0.0], [0.0, -0.5], [0.0, 0.5]])  # (row, col)
 _ON_EDGE = 1e-7  # a pixel centre this close to a hull edge counts as inside, as in skimage
 
 
-def moments(mask: np.ndarray) -> dict[str, float]:
-    """Area, centroid and second-moment measures of a boolean mask, as ``regionprops`` names them.
+def moments(runs: MaskRuns) -> dict[str, float]:
+    """Area, centroid and second-moment measures of a mask, as ``regionprops`` names them.
+
+    The raw moments are exact integer sums over the runs (a run of columns ``s .. e`` in row
+    ``r`` adds ``r ** i`` times the sum of ``c ** j`` over its columns), the central ones exact
+    integer differences divided once, so they carry less rounding than a float sum.
 
     Parameters
     ----------
-    mask : numpy.ndarray
-        (H, W) bool, not empty.
+    runs : MaskRuns
+        The mask's sparse form (:func:`traitrack.mask_runs.trace`), not empty.
 
     Returns
     -------
@@ -57,18 +64,24 @@ def moments(mask: np.ndarray) -> dict[str, float]:
         ``area``, ``centroid`` (row, col), ``axis_major_length``, ``axis_minor_length``,
         ``eccentricity``, ``orientation`` (radians from the row axis, skimage's convention).
     """
-    m = cv2.moments(mask.view(np.uint8), binaryImage=True)
-    area = m["m00"]
+    row, first, last = runs.run_rows, runs.run_starts, runs.run_stops - 1
+    count = last - first + 1
+    col_sum = (first + last) * count // 2
+    col_squares = _square_sum(last) - _square_sum(first - 1)
+    m00, m01, m10 = (int(v.sum()) for v in (count, row * count, col_sum))
+    m02, m11, m20 = (int(v.sum()) for v in (row * row * count, row * col_sum, col_squares))
     # skimage's inertia tensor in (row, col): [[var(col), -cov], [-cov, var(row)]]
-    a, b, c = m["mu20"] / area, -m["mu11"] / area, m["mu02"] / area
+    a = (m00 * m20 - m10 * m10) / m00**2
+    b = -((m00 * m11 - m10 * m01) / m00**2)  # -0.0 where it is 0, as skimage's
+    c = (m00 * m02 - m01 * m01) / m00**2
     big, small = sorted(np.clip(np.linalg.eigvalsh([[a, b], [b, c]]), 0, None), reverse=True)
     if a - c == 0:
         orientation = math.pi / 4 if b < 0 else -math.pi / 4
     else:
         orientation = 0.5 * math.atan2(-2 * b, c - a)
     return {
-        "area": int(round(area)),
-        "centroid": (m["m01"] / area, m["m10"] / area),
+        "area": m00,
+        "centroid": (m01 / m00, m10 / m00),
         "axis_major_length": 4 * math.sqrt(big),
         "axis_minor_length": 4 * math.sqrt(small),
         "eccentricity": 0.0 if big == 0 else math.sqrt(1 - small / big),
@@ -76,42 +89,30 @@ def moments(mask: np.ndarray) -> dict[str, float]:
     }
 
 
-def perimeter(mask: np.ndarray) -> float:
-    """skimage's ``perimeter`` (4-neighbourhood) of a boolean mask.
+def _square_sum(n: np.ndarray) -> np.ndarray:
+    """0^2 + 1^2 + ... + n^2 for each n >= -1 (int64)."""
+    return n * (n + 1) * (2 * n + 1) // 6
 
-    Only border pixels (the mask less its erosion) have a code of nonzero weight (the
-    weighted codes are odd: the centre's own 1), so the 3 x 3 codes (at most 49, exact in
-    8 bits) are counted at those pixels alone, by a histogram masked to the border, with no
-    list of their positions.
+
+def perimeter(runs: MaskRuns) -> float:
+    """skimage's ``perimeter`` (4-neighbourhood) of a mask.
+
+    skimage weights each border pixel (the mask less its erosion by the 4-neighbour cross) by
+    its 3 x 3 code: 1 for itself, 2 per border pixel among its 4 neighbours, 10 per border
+    pixel among its diagonal ones. The codes are looked up among the border pixels alone
+    (each neighbour's index searched in the sorted border), with no image of the box.
     """
-    image = mask.view(np.uint8)
-    eroded = cv2.erode(image, _CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    border = cv2.subtract(image, eroded)
-    codes = cv2.filter2D(border, cv2.CV_8U, _PERIMETER_KERNEL, borderType=cv2.BORDER_CONSTANT)
-    counts = cv2.calcHist([codes], [0], border, [50], [0, 50]).ravel()
-    return float(counts @ PERIMETER_WEIGHTS)
+    width = runs.shape[1] + 2  # indices of a box padded by one pixel: no neighbour wraps
+    index = (runs.border_rows + 1) * width + runs.border_cols + 1
+    codes = np.ones(len(index), dtype=np.int64)
+    for d_row, d_col, weight in _NEIGHBOUR_WEIGHTS:
+        neighbour = index + d_row * width + d_col
+        found = np.searchsorted(index, neighbour).clip(max=len(index) - 1)
+        codes += weight * (index[found] == neighbour)
+    return float(PERIMETER_WEIGHTS[codes].sum())
 
 
-def outline(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    """The convex hull's pixel centres and the number of 8-connected pieces of a boolean mask.
-
-    Returns
-    -------
-    tuple
-        ((n, 2) float (row, col) of the hull's corner pixels, number of pieces). OpenCV's
-        contours follow foreground pieces 8-connected; each piece has one outer contour (the
-        top level of the two-level hierarchy, pieces inside another's hole included).
-    """
-    contours, hierarchy = cv2.findContours(
-        mask.view(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE
-    )
-    outer = [c for c, link in zip(contours, hierarchy[0]) if link[3] < 0]
-    points = np.concatenate([c.reshape(-1, 2) for c in outer])
-    hull = cv2.convexHull(points).reshape(-1, 2)
-    return hull[:, ::-1].astype(float), len(outer)
-
-
-def convex_measures(mask: np.ndarray, corners: np.ndarray) -> tuple[int, float]:
+def convex_measures(shape: tuple[int, int], corners: np.ndarray) -> tuple[int, float]:
     """Pixel count of skimage's ``image_convex`` and ``feret_diameter_max`` of a mask.
 
     skimage takes the hull of the pixel centres moved half a pixel up, down, left and right,
@@ -122,10 +123,10 @@ def convex_measures(mask: np.ndarray, corners: np.ndarray) -> tuple[int, float]:
 
     Parameters
     ----------
-    mask : numpy.ndarray
-        (H, W) bool, not empty.
+    shape : tuple of int
+        (H, W) of the mask's box.
     corners : numpy.ndarray
-        The hull's pixel centres (:func:`outline`).
+        The hull's pixel centres (:attr:`traitrack.mask_runs.MaskRuns.hull_corners`).
 
     Returns
     -------
@@ -137,7 +138,7 @@ def convex_measures(mask: np.ndarray, corners: np.ndarray) -> tuple[int, float]:
         polygon = points[ConvexHull(points).vertices]
     except QhullError:  # a single pixel: its diamond is its own hull
         polygon = points
-    height, width = mask.shape
+    height, width = shape
     rows = np.arange(height, dtype=float)
     first_col, last_col = _runs(polygon, rows)
     cols = np.arange(width, dtype=float)
