@@ -14,11 +14,13 @@ reference: the full-size photograph for colour and every centre line skeletonise
 shape and position traits (equal up to float rounding), of the centre lines, and the largest
 absolute difference of the colour means and medians (RGB 0-255, CIELab). ``job_cpu_s`` adds
 what every ``measure`` job spends before its first specimen (a fresh interpreter importing the
-stage, measured once in a child process), and ``x_first`` is that job time over the first
-size's.
+stage, the least of ``--repeats`` child processes), and ``x_first`` is that job time over the
+first size's. With ``--repeats N`` every size is measured N times (the reference once):
+``cpu_s`` is the least of the N sums (the least disturbed by other work on a shared machine),
+``median_s`` their median; the load average is printed before each size.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/measure_large.py [--sizes 1 12 24 50]
-        [--colour-megapixels 2]
+        [--colour-megapixels 2] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -109,28 +111,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=float, nargs="+", default=[1, 12, 24, 50])
     parser.add_argument("--colour-megapixels", type=float, default=2)
+    parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     if not DATA.is_dir():
         raise SystemExit(f"{DATA} is absent")
     config = yaml.safe_load((ROOT / "config" / "datasets" / "beetles-5part.yaml").read_text())
     structures = StructureTable.from_config(config)
-    start = job_start_seconds()
+    start = min(job_start_seconds() for _ in range(args.repeats))
     print(
         f"colour_megapixels {args.colour_megapixels:g}, three specimens per size; "
         f"a job's start (interpreter and imports): {start:.2f} s CPU"
     )
     print(
-        "size_MP  cpu_s  job_cpu_s  x_first  traced_peak_MB  shape_max_rel_diff  centreline_rel_diff_min..max  "
-        "rgb_mean/median_max_abs_diff  lab_mean/median_max_abs_diff"
+        "size_MP  cpu_s  median_s  job_cpu_s  x_first  traced_peak_MB  shape_max_rel_diff  "
+        "centreline_rel_diff_min..max  rgb_mean/median_max_abs_diff  lab_mean/median_max_abs_diff  "
+        "load_average"
     )
     first_job = None
     for megapixels in args.sizes:
-        seconds, peak, shape_diff, line_diff, colour_diff = 0.0, 0.0, 0.0, [], {}
+        sums, peak, shape_diff, line_diff, colour_diff = np.zeros(args.repeats), 0.0, 0.0, [], {}
+        load = os.getloadavg()[0]
         with tempfile.TemporaryDirectory() as folder:
             for name in SPECIMENS:
                 paths = upscale(Path(folder), name, megapixels, structures)
-                table, cpu, traced = bounded(*paths, structures, args.colour_megapixels)
-                seconds, peak = seconds + cpu, max(peak, traced)
+                for repeat in range(args.repeats):
+                    table, cpu, traced = bounded(*paths, structures, args.colour_megapixels)
+                    sums[repeat] += cpu
+                    peak = max(peak, traced)
                 reference = unbounded(*paths, structures)
                 numbers = [
                     c
@@ -147,13 +154,15 @@ def main() -> None:
                     columns = [c for c in COLOURS if c.startswith(group)]
                     change = (table[columns] - reference[columns]).abs().to_numpy()
                     colour_diff[group] = max(colour_diff.get(group, 0.0), float(np.nanmax(change)))
+        seconds = float(sums.min())
         first_job = first_job or start + seconds
         print(
-            f"{megapixels:g}  {seconds:.2f}  {start + seconds:.2f}  "
+            f"{megapixels:g}  {seconds:.2f}  {np.median(sums):.2f}  {start + seconds:.2f}  "
             f"{(start + seconds) / first_job:.1f}  {peak:.0f}  {shape_diff:.1e}  "
             f"{100 * min(line_diff):+.2f}%..{100 * max(line_diff):+.2f}%  "
             f"{colour_diff['rgb_mean']:.2f}/{colour_diff['rgb_median']:.2f}  "
-            f"{colour_diff['lab_mean']:.2f}/{colour_diff['lab_median']:.2f}"
+            f"{colour_diff['lab_mean']:.2f}/{colour_diff['lab_median']:.2f}  {load:.1f}",
+            flush=True,
         )
 
 

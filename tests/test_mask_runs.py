@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from traitrack import mask_runs, traits
+from traitrack import mask_runs
 
 
 def random_masks(seed: int, count: int = 400) -> list[np.ndarray]:
@@ -80,7 +80,7 @@ def test_block_majority_equals_opencv_area_reduction(step):
         padded[:height, :width] = mask * np.uint8(255)
         size = (padded.shape[1] // step, padded.shape[0] // step)
         expected = cv2.resize(padded, size, interpolation=cv2.INTER_AREA) >= 128
-        got = traits._block_majority(mask_runs.trace(mask), step)
+        got = mask_runs.block_majority(mask_runs.trace(mask), step)
         assert np.array_equal(got, expected)
 
 
@@ -95,5 +95,5 @@ def test_label_boxes_equal_find_objects(dtype):
     wanted = [1, 5, 8, 9, 12, 19, 300]
     found = ndimage.find_objects(labels.astype(np.int32))
     expected = {v: found[v - 1] for v in wanted if v <= len(found) and found[v - 1]}
-    assert traits._label_boxes(labels, wanted) == expected
+    assert mask_runs.label_boxes(labels, wanted) == expected
     assert 9 not in expected and 300 not in expected

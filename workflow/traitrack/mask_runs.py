@@ -14,7 +14,9 @@ from two sparse descriptions of its mask instead:
 
 One contour pass over the mask (:func:`trace`) then replaces a pass per measure (moments,
 erosion and a 3 x 3 filter for the perimeter, a summed-area table for colour, a block mean
-for the centre line), and their cost follows the outline, not the box.
+for the centre line: :func:`count_in_blocks`, :func:`block_majority`), and their cost
+follows the outline, not the box. :func:`label_boxes` finds every structure's box in a
+label map in one pass for up to eight structures.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 
 @dataclass(frozen=True)
@@ -132,3 +135,52 @@ def count_in_blocks(runs: MaskRuns, row_block: np.ndarray, col_edges: np.ndarray
     np.add.at(flat, last, runs.run_stops - edges[stop_block])
     np.subtract.at(flat, first, runs.run_starts - edges[start_block])
     return grid[:, :n_cols]
+
+
+def block_majority(runs: MaskRuns, step: int) -> np.ndarray:
+    """The mask reduced by ``step``: the ``step`` x ``step`` blocks at least half covered.
+
+    Counted from the runs, blocks past the box's edge padded with background. A block is
+    kept where OpenCV's ``INTER_AREA`` reduction of the 0/255 mask gives at least 128 (its
+    float32 mean rounded half to even), the rule the centre lines were measured with before
+    the runs; it differs from "count >= half" only for some exactly half-covered blocks (of
+    22 x 22 pixels, for one), which the least count it keeps, found once per ``step``, makes
+    exact.
+    """
+    height, width = runs.shape
+    counts = count_in_blocks(
+        runs, np.arange(height) // step, np.r_[np.arange(0, width, step), width]
+    )
+    covered = np.arange(step**2 + 1)  # the least count that OpenCV's rounding takes as half
+    mean = np.float32(255) * covered.astype(np.float32) * (np.float32(1) / np.float32(step**2))
+    return counts >= np.argmax(np.rint(mean) >= 128)
+
+
+def label_boxes(labels: np.ndarray, values: list[int]) -> dict[int, tuple[slice, slice]]:
+    """The bounding box of each of ``values`` present in ``labels`` (absent ones left out).
+
+    For an 8-bit map, eight labels at a time: each label's pixels get its own bit (a lookup
+    table), and the bits ORed along every row and every column say which rows and columns
+    hold the label: a table lookup and two vectorised OR reductions over the map, about a
+    fifth of the time of ``scipy.ndimage.find_objects`` (used for maps of other types).
+    """
+    if not labels.size:
+        return {}
+    if labels.dtype != np.uint8:
+        found = ndimage.find_objects(labels, max_label=max(values, default=0))
+        return {v: found[v - 1] for v in values if v >= 1 and found[v - 1] is not None}
+    boxes = {}
+    wanted = sorted(v for v in set(values) if 1 <= v <= 255)
+    for first in sorted({1 + (v - 1) // 8 * 8 for v in wanted}):
+        group = [v for v in wanted if first <= v < first + 8]
+        table = np.zeros(256, dtype=np.uint8)
+        table[group] = [1 << (v - first) for v in group]
+        bits = cv2.LUT(labels, table)
+        in_row, in_col = (np.bitwise_or.reduce(bits, axis=axis) for axis in (1, 0))
+        for v in group:
+            rows = np.flatnonzero(in_row & (1 << (v - first)))
+            cols = np.flatnonzero(in_col & (1 << (v - first)))
+            if rows.size:
+                top, bottom, left, right = (int(i) for i in (rows[0], rows[-1], cols[0], cols[-1]))
+                boxes[v] = (slice(top, bottom + 1), slice(left, right + 1))
+    return boxes

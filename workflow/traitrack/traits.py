@@ -56,7 +56,7 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 import pandas as pd
-from scipy import ndimage, sparse
+from scipy import sparse
 from scipy.sparse import csgraph
 from skimage import color, morphology
 from skimage.util import img_as_float
@@ -188,7 +188,7 @@ def measure_specimen(
     columns = trait_columns(px_per_mm)
     # each structure on its bounding box only: memory and time follow the part, not the
     # photograph (a 50-megapixel image as float RGB alone would be 1.2 GB)
-    boxes = _label_boxes(labels, [s.label for s in structures])
+    boxes = mask_runs.label_boxes(labels, [s.label for s in structures])
     rows = []
     for s in structures:
         box = boxes.get(s.label, (slice(0, 0), slice(0, 0)))
@@ -221,36 +221,6 @@ def combine_tables(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     for frame in frames:
         columns.extend(c for c in frame.columns if c not in columns)
     return pd.concat([f.reindex(columns=columns) for f in frames], ignore_index=True)
-
-
-def _label_boxes(labels: np.ndarray, values: list[int]) -> dict[int, tuple[slice, slice]]:
-    """The bounding box of each of ``values`` present in ``labels`` (absent ones left out).
-
-    For an 8-bit map, eight labels at a time: each label's pixels get its own bit (a lookup
-    table), and the bits ORed along every row and every column say which rows and columns
-    hold the label; that is 3 passes over the map (OR reductions are vectorised), where
-    ``scipy.ndimage.find_objects`` (used for other maps) takes about 8x their time.
-    """
-    if not labels.size:
-        return {}
-    if labels.dtype != np.uint8:
-        found = ndimage.find_objects(labels, max_label=max(values, default=0))
-        return {v: found[v - 1] for v in values if v >= 1 and found[v - 1] is not None}
-    boxes = {}
-    wanted = sorted(v for v in set(values) if 1 <= v <= 255)
-    for first in sorted({1 + (v - 1) // 8 * 8 for v in wanted}):
-        group = [v for v in wanted if first <= v < first + 8]
-        table = np.zeros(256, dtype=np.uint8)
-        table[group] = [1 << (v - first) for v in group]
-        bits = cv2.LUT(labels, table)
-        in_row, in_col = (np.bitwise_or.reduce(bits, axis=axis) for axis in (1, 0))
-        for v in group:
-            rows = np.flatnonzero(in_row & (1 << (v - first)))
-            cols = np.flatnonzero(in_col & (1 << (v - first)))
-            if rows.size:
-                top, bottom, left, right = (int(i) for i in (rows[0], rows[-1], cols[0], cols[-1]))
-                boxes[v] = (slice(top, bottom + 1), slice(left, right + 1))
-    return boxes
 
 
 def _measure_structure(
@@ -361,7 +331,7 @@ def _centreline(
 
     A structure much thicker than :data:`CENTRELINE_THICKNESS_PX` (a leg on a 50-megapixel
     photograph is 100 px across) is skeletonised on its mask reduced by a whole factor that
-    keeps it that thick (:func:`_block_majority`), and the lengths scaled back: the skeleton's
+    keeps it that thick (:func:`traitrack.mask_runs.block_majority`), and the lengths scaled back: the skeleton's
     cost grows with the pixels times the thickness, its length does not depend on them.
     """
     if kind != "thin":
@@ -369,7 +339,7 @@ def _centreline(
     thickness = 2 * area / max(perimeter, 1.0)  # of a long strip: twice area over perimeter
     step = max(1, int(thickness // CENTRELINE_THICKNESS_PX))
     if step > 1:
-        mask = _block_majority(runs, step)
+        mask = mask_runs.block_majority(runs, step)
     # each 8-connected piece on its own box (the skeleton is made by 3 x 3 steps, so pieces
     # never meet): six legs cost their own pixels, not the whole specimen's box
     count, pieces, stats, _ = cv2.connectedComponentsWithStats(
@@ -385,23 +355,6 @@ def _centreline(
         "centreline_length": float(np.sum(lengths)),
         "centreline_longest": float(np.max(lengths, initial=0.0)),
     }
-
-
-def _block_majority(runs: mask_runs.MaskRuns, step: int) -> np.ndarray:
-    """The mask reduced by ``step``: the ``step`` x ``step`` blocks at least half covered.
-
-    Counted from the runs, blocks past the box's edge padded with background. "Half" is
-    decided as OpenCV's ``INTER_AREA`` reduction of the 0/255 mask and ``>= 128`` decides it
-    (float32 mean, rounded half to even), which this measure used before and on which its
-    numbers were measured: the two differ only where a block is exactly half covered.
-    """
-    height, width = runs.shape
-    counts = mask_runs.count_in_blocks(
-        runs, np.arange(height) // step, np.r_[np.arange(0, width, step), width]
-    )
-    covered = np.arange(step**2 + 1)  # the least count that OpenCV's rounding takes as half
-    mean = np.float32(255) * covered.astype(np.float32) * (np.float32(1) / np.float32(step**2))
-    return counts >= np.argmax(np.rint(mean) >= 128)
 
 
 def skeleton_path_lengths(skeleton: np.ndarray, stride: int = CHORD_STRIDE) -> list[float]:
