@@ -1,4 +1,4 @@
-"""The sparse form of a mask (border pixels, runs) and what is counted from it equal the dense way."""
+"""A mask's sparse form (border pixels, runs) and what is counted from it equal the dense way."""
 
 from __future__ import annotations
 

@@ -331,7 +331,8 @@ def _centreline(
 
     A structure much thicker than :data:`CENTRELINE_THICKNESS_PX` (a leg on a 50-megapixel
     photograph is 100 px across) is skeletonised on its mask reduced by a whole factor that
-    keeps it that thick (:func:`traitrack.mask_runs.block_majority`), and the lengths scaled back: the skeleton's
+    keeps it that thick (blocks at least half covered,
+    :func:`traitrack.mask_runs.block_majority`), and the lengths scaled back: the skeleton's
     cost grows with the pixels times the thickness, its length does not depend on them.
     """
     if kind != "thin":
