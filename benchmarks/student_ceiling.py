@@ -14,7 +14,7 @@ and prints the mIoU of each student alone over the same evaluation targets, per 
 too.  Where ``oracle`` stays below a goal, better pseudo-labels alone cannot reach it with this
 network from random initialisation on this many images; where ``oracle`` is far above
 ``student``, the teacher's labels are what limits it.  No registration runs: each column is
-one student's training (1000 steps by default; ``--option KEY=VALUE`` as in
+one student's training (the schema's ``steps``; ``--option KEY=VALUE`` as in
 ``self_training.py``), resumable from ``--cache``.  Run the two sets side by side, one torch
 thread each (see ``self_training.py``).
 
