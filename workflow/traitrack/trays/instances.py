@@ -14,7 +14,13 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage import feature, segmentation
 
-from traitrack.trays.shape import body_solidity, looks_like_several, one_specimen
+from traitrack.trays.shape import (
+    MAX_ELONGATION,
+    body_shape,
+    body_solidity,
+    looks_like_several,
+    one_specimen,
+)
 
 
 def watershed_split(mask: np.ndarray, *, min_separation: float, n_regions: int | None = None):
@@ -224,8 +230,8 @@ def merge_halves(
 
     The smallest instance under 0.7 ``typical_area`` is joined to the neighbour within
     ``max_gap`` pixels, together at most 2 ``typical_area``, whose union has the most compact
-    body (``shape.body_solidity``), when that body is one specimen's (at least
-    ``min_solidity``); repeated until no instance qualifies. Area alone does not join: two
+    body (``shape.body_solidity``), when that body is one specimen's (solidity at least
+    ``min_solidity``, elongation at most ``shape.MAX_ELONGATION``); repeated until no instance qualifies. Area alone does not join: two
     small beetles touching are about one specimen's area too.
     """
     labels = labels.copy()
@@ -253,8 +259,8 @@ def merge_halves(
                 continue
             union = (labels == index) | (labels == other)
             found = ndi.find_objects(union.astype(np.int32))[0]
-            score = body_solidity(union[found], typical_area=typical_area)
-            if score > best:
+            score, long = body_shape(union[found], typical_area=typical_area)
+            if score > best and long <= MAX_ELONGATION:
                 best, owner = score, int(other)
         if owner and best >= min_solidity:
             labels[labels == index] = owner

@@ -18,6 +18,10 @@ import numpy as np
 BODY_OPENING = 0.06
 """Radius of the opening that takes legs and antennae off, times sqrt(typical area)."""
 
+MAX_ELONGATION = 4.0
+"""Longest body of one specimen, length over width (the square root of the ratio of its
+second moments): beetles reach about 3.4, two lying end to end 3.7-5 on the tuning trays."""
+
 
 def body_mask(mask: np.ndarray, *, typical_area: float) -> np.ndarray:
     """The mask with its thin parts (legs, antennae, a touching leg) opened away.
@@ -42,11 +46,29 @@ def solidity(mask: np.ndarray) -> float:
     return float(mask.sum()) / max(1.0, cv2.contourArea(hull) + 0.5 * cv2.arcLength(hull, True))
 
 
+def elongation(mask: np.ndarray) -> float:
+    """Length over width of a mask: the square root of the ratio of its second moments."""
+    rows, cols = np.nonzero(mask)
+    if len(rows) < 3:
+        return 1.0
+    values = np.linalg.eigvalsh(np.cov(np.stack([rows, cols]).astype(np.float64)))
+    return float(np.sqrt(values[-1] / max(values[0], 1e-9)))
+
+
 def body_solidity(mask: np.ndarray, *, typical_area: float) -> float:
     """The solidity of the mask's body (``body_mask``), a small gap between pieces closed."""
+    return solidity(_closed_body(mask, typical_area))
+
+
+def body_shape(mask: np.ndarray, *, typical_area: float) -> tuple[float, float]:
+    """The body's (``body_mask``, a small gap closed) solidity and elongation."""
+    body = _closed_body(mask, typical_area)
+    return solidity(body), elongation(body) if body.any() else 1.0
+
+
+def _closed_body(mask: np.ndarray, typical_area: float) -> np.ndarray:
     body = body_mask(mask, typical_area=typical_area).astype(np.uint8)
-    body = cv2.morphologyEx(np.pad(body, 3), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
-    return solidity(body > 0)
+    return cv2.morphologyEx(np.pad(body, 3), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)) > 0
 
 
 def one_specimen(
@@ -54,22 +76,26 @@ def one_specimen(
 ) -> bool:
     """Whether instances ``first`` and ``second`` of ``labels`` are pieces of one specimen.
 
-    True when their union's body is compact: its solidity (``body_solidity``) is at least
-    ``min_solidity``. A beetle cut at its waist joins into a nearly convex body (0.75-0.92 on
-    the benchmark's tuning trays); two beetles touching or lying near each other leave bays
-    between them (0.46-0.73).
+    True when their union's body is compact and no longer than one specimen's: its solidity
+    (``body_solidity``) is at least ``min_solidity`` and its elongation at most
+    ``MAX_ELONGATION``. A beetle cut at its waist joins into a nearly convex body (0.75-0.92
+    on the benchmark's tuning trays); two beetles touching or lying near each other leave
+    bays between them (0.46-0.73).
     """
     union = (labels == first) | (labels == second)
     rows, cols = np.nonzero(union)
     box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
-    return body_solidity(union[box], typical_area=typical_area) >= min_solidity
+    solid, long = body_shape(union[box], typical_area=typical_area)
+    return solid >= min_solidity and long <= MAX_ELONGATION
 
 
 def looks_like_several(mask: np.ndarray, *, typical_area: float, min_solidity: float) -> bool:
     """Whether one component is more likely several touching specimens than one.
 
-    At least 1.5 times the typical area and a body less compact than ``min_solidity``.
+    At least 1.3 times the typical area, and a body less compact than ``min_solidity`` or
+    longer than ``MAX_ELONGATION`` (two beetles end to end).
     """
-    return bool(mask.sum() >= 1.5 * typical_area) and (
-        body_solidity(mask, typical_area=typical_area) < min_solidity
-    )
+    if mask.sum() < 1.3 * typical_area:
+        return False
+    solid, long = body_shape(mask, typical_area=typical_area)
+    return solid < min_solidity or long > MAX_ELONGATION
