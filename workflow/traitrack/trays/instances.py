@@ -16,6 +16,7 @@ from skimage import feature, segmentation
 
 from traitrack.trays.shape import (
     MAX_ELONGATION,
+    MIN_ELONGATION,
     body_shape,
     body_solidity,
     looks_like_several,
@@ -231,7 +232,7 @@ def merge_halves(
     The smallest instance under 0.7 ``typical_area`` is joined to the neighbour within
     ``max_gap`` pixels, together at most 2 ``typical_area``, whose union has the most compact
     body (``shape.body_solidity``), when that body is one specimen's (solidity at least
-    ``min_solidity``, elongation at most ``shape.MAX_ELONGATION``); repeated until no instance qualifies. Area alone does not join: two
+    ``min_solidity``, elongation within ``shape.MIN_ELONGATION`` and ``MAX_ELONGATION``); repeated until no instance qualifies. Area alone does not join: two
     small beetles touching are about one specimen's area too.
     """
     labels = labels.copy()
@@ -260,7 +261,7 @@ def merge_halves(
             union = (labels == index) | (labels == other)
             found = ndi.find_objects(union.astype(np.int32))[0]
             score, long = body_shape(union[found], typical_area=typical_area)
-            if score > best and long <= MAX_ELONGATION:
+            if score > best and MIN_ELONGATION <= long <= MAX_ELONGATION:
                 best, owner = score, int(other)
         if owner and best >= min_solidity:
             labels[labels == index] = owner

@@ -22,6 +22,10 @@ MAX_ELONGATION = 4.0
 """Longest body of one specimen, length over width (the square root of the ratio of its
 second moments): beetles reach about 3.4, two lying end to end 3.7-5 on the tuning trays."""
 
+MIN_ELONGATION = 1.5
+"""Shortest body two pieces may join into: a beetle is longer than wide (its joined pieces
+2.2-3.4 on the tuning trays), two beetles side by side are about as wide as long."""
+
 
 def body_mask(mask: np.ndarray, *, typical_area: float) -> np.ndarray:
     """The mask with its thin parts (legs, antennae, a touching leg) opened away.
@@ -76,17 +80,23 @@ def one_specimen(
 ) -> bool:
     """Whether instances ``first`` and ``second`` of ``labels`` are pieces of one specimen.
 
-    True when their union's body is compact and no longer than one specimen's: its solidity
-    (``body_solidity``) is at least ``min_solidity`` and its elongation at most
-    ``MAX_ELONGATION``. A beetle cut at its waist joins into a nearly convex body (0.75-0.92
+    True when their union's body is compact and shaped like one specimen's
+    (``joins_into_one``): its solidity (``body_solidity``) at least ``min_solidity``, its
+    elongation between ``MIN_ELONGATION`` and ``MAX_ELONGATION``. A beetle cut at its waist joins into a nearly convex body (0.75-0.92
     on the benchmark's tuning trays); two beetles touching or lying near each other leave
     bays between them (0.46-0.73).
     """
     union = (labels == first) | (labels == second)
     rows, cols = np.nonzero(union)
     box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
-    solid, long = body_shape(union[box], typical_area=typical_area)
-    return solid >= min_solidity and long <= MAX_ELONGATION
+    return joins_into_one(union[box], typical_area=typical_area, min_solidity=min_solidity)
+
+
+def joins_into_one(union: np.ndarray, *, typical_area: float, min_solidity: float) -> bool:
+    """Whether the union of two pieces has one specimen's body: solidity at least
+    ``min_solidity``, elongation between ``MIN_ELONGATION`` and ``MAX_ELONGATION``."""
+    solid, long = body_shape(union, typical_area=typical_area)
+    return solid >= min_solidity and MIN_ELONGATION <= long <= MAX_ELONGATION
 
 
 def looks_like_several(mask: np.ndarray, *, typical_area: float, min_solidity: float) -> bool:
