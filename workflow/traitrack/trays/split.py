@@ -4,7 +4,8 @@ The steps run on a reduced working image (``working_megapixels``) and only the f
 drawn at the photograph's own resolution, each inside its specimen's box, so memory grows with
 the photograph only by the final 16-bit label map: background model and foreground
 (``foreground``), lines out, labels and scale bars out (``objects``), the size prior,
-watershed splits and the expected count (``instances``), fragments back to their specimen,
+watershed splits, pieces of one specimen joined and components of two cut by the shape of
+their body (``shape``), and the expected count (``instances``), fragments back to their specimen,
 reading order by rows, then each instance's full-resolution mask from the colour distance
 inside its territory (the working instances grown by ``territory_px``), by GrabCut where the
 specimen is too close to the tray in colour (``low_contrast_share``).
