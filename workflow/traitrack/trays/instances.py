@@ -4,8 +4,11 @@ Touching specimens are split by a watershed on the distance transform: one marke
 distance peak, then neighbouring regions are merged again unless the boundary between them
 is a narrow neck (shorter than ``neck_ratio`` times the narrower region's width), so the
 waist between a beetle's pronotum and elytra stays whole while two beetles touching by a leg
-or a flank come apart. Where the tray's expected count is known, the largest instances are
-split further (or the smallest merged into their nearest neighbour) until the count fits.
+or a flank come apart. Pieces of one specimen lying apart are joined, and a component that
+holds two specimens is cut in two, by the shape of their body (``shape``): compact and
+longer than wide for one specimen, with bays or too long for two. Where the tray's expected
+count is known, the largest instances are split further (or the smallest merged into their
+nearest neighbour) until the count fits.
 """
 
 from __future__ import annotations
