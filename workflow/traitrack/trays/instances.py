@@ -4,8 +4,11 @@ Touching specimens are split by a watershed on the distance transform: one marke
 distance peak, then neighbouring regions are merged again unless the boundary between them
 is a narrow neck (shorter than ``neck_ratio`` times the narrower region's width), so the
 waist between a beetle's pronotum and elytra stays whole while two beetles touching by a leg
-or a flank come apart. Where the tray's expected count is known, the largest instances are
-split further (or the smallest merged into their nearest neighbour) until the count fits.
+or a flank come apart. Pieces of one specimen lying apart are joined, and a component that
+holds two specimens is cut in two, by the shape of their body (``shape``): compact and
+longer than wide for one specimen, with bays or too long for two. Where the tray's expected
+count is known, the largest instances are split further (or the smallest merged into their
+nearest neighbour) until the count fits.
 """
 
 from __future__ import annotations
@@ -13,6 +16,15 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 from skimage import feature, segmentation
+
+from traitrack.trays.shape import (
+    MAX_ELONGATION,
+    MIN_ELONGATION,
+    body_shape,
+    body_solidity,
+    looks_like_several,
+    one_specimen,
+)
 
 
 def watershed_split(mask: np.ndarray, *, min_separation: float, n_regions: int | None = None):
@@ -66,14 +78,19 @@ def kmeans_centres(mask: np.ndarray, k: int) -> np.ndarray:
 
 
 def merge_wide_necks(
-    regions: np.ndarray, distance: np.ndarray, *, neck_ratio: float, typical_area: float
+    regions: np.ndarray,
+    distance: np.ndarray,
+    *,
+    neck_ratio: float,
+    typical_area: float,
+    min_solidity: float,
 ):
     """Merge neighbouring regions unless the boundary between them is a narrow neck.
 
     A region smaller than 0.3 ``typical_area`` is always merged into the neighbour it shares
     the longest boundary with, and so are two regions that together are about one specimen
-    (at most 2 ``typical_area``, the smaller under 0.7) where the smaller continues the
-    larger's long axis: a beetle cut at its waist.
+    (at most 2 ``typical_area``, the smaller under 0.7) whose union has one specimen's
+    compact body (``shape.one_specimen``): a beetle cut at its waist.
     """
     regions = regions.copy()
     min_area = 0.3 * typical_area
@@ -93,7 +110,9 @@ def merge_wide_necks(
                 small = small or (
                     areas[i] + areas[j] <= 2.0 * typical_area
                     and min(areas[i], areas[j]) < 0.7 * typical_area
-                    and continues_axis(regions, *sorted((i, j), key=areas.get))
+                    and one_specimen(
+                        regions, i, j, typical_area=typical_area, min_solidity=min_solidity
+                    )
                 )
                 wide = boundary >= neck_ratio * min(widths[i], widths[j])
                 if small or wide:
@@ -106,7 +125,7 @@ def merge_wide_necks(
 
 
 def split_components(
-    components: np.ndarray, *, typical_area: float, neck_ratio: float
+    components: np.ndarray, *, typical_area: float, neck_ratio: float, min_solidity: float
 ) -> np.ndarray:
     """Split every component that holds several specimens (label map in, label map out)."""
     out = np.zeros(components.shape, np.int32)
@@ -118,7 +137,11 @@ def split_components(
         mask = components[box] == index
         regions, distance = watershed_split(mask, min_separation=separation)
         regions = merge_wide_necks(
-            regions, distance, neck_ratio=neck_ratio, typical_area=typical_area
+            regions,
+            distance,
+            neck_ratio=neck_ratio,
+            typical_area=typical_area,
+            min_solidity=min_solidity,
         )
         for region in [r for r in np.unique(regions) if r]:
             out[box][regions == region] = next_label
@@ -204,16 +227,16 @@ def reading_order(labels: np.ndarray) -> np.ndarray:
 
 
 def merge_halves(
-    labels: np.ndarray, *, typical_area: float, max_gap: float, by_area: bool = True
+    labels: np.ndarray, *, typical_area: float, max_gap: float, min_solidity: float
 ) -> np.ndarray:
     """Join pieces of one specimen that lie apart (a beetle's head and pronotum apart from its
     elytra where the waist is thin or pale).
 
-    The smallest instance under 0.7 ``typical_area`` is joined to its nearest neighbour when
-    the gap is at most ``max_gap`` pixels and either both together are at most 1.35
-    ``typical_area`` (with ``by_area``; off where the expected count decides instead) or at
-    most 2 ``typical_area`` with the small one on the neighbour's long axis
-    (``continues_axis``); repeated until no instance qualifies.
+    The smallest instance under 0.7 ``typical_area`` is joined to the neighbour within
+    ``max_gap`` pixels, together at most 2 ``typical_area``, whose union has the most compact
+    body (``shape.body_solidity``), when that body is one specimen's (solidity at least
+    ``min_solidity``, elongation within ``shape.MIN_ELONGATION`` and ``MAX_ELONGATION``); repeated until no instance qualifies. Area alone does not join: two
+    small beetles touching are about one specimen's area too.
     """
     labels = labels.copy()
     margin = int(np.ceil(max_gap)) + 1
@@ -231,38 +254,44 @@ def merge_halves(
             slice(max(0, cols.start - margin), cols.stop + margin),
         )
         window = labels[box]
-        others = (window > 0) & (window != index)
-        if not others.any():
-            refused.add(index)
-            continue
-        gap, (near_r, near_c) = ndi.distance_transform_edt(~others, return_indices=True)
         mine = window == index
-        closest = np.argmin(np.where(mine, gap, np.inf))
-        owner = int(window[near_r.flat[closest], near_c.flat[closest]])
-        total = areas[index] + areas[owner]
-        one = (by_area and total <= 1.35 * typical_area) or (
-            total <= 2.0 * typical_area and continues_axis(labels, index, owner)
-        )
-        if gap.flat[closest] <= max_gap and one:
+        gap = ndi.distance_transform_edt(~mine)
+        near = np.unique(window[(gap <= max_gap) & (window > 0) & ~mine])
+        best, owner = -1.0, 0
+        for other in near:
+            if areas[index] + areas[other] > 2.0 * typical_area:
+                continue
+            union = (labels == index) | (labels == other)
+            found = ndi.find_objects(union.astype(np.int32))[0]
+            score, long = body_shape(union[found], typical_area=typical_area)
+            if score > best and MIN_ELONGATION <= long <= MAX_ELONGATION:
+                best, owner = score, int(other)
+        if owner and best >= min_solidity:
             labels[labels == index] = owner
         else:
             refused.add(index)
 
 
-def continues_axis(labels: np.ndarray, small: int, large: int) -> bool:
-    """Whether instance ``small`` sits on the long axis of ``large``, beyond its middle.
+def split_several(labels: np.ndarray, *, typical_area: float, min_solidity: float) -> np.ndarray:
+    """Split instances that hold two touching specimens (``shape.looks_like_several``).
 
-    A beetle's head and pronotum lie on the line of its elytra; a neighbour touching it lies
-    anywhere. True when the offset between the centroids runs along the large instance's
-    major axis (sideways less than 0.35 of the way along) and no farther than its length.
+    Such an instance is cut in two by the distance-transform watershed at its two strongest
+    peaks; the cut stays when both parts are at least 0.4 ``typical_area`` and each has one
+    specimen's compact body (solidity at least ``min_solidity``).
     """
-    rows, cols = np.nonzero(labels == large)
-    centre = np.array([rows.mean(), cols.mean()])
-    covariance = np.cov(np.stack([rows, cols]).astype(np.float64))
-    values, vectors = np.linalg.eigh(covariance)
-    axis, length = vectors[:, -1], 4 * np.sqrt(max(values[-1], 1e-9))
-    small_rows, small_cols = np.nonzero(labels == small)
-    offset = np.array([small_rows.mean(), small_cols.mean()]) - centre
-    along = abs(float(offset @ axis))
-    sideways = float(np.linalg.norm(offset - (offset @ axis) * axis))
-    return sideways <= 0.35 * along and along <= length
+    labels = labels.copy()
+    next_label = int(labels.max()) + 1
+    for index, box in enumerate(ndi.find_objects(labels), start=1):
+        if box is None:
+            continue
+        mask = labels[box] == index
+        if not looks_like_several(mask, typical_area=typical_area, min_solidity=min_solidity):
+            continue
+        regions, _ = watershed_split(mask, min_separation=0.25 * np.sqrt(typical_area), n_regions=2)
+        parts = [regions == k for k in (1, 2)]
+        if regions.max() < 2 or min(p.sum() for p in parts) < 0.4 * typical_area:
+            continue
+        if all(body_solidity(p, typical_area=typical_area) >= min_solidity for p in parts):
+            labels[box][parts[1]] = next_label
+            next_label += 1
+    return labels

@@ -4,7 +4,8 @@ The steps run on a reduced working image (``working_megapixels``) and only the f
 drawn at the photograph's own resolution, each inside its specimen's box, so memory grows with
 the photograph only by the final 16-bit label map: background model and foreground
 (``foreground``), lines out, labels and scale bars out (``objects``), the size prior,
-watershed splits and the expected count (``instances``), fragments back to their specimen,
+watershed splits, pieces of one specimen joined and components of two cut by the shape of
+their body (``shape``), and the expected count (``instances``), fragments back to their specimen,
 reading order by rows, then each instance's full-resolution mask from the colour distance
 inside its territory (the working instances grown by ``territory_px``), by GrabCut where the
 specimen is too close to the tray in colour (``low_contrast_share``).
@@ -27,6 +28,7 @@ from traitrack.trays.instances import (
     reading_order,
     relabel,
     split_components,
+    split_several,
 )
 from traitrack.trays.objects import Excluded, attach_fragments, classify_component
 
@@ -52,6 +54,7 @@ class SplitOptions(SchemaOptions, section="split", label="split"):
     fragment_ratio: float
     fragment_distance: float
     neck_ratio: float
+    body_solidity: float
     territory_px: int
     low_contrast_share: float
 
@@ -170,13 +173,19 @@ def split_tray(
     big = np.flatnonzero(areas >= options.fragment_ratio * typical) + 1
     specimens = np.where(np.isin(objects, big), objects, 0)
     fragments = (objects > 0) & (specimens == 0)
-    instances = split_components(specimens, typical_area=typical, neck_ratio=options.neck_ratio)
+    instances = split_components(
+        specimens,
+        typical_area=typical,
+        neck_ratio=options.neck_ratio,
+        min_solidity=options.body_solidity,
+    )
     instances = merge_halves(
         instances,
         typical_area=typical,
         max_gap=options.fragment_distance * np.sqrt(typical),
-        by_area=not n_expected,
+        min_solidity=options.body_solidity,
     )
+    instances = split_several(instances, typical_area=typical, min_solidity=options.body_solidity)
     if n_expected:
         instances = fit_count(instances, n_expected, typical_area=typical)
     instances = attach_fragments(
