@@ -43,7 +43,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from traitrack import traits  # noqa: E402
+from traitrack import centreline, traits  # noqa: E402
 from traitrack.io import read_image, read_label_png  # noqa: E402
 from traitrack.structures import StructureTable  # noqa: E402
 from traitrack.working_size import read_working_image  # noqa: E402
@@ -85,14 +85,14 @@ def bounded(image_path: Path, labels_path: Path, structures, colour_megapixels: 
 
 def unbounded(image_path: Path, labels_path: Path, structures) -> pd.DataFrame:
     """The reference: full-size colour, every centre line at full size."""
-    saved = traits.CENTRELINE_THICKNESS_PX
-    traits.CENTRELINE_THICKNESS_PX = np.inf
+    saved = centreline.CENTRELINE_THICKNESS_PX
+    centreline.CENTRELINE_THICKNESS_PX = np.inf
     try:
         return traits.measure_specimen(
             read_label_png(labels_path), read_image(image_path), structures
         )
     finally:
-        traits.CENTRELINE_THICKNESS_PX = saved
+        centreline.CENTRELINE_THICKNESS_PX = saved
 
 
 def job_start_seconds() -> float:

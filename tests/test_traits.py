@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 from skimage import color, draw
 
+from traitrack.centreline import skeleton_path_lengths
 from traitrack.structures import Structure, StructureTable
 from traitrack.traits import (
     MeasurementError,
     combine_tables,
     measure_specimen,
-    skeleton_path_lengths,
     trait_columns,
 )
 
