@@ -10,6 +10,14 @@ from traitrack.trays.shape import looks_like_several, one_specimen
 
 BACKGROUND = (236, 224, 196)
 INK = (40, 30, 25)
+NEIGHBOURS = [
+    ((110, 110), 10),
+    ((330, 120), 80),
+    ((560, 110), 150),
+    ((120, 380), 100),
+    ((690, 380), 30),
+]
+"""Centres and angles of the whole beetles around the pair a test is about."""
 
 
 def tray(shape=(500, 800)):
@@ -61,13 +69,7 @@ def label_at(labels, point):
 
 def test_a_beetle_cut_at_its_waist_is_joined_without_the_count():
     image = tray()
-    for centre, angle in [
-        ((110, 110), 10),
-        ((330, 120), 80),
-        ((560, 110), 150),
-        ((120, 380), 100),
-        ((690, 380), 30),
-    ]:
+    for centre, angle in NEIGHBOURS:
         beetle(image, centre, angle)
     direction = beetle(image, (400, 360), 200, waist_gap=4)
     result = split_tray(image)
@@ -79,14 +81,7 @@ def test_a_beetle_cut_at_its_waist_is_joined_without_the_count():
 
 def test_two_small_beetles_touching_end_to_end_stay_apart_without_the_count():
     image = tray()
-    for centre, angle in [
-        ((110, 110), 10),
-        ((330, 120), 80),
-        ((560, 110), 150),
-        ((120, 380), 100),
-        ((690, 380), 30),
-        ((700, 200), 95),
-    ]:
+    for centre, angle in [*NEIGHBOURS, ((700, 200), 95)]:
         beetle(image, centre, angle)
     # two small beetles head to head, their heads touching: together about one specimen
     first = np.array([330.0, 370.0])
