@@ -18,12 +18,11 @@ from scipy import ndimage as ndi
 from skimage import feature, segmentation
 
 from traitrack.trays.shape import (
-    MAX_ELONGATION,
-    MIN_ELONGATION,
-    body_shape,
     body_solidity,
+    is_one_body,
     looks_like_several,
     one_specimen,
+    union_shape,
 )
 
 
@@ -234,9 +233,9 @@ def merge_halves(
 
     The smallest instance under 0.7 ``typical_area`` is joined to the neighbour within
     ``max_gap`` pixels, together at most 2 ``typical_area``, whose union has the most compact
-    body (``shape.body_solidity``), when that body is one specimen's (solidity at least
-    ``min_solidity``, elongation within ``shape.MIN_ELONGATION`` and ``MAX_ELONGATION``); repeated until no instance qualifies. Area alone does not join: two
-    small beetles touching are about one specimen's area too.
+    body (``shape.union_shape``) among those whose body is one specimen's
+    (``shape.is_one_body`` at ``min_solidity``); repeated until no instance qualifies. Area
+    alone does not join: two small beetles touching are about one specimen's area too.
     """
     labels = labels.copy()
     margin = int(np.ceil(max_gap)) + 1
@@ -257,17 +256,14 @@ def merge_halves(
         mine = window == index
         gap = ndi.distance_transform_edt(~mine)
         near = np.unique(window[(gap <= max_gap) & (window > 0) & ~mine])
-        best, owner = -1.0, 0
+        joinable = {}  # neighbour -> the solidity of the body joined with it
         for other in near:
-            if areas[index] + areas[other] > 2.0 * typical_area:
-                continue
-            union = (labels == index) | (labels == other)
-            found = ndi.find_objects(union.astype(np.int32))[0]
-            score, long = body_shape(union[found], typical_area=typical_area)
-            if score > best and MIN_ELONGATION <= long <= MAX_ELONGATION:
-                best, owner = score, int(other)
-        if owner and best >= min_solidity:
-            labels[labels == index] = owner
+            if areas[index] + areas[other] <= 2.0 * typical_area:
+                solid, long = union_shape(labels, index, other, typical_area=typical_area)
+                if is_one_body(solid, long, min_solidity=min_solidity):
+                    joinable[int(other)] = solid
+        if joinable:
+            labels[labels == index] = max(joinable, key=joinable.get)
         else:
             refused.add(index)
 

@@ -75,28 +75,35 @@ def _closed_body(mask: np.ndarray, typical_area: float) -> np.ndarray:
     return cv2.morphologyEx(np.pad(body, 3), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)) > 0
 
 
+def union_shape(
+    labels: np.ndarray, first: int, second: int, *, typical_area: float
+) -> tuple[float, float]:
+    """The body's solidity and elongation (``body_shape``) of instances ``first`` and
+    ``second`` of ``labels`` together, on the union's box."""
+    union = (labels == first) | (labels == second)
+    rows, cols = np.nonzero(union)
+    box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+    return body_shape(union[box], typical_area=typical_area)
+
+
+def is_one_body(solid: float, long: float, *, min_solidity: float) -> bool:
+    """Whether a body of that solidity and elongation is one specimen's: solidity at least
+    ``min_solidity``, elongation between ``MIN_ELONGATION`` and ``MAX_ELONGATION``."""
+    return solid >= min_solidity and MIN_ELONGATION <= long <= MAX_ELONGATION
+
+
 def one_specimen(
     labels: np.ndarray, first: int, second: int, *, typical_area: float, min_solidity: float
 ) -> bool:
     """Whether instances ``first`` and ``second`` of ``labels`` are pieces of one specimen.
 
     True when their union's body is compact and shaped like one specimen's
-    (``joins_into_one``): its solidity (``body_solidity``) at least ``min_solidity``, its
-    elongation between ``MIN_ELONGATION`` and ``MAX_ELONGATION``. A beetle cut at its waist joins into a nearly convex body (0.75-0.92
-    on the benchmark's tuning trays); two beetles touching or lying near each other leave
-    bays between them (0.46-0.73).
+    (``union_shape``, ``is_one_body``). A beetle cut at its waist joins into a nearly convex
+    body (solidity 0.75-0.92 on the benchmark's tuning trays); two beetles touching or lying
+    near each other leave bays between them (0.46-0.73).
     """
-    union = (labels == first) | (labels == second)
-    rows, cols = np.nonzero(union)
-    box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
-    return joins_into_one(union[box], typical_area=typical_area, min_solidity=min_solidity)
-
-
-def joins_into_one(union: np.ndarray, *, typical_area: float, min_solidity: float) -> bool:
-    """Whether the union of two pieces has one specimen's body: solidity at least
-    ``min_solidity``, elongation between ``MIN_ELONGATION`` and ``MAX_ELONGATION``."""
-    solid, long = body_shape(union, typical_area=typical_area)
-    return solid >= min_solidity and MIN_ELONGATION <= long <= MAX_ELONGATION
+    shape = union_shape(labels, first, second, typical_area=typical_area)
+    return is_one_body(*shape, min_solidity=min_solidity)
 
 
 def looks_like_several(mask: np.ndarray, *, typical_area: float, min_solidity: float) -> bool:
